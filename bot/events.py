@@ -1,0 +1,135 @@
+"""The forge-neutral event model.
+
+Translators (one per forge, under ``bot.forge.<name>.translate``) are the only code that reads raw
+webhook payloads; everything after them sees these small frozen dataclasses.  A field that a forge's
+payload does not carry is ``None`` (for instance a GitLab Note Hook names the MR author only by id);
+plugins that need it read the current item through the forge client instead.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class ItemKind(enum.Enum):
+    """What a comment or event is about: a pull/merge request or an issue."""
+
+    PULL = "pull"
+    ISSUE = "issue"
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """Names one PR/MR or issue.  ``number`` is GitHub's number or GitLab's iid.
+
+    ``repo`` is ``owner/name`` on GitHub and the full namespace path on GitLab
+    (``group/subgroup/project``).
+    """
+
+    repo: str
+    number: int
+    kind: ItemKind
+
+    def __str__(self) -> str:
+        sigil = "!" if self.kind is ItemKind.PULL else "#"
+        return f"{self.repo}{sigil}{self.number}"
+
+
+@dataclass(frozen=True)
+class Item:
+    """A PR/MR or issue as a payload or the forge API described it at one moment."""
+
+    ref: ItemRef
+    author: str | None = None
+    title: str = ""
+    body: str = ""
+    state: str = "open"  # "open" | "closed" | "merged"
+    draft: bool = False
+    labels: frozenset[str] = frozenset()
+    assignees: frozenset[str] = frozenset()
+    head_sha: str | None = None  # PRs/MRs only
+    base_ref: str | None = None  # PRs/MRs only
+    url: str | None = None
+
+    @property
+    def is_pull(self) -> bool:
+        return self.ref.kind is ItemKind.PULL
+
+
+@dataclass(frozen=True)
+class Event:
+    """Common to every event: where it came from and who caused it."""
+
+    delivery_id: str
+    forge: str  # "github" | "gitlab"
+    actor: str  # login/username of the account that caused the event
+    item: Item
+
+    @property
+    def ref(self) -> ItemRef:
+        return self.item.ref
+
+    @property
+    def repo(self) -> str:
+        return self.item.ref.repo
+
+
+@dataclass(frozen=True)
+class CommentEvent(Event):
+    """A new comment on a PR/MR or issue: a conversation comment, an inline review comment or a
+    GitLab note.  Only newly created comments are translated; edits and deletions are ignored."""
+
+    body: str = ""
+    comment_id: int | None = None
+    url: str | None = None
+
+
+class ReviewState(enum.Enum):
+    APPROVED = "approved"  # GitHub review "Approve"; GitLab native approval
+    CHANGES_REQUESTED = "changes_requested"
+    COMMENTED = "commented"
+    DISMISSED = "dismissed"
+    UNAPPROVED = "unapproved"  # GitLab native unapproval
+
+
+@dataclass(frozen=True)
+class ReviewEvent(Event):
+    """A submitted review (GitHub) or a native approval/unapproval (GitLab).  A review's body may
+    hold commands just like a comment."""
+
+    state: ReviewState = ReviewState.COMMENTED
+    body: str = ""
+    url: str | None = None
+
+
+class ItemAction(enum.Enum):
+    OPENED = "opened"
+    REOPENED = "reopened"
+    NEW_COMMITS = "new_commits"  # GitHub "synchronize"; GitLab MR update with oldrev
+    EDITED = "edited"
+    LABELED = "labeled"
+    UNLABELED = "unlabeled"
+    CLOSED = "closed"
+    MERGED = "merged"
+    READY_FOR_REVIEW = "ready_for_review"
+    CONVERTED_TO_DRAFT = "converted_to_draft"
+
+
+@dataclass(frozen=True)
+class ItemEvent(Event):
+    """Something happened to a PR/MR or issue itself."""
+
+    action: ItemAction = ItemAction.EDITED
+    labels_changed: frozenset[str] = field(default_factory=frozenset)  # for LABELED / UNLABELED
+
+
+def order_key(event: Event) -> tuple[str, str, str, int]:
+    """Events with the same key are handled in the order they were received."""
+    ref = event.ref
+    return (event.forge, ref.repo, ref.kind.value, ref.number)
+
+
+class PayloadError(ValueError):
+    """A webhook body of a supported event lacks what its translator needs (answered with 400).
+    The message names the missing or malformed field and never echoes payload contents."""

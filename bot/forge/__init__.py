@@ -1,0 +1,1 @@
+"""Forge clients: one neutral interface (``bot.forge.base``) and one adapter per forge."""

@@ -1,0 +1,119 @@
+"""The one forge-client interface every plugin acts through, and its neutral errors.
+
+Adapters (``bot.forge.github.client``, ``bot.forge.gitlab.client``) implement ``ForgeClient`` with
+*blocking* SDK calls; ``bot.forge.offloop.AsyncForge`` wraps any of them so that plugins ``await``
+each call while the SDK runs on a worker thread, never on the event loop.
+
+Rules for adapters:
+- Read SDK objects only inside the adapter; return the neutral types below.
+- Translate every SDK/HTTP error into a ``ForgeError`` subclass.
+- Be idempotent where the forge is not: adding a label that is present or removing one that is
+  absent is not an error.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from bot.events import Item, ItemRef
+
+
+class Permission(enum.IntEnum):
+    """A user's access to a repository, ordered.  GitHub role → GitLab access level:
+    read → Guest (10), triage → Reporter (20), write → Developer (30),
+    maintain → Maintainer (40), admin → Owner (50)."""
+
+    NONE = 0
+    READ = 1
+    TRIAGE = 2
+    WRITE = 3
+    MAINTAIN = 4
+    ADMIN = 5
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    author: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Real differences between forges, as flags rather than ``if forge == ...`` in plugins."""
+
+    # The forge executes slash commands itself before the bot sees them (GitLab quick actions).
+    consumes_quick_actions: bool = False
+
+
+class ForgeError(Exception):
+    """A forge call failed.  ``str(err)`` is safe to log and to show a user (no secrets)."""
+
+
+class NotFoundError(ForgeError):
+    """The repository, item, user or comment does not exist (or is invisible to the bot)."""
+
+
+class ForbiddenError(ForgeError):
+    """The bot's account is not allowed to do this."""
+
+
+class RateLimitedError(ForgeError):
+    """The forge's primary or secondary rate limit refused the call."""
+
+
+class InvalidRequestError(ForgeError):
+    """The forge rejected the request's content (e.g. GitHub 422 Validation Failed)."""
+
+
+class ForgeUnavailableError(ForgeError):
+    """Network error or 5xx from the forge."""
+
+
+@runtime_checkable
+class ForgeClient(Protocol):
+    """Blocking, forge-neutral operations.  Logins are compared case-insensitively by callers."""
+
+    name: str  # "github" | "gitlab"
+    capabilities: Capabilities
+
+    def whoami(self) -> str:
+        """The bot account's login (cached by the adapter)."""
+
+    def get_item(self, ref: ItemRef) -> Item:
+        """Current state of a PR/MR or issue; ``author`` is always filled in."""
+
+    def repo_labels(self, repo: str) -> frozenset[str]:
+        """Names of the labels defined in the repository (GitLab: including group labels)."""
+
+    def add_labels(self, ref: ItemRef, labels: Sequence[str]) -> None: ...
+
+    def remove_label(self, ref: ItemRef, label: str) -> None:
+        """Removing a label that is not on the item is not an error."""
+
+    def comment(self, ref: ItemRef, body: str) -> int:
+        """Post a comment; returns its id.  Never retried automatically (a retry can double it)."""
+
+    def edit_comment(self, ref: ItemRef, comment_id: int, body: str) -> None: ...
+
+    def list_comments(self, ref: ItemRef) -> list[Comment]:
+        """All comments (GitLab: non-system notes) in creation order."""
+
+    def add_assignees(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
+        """Returns the logins that could not be assigned (unknown, or not assignable here)."""
+
+    def remove_assignees(self, ref: ItemRef, logins: Sequence[str]) -> None: ...
+
+    def request_review(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
+        """Request review (GitLab: add MR reviewers).  Returns the logins that could not be added."""
+
+    def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None: ...
+
+    def set_open(self, ref: ItemRef, is_open: bool) -> None:
+        """Close or reopen the item."""
+
+    def permission(self, repo: str, login: str) -> Permission:
+        """The user's effective access to the repository; NONE when not a member/collaborator."""

@@ -1,0 +1,112 @@
+"""What every fake forge offers the tests: seeding, inspection, and webhook deliveries.
+
+A fake forge is a real HTTP server (aiohttp, on 127.0.0.1 and a free port, in its own thread with
+its own event loop) that implements the slice of the forge's REST API that prowlet's adapter uses,
+keeps state (a label the bot adds is visible to its next read), and records every request.
+
+Like the real forge, the fake produces the webhook for something a *person* does (opens a PR,
+comments, pushes, reviews); the test posts that delivery into prowlet.  Actions the bot takes
+through the API change state but emit no webhook.
+
+Usage::
+
+    with FakeGitHub(webhook_secret="s3cret") as fake:
+        fake.add_repo("acme/widgets", labels=["lgtm", "kind/bug"])
+        fake.set_permission("acme/widgets", "alice", Permission.WRITE)
+        number, delivery = fake.open_pull("acme/widgets", author="bob")
+        delivery = fake.comment("acme/widgets", number, author="alice", body="/lgtm")
+        # POST delivery.body with delivery.headers to prowlet at delivery.path
+        assert "lgtm" in fake.labels("acme/widgets", number)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.forge.base import Permission
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook delivery as the forge would send it, already signed with the fake's secret."""
+
+    path: str  # "/hook/github" | "/hook/gitlab"
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # without the API prefix, e.g. "/repos/acme/widgets/issues/1/labels"
+    query: dict[str, str] = field(default_factory=dict)
+
+
+class FakeForge(Protocol):
+    name: str  # "github" | "gitlab"
+    webhook_secret: str
+    bot_login: str  # the account the bot's token belongs to
+    token: str  # the token the fake accepts
+
+    @property
+    def api_url(self) -> str:
+        """What the adapter is pointed at: GitHub Enterprise style ``http://127.0.0.1:P/api/v3``
+        for GitHub, the instance root ``http://127.0.0.1:P`` for GitLab."""
+
+    def __enter__(self) -> FakeForge: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    # ---- seeding -------------------------------------------------------------------------
+    def add_repo(self, repo: str, labels: Iterable[str] = ()) -> None:
+        """Create a repository/project (GitLab: namespaces created as needed).  Any login used
+        later is created as a user on first use."""
+
+    def add_user(self, login: str) -> None: ...
+
+    def set_permission(self, repo: str, login: str, level: Permission) -> None:
+        """Make ``login`` a collaborator/member with this level (NONE removes them)."""
+
+    # ---- things people do (each returns the webhook the forge would send) ----------------
+    def open_pull(
+        self, repo: str, author: str, title: str = "A change", body: str = "", draft: bool = False
+    ) -> tuple[int, Delivery]: ...
+
+    def open_issue(self, repo: str, author: str, title: str = "A bug", body: str = "") -> tuple[int, Delivery]: ...
+
+    def comment(self, repo: str, number: int, author: str, body: str) -> Delivery:
+        """A comment on a PR/MR or issue (the fake knows which ``number`` is).  GitHub: issue_comment
+        created; GitLab: Note Hook.  The comment is stored like any other."""
+
+    def push(self, repo: str, number: int, pusher: str) -> Delivery:
+        """New commits on a PR/MR: a new head sha.  GitHub: pull_request synchronize; GitLab:
+        Merge Request Hook update with oldrev."""
+
+    def review(self, repo: str, number: int, author: str, state: str, body: str = "") -> Delivery:
+        """``state`` is "approved" | "changes_requested" | "commented" on GitHub (pull_request_review
+        submitted) and "approved" | "unapproved" on GitLab (Merge Request Hook approved/unapproved)."""
+
+    def set_labels(self, repo: str, number: int, labels: Iterable[str]) -> None:
+        """Seed labels on an item without a webhook (labels must exist in the repo)."""
+
+    # ---- inspection ----------------------------------------------------------------------
+    def labels(self, repo: str, number: int) -> set[str]: ...
+
+    def comments(self, repo: str, number: int) -> list[tuple[str, str]]:
+        """(author, body) in order, bot comments included (GitLab: non-system notes)."""
+
+    def assignees(self, repo: str, number: int) -> set[str]: ...
+
+    def reviewers(self, repo: str, number: int) -> set[str]:
+        """GitHub: requested reviewers; GitLab: MR reviewers."""
+
+    def state(self, repo: str, number: int) -> str:
+        """"open" | "closed" | "merged"."""
+
+    def head_sha(self, repo: str, number: int) -> str: ...
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every API request received, in order (for counting calls per command)."""
