@@ -47,6 +47,8 @@ class Capabilities:
 
     # The forge executes slash commands itself before the bot sees them (GitLab quick actions).
     consumes_quick_actions: bool = False
+    # What the forge calls a proposed change, for messages: "pull request" / "merge request".
+    pull_noun: str = "pull request"
 
 
 class ForgeError(Exception):

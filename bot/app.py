@@ -1,0 +1,100 @@
+"""Wiring: settings + config → forge clients → dispatcher → queue → aiohttp application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+
+from bot.config import Config, ForgeTuning
+from bot.dedup import DeliveryLog
+from bot.dispatch import Dispatcher
+from bot.events import Event
+from bot.forge.base import ForgeClient
+from bot.forge.offloop import AsyncForge
+from bot.intake import MAX_BODY, ForgeIntake, Intake, Translator
+from bot.settings import Settings
+from bot.workqueue import KeyedWorkQueue
+
+log = structlog.get_logger("prowlet")
+
+DRAIN_SECONDS = 30  # on shutdown, queued events get this long to finish
+
+
+@dataclass(frozen=True)
+class EnabledForge:
+    client: ForgeClient
+    webhook_secret: str
+    translate: Translator
+    max_concurrent_requests: int = 8
+
+
+def _github(settings: Settings, tuning: ForgeTuning) -> EnabledForge:
+    from bot.forge.github.client import GitHubClient
+    from bot.forge.github.translate import translate
+
+    gh = settings.github
+    client = GitHubClient(
+        gh.api_url,
+        token=gh.token,
+        app_id=gh.app_id,
+        app_private_key=gh.app_private_key,
+        seconds_between_requests=tuning.seconds_between_requests,
+        seconds_between_writes=tuning.seconds_between_writes,
+        timeout=tuning.timeout,
+    )
+    return EnabledForge(client, gh.webhook_secret or "", translate, tuning.max_concurrent_requests)
+
+
+def _gitlab(settings: Settings, tuning: ForgeTuning) -> EnabledForge:
+    from bot.forge.gitlab.client import GitLabClient
+    from bot.forge.gitlab.translate import translate
+
+    gl = settings.gitlab
+    client = GitLabClient(gl.url, token=gl.token or "", timeout=tuning.timeout)
+    return EnabledForge(client, gl.webhook_secret or "", translate, tuning.max_concurrent_requests)
+
+
+def enabled_forges(settings: Settings, config: Config) -> dict[str, EnabledForge]:
+    """Forges with credentials; each one without gets one log line saying what is missing."""
+    forges: dict[str, EnabledForge] = {}
+    for name, missing, make, tuning in (
+        ("github", settings.github.missing, _github, config.raw.github),
+        ("gitlab", settings.gitlab.missing, _gitlab, config.raw.gitlab),
+    ):
+        if missing:
+            log.info("forge disabled", forge=name, reason=missing)
+        else:
+            forges[name] = make(settings, tuning)
+            log.info("forge enabled", forge=name)
+    return forges
+
+
+def build_app(config: Config, forges: dict[str, EnabledForge]) -> web.Application:
+    async_forges = {name: AsyncForge(f.client, f.max_concurrent_requests) for name, f in forges.items()}
+    dispatcher = Dispatcher(config, async_forges)
+    queue: KeyedWorkQueue[Event] = KeyedWorkQueue(
+        dispatcher.handle,
+        max_pending=config.raw.queue.max_pending,
+        max_concurrent=config.raw.queue.max_concurrent_items,
+    )
+    intake = Intake(
+        [ForgeIntake(name, f.webhook_secret, f.translate) for name, f in forges.items()],
+        queue,
+        DeliveryLog(ttl=config.raw.queue.dedup_window),
+    )
+    app = web.Application(client_max_size=MAX_BODY)
+    app.add_routes(intake.routes())
+    app["queue"] = queue
+    app["dispatcher"] = dispatcher
+
+    async def drain(app: web.Application) -> None:
+        if not await queue.join(DRAIN_SECONDS):
+            log.warning("shutdown with events still pending", pending=queue.pending)
+        await queue.close()
+        for forge in async_forges.values():
+            forge.close()
+
+    app.on_shutdown.append(drain)
+    return app

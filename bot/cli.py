@@ -1,0 +1,100 @@
+"""``prowlet serve | check-config | commands`` (also ``python -m bot``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from bot.options import ConfigError
+from bot.settings import SettingsError, load_settings
+
+
+def _registry():  # noqa: ANN202 - imported late so `--help` stays fast
+    from plugins import REGISTRY
+
+    return REGISTRY
+
+
+def _load(path: str | None):  # noqa: ANN202
+    from bot.config import load_config
+
+    return load_config(Path(path) if path else None, _registry())
+
+
+def _print_problems(source: str, err: ConfigError) -> None:
+    print(f"{source}: {len(err.problems)} problem(s)", file=sys.stderr)
+    for problem in err.problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
+def check_config(args: argparse.Namespace) -> int:
+    try:
+        config = _load(args.file)
+    except ConfigError as err:
+        _print_problems(args.file, err)
+        return 1
+    enabled = config.raw.plugins.enabled or [p.name for p in config.registry]
+    print(f"{args.file}: OK ({len(enabled)} plugins enabled by default, {len(config.raw.repos)} repository rules)")
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import build_app, enabled_forges
+    from bot.logs import configure_logging, log
+
+    try:
+        settings = load_settings()
+    except SettingsError as err:
+        print(f"prowlet: {err}", file=sys.stderr)
+        return 2
+    configure_logging(settings.secrets(), fmt=os.environ.get("PROWLET_LOG_FORMAT", "auto"),
+                      level=os.environ.get("PROWLET_LOG_LEVEL", "info"))
+    try:
+        config = _load(args.config)
+    except ConfigError as err:
+        _print_problems(args.config or "built-in defaults", err)
+        return 1
+    forges = enabled_forges(settings, config)
+    if not forges:
+        log.warning("no forge has credentials; webhooks will be refused until one is configured")
+    log.info("prowlet starting", host=args.host, port=args.port, config=args.config or "built-in defaults")
+    web.run_app(build_app(config, forges), host=args.host, port=args.port, print=None,
+                access_log=None, shutdown_timeout=35)
+    return 0
+
+
+def commands(args: argparse.Namespace) -> int:
+    from bot.help import readme_table
+
+    config = _load(None)
+    print(readme_table(config.registry, config.commands.prefix))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="prowlet", description="A Prow-style review bot for GitHub and GitLab.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="receive webhooks and act on them")
+    p.add_argument("--config", help="YAML config file (default: built-in defaults, every core plugin enabled)")
+    p.add_argument("--host", default=os.environ.get("PROWLET_HOST", "0.0.0.0"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("PROWLET_PORT", "8080")))
+    p.set_defaults(run=serve)
+
+    p = sub.add_parser("check-config", help="validate a config file; exits non-zero on problems")
+    p.add_argument("file")
+    p.set_defaults(run=check_config)
+
+    p = sub.add_parser("commands", help="print the command table (Markdown) generated from the plugins")
+    p.set_defaults(run=commands)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""The YAML configuration: which plugins run where, their options, and forge tuning.
+
+Every key is optional; ``config.yaml`` at the repository root documents each one with its default.
+With no file at all, every core plugin is enabled for every repository.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.commands import parse_commands
+from bot.options import ConfigError, ConfigProblem, build
+from bot.plugin import Plugin
+
+
+@dataclass(frozen=True)
+class CommandSettings:
+    # GitLab runs its own quick actions (/assign, /label, /close, /cc ...) before prowlet sees a
+    # note, so every command is also accepted as /<prefix><name>, e.g. /prow-assign.
+    prefix: str = "prow-"
+
+    def check(self) -> list[tuple[str, str]]:
+        try:
+            parse_commands("", self.prefix)  # the parser owns the rule for what a prefix may be
+        except ValueError as err:
+            return [("prefix", str(err))]
+        return []
+
+
+@dataclass(frozen=True)
+class IgnoreSettings:
+    users: list[str] = field(default_factory=list)  # besides the bot's own account
+    pattern: re.Pattern[str] | None = None  # e.g. "\\[bot\\]$" for GitHub Apps' accounts
+
+    def ignores(self, login: str) -> bool:
+        lowered = login.lower()
+        return any(u.lower() == lowered for u in self.users) or bool(self.pattern and self.pattern.search(login))
+
+
+@dataclass(frozen=True)
+class ForgeTuning:
+    seconds_between_requests: float = 0.25  # PyGithub's throttle; GitHub only
+    seconds_between_writes: float = 1.0  # GitHub asks integrators to space content-creating calls
+    max_concurrent_requests: int = 8
+    timeout: float = 15.0
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = []
+        for name in ("seconds_between_requests", "seconds_between_writes"):
+            if getattr(self, name) < 0:
+                problems.append((name, "must not be negative"))
+        if not 1 <= self.max_concurrent_requests <= 64:
+            problems.append(("max_concurrent_requests", "must be between 1 and 64"))
+        if self.timeout <= 0:
+            problems.append(("timeout", "must be positive"))
+        return problems
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    max_pending: int = 10000  # deliveries waiting to be handled; beyond it intake answers 503
+    max_concurrent_items: int = 32  # PRs/issues handled at once (events of one item stay in order)
+    dedup_window: int = 86400  # seconds a delivery id is remembered
+
+    def check(self) -> list[tuple[str, str]]:
+        return [(k, "must be at least 1") for k in ("max_pending", "max_concurrent_items", "dedup_window") if getattr(self, k) < 1]
+
+
+@dataclass(frozen=True)
+class RepoRule:
+    match: list[str] = field(default_factory=list)  # globs over owner/repo or group/.../project
+    enabled: list[str] | None = None  # replaces the enabled set
+    disabled: list[str] = field(default_factory=list)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def check(self) -> list[tuple[str, str]]:
+        return [] if self.match else [("match", "list at least one repository glob, e.g. 'acme/*'")]
+
+    def applies_to(self, repo: str) -> bool:
+        lowered = repo.lower()
+        return any(fnmatch.fnmatchcase(lowered, glob.lower()) for glob in self.match)
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    enabled: list[str] | None = None  # None: every core plugin
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RawConfig:
+    commands: CommandSettings = field(default_factory=CommandSettings)
+    ignore: IgnoreSettings = field(default_factory=IgnoreSettings)
+    plugins: PluginSettings = field(default_factory=PluginSettings)
+    repos: list[RepoRule] = field(default_factory=list)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    github: ForgeTuning = field(default_factory=ForgeTuning)
+    gitlab: ForgeTuning = field(default_factory=ForgeTuning)
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    """What applies to one repository: enabled plugins in registry order, with built options."""
+
+    plugins: tuple[Plugin, ...]
+    options: dict[str, Any]
+    prefix: str
+
+
+class Config:
+    """Validated configuration bound to the plugin registry."""
+
+    def __init__(self, raw: RawConfig, registry: list[Plugin]) -> None:
+        self.raw = raw
+        self.registry = registry
+        self._by_name = {p.name: p for p in registry}
+        self._repo_cache: dict[str, RepoConfig] = {}
+
+    @property
+    def commands(self) -> CommandSettings:
+        return self.raw.commands
+
+    @property
+    def ignore(self) -> IgnoreSettings:
+        return self.raw.ignore
+
+    def for_repo(self, repo: str) -> RepoConfig:
+        cached = self._repo_cache.get(repo)
+        if cached is None:
+            cached = self._repo_cache[repo] = self._resolve(repo)
+        return cached
+
+    def _resolve(self, repo: str) -> RepoConfig:
+        enabled = list(self.raw.plugins.enabled if self.raw.plugins.enabled is not None else self._by_name)
+        options = {name: dict(opts) for name, opts in self.raw.plugins.options.items()}
+        for rule in self.raw.repos:  # later rules refine earlier ones
+            if not rule.applies_to(repo):
+                continue
+            if rule.enabled is not None:
+                enabled = list(rule.enabled)
+            enabled = [p for p in enabled if p not in rule.disabled]
+            for name, opts in rule.options.items():
+                options[name] = {**options.get(name, {}), **opts}
+        plugins = tuple(p for p in self.registry if p.name in enabled)
+        built = {p.name: build(p.options, options.get(p.name, {})) if p.options else None for p in plugins}
+        return RepoConfig(plugins=plugins, options=built, prefix=self.raw.commands.prefix)
+
+
+def _check_plugin_refs(raw: RawConfig, registry: list[Plugin]) -> list[ConfigProblem]:
+    by_name = {p.name: p for p in registry}
+    known = ", ".join(sorted(by_name))
+    problems: list[ConfigProblem] = []
+
+    def names(key: str, values: list[str] | None) -> None:
+        for i, name in enumerate(values or []):
+            if name not in by_name:
+                problems.append(ConfigProblem(f"{key}[{i}]", f"unknown plugin {name!r} (known: {known})"))
+
+    def options(key: str, opts: dict[str, dict[str, Any]]) -> None:
+        for name, section in opts.items():
+            plugin = by_name.get(name)
+            if plugin is None:
+                problems.append(ConfigProblem(f"{key}.{name}", f"unknown plugin (known: {known})"))
+            elif plugin.options is None:
+                if section:
+                    problems.append(ConfigProblem(f"{key}.{name}", "this plugin has no options"))
+            else:
+                build(plugin.options, section, f"{key}.{name}", problems)
+
+    names("plugins.enabled", raw.plugins.enabled)
+    options("plugins.options", raw.plugins.options)
+    for i, rule in enumerate(raw.repos):
+        names(f"repos[{i}].enabled", rule.enabled)
+        names(f"repos[{i}].disabled", rule.disabled)
+        options(f"repos[{i}].options", rule.options)
+    return problems
+
+
+def parse_config(data: Any, registry: list[Plugin]) -> Config:
+    """Validate a loaded YAML document; raise ConfigError naming every bad key."""
+    problems: list[ConfigProblem] = []
+    raw = build(RawConfig, data, "", problems)
+    problems.extend(_check_plugin_refs(raw, registry))
+    if problems:
+        raise ConfigError(problems)
+    return Config(raw, registry)
+
+
+def load_config(path: Path | None, registry: list[Plugin]) -> Config:
+    """Load ``path`` (None: the built-in defaults)."""
+    if path is None:
+        return parse_config({}, registry)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError([ConfigProblem(str(path), f"cannot read: {err.strerror}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "invalid YAML"
+        raise ConfigError([ConfigProblem(str(path), f"not valid YAML{where}: {problem}")]) from None
+    return parse_config(data, registry)

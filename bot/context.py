@@ -1,0 +1,112 @@
+"""What a plugin handler gets: the event, its own options, a bound logger and narrow helpers.
+
+One ``EventScope`` is shared by every plugin handling the same event, so a permission or the
+item's current state is fetched at most once per event however many commands ask for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cachetools import TTLCache
+
+from bot.commands import Invocation
+from bot.events import Event, Item, ItemKind
+from bot.forge.base import Permission
+from bot.forge.offloop import AsyncForge
+from bot.replies import render_note, render_reply
+
+if TYPE_CHECKING:
+    from bot.config import RepoConfig
+
+
+class LabelCache:
+    """Repository label names per (forge, repo), shared across events.  Labels change rarely; a
+    lookup that misses a wanted label refreshes once, so a newly created label works at once."""
+
+    def __init__(self, ttl: float = 600, maxsize: int = 4096) -> None:
+        self._cache: TTLCache[tuple[str, str], frozenset[str]] = TTLCache(maxsize=maxsize, ttl=ttl)
+
+    async def get(self, forge: AsyncForge, repo: str, refresh: bool = False) -> frozenset[str]:
+        key = (forge.name, repo)
+        if refresh or key not in self._cache:
+            self._cache[key] = await forge.repo_labels(repo)
+        return self._cache[key]
+
+
+@dataclass
+class EventScope:
+    event: Event
+    forge: AsyncForge
+    repo_config: RepoConfig
+    labels: LabelCache
+    _item: Item | None = None
+    _permissions: dict[str, Permission] = field(default_factory=dict)
+
+    async def item(self, refresh: bool = False) -> Item:
+        if self._item is None or refresh:
+            self._item = await self.forge.get_item(self.event.ref)
+        return self._item
+
+    async def permission(self, login: str) -> Permission:
+        key = login.lower()
+        if key not in self._permissions:
+            self._permissions[key] = await self.forge.permission(self.event.repo, login)
+        return self._permissions[key]
+
+
+class Context:
+    def __init__(self, scope: EventScope, options: Any, log: Any) -> None:
+        self._scope = scope
+        self.event = scope.event
+        self.forge = scope.forge
+        self.options = options
+        self.log = log
+        self.repo_config = scope.repo_config
+
+    @property
+    def ref(self):  # noqa: ANN201 - ItemRef
+        return self.event.ref
+
+    def noun(self) -> str:
+        if self.event.ref.kind is ItemKind.ISSUE:
+            return "issue"
+        return self.forge.capabilities.pull_noun
+
+    async def item(self, refresh: bool = False) -> Item:
+        return await self._scope.item(refresh)
+
+    async def author(self) -> str:
+        """The item's author: from the payload when it names them, else from the forge."""
+        return self.event.item.author or (await self.item()).author or ""
+
+    async def is_author(self, login: str) -> bool:
+        return (await self.author()).lower() == login.lower()
+
+    async def permission(self, login: str) -> Permission:
+        return await self._scope.permission(login)
+
+    async def repo_labels(self, wanted: Sequence[str] = ()) -> frozenset[str]:
+        """The repository's labels; refreshed once if any ``wanted`` label seems missing."""
+        labels = await self._scope.labels.get(self.forge, self.event.repo)
+        if any(w not in labels for w in wanted):
+            labels = await self._scope.labels.get(self.forge, self.event.repo, refresh=True)
+        return labels
+
+    async def add_labels(self, labels: Sequence[str]) -> None:
+        if labels:
+            await self.forge.add_labels(self.ref, labels)
+
+    async def remove_label(self, label: str) -> None:
+        await self.forge.remove_label(self.ref, label)
+
+    async def reply(self, inv: Invocation | None, message: str) -> None:
+        """Answer the event's actor, quoting the command this answers."""
+        url = getattr(self.event, "url", None)
+        body = render_reply(self.event.actor, message, inv.line if inv else None, url)
+        await self.forge.comment(self.ref, body)
+
+    async def note(self, message: str) -> None:
+        await self.forge.comment(self.ref, render_note(message))

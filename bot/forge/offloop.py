@@ -1,0 +1,86 @@
+"""Run a blocking ForgeClient off the event loop.
+
+The SDKs (PyGithub, python-gitlab) are synchronous.  ``AsyncForge`` exposes the same operations as
+coroutines, each executed on a bounded thread pool, so the event loop keeps acknowledging webhooks
+while forge calls are in flight.  The pool size also caps concurrent requests per forge, which keeps
+the bot well under GitHub's secondary limit of 100 concurrent requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from bot.events import Item, ItemRef
+from bot.forge.base import Capabilities, Comment, ForgeClient, Permission
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class AsyncForge:
+    """Awaitable facade over a blocking ForgeClient; the only forge object plugins see."""
+
+    def __init__(self, client: ForgeClient, max_workers: int = 8) -> None:
+        self._client = client
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{client.name}-api")
+
+    @property
+    def name(self) -> str:
+        return self._client.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._client.capabilities
+
+    async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def whoami(self) -> str:
+        return await self._run(self._client.whoami)
+
+    async def get_item(self, ref: ItemRef) -> Item:
+        return await self._run(self._client.get_item, ref)
+
+    async def repo_labels(self, repo: str) -> frozenset[str]:
+        return await self._run(self._client.repo_labels, repo)
+
+    async def add_labels(self, ref: ItemRef, labels: Sequence[str]) -> None:
+        await self._run(self._client.add_labels, ref, list(labels))
+
+    async def remove_label(self, ref: ItemRef, label: str) -> None:
+        await self._run(self._client.remove_label, ref, label)
+
+    async def comment(self, ref: ItemRef, body: str) -> int:
+        return await self._run(self._client.comment, ref, body)
+
+    async def edit_comment(self, ref: ItemRef, comment_id: int, body: str) -> None:
+        await self._run(self._client.edit_comment, ref, comment_id, body)
+
+    async def list_comments(self, ref: ItemRef) -> list[Comment]:
+        return await self._run(self._client.list_comments, ref)
+
+    async def add_assignees(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
+        return await self._run(self._client.add_assignees, ref, list(logins))
+
+    async def remove_assignees(self, ref: ItemRef, logins: Sequence[str]) -> None:
+        await self._run(self._client.remove_assignees, ref, list(logins))
+
+    async def request_review(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
+        return await self._run(self._client.request_review, ref, list(logins))
+
+    async def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None:
+        await self._run(self._client.remove_review_request, ref, list(logins))
+
+    async def set_open(self, ref: ItemRef, is_open: bool) -> None:
+        await self._run(self._client.set_open, ref, is_open)
+
+    async def permission(self, repo: str, login: str) -> Permission:
+        return await self._run(self._client.permission, repo, login)

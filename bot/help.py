@@ -1,0 +1,65 @@
+"""Help generated from the plugins' own declarations: the /help reply and the README table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.plugin import PULLS_ONLY, Plugin
+
+GITLAB_CLASHES = frozenset(
+    {"approve", "unapprove", "assign", "unassign", "label", "unlabel", "close", "reopen", "cc", "merge", "rebase", "title", "draft", "lock", "unlock", "milestone"}
+)  # GitLab executes these itself; prowlet's versions need the prefix there
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _usage(usage: str, name: str, prefix: str, mode: str) -> str:
+    """``mode``: "readme" notes the GitLab form of clashing commands; "gitlab" shows only the form
+    that works there; "plain" shows the command as is."""
+    clash = bool(prefix) and name in GITLAB_CLASHES
+    prefixed = f"`/{prefix}{usage[1:]}`"
+    if mode == "gitlab" and clash:
+        return prefixed
+    if mode == "readme" and clash:
+        return f"`{usage}` (GitLab: {prefixed})"
+    return f"`{usage}`"
+
+
+def command_rows(plugins: Iterable[Plugin], prefix: str = "", mode: str = "plain") -> list[str]:
+    rows = []
+    for plugin in plugins:
+        for cmd in plugin.commands:
+            where = "PRs/MRs" if cmd.on == PULLS_ONLY else "PRs/MRs, issues"
+            example = ", ".join(f"`{e}`" for e in cmd.examples)
+            rows.append(
+                f"| {_usage(cmd.usage, cmd.name, prefix, mode)} | {_cell(cmd.help)} | {_cell(cmd.who.describe)} "
+                f"| {where} | {example} | `{plugin.name}` |"
+            )
+    return rows
+
+
+TABLE_HEADER = ["| command | what it does | who may use it | on | example | plugin |", "|---|---|---|---|---|---|"]
+
+
+def readme_table(plugins: Iterable[Plugin], prefix: str) -> str:
+    return "\n".join(TABLE_HEADER + command_rows(plugins, prefix, "readme"))
+
+
+def help_message(plugins: Iterable[Plugin], prefix: str, consumes_quick_actions: bool) -> str:
+    """The body of the /help reply for one repository."""
+    plugins = list(plugins)
+    if not plugins:
+        return "no prowlet commands are enabled in this repository."
+    lines = ["these are the commands enabled in this repository:", "", *TABLE_HEADER]
+    if consumes_quick_actions:
+        lines += command_rows(plugins, prefix, "gitlab")
+        lines += [
+            "",
+            f"GitLab runs its own quick actions (such as `/assign`, `/label`, `/close`, `/cc`) before I see a comment, "
+            f"so use the `{prefix}` forms shown for those; every command also works as `/{prefix}<name>`.",
+        ]
+    else:
+        lines += command_rows(plugins, prefix)
+    return "\n".join(lines)

@@ -1,0 +1,119 @@
+"""The webhook receiver: verify, de-duplicate, translate and queue — then answer at once.
+
+Nothing here calls a forge: the forge times deliveries out after ~10 s, and GitLab disables a hook
+after repeated failures (a 4xx disables it for good), so every verified delivery gets a 2xx quickly
+and ignored events are answered 200 too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import structlog
+from aiohttp import web
+
+from bot.dedup import DeliveryLog
+from bot.events import Event, PayloadError, order_key
+from bot.verify import github_signature_ok, gitlab_token_ok
+from bot.workqueue import KeyedWorkQueue, QueueFull
+
+log = structlog.get_logger("prowlet.intake")
+
+Translator = Callable[[str, str, dict[str, Any]], Event | None]
+
+MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+
+
+@dataclass(frozen=True)
+class ForgeIntake:
+    """What the receiver needs to know about one enabled forge."""
+
+    name: str
+    secret: str
+    translate: Translator
+
+
+def _reply(status: int, message: str) -> web.Response:
+    return web.json_response({"status": message}, status=status)
+
+
+def _decode(body: bytes, content_type: str) -> dict[str, Any] | None:
+    """JSON body, or GitHub's form-encoded ``payload=`` variant."""
+    try:
+        if content_type == "application/x-www-form-urlencoded":
+            body = parse_qs(body.decode()).get("payload", [""])[0].encode()
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+class Intake:
+    def __init__(self, forges: list[ForgeIntake], queue: KeyedWorkQueue[Event], deliveries: DeliveryLog) -> None:
+        self._forges = {f.name: f for f in forges}
+        self._queue = queue
+        self._deliveries = deliveries
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/hook/github", self.github),
+            web.post("/hook/gitlab", self.gitlab),
+            web.get("/healthz", self.healthz),
+        ]
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "forges": sorted(self._forges), "pending": self._queue.pending})
+
+    async def github(self, request: web.Request) -> web.Response:
+        forge = self._forges.get("github")
+        if forge is None:
+            return _reply(404, "GitHub is not configured on this prowlet")
+        body = await request.read()
+        if not github_signature_ok(forge.secret, body, request.headers.get("X-Hub-Signature-256")):
+            return _reply(401, "bad signature")
+        event_type = request.headers.get("X-GitHub-Event")
+        delivery = request.headers.get("X-GitHub-Delivery")
+        return self._accept(forge, event_type, delivery, body, request.content_type)
+
+    async def gitlab(self, request: web.Request) -> web.Response:
+        forge = self._forges.get("gitlab")
+        if forge is None:
+            return _reply(404, "GitLab is not configured on this prowlet")
+        if not gitlab_token_ok(forge.secret, request.headers.get("X-Gitlab-Token")):
+            return _reply(401, "bad token")
+        body = await request.read()
+        event_type = request.headers.get("X-Gitlab-Event")
+        # Idempotency-Key (GitLab 17.4+) is stable across retries; the event UUID is the fallback.
+        delivery = request.headers.get("Idempotency-Key") or request.headers.get("X-Gitlab-Event-UUID")
+        return self._accept(forge, event_type, delivery, body, request.content_type)
+
+    def _accept(
+        self, forge: ForgeIntake, event_type: str | None, delivery: str | None, body: bytes, content_type: str
+    ) -> web.Response:
+        if not event_type:
+            return _reply(400, "missing event type header")
+        payload = _decode(body, content_type)
+        if payload is None:
+            return _reply(400, "body is not a JSON object")
+        try:
+            event = forge.translate(event_type, delivery or "", payload)
+        except PayloadError as err:
+            log.warning("malformed payload", forge=forge.name, event_type=event_type, delivery=delivery, error=str(err))
+            return _reply(400, f"malformed {event_type} payload: {err}")
+        if event is None:
+            return _reply(200, "ignored")
+        dedup_key = f"{forge.name}:{delivery}" if delivery else None
+        if dedup_key and self._deliveries.seen(dedup_key):
+            return _reply(200, "duplicate")
+        try:
+            self._queue.submit(order_key(event), event)
+        except QueueFull:
+            log.error("queue full; delivery refused", forge=forge.name, delivery=delivery)
+            return _reply(503, "busy, redeliver later")
+        if dedup_key:
+            self._deliveries.record(dedup_key)
+        return _reply(202, "accepted")

@@ -1,0 +1,49 @@
+"""Replies the bot posts, rendered so that user text can never become a command.
+
+GitLab executes quick actions found at the start of any line of a note, *with the rights of the
+note's author* — the bot.  So a reply never starts a line with user-supplied text: messages name
+users first (``@alice: ...``), user text is quoted (``> ...``), and a final pass rewrites any line
+that would still begin with ``/`` to begin with ``&#47;``, which renders the same on both forges.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A line that some forge could read as a command: optional blanks and quote markers, then "/".
+_COMMAND_LIKE = re.compile(r"^([\s>]*)/", re.MULTILINE)
+
+
+def neutralize(text: str) -> str:
+    """Make every line that starts with "/" (even inside a quote) inert."""
+    return _COMMAND_LIKE.sub(lambda m: f"{m.group(1)}&#47;", text)
+
+
+def quote(text: str) -> str:
+    return "\n".join(f"> {line}" for line in text.splitlines() or [""])
+
+
+def code(text: str) -> str:
+    """Inline code span for user text (label names, logins) embedded in a sentence."""
+    text = text.replace("\n", " ")
+    fence = "``" if "`" in text else "`"
+    return f"{fence}{text}{fence}" if fence == "`" else f"{fence} {text} {fence}"
+
+
+def render_reply(actor: str, message: str, command_line: str | None = None, url: str | None = None) -> str:
+    """Prow's reply shape: address the user, say what happened, quote what they asked in a fold."""
+    parts = [f"@{actor}: {message}"]
+    if command_line:
+        source = f"[this]({url})" if url else "this"
+        parts.append(
+            "<details>\n\n"
+            f"In response to {source}:\n\n{quote(command_line)}\n\n"
+            "Comment `/help` to see the commands I understand here.\n"
+            "</details>"
+        )
+    return neutralize("\n\n".join(parts))
+
+
+def render_note(message: str) -> str:
+    """A message not answering a command (e.g. "new commits removed lgtm")."""
+    return neutralize(message)

@@ -1,0 +1,29 @@
+"""The core plugins.  The registry is this explicit list; its order is the order plugins run in."""
+
+from bot.plugin import Plugin
+from plugins import assign, help, hold, label, lgtm, lifecycle
+
+REGISTRY: list[Plugin] = [
+    help.PLUGIN,
+    lgtm.PLUGIN,
+    hold.PLUGIN,
+    assign.PLUGIN,
+    label.PLUGIN,
+    lifecycle.PLUGIN,
+]
+
+
+def check_registry(registry: list[Plugin]) -> None:
+    """Each command name belongs to exactly one plugin; plugin names are unique."""
+    owners: dict[str, str] = {}
+    names = [p.name for p in registry]
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate plugin names in {names}")
+    for plugin in registry:
+        for cmd in plugin.commands:
+            owner = owners.setdefault(cmd.name, plugin.name)
+            if owner != plugin.name:
+                raise ValueError(f"/{cmd.name} is declared by both {owner} and {plugin.name}")
+
+
+check_registry(REGISTRY)

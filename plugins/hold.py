@@ -1,0 +1,32 @@
+"""/hold: keep a change from merging until someone lifts the hold."""
+
+from __future__ import annotations
+
+from bot.commands import Invocation
+from bot.context import Context
+from bot.permissions import ANYONE
+from bot.plugin import PULLS_ONLY, Command, Plugin, arg_pattern
+
+LABEL = "do-not-merge/hold"
+
+
+async def hold(ctx: Context, inv: Invocation) -> None:
+    await ctx.add_labels([LABEL])
+
+
+async def unhold(ctx: Context, inv: Invocation) -> None:
+    await ctx.remove_label(LABEL)
+
+
+_UNHOLD_HELP = f"Removes the {LABEL} label."
+PLUGIN = Plugin(
+    name="hold",
+    description=f"Adds or removes the {LABEL} label, which keeps a change from merging.",
+    commands=(
+        Command("hold", hold, ANYONE, f"Adds the {LABEL} label.", examples=("/hold",), on=PULLS_ONLY),
+        Command("hold", unhold, ANYONE, _UNHOLD_HELP, syntax="cancel", args=arg_pattern("cancel"),
+                examples=("/hold cancel",), on=PULLS_ONLY),
+        Command("unhold", unhold, ANYONE, _UNHOLD_HELP, examples=("/unhold",), on=PULLS_ONLY),
+        Command("remove-hold", unhold, ANYONE, _UNHOLD_HELP, examples=("/remove-hold",), on=PULLS_ONLY),
+    ),
+)

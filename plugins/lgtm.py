@@ -1,0 +1,51 @@
+"""/lgtm: a reviewer says the change looks good; new commits take it back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.commands import Invocation
+from bot.context import Context
+from bot.events import ItemAction, ItemEvent
+from bot.permissions import AUTHOR_OR_COLLABORATORS, COLLABORATORS_EXCEPT_AUTHOR
+from bot.plugin import PULLS_ONLY, Command, Plugin, Subscription, arg_pattern
+
+LABEL = "lgtm"
+
+
+@dataclass(frozen=True)
+class LgtmOptions:
+    remove_on_new_commits: bool = True  # Prow's behaviour: a new head needs a new review
+
+
+async def add(ctx: Context, inv: Invocation) -> None:
+    await ctx.add_labels([LABEL])
+
+
+async def cancel(ctx: Context, inv: Invocation) -> None:
+    await ctx.remove_label(LABEL)
+
+
+async def on_new_commits(ctx: Context) -> None:
+    if not ctx.options.remove_on_new_commits:
+        return
+    if LABEL in (await ctx.item()).labels:
+        await ctx.remove_label(LABEL)
+        await ctx.note(f"New commits were pushed, so I removed the `{LABEL}` label. A reviewer can `/lgtm` again.")
+
+
+_CANCEL_HELP = "Removes the lgtm label."
+PLUGIN = Plugin(
+    name="lgtm",
+    description="Adds the lgtm label when a reviewer approves the change; removes it on new commits.",
+    commands=(
+        Command("lgtm", add, COLLABORATORS_EXCEPT_AUTHOR, "Adds the lgtm label.", examples=("/lgtm",), on=PULLS_ONLY),
+        Command("lgtm", cancel, AUTHOR_OR_COLLABORATORS, _CANCEL_HELP, syntax="cancel",
+                args=arg_pattern("cancel"), examples=("/lgtm cancel",), on=PULLS_ONLY),
+        Command("remove-lgtm", cancel, AUTHOR_OR_COLLABORATORS, _CANCEL_HELP, examples=("/remove-lgtm",), on=PULLS_ONLY),
+    ),
+    subscriptions=(
+        Subscription(on_new_commits, (ItemEvent,), lambda e: e.action is ItemAction.NEW_COMMITS),
+    ),
+    options=LgtmOptions,
+)
