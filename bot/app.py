@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from bot.config import Config, ForgeTuning
+from bot.config import Config, ForgeTuning, GitHubTuning
 from bot.dedup import DeliveryLog
 from bot.dispatch import Dispatcher
 from bot.events import Event
@@ -30,7 +30,7 @@ class EnabledForge:
     max_concurrent_requests: int = 8
 
 
-def _github(settings: Settings, tuning: ForgeTuning) -> EnabledForge:
+def _github(settings: Settings, tuning: GitHubTuning) -> EnabledForge:
     from bot.forge.github.client import GitHubClient
     from bot.forge.github.translate import translate
 

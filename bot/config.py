@@ -45,21 +45,27 @@ class IgnoreSettings:
 
 @dataclass(frozen=True)
 class ForgeTuning:
-    seconds_between_requests: float = 0.25  # PyGithub's throttle; GitHub only
-    seconds_between_writes: float = 1.0  # GitHub asks integrators to space content-creating calls
-    max_concurrent_requests: int = 8
-    timeout: float = 15.0
+    max_concurrent_requests: int = 8  # threads running SDK calls for this forge
+    timeout: float = 15.0  # seconds per API request
 
     def check(self) -> list[tuple[str, str]]:
         problems = []
-        for name in ("seconds_between_requests", "seconds_between_writes"):
-            if getattr(self, name) < 0:
-                problems.append((name, "must not be negative"))
         if not 1 <= self.max_concurrent_requests <= 64:
             problems.append(("max_concurrent_requests", "must be between 1 and 64"))
         if self.timeout <= 0:
             problems.append(("timeout", "must be positive"))
         return problems
+
+
+@dataclass(frozen=True)
+class GitHubTuning(ForgeTuning):
+    seconds_between_requests: float = 0.25  # PyGithub's throttle
+    seconds_between_writes: float = 1.0  # GitHub asks integrators to space content-creating calls
+
+    def check(self) -> list[tuple[str, str]]:
+        negative = [(n, "must not be negative") for n in ("seconds_between_requests", "seconds_between_writes")
+                    if getattr(self, n) < 0]
+        return super().check() + negative
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ class RawConfig:
     plugins: PluginSettings = field(default_factory=PluginSettings)
     repos: list[RepoRule] = field(default_factory=list)
     queue: QueueSettings = field(default_factory=QueueSettings)
-    github: ForgeTuning = field(default_factory=ForgeTuning)
+    github: GitHubTuning = field(default_factory=GitHubTuning)
     gitlab: ForgeTuning = field(default_factory=ForgeTuning)
 
 

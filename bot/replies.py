@@ -14,9 +14,14 @@ import re
 _COMMAND_LIKE = re.compile(r"^([\s>]*)/", re.MULTILINE)
 
 
+def _one_newline_style(text: str) -> str:
+    # "\r", "\x85", "\u2028" ... all end a line for some reader; "^" below only knows "\n".
+    return "\n".join(text.splitlines())
+
+
 def neutralize(text: str) -> str:
     """Make every line that starts with "/" (even inside a quote) inert."""
-    return _COMMAND_LIKE.sub(lambda m: f"{m.group(1)}&#47;", text)
+    return _COMMAND_LIKE.sub(lambda m: f"{m.group(1)}&#47;", _one_newline_style(text))
 
 
 def quote(text: str) -> str:
@@ -25,7 +30,7 @@ def quote(text: str) -> str:
 
 def code(text: str) -> str:
     """Inline code span for user text (label names, logins) embedded in a sentence."""
-    text = text.replace("\n", " ")
+    text = " ".join(text.splitlines())
     fence = "``" if "`" in text else "`"
     return f"{fence}{text}{fence}" if fence == "`" else f"{fence} {text} {fence}"
 

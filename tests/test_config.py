@@ -1,0 +1,127 @@
+"""Config loading and check-config messages, as tables of named cases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.cli import main
+from bot.config import PluginSettings, RawConfig, load_config, parse_config
+from bot.options import ConfigError, build
+from plugins import REGISTRY
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BAD = [
+    ("unknown top-level key", {"colour": 1}, "colour: unknown key"),
+    ("unknown plugin enabled", {"plugins": {"enabled": ["lgtm", "nope"]}}, "plugins.enabled[1]: unknown plugin 'nope'"),
+    ("unknown plugin options", {"plugins": {"options": {"nope": {}}}}, "plugins.options.nope: unknown plugin"),
+    ("unknown plugin option key", {"plugins": {"options": {"lgtm": {"x": 1}}}}, "plugins.options.lgtm.x: unknown key"),
+    ("wrong option type", {"plugins": {"options": {"lgtm": {"remove_on_new_commits": "yes"}}}},
+     "plugins.options.lgtm.remove_on_new_commits: expected true or false, got string"),
+    ("wrong nested type", {"plugins": {"options": {"label": {"restricted": ["a"]}}}},
+     "plugins.options.label.restricted: expected a mapping, got list"),
+    ("bad regex", {"ignore": {"pattern": "[bot"}}, "ignore.pattern: bad regular expression '[bot'"),
+    ("bool is not an int", {"queue": {"max_pending": True}}, "queue.max_pending: expected an integer, got boolean"),
+    ("int out of range", {"queue": {"max_concurrent_items": 0}}, "queue.max_concurrent_items: must be at least 1"),
+    ("bad prefix", {"commands": {"prefix": "P!"}}, "commands.prefix: invalid command prefix 'P!'"),
+    ("prefix without separator", {"commands": {"prefix": "prow"}}, "commands.prefix: invalid command prefix"),
+    ("repo rule without match", {"repos": [{"enabled": ["lgtm"]}]}, "repos[0].match: list at least one"),
+    ("repo rule unknown plugin", {"repos": [{"match": ["a/*"], "disabled": ["x"]}]}, "repos[0].disabled[0]: unknown plugin"),
+    ("repo rule bad options", {"repos": [{"match": ["a/*"], "options": {"label": {"restricted": 3}}}]},
+     "repos[0].options.label.restricted: expected a mapping, got integer"),
+    ("top level not a mapping", ["a"], "expected a mapping, got list"),
+    ("negative throttle", {"github": {"seconds_between_writes": -1}}, "github.seconds_between_writes: must not be negative"),
+    ("gitlab has no throttle", {"gitlab": {"seconds_between_writes": 1}}, "gitlab.seconds_between_writes: unknown key"),
+    ("options for an option-less plugin", {"plugins": {"options": {"hold": {"a": 1}}}}, "plugins.options.hold: this plugin has no options"),
+]
+
+
+@pytest.mark.parametrize("data,message", [c[1:] for c in BAD], ids=[c[0] for c in BAD])
+def test_bad_config_names_key_and_problem(data: object, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, REGISTRY)
+    assert any(str(p).startswith(message) for p in err.value.problems), err.value.problems
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"colour": 1, "queue": {"max_pending": "x"}, "plugins": {"enabled": ["nope"]}}, REGISTRY)
+    assert len(err.value.problems) == 3
+
+
+def test_documented_config_equals_builtin_defaults() -> None:
+    documented = load_config(ROOT / "config.yaml", REGISTRY)
+    # Plugin options are spelled out in the file; what they resolve to must be the defaults.
+    assert replace(documented.raw, plugins=PluginSettings()) == RawConfig()
+    assert documented.for_repo("a/b") == parse_config({}, REGISTRY).for_repo("a/b")
+
+
+def test_every_option_is_documented_in_config_yaml() -> None:
+    data = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for section in ("commands", "ignore", "queue", "github", "gitlab"):
+        fields = set(getattr(RawConfig(), section).__dataclass_fields__)
+        assert set(data[section]) == fields, section
+    for plugin in REGISTRY:
+        if plugin.options:
+            assert set(data["plugins"]["options"][plugin.name]) == set(plugin.options.__dataclass_fields__)
+
+
+RESOLVE = [
+    ("defaults enable every core plugin", [], "acme/widgets", {p.name for p in REGISTRY}),
+    ("org glob replaces the set", [{"match": ["acme/*"], "enabled": ["lgtm", "hold"]}], "acme/widgets", {"lgtm", "hold"}),
+    ("glob does not match other orgs", [{"match": ["acme/*"], "enabled": ["lgtm"]}], "other/x", {p.name for p in REGISTRY}),
+    ("later rule refines earlier", [{"match": ["acme/*"], "enabled": ["lgtm", "hold"]}, {"match": ["acme/widgets"], "disabled": ["hold"]}],
+     "acme/widgets", {"lgtm"}),
+    ("globs are case-insensitive", [{"match": ["ACME/*"], "enabled": ["help"]}], "acme/Widgets", {"help"}),
+    ("gitlab subgroups", [{"match": ["group/sub/*"], "enabled": ["help"]}], "group/sub/project", {"help"}),
+]
+
+
+@pytest.mark.parametrize("rules,repo,expected", [c[1:] for c in RESOLVE], ids=[c[0] for c in RESOLVE])
+def test_plugins_per_repository(rules: list, repo: str, expected: set[str]) -> None:
+    config = parse_config({"repos": rules}, REGISTRY)
+    assert {p.name for p in config.for_repo(repo).plugins} == expected
+
+
+def test_repo_options_merge_over_global_options() -> None:
+    config = parse_config(
+        {
+            "plugins": {"options": {"label": {"restricted": {"a": ["x"]}}, "lgtm": {"remove_on_new_commits": False}}},
+            "repos": [{"match": ["acme/*"], "options": {"label": {"restricted": {"b": ["y"]}}}}],
+        },
+        REGISTRY,
+    )
+    acme = config.for_repo("acme/w")
+    assert acme.options["label"].restricted == {"b": ["y"]}
+    assert acme.options["lgtm"].remove_on_new_commits is False
+    assert config.for_repo("else/w").options["label"].restricted == {"a": ["x"]}
+
+
+def test_build_requires_mapping() -> None:
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        build(RawConfig, "nope")
+
+
+CLI = [
+    ("valid file", "plugins:\n  enabled: [lgtm]\n", 0, "OK"),
+    ("invalid yaml", "plugins: [\n", 1, "not valid YAML at line"),
+    ("unknown key", "plugin: {}\n", 1, "plugin: unknown key"),
+]
+
+
+@pytest.mark.parametrize("text,code,output", [c[1:] for c in CLI], ids=[c[0] for c in CLI])
+def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, code: int, output: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert main(["check-config", str(path)]) == code
+    captured = capsys.readouterr()
+    assert output in captured.out + captured.err
+
+
+def test_check_config_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(tmp_path / "absent.yaml")]) == 1
+    assert "cannot read" in capsys.readouterr().err
