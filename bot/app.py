@@ -19,7 +19,8 @@ from bot.workqueue import KeyedWorkQueue
 
 log = structlog.get_logger("prowlet")
 
-DRAIN_SECONDS = 30  # on shutdown, queued events get this long to finish
+DRAIN_SECONDS = 30
+QUEUE_KEY: web.AppKey[KeyedWorkQueue[Event]] = web.AppKey("queue", KeyedWorkQueue)  # on shutdown, queued events get this long to finish
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge]) -> web.Applicatio
     )
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())
-    app["queue"] = queue
-    app["dispatcher"] = dispatcher
+    app[QUEUE_KEY] = queue
 
     async def drain(app: web.Application) -> None:
         if not await queue.join(DRAIN_SECONDS):

@@ -11,7 +11,7 @@ from bot.permissions import COLLABORATORS, SELF_OR_COLLABORATORS
 from bot.plugin import PULLS_ONLY, Command, Plugin, arg_pattern
 from bot.replies import code
 
-USERS = arg_pattern(r"[\w@.,\s-]*")  # a flat class: linear matching; parse_logins rejects bad names
+USERS = arg_pattern(r".*")  # parse_logins names the bad tokens, which says more than a usage line
 Adder = Callable[[ItemRef, Sequence[str]], Awaitable[frozenset[str]]]
 Remover = Callable[[ItemRef, Sequence[str]], Awaitable[None]]
 

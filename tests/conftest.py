@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import EnabledForge, build_app
+from bot.app import QUEUE_KEY, EnabledForge, build_app
 from bot.config import Config, parse_config
 from bot.forge.base import Permission
 from bot.help import GITLAB_CLASHES
@@ -74,7 +74,7 @@ class Bot:
 
     @property
     def queue(self):  # noqa: ANN201
-        return self.client.app["queue"]
+        return self.client.app[QUEUE_KEY]
 
     async def post(self, delivery: Delivery) -> int:
         resp = await self.client.post(delivery.path, data=delivery.body, headers=delivery.headers)

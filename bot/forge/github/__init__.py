@@ -1,0 +1,1 @@
+"""GitHub: webhook translation (``translate``) and the PyGithub adapter (``client``)."""

@@ -1,0 +1,306 @@
+"""``ForgeClient`` for GitHub and GitHub Enterprise, over PyGithub.
+
+PyGithub objects are read only in this module.  Every call is blocking; ``AsyncForge`` runs it off the
+event loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException
+from github.Issue import Issue
+from github.PullRequest import PullRequest
+from urllib3.util import Retry
+
+from bot.events import Item, ItemKind, ItemRef
+from bot.forge.base import (
+    Capabilities,
+    Comment,
+    ForbiddenError,
+    ForgeError,
+    ForgeUnavailableError,
+    InvalidRequestError,
+    NotFoundError,
+    Permission,
+    RateLimitedError,
+)
+
+# Retries happen in urllib3, below PyGithub.  A request that reached GitHub is retried on 502/503/504
+# or a broken response only if repeating it is harmless: GET, HEAD, PUT, DELETE, and PATCH (every PATCH
+# sent here sets absolute values).  POST never is: GitHub may have acted before failing, and a second
+# POST doubles a comment.  Connection failures are retried for every method, as nothing was sent.
+# PyGithub's default (GithubRetry) retries POST and sleeps out rate limits on the worker thread;
+# here a rate limit surfaces at once as RateLimitedError and the caller decides what to do.
+_RETRY = Retry(
+    total=3,
+    backoff_factor=0.2,  # sleeps 0, 0.4, 0.8 s
+    status_forcelist=(502, 503, 504),
+    allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"}),
+    respect_retry_after_header=False,
+    raise_on_status=False,  # give the last 5xx to PyGithub, which raises it with its status
+)
+
+_ROLES = {
+    "admin": Permission.ADMIN,
+    "maintain": Permission.MAINTAIN,
+    "write": Permission.WRITE,
+    "triage": Permission.TRIAGE,
+    "read": Permission.READ,
+    "none": Permission.NONE,
+}
+
+# GitHub token formats (personal, OAuth, user-to-server, installation, refresh, fine-grained)
+_TOKEN_PATTERN = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")
+
+R = TypeVar("R")
+
+
+def _neutral_errors(method: Callable[..., R]) -> Callable[..., R]:
+    """Turn every PyGithub/requests exception raised by ``method`` into a ``ForgeError``."""
+
+    @functools.wraps(method)
+    def wrapper(self: GitHubClient, *args: Any, **kwargs: Any) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except GithubException as exc:
+            raise self._neutral_error(method.__name__, exc) from exc
+        except requests.RequestException as exc:
+            raise ForgeUnavailableError(self._redact(f"GitHub {method.__name__} failed: {exc}")) from exc
+
+    return wrapper
+
+
+class GitHubClient:
+    name = "github"
+    capabilities = Capabilities()
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        token: str | None = None,
+        app_id: str | None = None,
+        app_private_key: str | None = None,
+        seconds_between_requests: float = 0.25,
+        seconds_between_writes: float = 1.0,
+        timeout: float = 15.0,
+    ) -> None:
+        """``api_url``: ``https://api.github.com`` or GitHub Enterprise's ``https://HOST/api/v3``.
+        Authenticate with either ``token`` or a GitHub App (``app_id`` and ``app_private_key``)."""
+        options: dict[str, Any] = dict(
+            base_url=api_url.rstrip("/"),
+            timeout=math.ceil(timeout),  # PyGithub accepts whole seconds only
+            per_page=100,
+            retry=_RETRY,
+            # PyGithub's pacing keeps the bot under GitHub's secondary limits on content creation
+            seconds_between_requests=seconds_between_requests,
+            seconds_between_writes=seconds_between_writes,
+            # objects stay bare URLs until an attribute they lack is read: no needless GETs
+            lazy=True,
+        )
+        self._token = token
+        self._login: str | None = None
+        self._github: Github | None = None
+        self._integration: GithubIntegration | None = None
+        self._installations: dict[str, Github] = {}  # by lower-cased owner: one installation each
+        if token is not None and app_id is None and app_private_key is None:
+            self._github = Github(auth=Auth.Token(token), **options)
+        elif token is None and app_id is not None and app_private_key is not None:
+            self._integration = GithubIntegration(auth=Auth.AppAuth(app_id, app_private_key), **options)
+        else:
+            raise ValueError("give either token, or both app_id and app_private_key")
+
+    # ---- ForgeClient -----------------------------------------------------------------------
+
+    @_neutral_errors
+    def whoami(self) -> str:
+        if self._login is None:
+            if self._integration is not None:
+                self._login = f"{self._integration.get_app().slug}[bot]"
+            else:
+                self._login = self._github.get_user().login
+        return self._login
+
+    @_neutral_errors
+    def get_item(self, ref: ItemRef) -> Item:
+        repo = self._gh(ref.repo).get_repo(ref.repo)
+        if ref.kind is ItemKind.ISSUE:
+            issue = repo.get_issue(ref.number)
+            if issue.pull_request is None:
+                return Item(
+                    ref=ItemRef(ref.repo, ref.number, ItemKind.ISSUE),
+                    author=issue.user.login,
+                    title=issue.title or "",
+                    body=issue.body or "",
+                    state=issue.state,
+                    labels=frozenset(label.name for label in issue.labels),
+                    assignees=frozenset(user.login for user in issue.assignees),
+                    url=issue.html_url,
+                )
+        # A PR's own endpoint carries everything an Item needs, so a PR ref costs one request.
+        pull = repo.get_pull(ref.number)
+        return Item(
+            ref=ItemRef(ref.repo, ref.number, ItemKind.PULL),
+            author=pull.user.login,
+            title=pull.title or "",
+            body=pull.body or "",
+            state="merged" if pull.merged else pull.state,
+            draft=bool(pull.draft),
+            labels=frozenset(label.name for label in pull.labels),
+            assignees=frozenset(user.login for user in pull.assignees),
+            head_sha=pull.head.sha,
+            base_ref=pull.base.ref,
+            url=pull.html_url,
+        )
+
+    @_neutral_errors
+    def repo_labels(self, repo: str) -> frozenset[str]:
+        return frozenset(label.name for label in self._gh(repo).get_repo(repo).get_labels())
+
+    @_neutral_errors
+    def add_labels(self, ref: ItemRef, labels: Sequence[str]) -> None:
+        if labels:
+            self._issue(ref).add_to_labels(*labels)
+
+    @_neutral_errors
+    def remove_label(self, ref: ItemRef, label: str) -> None:
+        # Not Issue.remove_from_labels: it leaves "/" unescaped, and "kind/bug" then names no route.
+        url = f"/repos/{ref.repo}/issues/{ref.number}/labels/{quote(label, safe='')}"
+        try:
+            self._gh(ref.repo).requester.requestJsonAndCheck("DELETE", url)
+        except GithubException as exc:
+            if exc.status != 404:  # 404: the label is not on the item
+                raise
+
+    @_neutral_errors
+    def comment(self, ref: ItemRef, body: str) -> int:
+        return self._issue(ref).create_comment(body).id
+
+    @_neutral_errors
+    def edit_comment(self, ref: ItemRef, comment_id: int, body: str) -> None:
+        self._issue(ref).get_comment(comment_id).edit(body)
+
+    @_neutral_errors
+    def list_comments(self, ref: ItemRef) -> list[Comment]:
+        return [
+            Comment(id=comment.id, author=comment.user.login, body=comment.body or "")
+            for comment in self._issue(ref).get_comments()
+        ]
+
+    @_neutral_errors
+    def add_assignees(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
+        if not logins:
+            return frozenset()
+        issue = self._issue(ref)
+        issue.add_to_assignees(*logins)
+        # GitHub answers 201 and silently drops logins that cannot be assigned here.
+        assigned = {user.login.lower() for user in issue.assignees}
+        return frozenset(login for login in logins if login.lower() not in assigned)
+
+    @_neutral_errors
+    def remove_assignees(self, ref: ItemRef, logins: Sequence[str]) -> None:
+        if logins:
+            self._issue(ref).remove_from_assignees(*logins)
+
+    @_neutral_errors
+    def request_review(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
+        if not logins:
+            return frozenset()
+        pull = self._gh(ref.repo).get_repo(ref.repo).get_pull(ref.number)
+        if _request_reviews(pull, logins):
+            return frozenset()
+        if len(logins) == 1:
+            return frozenset(logins)
+        # One login GitHub refuses fails the whole batch; ask one by one so the others are requested.
+        return frozenset(login for login in logins if not _request_reviews(pull, [login]))
+
+    @_neutral_errors
+    def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None:
+        if logins:
+            self._gh(ref.repo).get_repo(ref.repo).get_pull(ref.number).delete_review_request(reviewers=list(logins))
+
+    @_neutral_errors
+    def set_open(self, ref: ItemRef, is_open: bool) -> None:
+        self._issue(ref).edit(state="open" if is_open else "closed")
+
+    @_neutral_errors
+    def permission(self, repo: str, login: str) -> Permission:
+        # Raw request: PyGithub returns either ``permission`` or ``role_name`` and both are needed.
+        url = f"/repos/{repo}/collaborators/{quote(login, safe='')}/permission"
+        try:
+            _, data = self._gh(repo).requester.requestJsonAndCheck("GET", url)
+        except GithubException as exc:
+            if exc.status == 404:  # no such user
+                return Permission.NONE
+            raise
+        # role_name tells maintain and triage apart (permission folds them into write and read);
+        # for a custom role, fall back to the base permission it extends.
+        role = data.get("role_name")
+        if role not in _ROLES:
+            role = data.get("permission")
+        return _ROLES.get(role, Permission.NONE)
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _gh(self, repo: str) -> Github:
+        """The PyGithub client acting on ``repo``: the token's, or the App installation's."""
+        if self._integration is None:
+            return self._github
+        owner, name = repo.split("/", 1)
+        github = self._installations.get(owner.lower())
+        if github is None:
+            installation = self._integration.get_repo_installation(owner, name)
+            # PyGithub renews the installation token itself when it nears expiry.
+            github = self._integration.get_github_for_installation(installation.id)
+            # a race between threads costs one extra lookup, nothing more
+            self._installations[owner.lower()] = github
+        return github
+
+    def _issue(self, ref: ItemRef) -> Issue:
+        """Lazy: no request until it is used."""
+        return self._gh(ref.repo).get_repo(ref.repo).get_issue(ref.number)
+
+    def _neutral_error(self, action: str, exc: GithubException) -> ForgeError:
+        status = exc.status
+        message = exc.data.get("message") if isinstance(exc.data, dict) else None
+        text = self._redact(f"GitHub {action} failed: HTTP {status}" + (f" {message}" if message else ""))
+        headers = exc.headers or {}
+        if (
+            isinstance(exc, RateLimitExceededException)
+            or status == 429
+            or (status == 403 and headers.get("x-ratelimit-remaining") == "0")
+        ):
+            return RateLimitedError(text)
+        if status in (404, 410):
+            return NotFoundError(text)
+        if status in (401, 403):
+            return ForbiddenError(text)
+        if status in (400, 409, 422):
+            return InvalidRequestError(text)
+        if status >= 500:
+            return ForgeUnavailableError(text)
+        return ForgeError(text)
+
+    def _redact(self, text: str) -> str:
+        """Error text may quote a response or URL; never let a token through."""
+        if self._token:
+            text = text.replace(self._token, "***")
+        return _TOKEN_PATTERN.sub("***", text)[:500]
+
+
+def _request_reviews(pull: PullRequest, logins: Sequence[str]) -> bool:
+    """False when GitHub refuses the request (422: not a collaborator, or the PR's author)."""
+    try:
+        pull.create_review_request(reviewers=list(logins))
+    except GithubException as exc:
+        if exc.status != 422:
+            raise
+        return False
+    return True

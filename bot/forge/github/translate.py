@@ -1,0 +1,217 @@
+"""GitHub webhook payloads → neutral events.  The only module that reads GitHub webhook dicts.
+
+``translate`` returns ``None`` for events and actions the bot deliberately ignores and raises
+``PayloadError`` when a supported one lacks what it needs.  Error messages name the field by its
+path and never echo payload contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.events import (
+    CommentEvent,
+    Event,
+    Item,
+    ItemAction,
+    ItemEvent,
+    ItemKind,
+    ItemRef,
+    PayloadError,
+    ReviewEvent,
+    ReviewState,
+)
+
+FORGE = "github"
+
+_PULL_ACTIONS = {
+    "opened": ItemAction.OPENED,
+    "reopened": ItemAction.REOPENED,
+    "synchronize": ItemAction.NEW_COMMITS,
+    "edited": ItemAction.EDITED,
+    "labeled": ItemAction.LABELED,
+    "unlabeled": ItemAction.UNLABELED,
+    "closed": ItemAction.CLOSED,  # or MERGED, decided by the payload
+    "ready_for_review": ItemAction.READY_FOR_REVIEW,
+    "converted_to_draft": ItemAction.CONVERTED_TO_DRAFT,
+}
+_ISSUE_ACTIONS = {
+    name: _PULL_ACTIONS[name] for name in ("opened", "reopened", "edited", "labeled", "unlabeled", "closed")
+}
+_REVIEW_STATES = {
+    "approved": ReviewState.APPROVED,
+    "changes_requested": ReviewState.CHANGES_REQUESTED,
+    "commented": ReviewState.COMMENTED,
+}
+
+
+class _Fields:
+    """Typed reads from one JSON object of the payload; ``path`` ("" for the root) names it in
+    error messages."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, dict):
+            raise PayloadError(f"{path or 'payload'}: expected a JSON object")
+        self._data = data
+        self._path = path
+
+    def _name(self, key: str) -> str:
+        return f"{self._path}.{key}" if self._path else key
+
+    def obj(self, key: str) -> _Fields:
+        if key not in self._data:
+            raise PayloadError(f"{self._name(key)}: missing")
+        return _Fields(self._data[key], self._name(key))
+
+    def req(self, key: str, kind: type) -> Any:
+        value = self.opt(key, kind, None)
+        if value is None:
+            raise PayloadError(f"{self._name(key)}: missing")
+        return value
+
+    def opt(self, key: str, kind: type, default: Any) -> Any:
+        """The value, ``default`` when absent or null, PayloadError when of another type."""
+        value = self._data.get(key)
+        if value is None:
+            return default
+        # bool is an int subclass; a boolean where a number belongs is malformed
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise PayloadError(f"{self._name(key)}: expected {kind.__name__}")
+        return value
+
+    def present(self, key: str) -> bool:
+        return self._data.get(key) is not None
+
+    def names(self, key: str, name_key: str) -> frozenset[str]:
+        """``{"labels": [{"name": ...}]}`` → the set of names."""
+        items = self.opt(key, list, [])
+        return frozenset(_Fields(entry, f"{self._name(key)}[{i}]").req(name_key, str) for i, entry in enumerate(items))
+
+
+def translate(event_type: str, delivery_id: str, payload: dict) -> Event | None:
+    """``event_type`` is the X-GitHub-Event header, ``delivery_id`` X-GitHub-Delivery."""
+    handler = _HANDLERS.get(event_type)
+    if handler is None:
+        return None
+    return handler(_Fields(payload, ""), delivery_id)
+
+
+def _issue_comment(root: _Fields, delivery_id: str) -> Event | None:
+    if root.req("action", str) != "created":
+        return None
+    return _comment_event(root, delivery_id, _item(root, "issue"))
+
+
+def _review_comment(root: _Fields, delivery_id: str) -> Event | None:
+    if root.req("action", str) != "created":
+        return None
+    return _comment_event(root, delivery_id, _item(root, "pull_request"))
+
+
+def _review(root: _Fields, delivery_id: str) -> Event | None:
+    action = root.req("action", str)
+    if action not in ("submitted", "dismissed"):
+        return None
+    item = _item(root, "pull_request")
+    review = root.obj("review")
+    if action == "dismissed":
+        state = ReviewState.DISMISSED
+    else:
+        state = _REVIEW_STATES.get(review.req("state", str).lower())
+        if state is None:
+            raise PayloadError("review.state: unsupported value")
+    return ReviewEvent(
+        delivery_id=delivery_id,
+        forge=FORGE,
+        actor=_actor(root),
+        item=item,
+        state=state,
+        body=review.opt("body", str, ""),
+        url=review.opt("html_url", str, None),
+    )
+
+
+def _pull_request(root: _Fields, delivery_id: str) -> Event | None:
+    return _item_event(root, delivery_id, "pull_request", _PULL_ACTIONS)
+
+
+def _issues(root: _Fields, delivery_id: str) -> Event | None:
+    return _item_event(root, delivery_id, "issue", _ISSUE_ACTIONS)
+
+
+_HANDLERS: dict[str, Callable[[_Fields, str], Event | None]] = {
+    "issue_comment": _issue_comment,
+    "issues": _issues,
+    "pull_request": _pull_request,
+    "pull_request_review": _review,
+    "pull_request_review_comment": _review_comment,
+}
+
+
+def _item_event(root: _Fields, delivery_id: str, key: str, actions: dict[str, ItemAction]) -> Event | None:
+    action = actions.get(root.req("action", str))
+    if action is None:
+        return None
+    item = _item(root, key)
+    if action is ItemAction.CLOSED and item.state == "merged":
+        action = ItemAction.MERGED
+    labels_changed = frozenset()
+    if action in (ItemAction.LABELED, ItemAction.UNLABELED) and root.present("label"):
+        labels_changed = frozenset({root.obj("label").req("name", str)})
+    return ItemEvent(
+        delivery_id=delivery_id,
+        forge=FORGE,
+        actor=_actor(root),
+        item=item,
+        action=action,
+        labels_changed=labels_changed,
+    )
+
+
+def _comment_event(root: _Fields, delivery_id: str, item: Item) -> CommentEvent:
+    comment = root.obj("comment")
+    return CommentEvent(
+        delivery_id=delivery_id,
+        forge=FORGE,
+        actor=_actor(root),
+        item=item,
+        body=comment.opt("body", str, ""),
+        comment_id=comment.opt("id", int, None),
+        url=comment.opt("html_url", str, None),
+    )
+
+
+def _actor(root: _Fields) -> str:
+    return root.obj("sender").req("login", str)
+
+
+def _item(root: _Fields, key: str) -> Item:
+    """The PR or issue object under ``key`` ("pull_request" or "issue").  An issue object describes
+    a PR when it has a ``pull_request`` member (issue_comment on a PR); that member's ``merged_at``
+    then tells whether the PR was merged."""
+    repo = root.obj("repository").req("full_name", str)
+    data = root.obj(key)
+    pull_link = data.obj("pull_request") if key == "issue" and data.present("pull_request") else None
+    is_pull = key == "pull_request" or pull_link is not None
+    merged = (
+        data.opt("merged", bool, False)
+        or data.present("merged_at")
+        or (pull_link is not None and pull_link.present("merged_at"))
+    )
+    user = data.obj("user") if data.present("user") else None
+    head = data.obj("head") if data.present("head") else None
+    base = data.obj("base") if data.present("base") else None
+    return Item(
+        ref=ItemRef(repo=repo, number=data.req("number", int), kind=ItemKind.PULL if is_pull else ItemKind.ISSUE),
+        author=user.opt("login", str, None) if user else None,
+        title=data.opt("title", str, ""),
+        body=data.opt("body", str, ""),
+        state="merged" if merged else data.opt("state", str, "open"),
+        draft=data.opt("draft", bool, False),
+        labels=data.names("labels", "name"),
+        assignees=data.names("assignees", "login"),
+        head_sha=head.opt("sha", str, None) if head else None,
+        base_ref=base.opt("ref", str, None) if base else None,
+        url=data.opt("html_url", str, None),
+    )

@@ -1,0 +1,1 @@
+"""GitLab: webhook translation (``translate``) and the python-gitlab adapter (``client``)."""

@@ -1,0 +1,247 @@
+"""``ForgeClient`` for GitLab (gitlab.com or self-managed) on python-gitlab.
+
+Blocking: callers run it off the event loop (``bot.forge.offloop``).  python-gitlab objects and
+exceptions never leave this module.  Projects, MRs and issues are reached through lazy objects, so
+an operation costs only the requests it needs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import gitlab
+import requests
+from cachetools import TTLCache
+from gitlab.exceptions import GitlabError
+
+from bot.events import Item, ItemKind, ItemRef
+from bot.forge.base import (
+    Capabilities,
+    Comment,
+    ForbiddenError,
+    ForgeError,
+    ForgeUnavailableError,
+    InvalidRequestError,
+    NotFoundError,
+    Permission,
+    RateLimitedError,
+)
+
+# How often one call may wait out a 429 (python-gitlab sleeps for Retry-After) or retry a transient
+# error before failing: bounded, so a worker thread is never parked indefinitely.
+_MAX_RETRIES = 3
+
+# "locked" is the short-lived state of a merge request while it is being merged: still open.
+_STATES = {"opened": "open", "locked": "open", "closed": "closed", "merged": "merged"}
+
+# GitLab access levels, highest first, with the permission each grants.  Levels between these
+# (Minimal access 5, Planner 15) get the next lower one.
+_ACCESS_LEVELS = (
+    (50, Permission.ADMIN),  # Owner
+    (40, Permission.MAINTAIN),  # Maintainer
+    (30, Permission.WRITE),  # Developer
+    (20, Permission.TRIAGE),  # Reporter
+    (10, Permission.READ),  # Guest
+)
+
+# The item attribute listing people and the update parameter that sets it.
+_PEOPLE_PARAMS = {"assignees": "assignee_ids", "reviewers": "reviewer_ids"}
+
+
+class _Gitlab(gitlab.Gitlab):
+    """python-gitlab with every request's retries capped at ``_MAX_RETRIES`` (its default is 10)."""
+
+    def http_request(self, *args: Any, max_retries: int = _MAX_RETRIES, **kwargs: Any) -> requests.Response:
+        return super().http_request(*args, max_retries=max_retries, **kwargs)
+
+
+class GitLabClient:
+    name = "gitlab"
+    capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request")
+
+    def __init__(self, url: str, *, token: str, timeout: float = 15.0) -> None:
+        # Reads and our updates (add_labels, full assignee lists, state_event) are idempotent, so
+        # transient errors (5xx, timeouts) are retried.  comment() opts out: a POST that failed
+        # with a 502 may still have been saved, and retrying it would post the comment twice.
+        # A 429 is always retried (obey_rate_limit): the refused request did nothing.
+        self._gl = _Gitlab(
+            url, private_token=token, timeout=timeout, per_page=100, retry_transient_errors=True
+        )
+        self._token = token
+        self._login: str | None = None
+        self._user_ids: TTLCache[str, int | None] = TTLCache(maxsize=4096, ttl=600)
+        self._user_ids_lock = threading.Lock()  # cachetools caches are not thread-safe
+
+    def whoami(self) -> str:
+        if self._login is None:
+            with self._errors("read the current user"):
+                self._gl.auth()
+                self._login = self._gl.user.username
+        return self._login
+
+    def get_item(self, ref: ItemRef) -> Item:
+        data = self._get(ref)
+        is_pull = ref.kind is ItemKind.PULL
+        return Item(
+            ref=ref,
+            author=data["author"]["username"],
+            title=data["title"],
+            body=data.get("description") or "",
+            state=_STATES[data["state"]],
+            draft=bool(data.get("draft") or data.get("work_in_progress")),
+            labels=frozenset(data["labels"]),
+            assignees=frozenset(user["username"] for user in data["assignees"]),
+            head_sha=data["sha"] if is_pull else None,
+            base_ref=data["target_branch"] if is_pull else None,
+            url=data["web_url"],
+        )
+
+    def repo_labels(self, repo: str) -> frozenset[str]:
+        with self._errors(f"list the labels of {repo}"):
+            labels = self._project(repo).labels.list(include_ancestor_groups=True, get_all=True)
+        return frozenset(label.name for label in labels)
+
+    # add_labels/remove_labels change only the named labels: no read-modify-write race, and
+    # adding a present label or removing an absent one is a no-op.
+    def add_labels(self, ref: ItemRef, labels: Sequence[str]) -> None:
+        if labels:
+            self._update(ref, "add labels to", add_labels=",".join(labels))
+
+    def remove_label(self, ref: ItemRef, label: str) -> None:
+        self._update(ref, "remove a label from", remove_labels=label)
+
+    def comment(self, ref: ItemRef, body: str) -> int:
+        with self._errors(f"comment on {ref}"):
+            note = self._notes(ref).create({"body": body}, retry_transient_errors=False)
+        return note.id
+
+    def edit_comment(self, ref: ItemRef, comment_id: int, body: str) -> None:
+        with self._errors(f"edit a comment on {ref}"):
+            self._notes(ref).update(comment_id, {"body": body})
+
+    def list_comments(self, ref: ItemRef) -> list[Comment]:
+        # GitLab lists notes newest first unless asked otherwise.
+        with self._errors(f"list the comments on {ref}"):
+            notes = self._notes(ref).list(sort="asc", order_by="created_at", get_all=True)
+        return [Comment(note.id, note.author["username"], note.body) for note in notes if not note.system]
+
+    def add_assignees(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
+        return self._add_people(ref, "assignees", logins)
+
+    def remove_assignees(self, ref: ItemRef, logins: Sequence[str]) -> None:
+        self._remove_people(ref, "assignees", logins)
+
+    def request_review(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
+        _require_pull(ref)
+        return self._add_people(ref, "reviewers", logins)
+
+    def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None:
+        _require_pull(ref)
+        self._remove_people(ref, "reviewers", logins)
+
+    def set_open(self, ref: ItemRef, is_open: bool) -> None:
+        self._update(ref, "reopen" if is_open else "close", state_event="reopen" if is_open else "close")
+
+    def permission(self, repo: str, login: str) -> Permission:
+        user_id = self._user_id(login)
+        if user_id is None:
+            return Permission.NONE
+        try:
+            with self._errors(f"read the access of {login} to {repo}"):
+                level = self._project(repo).members_all.get(user_id).access_level
+        except NotFoundError:
+            return Permission.NONE
+        return next((perm for minimum, perm in _ACCESS_LEVELS if level >= minimum), Permission.NONE)
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def _add_people(self, ref: ItemRef, field: str, logins: Sequence[str]) -> frozenset[str]:
+        """Add users to the item's assignees/reviewers; returns the logins GitLab did not take."""
+        current = self._get(ref)[field]
+        present = {user["username"].lower() for user in current}
+        wanted = {login.lower(): login for login in logins if login.lower() not in present}
+        ids = {login: self._user_id(login) for login in wanted.values()}
+        found = {login: user_id for login, user_id in ids.items() if user_id is not None}
+        unknown = frozenset(ids.keys() - found.keys())
+        if not found:
+            return unknown
+        all_ids = [user["id"] for user in current] + list(found.values())
+        updated = self._update(ref, f"add {field} to", **{_PEOPLE_PARAMS[field]: all_ids})
+        # GitLab silently drops whom it may not add: non-members, or more than one assignee on Free.
+        taken = {user["username"].lower() for user in updated[field]}
+        return unknown | frozenset(login for login in found if login.lower() not in taken)
+
+    def _remove_people(self, ref: ItemRef, field: str, logins: Sequence[str]) -> None:
+        drop = {login.lower() for login in logins}
+        current = self._get(ref)[field]
+        keep = [user["id"] for user in current if user["username"].lower() not in drop]
+        if len(keep) < len(current):
+            self._update(ref, f"remove {field} from", **{_PEOPLE_PARAMS[field]: keep})
+
+    def _user_id(self, login: str) -> int | None:
+        """The id of the user named ``login`` (case-insensitive), None when there is none; cached."""
+        key = login.lower()
+        with self._user_ids_lock:
+            if key in self._user_ids:
+                return self._user_ids[key]
+        with self._errors(f"look up the user {login}"):
+            users = self._gl.users.list(username=login, get_all=False)
+        user_id = users[0].id if users else None
+        with self._user_ids_lock:
+            self._user_ids[key] = user_id
+        return user_id
+
+    def _project(self, repo: str) -> Any:
+        return self._gl.projects.get(repo, lazy=True)
+
+    def _items(self, ref: ItemRef) -> Any:
+        project = self._project(ref.repo)
+        return project.mergerequests if ref.kind is ItemKind.PULL else project.issues
+
+    def _notes(self, ref: ItemRef) -> Any:
+        return self._items(ref).get(ref.number, lazy=True).notes
+
+    def _get(self, ref: ItemRef) -> dict[str, Any]:
+        with self._errors(f"read {ref}"):
+            return self._items(ref).get(ref.number).attributes
+
+    def _update(self, ref: ItemRef, verb: str, **data: Any) -> dict[str, Any]:
+        with self._errors(f"{verb} {ref}"):
+            return self._items(ref).update(ref.number, data)
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn python-gitlab and requests errors into neutral ForgeErrors whose text has no token."""
+        try:
+            yield
+        except GitlabError as err:
+            detail = self._redact(str(err.error_message))[:200]
+            raise _error_class(err.response_code)(
+                f"GitLab could not {action}: {err.response_code or 'error'} {detail}".rstrip()
+            ) from err
+        except requests.RequestException as err:
+            raise ForgeUnavailableError(f"GitLab could not {action}: {type(err).__name__}") from err
+
+    def _redact(self, text: str) -> str:
+        """``text`` without the token, in case a server or proxy echoes it in an error."""
+        return text.replace(self._token, "***") if self._token else text
+
+
+def _require_pull(ref: ItemRef) -> None:
+    if ref.kind is not ItemKind.PULL:
+        raise InvalidRequestError(f"{ref}: GitLab issues have no reviewers")
+
+
+def _error_class(status: int | None) -> type[ForgeError]:
+    if status == 404:
+        return NotFoundError
+    if status in (401, 403):
+        return ForbiddenError
+    if status == 429:
+        return RateLimitedError
+    if status is not None and 400 <= status < 500:
+        return InvalidRequestError
+    return ForgeUnavailableError  # 5xx, redirects, unparsable answers

@@ -1,0 +1,796 @@
+"""FakeGitLab: the slice of GitLab's REST v4 API that prowlet's adapter uses, and GitLab's webhooks.
+
+The protocol is in ``tests/fakes/base.py``.  GitLab specifics modelled here:
+
+- projects are addressed by URL-encoded full path (``group%2Fsub%2Fproject``) or by numeric id;
+- merge requests and issues have separate iid sequences per project, so a bare number can name
+  both: methods taking a number accept ``kind=`` and refuse an ambiguous number;
+- only project members can be assignees or reviewers; anyone else is dropped silently;
+- label, assignee, reviewer and state changes, pushes and approvals add ``system: true`` notes;
+- lists are paginated by ``page``/``per_page`` (default 20, at most 100) with GitLab's headers;
+- labels named in ``add_labels`` that do not exist are created, as GitLab does for maintainers.
+
+Every API call acts as the bot (the token's owner); permissions of the bot are not enforced.
+Recorded request paths are raw (project paths stay encoded), without the ``/api/v4`` prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import itertools
+import json
+import math
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+from yarl import URL
+
+from bot.events import ItemKind
+from bot.forge.base import Permission
+from tests.fakes.base import Delivery, RecordedRequest
+
+API_PREFIX = "/api/v4"
+_FIXTURES = Path(__file__).parent.parent / "fixtures" / "gitlab"
+_MR_HOOK = json.loads((_FIXTURES / "merge_request__open__1.json").read_text())
+_NOTE_HOOK = json.loads((_FIXTURES / "note__merge_request__1.json").read_text())
+
+_ACCESS_LEVELS = {
+    Permission.READ: 10,  # Guest
+    Permission.TRIAGE: 20,  # Reporter
+    Permission.WRITE: 30,  # Developer
+    Permission.MAINTAIN: 40,  # Maintainer
+    Permission.ADMIN: 50,  # Owner
+}
+_NEUTRAL_STATES = {"opened": "open", "closed": "closed", "merged": "merged"}
+_STATE_IDS = {"opened": 1, "closed": 2, "merged": 3}
+_KINDS = {"merge_requests": ItemKind.PULL, "issues": ItemKind.ISSUE}
+_ITEM = r"/projects/(?P<project>[^/]+)/(?P<kind>merge_requests|issues)/(?P<iid>\d+)"
+_UPDATE_PARAMS = {"add_labels", "remove_labels", "assignee_ids", "reviewer_ids", "state_event"}
+# The system notes GitLab adds when people are added to / removed from an item's list.
+_PEOPLE_NOTES = {
+    "assignees": ("assigned to", "unassigned"),
+    "reviewers": ("requested review from", "removed review request for"),
+}
+
+
+@dataclass
+class _User:
+    id: int
+    username: str
+
+
+@dataclass
+class _Note:
+    id: int
+    author: _User
+    body: str
+    system: bool
+    created_at: datetime
+
+
+@dataclass
+class _Item:
+    id: int
+    iid: int
+    kind: ItemKind
+    author: _User
+    title: str
+    description: str
+    created_at: datetime
+    state: str = "opened"  # GitLab's names: opened | closed | merged
+    draft: bool = False
+    labels: list[str] = field(default_factory=list)
+    assignees: list[_User] = field(default_factory=list)
+    reviewers: list[_User] = field(default_factory=list)
+    sha: str = ""  # MRs only
+    notes: list[_Note] = field(default_factory=list)
+
+
+@dataclass
+class _Project:
+    id: int
+    path: str
+    labels: dict[str, int]  # name → label id
+    members: dict[int, int] = field(default_factory=dict)  # user id → access level
+    items: dict[tuple[ItemKind, int], _Item] = field(default_factory=dict)
+    last_iid: dict[ItemKind, int] = field(default_factory=lambda: dict.fromkeys(ItemKind, 0))
+
+
+@dataclass
+class _Failure:
+    method: str
+    path: re.Pattern[str]
+    status: int
+    times: int
+    message: str | None
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+_Handler = Callable[[re.Match[str], dict[str, Any], URL], web.Response]
+
+
+class FakeGitLab:
+    name = "gitlab"
+
+    def __init__(
+        self, webhook_secret: str = "gl-secret", token: str = "gl-token", bot_login: str = "prowlet-bot"
+    ):
+        self.webhook_secret = webhook_secret
+        self.token = token
+        self.bot_login = bot_login
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)  # one sequence for all ids: unique is all GitLab promises
+        self._users: dict[str, _User] = {}  # by lower-cased username
+        self._projects: dict[str, _Project] = {}  # by full path
+        self._group_labels: dict[str, dict[str, int]] = {}  # group path → name → label id
+        self._requests: list[RecordedRequest] = []
+        self._failures: list[_Failure] = []
+        self._port: int | None = None
+        self._bot = self._user(bot_login)
+        self._routes: list[tuple[str, str, _Handler]] = [
+            ("GET", r"/user", self._get_current_user),
+            ("GET", r"/users", self._list_users),
+            ("GET", r"/projects/(?P<project>[^/]+)/labels", self._list_labels),
+            ("GET", r"/projects/(?P<project>[^/]+)/members/all/(?P<user_id>\d+)", self._get_member),
+            ("GET", _ITEM, self._get_item),
+            ("PUT", _ITEM, self._update_item),
+            ("GET", _ITEM + "/notes", self._list_notes),
+            ("POST", _ITEM + "/notes", self._create_note),
+            ("PUT", _ITEM + r"/notes/(?P<note_id>\d+)", self._update_note),
+        ]
+
+    # ---- server lifecycle ----------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("FakeGitLab is not running: use it as a context manager")
+        return f"http://127.0.0.1:{self._port}"
+
+    def __enter__(self) -> FakeGitLab:
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(started,), daemon=True, name="FakeGitLab")
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError("FakeGitLab did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._port = None
+
+    def _serve(self, started: threading.Event) -> None:
+        # Its own loop in its own thread: tests and the bot under test may run loops of their own.
+        self._loop = loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        loop.run_until_complete(runner.setup())
+        sock = socket.create_server(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        loop.run_until_complete(web.SockSite(runner, sock).start())
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    # ---- seeding -------------------------------------------------------------------------
+
+    def add_repo(self, repo: str, labels: Iterable[str] = ()) -> None:
+        with self._lock:
+            self._projects[repo] = _Project(next(self._ids), repo, {name: next(self._ids) for name in labels})
+
+    def add_group_labels(self, group: str, labels: Iterable[str]) -> None:
+        """Labels defined on a group: inherited by every project below it."""
+        with self._lock:
+            self._group_labels.setdefault(group, {}).update({name: next(self._ids) for name in labels})
+
+    def add_user(self, login: str) -> None:
+        with self._lock:
+            self._user(login)
+
+    def set_permission(self, repo: str, login: str, level: Permission) -> None:
+        with self._lock:
+            members = self._projects[repo].members
+            user = self._user(login)
+            if level is Permission.NONE:
+                members.pop(user.id, None)
+            else:
+                members[user.id] = _ACCESS_LEVELS[level]
+
+    def set_labels(
+        self, repo: str, number: int, labels: Iterable[str], *, kind: ItemKind | None = None
+    ) -> None:
+        with self._lock:
+            project, item = self._find(repo, number, kind)
+            labels = list(labels)
+            unknown = set(labels) - self._label_ids(project).keys()
+            if unknown:
+                raise ValueError(f"labels not defined in {repo}: {sorted(unknown)}")
+            item.labels = sorted(set(labels))
+
+    def fail_next(
+        self, method: str, path_regex: str, status: int, times: int = 1, *, message: str | None = None
+    ) -> None:
+        """The next ``times`` requests whose method is ``method`` and whose recorded path matches
+        ``path_regex`` (``re.search``) are answered ``status`` without any effect."""
+        with self._lock:
+            self._failures.append(_Failure(method.upper(), re.compile(path_regex), status, times, message))
+
+    # ---- things people do ----------------------------------------------------------------
+
+    def open_pull(
+        self, repo: str, author: str, title: str = "A change", body: str = "", draft: bool = False
+    ) -> tuple[int, Delivery]:
+        with self._lock:
+            project = self._projects[repo]
+            item = self._new_item(project, ItemKind.PULL, author, title, body)
+            item.draft = draft
+            item.sha = _new_sha()
+            return item.iid, self._item_hook(project, item, item.author, "open")
+
+    def open_issue(
+        self, repo: str, author: str, title: str = "A bug", body: str = ""
+    ) -> tuple[int, Delivery]:
+        with self._lock:
+            project = self._projects[repo]
+            item = self._new_item(project, ItemKind.ISSUE, author, title, body)
+            return item.iid, self._item_hook(project, item, item.author, "open")
+
+    def comment(
+        self, repo: str, number: int, author: str, body: str, *, kind: ItemKind | None = None
+    ) -> Delivery:
+        with self._lock:
+            project, item = self._find(repo, number, kind)
+            note = self._add_note(item, self._user(author), body)
+            return self._note_hook(project, item, note)
+
+    def push(self, repo: str, number: int, pusher: str) -> Delivery:
+        with self._lock:
+            project, item = self._find(repo, number, ItemKind.PULL)
+            oldrev, item.sha = item.sha, _new_sha()
+            user = self._user(pusher)
+            self._add_note(item, user, "added 1 commit", system=True)
+            return self._item_hook(project, item, user, "update", oldrev=oldrev)
+
+    def review(self, repo: str, number: int, author: str, state: str, body: str = "") -> Delivery:
+        """``state`` is "approved" or "unapproved".  GitLab approvals carry no text: ``body`` is unused."""
+        if state not in ("approved", "unapproved"):
+            raise ValueError(f"GitLab reviews are 'approved' or 'unapproved', not {state!r}")
+        with self._lock:
+            project, item = self._find(repo, number, ItemKind.PULL)
+            user = self._user(author)
+            self._add_note(item, user, f"{state} this merge request", system=True)
+            return self._item_hook(project, item, user, state)
+
+    # ---- inspection ----------------------------------------------------------------------
+
+    def labels(self, repo: str, number: int, *, kind: ItemKind | None = None) -> set[str]:
+        with self._lock:
+            return set(self._find(repo, number, kind)[1].labels)
+
+    def comments(self, repo: str, number: int, *, kind: ItemKind | None = None) -> list[tuple[str, str]]:
+        with self._lock:
+            notes = self._find(repo, number, kind)[1].notes
+            return [(note.author.username, note.body) for note in notes if not note.system]
+
+    def system_notes(self, repo: str, number: int, *, kind: ItemKind | None = None) -> list[str]:
+        with self._lock:
+            return [note.body for note in self._find(repo, number, kind)[1].notes if note.system]
+
+    def assignees(self, repo: str, number: int, *, kind: ItemKind | None = None) -> set[str]:
+        with self._lock:
+            return {user.username for user in self._find(repo, number, kind)[1].assignees}
+
+    def reviewers(self, repo: str, number: int) -> set[str]:
+        with self._lock:
+            return {user.username for user in self._find(repo, number, ItemKind.PULL)[1].reviewers}
+
+    def state(self, repo: str, number: int, *, kind: ItemKind | None = None) -> str:
+        with self._lock:
+            return _NEUTRAL_STATES[self._find(repo, number, kind)[1].state]
+
+    def head_sha(self, repo: str, number: int) -> str:
+        with self._lock:
+            return self._find(repo, number, ItemKind.PULL)[1].sha
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    # ---- state helpers (callers hold the lock) -----------------------------------------------
+
+    def _user(self, login: str) -> _User:
+        """The user named ``login``, created on first use."""
+        key = login.lower()
+        if key not in self._users:
+            self._users[key] = _User(next(self._ids), login)
+        return self._users[key]
+
+    def _new_item(self, project: _Project, kind: ItemKind, author: str, title: str, body: str) -> _Item:
+        project.last_iid[kind] += 1
+        item = _Item(next(self._ids), project.last_iid[kind], kind, self._user(author), title, body, _now())
+        project.items[kind, item.iid] = item
+        return item
+
+    def _find(self, repo: str, number: int, kind: ItemKind | None) -> tuple[_Project, _Item]:
+        project = self._projects[repo]
+        kinds = [kind] if kind else [k for k in ItemKind if (k, number) in project.items]
+        if len(kinds) > 1:
+            raise LookupError(f"{repo} has both an MR and an issue numbered {number}: pass kind=")
+        if not kinds or (kinds[0], number) not in project.items:
+            raise LookupError(f"{repo} has no item numbered {number}")
+        return project, project.items[kinds[0], number]
+
+    def _add_note(self, item: _Item, author: _User, body: str, system: bool = False) -> _Note:
+        note = _Note(next(self._ids), author, body, system, _now())
+        item.notes.append(note)
+        return note
+
+    def _label_ids(self, project: _Project) -> dict[str, int]:
+        """Labels usable in ``project``: its own and its ancestor groups'."""
+        groups = [project.path.rsplit("/", depth)[0] for depth in range(1, project.path.count("/") + 1)]
+        inherited = {name: id_ for group in groups for name, id_ in self._group_labels.get(group, {}).items()}
+        return inherited | project.labels
+
+    # ---- HTTP ----------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        path = request.rel_url.raw_path.removeprefix(API_PREFIX)
+        query = dict(request.query)
+        with self._lock:
+            self._requests.append(RecordedRequest(request.method, path, query))
+            failure = self._take_failure(request.method, path)
+        if failure is not None:
+            return _failure_response(failure)
+        if request.headers.get("PRIVATE-TOKEN") != self.token:
+            return _message(401, "401 Unauthorized")
+        params = {**query, **(await request.json() if request.can_read_body else {})}
+        for method, pattern, handler in self._routes:
+            match = re.fullmatch(pattern, path)
+            if match and method == request.method:
+                try:
+                    with self._lock:
+                        return handler(match, params, request.url)
+                except _HttpError as err:
+                    return _message(err.status, err.message)
+        return web.json_response({"error": "404 Not Found"}, status=404)
+
+    def _take_failure(self, method: str, path: str) -> _Failure | None:
+        for failure in self._failures:
+            if failure.method == method and failure.path.search(path):
+                failure.times -= 1
+                if failure.times <= 0:
+                    self._failures.remove(failure)
+                return failure
+        return None
+
+    def _get_current_user(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        return web.json_response(
+            self._user_json(self._bot) | {"email": f"{self.bot_login}@example.com", "bot": True}
+        )
+
+    def _list_users(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        user = self._users.get(params.get("username", "").lower())  # GitLab matches case-insensitively
+        return _paginated([self._user_json(user)] if user else [], params, url)
+
+    def _list_labels(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project = self._project(match)
+        include_groups = str(params.get("include_ancestor_groups", "true")).lower() == "true"
+        labels = self._label_ids(project) if include_groups else project.labels
+        return _paginated(
+            [
+                {
+                    "id": label_id,
+                    "name": name,
+                    "color": "#428BCA",
+                    "text_color": "#FFFFFF",
+                    "description": None,
+                    "priority": None,
+                    "subscribed": False,
+                    "is_project_label": name in project.labels,
+                }
+                for name, label_id in sorted(labels.items())
+            ],
+            params,
+            url,
+        )
+
+    def _get_member(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project = self._project(match)
+        user_id = int(match["user_id"])
+        user = next((u for u in self._users.values() if u.id == user_id), None)
+        if user is None or user_id not in project.members:
+            raise _HttpError(404, "404 Not found")
+        return web.json_response(
+            self._user_json(user) | {"access_level": project.members[user_id], "expires_at": None}
+        )
+
+    def _get_item(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        return web.json_response(self._item_json(*self._item(match)))
+
+    def _update_item(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project, item = self._item(match)
+        if not _UPDATE_PARAMS & params.keys():
+            raise _HttpError(400, "at least one parameter must be provided")
+        if "add_labels" in params or "remove_labels" in params:
+            self._change_labels(
+                project, item, _split(params.get("add_labels")), _split(params.get("remove_labels"))
+            )
+        if "assignee_ids" in params:
+            self._set_people(project, item, "assignees", params["assignee_ids"])
+        if "reviewer_ids" in params and item.kind is ItemKind.PULL:
+            self._set_people(project, item, "reviewers", params["reviewer_ids"])
+        new_state = {"close": "closed", "reopen": "opened"}.get(params.get("state_event", ""))
+        if new_state and item.state not in (new_state, "merged"):
+            item.state = new_state
+            self._add_note(item, self._bot, "closed" if new_state == "closed" else "reopened", system=True)
+        return web.json_response(self._item_json(project, item))
+
+    def _change_labels(self, project: _Project, item: _Item, add: list[str], remove: list[str]) -> None:
+        for name in add:
+            if name not in self._label_ids(project):
+                project.labels[name] = next(self._ids)
+        ids = self._label_ids(project)
+        added = sorted(set(add) - set(item.labels))
+        removed = sorted(set(remove) & set(item.labels) - set(add))
+        item.labels = sorted(set(item.labels) - set(removed) | set(added))
+        changes = [
+            f"{verb} {' '.join(f'~{ids[name]}' for name in names)} label{'s' if len(names) > 1 else ''}"
+            for verb, names in (("added", added), ("removed", removed))
+            if names
+        ]
+        if changes:
+            self._add_note(item, self._bot, " and ".join(changes), system=True)
+
+    def _set_people(self, project: _Project, item: _Item, field: str, ids: Any) -> None:
+        """Set the item's assignees/reviewers to the members among ``ids``; others are dropped."""
+        members = {user.id: user for user in self._users.values() if user.id in project.members}
+        wanted = list({int(i): members[int(i)] for i in _split(ids) if int(i) in members}.values())
+        current = getattr(item, field)
+        setattr(item, field, wanted)
+        added = [user for user in wanted if user not in current]
+        removed = [user for user in current if user not in wanted]
+        for verb, users in zip(_PEOPLE_NOTES[field], (added, removed), strict=True):
+            if users:
+                mentions = " ".join(f"@{user.username}" for user in users)
+                self._add_note(item, self._bot, f"{verb} {mentions}", system=True)
+
+    def _list_notes(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project, item = self._item(match)
+        notes = [self._note_json(project, item, note) for note in item.notes]
+        if params.get("sort", "desc") != "asc":  # GitLab's default: newest first
+            notes.reverse()
+        return _paginated(notes, params, url)
+
+    def _create_note(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project, item = self._item(match)
+        if not params.get("body"):
+            raise _HttpError(400, "400 Bad request - Note can't be blank")
+        note = self._add_note(item, self._bot, params["body"])
+        return web.json_response(self._note_json(project, item, note), status=201)
+
+    def _update_note(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project, item = self._item(match)
+        note = next((n for n in item.notes if n.id == int(match["note_id"])), None)
+        if note is None:
+            raise _HttpError(404, "404 Not found")
+        if not params.get("body"):
+            raise _HttpError(400, "400 Bad request - Note can't be blank")
+        note.body = params["body"]
+        return web.json_response(self._note_json(project, item, note))
+
+    def _project(self, match: re.Match[str]) -> _Project:
+        key = unquote(match["project"])
+        project = self._projects.get(key) or next(
+            (p for p in self._projects.values() if str(p.id) == key), None
+        )
+        if project is None:
+            raise _HttpError(404, "404 Project Not Found")
+        return project
+
+    def _item(self, match: re.Match[str]) -> tuple[_Project, _Item]:
+        project = self._project(match)
+        item = project.items.get((_KINDS[match["kind"]], int(match["iid"])))
+        if item is None:
+            raise _HttpError(404, "404 Not found")
+        return project, item
+
+    # ---- REST representations ------------------------------------------------------------
+
+    def _user_json(self, user: _User) -> dict[str, Any]:
+        return {
+            "id": user.id,
+            "username": user.username,
+            "name": user.username.title(),
+            "state": "active",
+            "locked": False,
+            "avatar_url": f"{self.api_url}/uploads/-/system/user/avatar/{user.id}/avatar.png",
+            "web_url": f"{self.api_url}/{user.username}",
+        }
+
+    def _web_url(self, project: _Project, item: _Item) -> str:
+        kind = "merge_requests" if item.kind is ItemKind.PULL else "issues"
+        return f"{self.api_url}/{project.path}/-/{kind}/{item.iid}"
+
+    def _item_json(self, project: _Project, item: _Item) -> dict[str, Any]:
+        data = {
+            "id": item.id,
+            "iid": item.iid,
+            "project_id": project.id,
+            "title": item.title,
+            "description": item.description,
+            "state": item.state,
+            "created_at": _iso(item.created_at),
+            "updated_at": _iso(_now()),
+            "closed_at": None,
+            "labels": list(item.labels),
+            "author": self._user_json(item.author),
+            "assignee": self._user_json(item.assignees[0]) if item.assignees else None,
+            "assignees": [self._user_json(user) for user in item.assignees],
+            "user_notes_count": sum(not note.system for note in item.notes),
+            "web_url": self._web_url(project, item),
+        }
+        if item.kind is ItemKind.ISSUE:
+            return data | {"type": "ISSUE", "issue_type": "issue", "confidential": False}
+        return data | {
+            "target_branch": "main",
+            "source_branch": f"topic-{item.iid}",
+            "source_project_id": project.id,
+            "target_project_id": project.id,
+            "reviewers": [self._user_json(user) for user in item.reviewers],
+            "draft": item.draft,
+            "work_in_progress": item.draft,
+            "sha": item.sha,
+            "merge_status": "can_be_merged",
+            "detailed_merge_status": "mergeable",
+            "merged_at": None,
+        }
+
+    def _note_json(self, project: _Project, item: _Item, note: _Note) -> dict[str, Any]:
+        return {
+            "id": note.id,
+            "type": None,
+            "body": note.body,
+            "author": self._user_json(note.author),
+            "created_at": _iso(note.created_at),
+            "updated_at": _iso(note.created_at),
+            "system": note.system,
+            "noteable_id": item.id,
+            "noteable_type": "MergeRequest" if item.kind is ItemKind.PULL else "Issue",
+            "noteable_iid": item.iid,
+            "project_id": project.id,
+            "resolvable": False,
+            "confidential": False,
+            "internal": False,
+        }
+
+    # ---- webhooks (built on GitLab's documented examples) ------------------------------------
+
+    def _hook_user(self, user: _User) -> dict[str, Any]:
+        return _MR_HOOK["user"] | {
+            "id": user.id,
+            "name": user.username.title(),
+            "username": user.username,
+            "email": f"{user.username}@example.com",
+        }
+
+    def _hook_project(self, project: _Project) -> dict[str, Any]:
+        web_url = f"{self.api_url}/{project.path}"
+        git_ssh_url = f"git@127.0.0.1:{project.path}.git"
+        return _MR_HOOK["project"] | {
+            "id": project.id,
+            "name": project.path.rsplit("/", 1)[-1],
+            "description": "",
+            "web_url": web_url,
+            "git_ssh_url": git_ssh_url,
+            "git_http_url": f"{web_url}.git",
+            "namespace": project.path.rsplit("/", 1)[0],
+            "path_with_namespace": project.path,
+            "default_branch": "main",
+            "homepage": web_url,
+            "url": f"{web_url}.git",
+            "ssh_url": git_ssh_url,
+            "http_url": f"{web_url}.git",
+        }
+
+    def _hook_repository(self, project: _Project) -> dict[str, Any]:
+        web_url = f"{self.api_url}/{project.path}"
+        name = project.path.rsplit("/", 1)[-1]
+        return {"name": name, "url": f"{web_url}.git", "description": "", "homepage": web_url}
+
+    def _hook_attrs(self, project: _Project, item: _Item) -> dict[str, Any]:
+        """The item as GitLab describes it in hooks: MR/Issue Hook ``object_attributes`` and a
+        Note Hook's ``merge_request``/``issue``."""
+        ids = self._label_ids(project)
+        labels = [
+            {
+                "id": ids[name],
+                "title": name,
+                "color": "#428BCA",
+                "project_id": project.id if name in project.labels else None,
+                "created_at": _hook_time(item.created_at),
+                "updated_at": _hook_time(item.created_at),
+                "template": False,
+                "description": None,
+                "type": "ProjectLabel" if name in project.labels else "GroupLabel",
+                "group_id": None,
+            }
+            for name in item.labels
+        ]
+        attrs = {
+            "id": item.id,
+            "iid": item.iid,
+            "title": item.title,
+            "description": item.description,
+            "author_id": item.author.id,
+            "assignee_ids": [user.id for user in item.assignees],
+            "assignee_id": item.assignees[0].id if item.assignees else None,
+            "created_at": _hook_time(item.created_at),
+            "updated_at": _hook_time(_now()),
+            "state_id": _STATE_IDS[item.state],
+            "state": item.state,
+            "url": self._web_url(project, item),
+            "labels": labels,
+        }
+        if item.kind is ItemKind.ISSUE:
+            return attrs | {"project_id": project.id, "confidential": False, "type": "Issue"}
+        template = {k: v for k, v in _MR_HOOK["object_attributes"].items() if k != "action"}
+        return (
+            template
+            | attrs
+            | {
+                "target_branch": "main",
+                "source_branch": f"topic-{item.iid}",
+                "source_project_id": project.id,
+                "target_project_id": project.id,
+                "reviewer_ids": [user.id for user in item.reviewers],
+                "draft": item.draft,
+                "work_in_progress": item.draft,
+                "source": self._hook_project(project),
+                "target": self._hook_project(project),
+                "last_commit": {
+                    "id": item.sha,
+                    "message": "A change\n",
+                    "title": "A change",
+                    "timestamp": _iso(_now()),
+                    "url": f"{self.api_url}/{project.path}/-/commit/{item.sha}",
+                    "author": {
+                        "name": item.author.username.title(),
+                        "email": f"{item.author.username}@example.com",
+                    },
+                },
+            }
+        )
+
+    def _item_hook(self, project: _Project, item: _Item, actor: _User, action: str, **extra: str) -> Delivery:
+        attrs = self._hook_attrs(project, item) | {"action": action, **extra}
+        kind = "merge_request" if item.kind is ItemKind.PULL else "issue"
+        payload = {
+            "object_kind": kind,
+            "event_type": kind,
+            "user": self._hook_user(actor),
+            "project": self._hook_project(project),
+            "repository": self._hook_repository(project),
+            "object_attributes": attrs,
+            "labels": attrs["labels"],
+            "changes": {},
+            "assignees": [self._hook_user(user) for user in item.assignees],
+            "reviewers": [self._hook_user(user) for user in item.reviewers],
+        }
+        if item.kind is ItemKind.ISSUE:
+            del payload["reviewers"]
+        return self._delivery("Merge Request Hook" if kind == "merge_request" else "Issue Hook", payload)
+
+    def _note_hook(self, project: _Project, item: _Item, note: _Note) -> Delivery:
+        is_pull = item.kind is ItemKind.PULL
+        payload = copy.deepcopy(_NOTE_HOOK)
+        del payload["merge_request"]
+        payload |= {
+            "user": self._hook_user(note.author),
+            "project_id": project.id,
+            "project": self._hook_project(project),
+            "repository": self._hook_repository(project),
+            "merge_request" if is_pull else "issue": self._hook_attrs(project, item),
+        }
+        payload["object_attributes"] |= {
+            "id": note.id,
+            "note": note.body,
+            "noteable_type": "MergeRequest" if is_pull else "Issue",
+            "author_id": note.author.id,
+            "created_at": _hook_time(note.created_at),
+            "updated_at": _hook_time(note.created_at),
+            "project_id": project.id,
+            "noteable_id": item.id,
+            "system": False,
+            "action": "create",
+            "url": f"{self._web_url(project, item)}#note_{note.id}",
+        }
+        return self._delivery("Note Hook", payload)
+
+    def _delivery(self, event: str, payload: dict[str, Any]) -> Delivery:
+        headers = {
+            "Content-Type": "application/json",
+            "X-Gitlab-Event": event,
+            "X-Gitlab-Token": self.webhook_secret,
+            "X-Gitlab-Event-UUID": str(uuid.uuid4()),
+            "X-Gitlab-Instance": self.api_url,
+        }
+        return Delivery("/hook/gitlab", headers, json.dumps(payload).encode())
+
+
+def _paginated(items: list[Any], params: dict[str, Any], url: URL) -> web.Response:
+    """One page of ``items`` with the headers GitLab sends (offset pagination)."""
+    per_page = min(max(int(params.get("per_page", 20)), 1), 100)
+    page = max(int(params.get("page", 1)), 1)
+    total_pages = max(math.ceil(len(items) / per_page), 1)
+    links = [("prev", page - 1), ("next", page + 1), ("first", 1), ("last", total_pages)]
+    headers = {
+        "X-Page": str(page),
+        "X-Per-Page": str(per_page),
+        "X-Total": str(len(items)),
+        "X-Total-Pages": str(total_pages),
+        "X-Next-Page": str(page + 1) if page < total_pages else "",
+        "X-Prev-Page": str(page - 1) if page > 1 else "",
+        "Link": ", ".join(
+            f'<{url.update_query(page=n, per_page=per_page)}>; rel="{rel}"'
+            for rel, n in links
+            if 1 <= n <= total_pages
+        ),
+    }
+    return web.json_response(items[(page - 1) * per_page : page * per_page], headers=headers)
+
+
+def _message(status: int, message: str) -> web.Response:
+    return web.json_response({"message": message}, status=status)
+
+
+def _failure_response(failure: _Failure) -> web.Response:
+    response = _message(
+        failure.status, failure.message or f"{failure.status} {HTTPStatus(failure.status).phrase}"
+    )
+    if failure.status == 429:
+        response.headers["Retry-After"] = "0"  # GitLab sends the seconds to wait; 0 keeps tests fast
+    return response
+
+
+def _split(value: Any) -> list[str]:
+    """A GitLab array parameter, sent as a JSON list or a comma-separated string."""
+    values = value.split(",") if isinstance(value, str) else value or []
+    return [str(v).strip() for v in values if str(v).strip()]
+
+
+def _new_sha() -> str:
+    return hashlib.sha1(uuid.uuid4().bytes).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _hook_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,120 @@
+"""One contract for both adapters, through the real SDKs against the fake forges.
+
+Plugins rely on these semantics without knowing the forge, so both adapters must agree on them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.events import ItemKind, ItemRef
+from bot.forge.base import ForgeClient, NotFoundError, Permission
+from tests.conftest import AUTHOR, COLLAB, LABELS, OTHER, OUTSIDER, REPO, make_client
+from tests.fakes.base import FakeForge
+
+
+@pytest.fixture
+def client(fake: FakeForge) -> ForgeClient:
+    return make_client(fake)
+
+
+@pytest.fixture
+def pull(fake: FakeForge) -> ItemRef:
+    number, _ = fake.open_pull(REPO, author=AUTHOR, title="Add a widget", body="It is blue.")
+    return ItemRef(REPO, number, ItemKind.PULL)
+
+
+@pytest.fixture
+def issue(fake: FakeForge) -> ItemRef:
+    number, _ = fake.open_issue(REPO, author=AUTHOR, title="Widget broken")
+    return ItemRef(REPO, number, ItemKind.ISSUE)
+
+
+def test_whoami(client: ForgeClient, fake: FakeForge) -> None:
+    assert client.whoami() == fake.bot_login
+
+
+def test_get_pull(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
+    item = client.get_item(pull)
+    assert item.ref == pull
+    assert (item.author, item.title, item.body, item.state, item.draft) == (AUTHOR, "Add a widget", "It is blue.", "open", False)
+    assert item.head_sha == fake.head_sha(REPO, pull.number)
+    assert item.base_ref
+
+
+def test_get_issue(client: ForgeClient, issue: ItemRef) -> None:
+    item = client.get_item(issue)
+    assert (item.ref, item.author, item.title, item.state) == (issue, AUTHOR, "Widget broken", "open")
+
+
+def test_get_missing_item(client: ForgeClient) -> None:
+    with pytest.raises(NotFoundError):
+        client.get_item(ItemRef(REPO, 999, ItemKind.PULL))
+
+
+def test_missing_repository(client: ForgeClient) -> None:
+    with pytest.raises(NotFoundError):
+        client.repo_labels("acme/nope")
+
+
+def test_repo_labels(client: ForgeClient) -> None:
+    assert set(LABELS) <= client.repo_labels(REPO)
+
+
+@pytest.mark.parametrize("kind", ["pull", "issue"])
+def test_labels_are_idempotent(client: ForgeClient, fake: FakeForge, kind: str, request: pytest.FixtureRequest) -> None:
+    ref: ItemRef = request.getfixturevalue(kind)
+    client.add_labels(ref, ["lgtm", "kind/bug"])
+    client.add_labels(ref, ["lgtm"])  # already there: no error
+    assert fake.labels(REPO, ref.number) == {"lgtm", "kind/bug"}
+    client.remove_label(ref, "lgtm")
+    client.remove_label(ref, "lgtm")  # already gone: no error
+    assert fake.labels(REPO, ref.number) == {"kind/bug"}
+    assert client.get_item(ref).labels == frozenset({"kind/bug"})
+
+
+def test_comments(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
+    fake.comment(REPO, pull.number, COLLAB, "first")
+    comment_id = client.comment(pull, "status: pending")
+    client.edit_comment(pull, comment_id, "status: done")
+    comments = client.list_comments(pull)
+    assert [(c.author, c.body) for c in comments] == [(COLLAB, "first"), (fake.bot_login, "status: done")]
+    assert comments[-1].id == comment_id
+
+
+def test_assignees(client: ForgeClient, fake: FakeForge, issue: ItemRef) -> None:
+    assert client.add_assignees(issue, [COLLAB, OTHER]) == frozenset()
+    assert fake.assignees(REPO, issue.number) == {COLLAB, OTHER}
+    assert client.add_assignees(issue, [OUTSIDER, "no-such-user"]) == frozenset({OUTSIDER, "no-such-user"})
+    client.remove_assignees(issue, [OTHER])
+    assert fake.assignees(REPO, issue.number) == {COLLAB}
+    assert client.get_item(issue).assignees == frozenset({COLLAB})
+
+
+def test_review_requests(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
+    assert client.request_review(pull, [COLLAB, OUTSIDER]) == frozenset({OUTSIDER})
+    assert fake.reviewers(REPO, pull.number) == {COLLAB}
+    client.remove_review_request(pull, [COLLAB])
+    assert fake.reviewers(REPO, pull.number) == set()
+
+
+def test_close_and_reopen(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
+    client.set_open(pull, False)
+    assert fake.state(REPO, pull.number) == "closed"
+    assert client.get_item(pull).state == "closed"
+    client.set_open(pull, True)
+    assert fake.state(REPO, pull.number) == "open"
+
+
+PERMISSIONS = [(COLLAB, Permission.WRITE), (AUTHOR, Permission.READ), (OUTSIDER, Permission.NONE), ("no-such-user", Permission.NONE)]
+
+
+@pytest.mark.parametrize("login,level", PERMISSIONS, ids=[p[0] for p in PERMISSIONS])
+def test_permission(client: ForgeClient, login: str, level: Permission) -> None:
+    assert client.permission(REPO, login) == level
+
+
+def test_permission_levels_round_trip(client: ForgeClient, fake: FakeForge) -> None:
+    for level in (Permission.TRIAGE, Permission.MAINTAIN, Permission.ADMIN):
+        fake.set_permission(REPO, "lev", level)
+        assert client.permission(REPO, "lev") == level

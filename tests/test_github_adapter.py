@@ -1,0 +1,517 @@
+"""GitHubClient through the real PyGithub against FakeGitHub (HTTP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import time
+from collections.abc import Iterator
+from urllib.error import HTTPError
+from urllib.request import urlopen
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.events import CommentEvent, ItemAction, ItemEvent, ItemKind, ItemRef, ReviewEvent, ReviewState
+from bot.forge.base import (
+    Comment,
+    ForbiddenError,
+    ForgeClient,
+    ForgeUnavailableError,
+    InvalidRequestError,
+    NotFoundError,
+    Permission,
+    RateLimitedError,
+)
+from bot.forge.github.client import GitHubClient
+from bot.forge.github.translate import translate
+from tests.fakes.github import FakeGitHub
+
+REPO = "acme/widgets"
+FAST = {"seconds_between_requests": 0, "seconds_between_writes": 0}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as fake:
+        fake.add_repo(REPO, labels=["lgtm", "kind/bug", "do-not-merge/hold"])
+        fake.set_permission(REPO, "alice", Permission.WRITE)
+        fake.set_permission(REPO, "carol", Permission.READ)
+        fake.add_user("mallory")  # exists, no access
+        yield fake
+
+
+@pytest.fixture
+def client(fake: FakeGitHub) -> GitHubClient:
+    return GitHubClient(fake.api_url, token=fake.token, **FAST)
+
+
+def pull(fake: FakeGitHub, author: str = "bob", **kwargs: object) -> ItemRef:
+    number, _ = fake.open_pull(REPO, author=author, **kwargs)
+    return ItemRef(REPO, number, ItemKind.PULL)
+
+
+def issue(fake: FakeGitHub, author: str = "bob") -> ItemRef:
+    number, _ = fake.open_issue(REPO, author=author, title="Broken", body="It fails")
+    return ItemRef(REPO, number, ItemKind.ISSUE)
+
+
+def calls(fake: FakeGitHub, since: int) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in fake.requests[since:]]
+
+
+# ---- construction ----------------------------------------------------------------------------
+
+
+def test_implements_forge_client(client: GitHubClient) -> None:
+    assert isinstance(client, ForgeClient)
+    assert client.name == "github"
+    assert not client.capabilities.consumes_quick_actions
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {},
+        {"token": "t", "app_id": "1", "app_private_key": "k"},
+        {"app_id": "1"},
+        {"app_private_key": "k"},
+        {"token": "t", "app_id": "1"},
+    ],
+    ids=["nothing", "both", "app id only", "key only", "token and app id"],
+)
+def test_exactly_one_kind_of_auth(auth: dict) -> None:
+    with pytest.raises(ValueError):
+        GitHubClient("https://api.github.com", **auth)
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def test_whoami_is_cached(fake: FakeGitHub, client: GitHubClient) -> None:
+    assert client.whoami() == "prowlet-bot"
+    assert client.whoami() == "prowlet-bot"
+    assert calls(fake, 0) == [("GET", "/user")]
+
+
+def test_get_item_of_a_pull_takes_one_request(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake, title="Fix it", body="Details", draft=True)
+    fake.set_labels(REPO, ref.number, ["lgtm"])
+    client.add_assignees(ref, ["alice"])
+    before = len(fake.requests)
+
+    item = client.get_item(ref)
+
+    assert calls(fake, before) == [("GET", f"/repos/{REPO}/pulls/{ref.number}")]
+    assert item.ref == ref
+    assert (item.author, item.title, item.body, item.state, item.draft) == ("bob", "Fix it", "Details", "open", True)
+    assert item.labels == {"lgtm"} and item.assignees == {"alice"}
+    assert item.head_sha == fake.head_sha(REPO, ref.number) and item.base_ref == "main"
+    assert item.url.endswith(f"/{REPO}/pull/{ref.number}")
+
+
+def test_get_item_of_an_issue(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = issue(fake)
+    item = client.get_item(ref)
+    assert item.ref == ref
+    assert (item.author, item.title, item.body, item.state) == ("bob", "Broken", "It fails", "open")
+    assert item.head_sha is None and item.base_ref is None
+    assert [m for m, _ in calls(fake, 0)] == ["GET"]
+
+
+def test_get_item_finds_the_pull_behind_an_issue_ref(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    item = client.get_item(ItemRef(REPO, ref.number, ItemKind.ISSUE))
+    assert item.ref == ref
+    assert item.head_sha == fake.head_sha(REPO, ref.number)
+
+
+def test_get_item_of_a_merged_pull(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    fake.merge(REPO, ref.number, merger="alice")
+    assert client.get_item(ref).state == "merged"
+
+
+@pytest.mark.parametrize("kind", list(ItemKind))
+def test_get_item_missing(fake: FakeGitHub, client: GitHubClient, kind: ItemKind) -> None:
+    with pytest.raises(NotFoundError):
+        client.get_item(ItemRef(REPO, 99, kind))
+
+
+def test_get_item_of_a_pull_ref_naming_an_issue(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = issue(fake)
+    with pytest.raises(NotFoundError):
+        client.get_item(ItemRef(REPO, ref.number, ItemKind.PULL))
+
+
+def test_repo_labels_reads_every_page(fake: FakeGitHub, client: GitHubClient) -> None:
+    many = [f"area/part-{i}" for i in range(247)]
+    fake.add_repo(REPO, labels=many)
+    before = len(fake.requests)
+    assert client.repo_labels(REPO) == {"lgtm", "kind/bug", "do-not-merge/hold", *many}
+    pages = fake.requests[before:]
+    assert [r.query.get("per_page") for r in pages] == ["100"] * 3
+
+
+def test_list_comments_reads_every_page_in_order(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    for i in range(130):
+        fake.comment(REPO, ref.number, author="alice" if i % 2 else "carol", body=f"comment {i}")
+    comments = client.list_comments(ref)
+    assert [c.body for c in comments] == [f"comment {i}" for i in range(130)]
+    assert comments[1].author == "alice" and comments[0].author == "carol"
+    assert len({c.id for c in comments}) == 130
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+
+def test_labels_add_and_remove(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    client.add_labels(ref, ["lgtm", "kind/bug"])
+    assert fake.labels(REPO, ref.number) == {"lgtm", "kind/bug"}
+
+    client.remove_label(ref, "kind/bug")  # "/" must be escaped in the URL
+    assert fake.labels(REPO, ref.number) == {"lgtm"}
+    assert ("DELETE", f"/repos/{REPO}/issues/{ref.number}/labels/kind%2Fbug") in calls(fake, 0)
+
+
+def test_add_labels_is_one_request_and_idempotent(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = issue(fake)
+    before = len(fake.requests)
+    client.add_labels(ref, ["lgtm"])
+    client.add_labels(ref, ["lgtm"])
+    client.add_labels(ref, [])
+    assert calls(fake, before) == [("POST", f"/repos/{REPO}/issues/{ref.number}/labels")] * 2
+    assert fake.labels(REPO, ref.number) == {"lgtm"}
+
+
+def test_removing_an_absent_label_is_fine(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    client.remove_label(ref, "do-not-merge/hold")
+    assert fake.labels(REPO, ref.number) == set()
+
+
+def test_remove_label_still_reports_other_errors(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    fake.fail_next("DELETE", r"/labels/", 403)
+    with pytest.raises(ForbiddenError):
+        client.remove_label(ref, "lgtm")
+
+
+def test_comment_and_edit(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    comment_id = client.comment(ref, "first")
+    before = len(fake.requests)
+    client.edit_comment(ref, comment_id, "edited")
+    assert calls(fake, before) == [("PATCH", f"/repos/{REPO}/issues/comments/{comment_id}")]  # no GET first
+    assert fake.comments(REPO, ref.number) == [("prowlet-bot", "edited")]
+    assert client.list_comments(ref) == [Comment(comment_id, "prowlet-bot", "edited")]
+
+
+def test_edit_missing_comment(fake: FakeGitHub, client: GitHubClient) -> None:
+    with pytest.raises(NotFoundError):
+        client.edit_comment(pull(fake), 424242, "x")
+
+
+def test_add_assignees_returns_who_github_dropped(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = issue(fake)
+    failed = client.add_assignees(ref, ["Alice", "carol", "mallory", "ghost"])
+    assert failed == {"mallory", "ghost"}
+    assert fake.assignees(REPO, ref.number) == {"alice", "carol"}
+    assert client.add_assignees(ref, []) == frozenset()
+
+
+def test_remove_assignees(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    client.add_assignees(ref, ["alice", "carol"])
+    client.remove_assignees(ref, ["alice"])
+    assert fake.assignees(REPO, ref.number) == {"carol"}
+
+
+def test_request_review(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    before = len(fake.requests)
+    assert client.request_review(ref, ["alice", "carol"]) == frozenset()
+    assert calls(fake, before) == [("POST", f"/repos/{REPO}/pulls/{ref.number}/requested_reviewers")]
+    assert fake.reviewers(REPO, ref.number) == {"alice", "carol"}
+
+
+def test_request_review_falls_back_to_one_login_at_a_time(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake, author="bob")
+    failed = client.request_review(ref, ["alice", "mallory", "bob", "carol"])
+    assert failed == {"mallory", "bob"}  # not a collaborator; the PR's author
+    assert fake.reviewers(REPO, ref.number) == {"alice", "carol"}
+
+
+def test_request_review_of_one_refused_login(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    before = len(fake.requests)
+    assert client.request_review(ref, ["mallory"]) == {"mallory"}
+    assert len(fake.requests) - before == 1
+
+
+def test_remove_review_request(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    client.request_review(ref, ["alice", "carol"])
+    client.remove_review_request(ref, ["alice"])
+    assert fake.reviewers(REPO, ref.number) == {"carol"}
+
+
+def test_request_review_on_an_issue(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = issue(fake)
+    with pytest.raises(NotFoundError):
+        client.request_review(ItemRef(REPO, ref.number, ItemKind.PULL), ["alice"])
+
+
+def test_set_open(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    client.set_open(ref, False)
+    assert fake.state(REPO, ref.number) == "closed"
+    client.set_open(ref, True)
+    assert fake.state(REPO, ref.number) == "open"
+
+
+def test_reopening_a_merged_pull_is_invalid(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    fake.merge(REPO, ref.number, merger="alice")
+    with pytest.raises(InvalidRequestError):
+        client.set_open(ref, True)
+
+
+@pytest.mark.parametrize("level", list(Permission))
+def test_permission(fake: FakeGitHub, client: GitHubClient, level: Permission) -> None:
+    fake.set_permission(REPO, "dave", level)
+    assert client.permission(REPO, "dave") is level
+
+
+def test_permission_of_unknown_user(client: GitHubClient) -> None:
+    assert client.permission(REPO, "nobody-at-all") is Permission.NONE
+
+
+def test_permission_forbidden(fake: FakeGitHub, client: GitHubClient) -> None:
+    fake.fail_next("GET", r"/permission$", 403, message="Must have push access to view collaborator permission.")
+    with pytest.raises(ForbiddenError):
+        client.permission(REPO, "alice")
+
+
+# ---- errors, retries, pacing -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "error"),
+    [
+        (404, "Not Found", NotFoundError),
+        (401, "Bad credentials", ForbiddenError),
+        (403, "Resource not accessible by integration", ForbiddenError),
+        (403, "API rate limit exceeded for installation ID 1.", RateLimitedError),
+        (
+            403,
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            RateLimitedError,
+        ),
+        (429, "Too many requests", RateLimitedError),
+        (422, "Validation Failed", InvalidRequestError),
+        (500, "Server Error", ForgeUnavailableError),
+    ],
+)
+def test_error_mapping(fake: FakeGitHub, client: GitHubClient, status: int, message: str, error: type) -> None:
+    ref = pull(fake)
+    fake.fail_next("POST", r"/comments$", status, message=message)
+    with pytest.raises(error, match=str(status)):
+        client.comment(ref, "hi")
+    assert fake.comments(REPO, ref.number) == []
+
+
+def test_wrong_token(fake: FakeGitHub) -> None:
+    client = GitHubClient(fake.api_url, token="not-the-token", **FAST)
+    with pytest.raises(ForbiddenError) as caught:
+        client.whoami()
+    assert "not-the-token" not in str(caught.value)
+
+
+INSTALLATION_TOKEN = "ghs_" + "Z9y8X7w6" * 5
+
+
+@pytest.mark.parametrize("token", ["plain-secret-token", "ghp_" + "A1b2C3d4" * 5], ids=["any", "github-format"])
+def test_no_token_in_error_messages(token: str) -> None:
+    with FakeGitHub(token=token) as fake:
+        fake.add_repo(REPO)
+        ref = pull(fake)
+        client = GitHubClient(fake.api_url, token=token, **FAST)
+        # as a misbehaving proxy might: the response quotes credentials, ours or an App installation's
+        fake.fail_next("POST", r"/comments$", 500, message=f"rejected 'token {token}' and 'token {INSTALLATION_TOKEN}'")
+        with pytest.raises(ForgeUnavailableError) as caught:
+            client.comment(ref, "hi")
+    message = str(caught.value)
+    assert token not in message and INSTALLATION_TOKEN not in message
+    assert message.count("***") == 2
+
+
+def test_connection_refused_is_unavailable() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = GitHubClient(f"http://127.0.0.1:{port}/api/v3", token="secret-token", **FAST)
+    with pytest.raises(ForgeUnavailableError) as caught:
+        client.whoami()
+    assert "secret-token" not in str(caught.value)
+
+
+def test_post_is_never_retried(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    fake.fail_next("POST", r"/comments$", 502)
+    before = len(fake.requests)
+    with pytest.raises(ForgeUnavailableError):
+        client.comment(ref, "only once")
+    assert calls(fake, before) == [("POST", f"/repos/{REPO}/issues/{ref.number}/comments")]
+    assert client.comment(ref, "next") > 0  # the failure was consumed
+    assert fake.comments(REPO, ref.number) == [("prowlet-bot", "next")]
+
+
+def test_get_is_retried_on_502(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    fake.fail_next("GET", r"/pulls/\d+$", 502, times=2)
+    before = len(fake.requests)
+    assert client.get_item(ref).ref == ref
+    assert len(calls(fake, before)) == 3
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "act"),
+    [
+        ("DELETE", 503, lambda c, ref: c.remove_label(ref, "lgtm")),
+        ("PATCH", 504, lambda c, ref: c.set_open(ref, False)),
+    ],
+    ids=["DELETE", "PATCH"],
+)
+def test_idempotent_writes_are_retried(fake: FakeGitHub, client: GitHubClient, method: str, status: int, act) -> None:
+    ref = pull(fake)
+    fake.set_labels(REPO, ref.number, ["lgtm"])
+    fake.fail_next(method, r".", status)
+    before = len(fake.requests)
+    act(client, ref)
+    assert [m for m, _ in calls(fake, before)] == [method, method]
+
+
+def test_retries_give_up(fake: FakeGitHub, client: GitHubClient) -> None:
+    fake.fail_next("GET", r"/user$", 503, times=10)
+    with pytest.raises(ForgeUnavailableError, match="503"):
+        client.whoami()
+    assert len(fake.requests) == 4  # the request and three retries
+
+
+def test_writes_are_paced(fake: FakeGitHub) -> None:
+    client = GitHubClient(fake.api_url, token=fake.token, seconds_between_requests=0, seconds_between_writes=0.3)
+    ref = pull(fake)
+    start = time.monotonic()
+    client.comment(ref, "one")
+    client.comment(ref, "two")
+    assert time.monotonic() - start >= 0.3
+
+
+# ---- GitHub App authentication ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_key() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def test_app_auth_end_to_end(fake: FakeGitHub, app_key: tuple[str, str]) -> None:
+    private, public = app_key
+    fake.register_app("4242", public, slug="prowlet")
+    fake.add_repo("other-org/tools")
+    ref = pull(fake)
+    other = ItemRef("other-org/tools", fake.open_issue("other-org/tools", author="bob")[0], ItemKind.ISSUE)
+    client = GitHubClient(fake.api_url, app_id="4242", app_private_key=private, **FAST)
+
+    assert client.whoami() == "prowlet[bot]"
+    client.comment(ref, "from the app")
+    client.add_labels(ref, ["lgtm"])
+    client.comment(other, "elsewhere")
+
+    assert fake.comments(REPO, ref.number) == [("prowlet[bot]", "from the app")]
+    assert fake.comments("other-org/tools", other.number) == [("prowlet[bot]", "elsewhere")]
+    paths = [path for _, path in calls(fake, 0)]
+    # one installation lookup and one token per owner, reused for later calls
+    assert paths.count(f"/repos/{REPO}/installation") == 1
+    assert paths.count("/repos/other-org/tools/installation") == 1
+    assert len([p for p in paths if p.endswith("/access_tokens")]) == 2
+
+
+def test_app_with_the_wrong_key_is_refused(fake: FakeGitHub, app_key: tuple[str, str]) -> None:
+    fake.register_app("4242", app_key[1], slug="prowlet")
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    wrong = other_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    client = GitHubClient(fake.api_url, app_id="4242", app_private_key=wrong, **FAST)
+    with pytest.raises(ForbiddenError):
+        client.comment(pull(fake), "nope")
+
+
+def test_app_not_installed_on_the_repo(fake: FakeGitHub, app_key: tuple[str, str]) -> None:
+    fake.register_app("4242", app_key[1], slug="prowlet")
+    client = GitHubClient(fake.api_url, app_id="4242", app_private_key=app_key[0], **FAST)
+    with pytest.raises(NotFoundError):
+        client.repo_labels("nobody/nothing")
+
+
+# ---- the fake's webhooks ---------------------------------------------------------------------
+
+
+def _event(fake: FakeGitHub, delivery) -> object:
+    expected = "sha256=" + hmac.new(fake.webhook_secret.encode(), delivery.body, hashlib.sha256).hexdigest()
+    assert delivery.headers["X-Hub-Signature-256"] == expected
+    assert delivery.path == "/hook/github"
+    return translate(
+        delivery.headers["X-GitHub-Event"], delivery.headers["X-GitHub-Delivery"], json.loads(delivery.body)
+    )
+
+
+def test_fake_webhooks_translate(fake: FakeGitHub) -> None:
+    number, opened = fake.open_pull(REPO, author="bob", title="T", draft=True)
+    event = _event(fake, opened)
+    assert isinstance(event, ItemEvent) and event.action is ItemAction.OPENED
+    assert (event.actor, event.item.title, event.item.draft) == ("bob", "T", True)
+
+    event = _event(fake, fake.comment(REPO, number, author="alice", body="/lgtm"))
+    assert isinstance(event, CommentEvent)
+    assert (event.ref.kind, event.actor, event.body) == (ItemKind.PULL, "alice", "/lgtm")
+
+    event = _event(fake, fake.push(REPO, number, pusher="bob"))
+    assert event.action is ItemAction.NEW_COMMITS and event.item.head_sha == fake.head_sha(REPO, number)
+
+    event = _event(fake, fake.review(REPO, number, author="alice", state="approved"))
+    assert isinstance(event, ReviewEvent) and event.state is ReviewState.APPROVED and event.body == ""
+
+    event = _event(fake, fake.merge(REPO, number, merger="alice"))
+    assert event.action is ItemAction.MERGED
+
+    issue_number, opened = fake.open_issue(REPO, author="carol")
+    assert issue_number == number + 1  # one sequence for issues and PRs
+    event = _event(fake, fake.comment(REPO, issue_number, author="carol", body="hi"))
+    assert event.ref == ItemRef(REPO, issue_number, ItemKind.ISSUE)
+
+
+def test_fake_requires_auth(fake: FakeGitHub) -> None:
+    with pytest.raises(HTTPError) as caught:
+        urlopen(f"{fake.api_url}/repos/{REPO}/labels")
+    assert caught.value.code == 401
+    assert json.loads(caught.value.read()) == {
+        "message": "Requires authentication",
+        "documentation_url": "https://docs.github.com/rest",
+    }

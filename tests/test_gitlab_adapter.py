@@ -1,0 +1,367 @@
+"""GitLabClient through the real python-gitlab against FakeGitLab."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ItemKind, ItemRef, ReviewEvent, ReviewState
+from bot.forge.base import (
+    Comment,
+    ForbiddenError,
+    ForgeClient,
+    ForgeError,
+    ForgeUnavailableError,
+    InvalidRequestError,
+    NotFoundError,
+    Permission,
+    RateLimitedError,
+)
+from bot.forge.gitlab.client import GitLabClient
+from bot.forge.gitlab.translate import translate
+from tests.fakes.base import Delivery
+from tests.fakes.gitlab import FakeGitLab
+
+REPO = "group/sub/project"  # nested groups: the path travels URL-encoded
+ENCODED = "group%2Fsub%2Fproject"
+TOKEN = "glpat-s3cr3t"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitLab]:
+    with FakeGitLab(token=TOKEN) as fake:
+        fake.add_repo(REPO, labels=["lgtm", "kind/bug"])
+        for login in ("alice", "carol"):
+            fake.set_permission(REPO, login, Permission.WRITE)
+        fake.add_user("dave")  # exists, but is not a member
+        yield fake
+
+
+@pytest.fixture
+def client(fake: FakeGitLab) -> GitLabClient:
+    return GitLabClient(fake.api_url, token=TOKEN)
+
+
+@pytest.fixture
+def mr(fake: FakeGitLab) -> ItemRef:
+    number, _ = fake.open_pull(REPO, author="bob", title="Fix it", body="Details", draft=True)
+    return ItemRef(REPO, number, ItemKind.PULL)
+
+
+@pytest.fixture
+def issue(fake: FakeGitLab) -> ItemRef:
+    number, _ = fake.open_issue(REPO, author="bob", title="Broken")
+    return ItemRef(REPO, number, ItemKind.ISSUE)
+
+
+def calls(fake: FakeGitLab, method: str, path_end: str) -> int:
+    return sum(r.method == method and r.path.endswith(path_end) for r in fake.requests)
+
+
+def test_implements_the_interface(client: GitLabClient) -> None:
+    assert isinstance(client, ForgeClient)
+    assert (client.name, client.capabilities.consumes_quick_actions) == ("gitlab", True)
+
+
+def test_whoami_is_cached(fake: FakeGitLab, client: GitLabClient) -> None:
+    assert client.whoami() == client.whoami() == "prowlet-bot"
+    assert calls(fake, "GET", "/user") == 1
+
+
+# ---- items ---------------------------------------------------------------------------------
+
+
+def test_get_merge_request(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
+    fake.set_labels(REPO, mr.number, ["lgtm"])
+    item = client.get_item(mr)
+    assert (item.ref, item.author, item.title, item.body) == (mr, "bob", "Fix it", "Details")
+    assert (item.state, item.draft, item.labels) == ("open", True, {"lgtm"})
+    assert (item.head_sha, item.base_ref) == (fake.head_sha(REPO, mr.number), "main")
+    assert item.url == f"{fake.api_url}/{REPO}/-/merge_requests/{mr.number}"
+    assert [r.path for r in fake.requests] == [f"/projects/{ENCODED}/merge_requests/{mr.number}"]
+
+
+def test_merge_requests_and_issues_are_numbered_separately(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef, issue: ItemRef
+) -> None:
+    assert mr.number == issue.number == 1
+    item = client.get_item(issue)
+    assert (item.title, item.author, item.head_sha, item.base_ref) == ("Broken", "bob", None, None)
+    assert item.url == f"{fake.api_url}/{REPO}/-/issues/1"
+    with pytest.raises(LookupError, match="kind="):
+        fake.labels(REPO, 1)
+
+
+def test_missing_items_and_projects_are_not_found(client: GitLabClient) -> None:
+    with pytest.raises(NotFoundError):
+        client.get_item(ItemRef(REPO, 99, ItemKind.PULL))
+    with pytest.raises(NotFoundError, match="Project Not Found"):
+        client.get_item(ItemRef("group/nope", 1, ItemKind.PULL))
+
+
+def test_projects_are_also_reachable_by_numeric_id(fake: FakeGitLab, client: GitLabClient) -> None:
+    number, delivery = fake.open_pull(REPO, author="bob")
+    project_id = json.loads(delivery.body)["project"]["id"]
+    assert client.get_item(ItemRef(str(project_id), number, ItemKind.PULL)).author == "bob"
+
+
+@pytest.mark.parametrize("kind", list(ItemKind))
+def test_close_and_reopen(
+    fake: FakeGitLab, client: GitLabClient, kind: ItemKind, mr: ItemRef, issue: ItemRef
+) -> None:
+    ref = mr if kind is ItemKind.PULL else issue
+    client.set_open(ref, False)
+    assert fake.state(REPO, ref.number, kind=kind) == client.get_item(ref).state == "closed"
+    client.set_open(ref, True)
+    assert fake.state(REPO, ref.number, kind=kind) == client.get_item(ref).state == "open"
+
+
+# ---- labels --------------------------------------------------------------------------------
+
+
+def test_repo_labels_include_group_labels_across_pages(fake: FakeGitLab, client: GitLabClient) -> None:
+    many = [f"area/{i:03}" for i in range(150)]
+    fake.add_repo("group/sub/big", labels=many)
+    fake.add_group_labels("group", ["priority/high"])
+    fake.add_group_labels("group/sub", ["triage/accepted"])
+    fake.add_group_labels("other", ["not-inherited"])
+    assert client.repo_labels("group/sub/big") == {*many, "priority/high", "triage/accepted"}
+    label_requests = [r for r in fake.requests if r.path.endswith("/labels")]
+    assert len(label_requests) == 2  # 152 labels, 100 per page
+    # GitLab's default, but stated: group labels must never silently go missing
+    assert label_requests[0].query["include_ancestor_groups"].lower() == "true"
+
+
+def test_labels_are_added_and_removed_idempotently(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef
+) -> None:
+    client.add_labels(mr, ["lgtm", "kind/bug"])
+    client.add_labels(mr, ["lgtm"])
+    client.add_labels(mr, [])
+    assert fake.labels(REPO, mr.number) == {"lgtm", "kind/bug"}
+    client.remove_label(mr, "lgtm")
+    client.remove_label(mr, "lgtm")
+    client.remove_label(mr, "never-there")
+    assert fake.labels(REPO, mr.number) == {"kind/bug"}
+    assert calls(fake, "PUT", "/merge_requests/1") == 5  # add_labels([]) asks nothing
+    # add_labels/remove_labels name only the change: no read of the current labels is needed
+    assert calls(fake, "GET", "/merge_requests/1") == 0
+
+
+# ---- comments ------------------------------------------------------------------------------
+
+
+def test_comment_edit_and_list(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
+    fake.comment(REPO, mr.number, author="alice", body="/lgtm")
+    comment_id = client.comment(mr, "thanks")
+    client.add_labels(mr, ["lgtm"])  # GitLab records this as a system note
+    client.edit_comment(mr, comment_id, "thanks!")
+    assert fake.comments(REPO, mr.number) == [("alice", "/lgtm"), ("prowlet-bot", "thanks!")]
+    assert fake.system_notes(REPO, mr.number)  # present, and filtered out below
+    comments = client.list_comments(mr)
+    assert [(c.author, c.body) for c in comments] == fake.comments(REPO, mr.number)
+    assert comments[1] == Comment(comment_id, "prowlet-bot", "thanks!")
+
+
+def test_comments_on_issues(fake: FakeGitLab, client: GitLabClient, mr: ItemRef, issue: ItemRef) -> None:
+    client.comment(issue, "on the issue")
+    assert fake.comments(REPO, issue.number, kind=ItemKind.ISSUE) == [("prowlet-bot", "on the issue")]
+    assert fake.comments(REPO, mr.number, kind=ItemKind.PULL) == []
+    assert [c.body for c in client.list_comments(issue)] == ["on the issue"]
+
+
+def test_list_comments_reads_all_pages_oldest_first(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef
+) -> None:
+    for i in range(130):
+        fake.comment(REPO, mr.number, author="alice", body=f"note {i}")
+    fake.push(REPO, mr.number, pusher="bob")  # a system note on the last page
+    assert [c.body for c in client.list_comments(mr)] == [f"note {i}" for i in range(130)]
+    assert calls(fake, "GET", "/notes") == 2
+
+
+def test_editing_another_items_comment_is_not_found(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef, issue: ItemRef
+) -> None:
+    comment_id = client.comment(issue, "mine")
+    with pytest.raises(NotFoundError):
+        client.edit_comment(mr, comment_id, "changed")
+
+
+# ---- assignees and reviewers ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(ItemKind))
+def test_assignees(
+    fake: FakeGitLab, client: GitLabClient, kind: ItemKind, mr: ItemRef, issue: ItemRef
+) -> None:
+    ref = mr if kind is ItemKind.PULL else issue
+    # ghost does not exist; dave is no member, so GitLab drops him silently
+    assert client.add_assignees(ref, ["Alice", "ghost", "dave"]) == {"ghost", "dave"}
+    assert client.add_assignees(ref, ["carol"]) == frozenset()
+    assert fake.assignees(REPO, ref.number, kind=kind) == {"alice", "carol"}
+    assert client.get_item(ref).assignees == {"alice", "carol"}
+    client.remove_assignees(ref, ["ALICE", "ghost"])
+    assert fake.assignees(REPO, ref.number, kind=kind) == {"carol"}
+
+
+def test_assigning_is_cheap_when_nothing_changes(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
+    client.add_assignees(mr, ["alice"])
+    puts = calls(fake, "PUT", "/merge_requests/1")
+    assert client.add_assignees(mr, ["alice"]) == frozenset()
+    client.remove_assignees(mr, ["carol"])
+    assert calls(fake, "PUT", "/merge_requests/1") == puts
+    client.permission(REPO, "alice")
+    assert calls(fake, "GET", "/users") == 1  # usernames are resolved once
+
+
+def test_review_requests(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
+    assert client.request_review(mr, ["alice", "carol", "dave"]) == {"dave"}
+    assert fake.reviewers(REPO, mr.number) == {"alice", "carol"}
+    client.remove_review_request(mr, ["carol"])
+    assert fake.reviewers(REPO, mr.number) == {"alice"}
+
+
+def test_issues_have_no_reviewers(fake: FakeGitLab, client: GitLabClient, issue: ItemRef) -> None:
+    with pytest.raises(InvalidRequestError):
+        client.request_review(issue, ["alice"])
+    with pytest.raises(InvalidRequestError):
+        client.remove_review_request(issue, ["alice"])
+    assert fake.requests == []
+
+
+# ---- permissions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("level", [p for p in Permission if p is not Permission.NONE])
+def test_permission_levels(fake: FakeGitLab, client: GitLabClient, level: Permission) -> None:
+    fake.set_permission(REPO, "erin", level)
+    assert client.permission(REPO, "erin") is level
+
+
+def test_non_members_and_unknown_users_have_no_permission(fake: FakeGitLab, client: GitLabClient) -> None:
+    fake.set_permission(REPO, "alice", Permission.NONE)
+    assert client.permission(REPO, "alice") is Permission.NONE
+    assert client.permission(REPO, "dave") is Permission.NONE
+    assert client.permission(REPO, "ghost") is Permission.NONE
+    assert sum("/members/all/" in r.path for r in fake.requests) == 2  # ghost has no id to ask about
+
+
+# ---- errors, retries, rate limits ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, InvalidRequestError),
+        (401, ForbiddenError),
+        (403, ForbiddenError),
+        (404, NotFoundError),
+        (409, InvalidRequestError),
+        (422, InvalidRequestError),
+        (500, ForgeUnavailableError),
+        (503, ForgeUnavailableError),
+    ],
+)
+def test_http_errors_become_neutral_errors(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef, status: int, error: type[ForgeError]
+) -> None:
+    fake.fail_next("POST", "/notes$", status)
+    with pytest.raises(error, match=str(status)):
+        client.comment(mr, "hi")
+
+
+def test_error_messages_never_contain_the_token(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
+    fake.fail_next("POST", "/notes$", 422, message=f"bad request from token {TOKEN}")
+    with pytest.raises(InvalidRequestError) as err:
+        client.comment(mr, "hi")
+    assert TOKEN not in str(err.value)
+    assert "bad request from token ***" in str(err.value)
+
+
+def test_a_wrong_token_is_forbidden(fake: FakeGitLab, mr: ItemRef) -> None:
+    with pytest.raises(ForbiddenError) as err:
+        GitLabClient(fake.api_url, token="glpat-wrong").get_item(mr)
+    assert "glpat-wrong" not in str(err.value)
+
+
+def test_an_unreachable_gitlab_is_unavailable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the client connects
+    with pytest.raises(ForgeUnavailableError) as err:
+        GitLabClient(f"http://127.0.0.1:{port}", token=TOKEN, timeout=1).whoami()
+    assert TOKEN not in str(err.value)
+
+
+def test_reads_are_retried_on_transient_errors(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
+    fake.fail_next("GET", "/merge_requests/1$", 502)
+    assert client.get_item(mr).title == "Fix it"
+    assert calls(fake, "GET", "/merge_requests/1") == 2
+
+
+def test_comments_are_never_retried_on_transient_errors(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef
+) -> None:
+    fake.fail_next("POST", "/notes$", 502)
+    with pytest.raises(ForgeUnavailableError):
+        client.comment(mr, "once")
+    assert calls(fake, "POST", "/notes") == 1
+
+
+def test_rate_limited_requests_are_retried_a_bounded_number_of_times(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef
+) -> None:
+    fake.fail_next("POST", "/notes$", 429)  # refused, so retrying cannot double the comment
+    client.comment(mr, "after one 429")
+    assert fake.comments(REPO, mr.number) == [("prowlet-bot", "after one 429")]
+    fake.fail_next("GET", "/merge_requests/1$", 429, times=100)
+    with pytest.raises(RateLimitedError):
+        client.get_item(mr)
+    assert calls(fake, "GET", "/merge_requests/1") == 4  # one try and three retries
+
+
+# ---- the fake's webhooks, as the translator reads them --------------------------------------
+
+
+def event_of(delivery: Delivery) -> Event | None:
+    headers = delivery.headers
+    return translate(headers["X-Gitlab-Event"], headers["X-Gitlab-Event-UUID"], json.loads(delivery.body))
+
+
+def test_deliveries_carry_gitlabs_headers(fake: FakeGitLab) -> None:
+    _, first = fake.open_pull(REPO, author="bob")
+    _, second = fake.open_issue(REPO, author="bob")
+    assert first.path == "/hook/gitlab"
+    assert first.headers["X-Gitlab-Event"] == "Merge Request Hook"
+    assert second.headers["X-Gitlab-Event"] == "Issue Hook"
+    assert first.headers["X-Gitlab-Token"] == "gl-secret"
+    assert first.headers["Content-Type"] == "application/json"
+    assert first.headers["X-Gitlab-Event-UUID"] != second.headers["X-Gitlab-Event-UUID"]
+
+
+def test_deliveries_translate_to_the_events_people_caused(
+    fake: FakeGitLab, mr: ItemRef, issue: ItemRef
+) -> None:
+    opened = event_of(fake.open_pull(REPO, author="bob", draft=True)[1])
+    assert isinstance(opened, ItemEvent) and opened.action is ItemAction.OPENED
+    assert (opened.actor, opened.item.author, opened.item.draft, opened.repo) == ("bob", "bob", True, REPO)
+
+    note = event_of(fake.comment(REPO, mr.number, author="alice", body="/lgtm", kind=ItemKind.PULL))
+    assert isinstance(note, CommentEvent)
+    assert (note.actor, note.body, note.ref) == ("alice", "/lgtm", mr)
+
+    issue_note = event_of(fake.comment(REPO, issue.number, author="alice", body="/hold", kind=ItemKind.ISSUE))
+    assert isinstance(issue_note, CommentEvent) and issue_note.ref == issue
+
+    pushed = event_of(fake.push(REPO, mr.number, pusher="bob"))
+    assert isinstance(pushed, ItemEvent) and pushed.action is ItemAction.NEW_COMMITS
+    assert pushed.item.head_sha == fake.head_sha(REPO, mr.number)
+
+    for state, expected in (("approved", ReviewState.APPROVED), ("unapproved", ReviewState.UNAPPROVED)):
+        review = event_of(fake.review(REPO, mr.number, author="carol", state=state))
+        assert isinstance(review, ReviewEvent)
+        assert (review.actor, review.state, review.ref) == ("carol", expected, mr)
