@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 
 import structlog
 
@@ -11,7 +11,14 @@ from bot.commands import Invocation, parse_commands
 from bot.config import Config
 from bot.context import Context, EventScope, LabelCache
 from bot.events import CommentEvent, Event, ReviewEvent
-from bot.forge.base import ForgeError
+from bot.forge.base import (
+    ForbiddenError,
+    ForgeError,
+    ForgeUnavailableError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitedError,
+)
 from bot.forge.offloop import AsyncForge
 from bot.plugin import Command, Plugin
 from bot.replies import code
@@ -75,21 +82,36 @@ class Dispatcher:
         plugin_log = log.bind(plugin=plugin.name)
         ctx = Context(scope, scope.repo_config.options.get(plugin.name), plugin_log)
         started = time.monotonic()
+        # Each subscription and each command is isolated: one failure stops nothing else.
+        for sub in plugin.subscriptions:
+            if isinstance(scope.event, sub.event_types) and sub.when(scope.event):
+                await self._guard(ctx, sub.handler(ctx), None)
+        for inv in invocations:
+            candidates = plugin.commands_named(inv.name)
+            if candidates:
+                await self._guard(ctx, self._run_command(ctx, candidates, inv), inv)
+        plugin_log.debug("plugin done", seconds=round(time.monotonic() - started, 3))
+
+    async def _guard(self, ctx: Context, work: Awaitable[None], inv: Invocation | None) -> None:
+        """Run ``work``; log a failure, and tell the commenter when their command could not be done."""
         try:
-            for sub in plugin.subscriptions:
-                if isinstance(scope.event, sub.event_types) and sub.when(scope.event):
-                    await sub.handler(ctx)
-            for inv in invocations:
-                candidates = plugin.commands_named(inv.name)
-                if candidates:
-                    await self._run_command(ctx, candidates, inv)
+            await work
         except ForgeError as err:
-            # A forge refusal is an expected failure: log it once, without a traceback.
-            plugin_log.warning("plugin failed on a forge call", error=str(err), error_type=type(err).__name__)
+            # An expected failure (refusal, outage, rate limit): one line, no traceback.
+            ctx.log.warning("forge call failed", error=str(err), error_type=type(err).__name__,
+                            command=inv.name if inv else None)
+            await self._tell_failure(ctx, inv, _FORGE_FAILURE.get(type(err), "the forge refused a request."))
         except Exception:
-            plugin_log.exception("plugin crashed")
-        finally:
-            plugin_log.debug("plugin done", seconds=round(time.monotonic() - started, 3))
+            ctx.log.exception("plugin crashed", command=inv.name if inv else None)
+            await self._tell_failure(ctx, inv, "something went wrong on my side; the maintainers can find it in my logs.")
+
+    async def _tell_failure(self, ctx: Context, inv: Invocation | None, why: str) -> None:
+        if inv is None:
+            return
+        try:
+            await ctx.reply(inv, f"I couldn't complete that: {why}")
+        except ForgeError as err:  # the forge is refusing comments too; the log has it
+            ctx.log.warning("could not report the failure", error=str(err))
 
     async def _run_command(self, ctx: Context, candidates: list[Command], inv: Invocation) -> None:
         command = next((c for c in candidates if c.accepts(inv.args)), None)
@@ -107,3 +129,13 @@ class Dispatcher:
             return
         ctx.log.info("command", command=command.name, actor=ctx.event.actor)
         await command.handler(ctx, inv)
+
+
+# What the commenter is told when a forge call fails; the log has the details.
+_FORGE_FAILURE: dict[type[ForgeError], str] = {
+    RateLimitedError: "I hit the forge's rate limit. Please try again in a few minutes.",
+    ForbiddenError: "my account is not allowed to do this here. A maintainer may need to grant me access.",
+    ForgeUnavailableError: "the forge did not answer properly. Please try again later.",
+    NotFoundError: "the forge could not find something this needs (was it deleted?).",
+    InvalidRequestError: "the forge rejected the request.",
+}

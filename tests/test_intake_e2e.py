@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import threading
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
+
+import pytest
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -34,9 +39,6 @@ def _resigned(fake: FakeForge, delivery: Delivery, body: bytes) -> Delivery:
     """A delivery with a new body, correctly authenticated (the fake signs like the forge)."""
     headers = dict(delivery.headers)
     if "X-Hub-Signature-256" in headers:
-        import hashlib
-        import hmac
-
         headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(fake.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
     return replace(delivery, body=body, headers=headers)
 
@@ -155,3 +157,62 @@ async def test_a_failing_forge_call_stops_neither_other_plugins_nor_the_server(b
     await bot.deliver(fake.comment(REPO, number, COLLAB, "/kind bug"))
     assert "kind/bug" in fake.labels(REPO, number)  # and the server goes on
     await asyncio.sleep(0)
+
+
+# The request that adds labels, per forge (GitHub: POST issue labels; GitLab: PUT on the MR).
+LABEL_WRITE = {"github": ("POST", r".*/issues/\d+/labels$"), "gitlab": ("PUT", r".*/merge_requests/\d+$")}
+
+
+async def test_forge_refusal_is_explained_and_the_next_command_still_runs(bot: Bot) -> None:
+    number = await _open(bot)
+    fake = bot.fake
+    method, path = LABEL_WRITE[fake.name]
+    fake.fail_next(method, path, 403, times=1)
+    await bot.deliver(fake.comment(REPO, number, COLLAB, "/hold\n/kind bug"))
+    assert fake.labels(REPO, number) == {"kind/bug"}
+    (reply,) = bot.bot_comments(number)
+    assert reply.startswith(f"@{COLLAB}: I couldn't complete that: my account is not allowed")
+    assert "> &#47;hold" in reply  # it says which command failed
+
+
+async def test_rate_limit_is_explained(bot: Bot) -> None:
+    number = await _open(bot)
+    fake = bot.fake
+    method, path = LABEL_WRITE[fake.name]
+    fake.fail_next(method, path, 429, times=5)  # GitLab waits out a few 429s before giving up
+    await bot.deliver(fake.comment(REPO, number, COLLAB, "/hold"))
+    assert fake.labels(REPO, number) == set()
+    (reply,) = bot.bot_comments(number)
+    assert "rate limit" in reply
+
+
+async def test_commands_in_a_review_body_run(bot: Bot) -> None:
+    if bot.fake.name != "github":
+        pytest.skip("GitLab approvals carry no text")
+    number = await _open(bot)
+    await bot.deliver(bot.fake.review(REPO, number, COLLAB, "commented", body="Nice.\n/kind bug"))
+    assert bot.fake.labels(REPO, number) == {"kind/bug"}
+
+
+async def test_gitlab_idempotency_key_wins_over_event_uuid(bot: Bot) -> None:
+    if bot.fake.name != "gitlab":
+        pytest.skip("GitLab header")
+    number = await _open(bot)
+    first = bot.fake.comment(REPO, number, COLLAB, "/help")
+    retry = replace(first, headers={**first.headers, "X-Gitlab-Event-UUID": "another-uuid"})
+    for delivery in (first, retry):
+        headers = {**delivery.headers, "Idempotency-Key": "key-1"}
+        await bot.deliver(replace(delivery, headers=headers))
+    assert len(bot.bot_comments(number)) == 1
+
+
+async def test_github_form_encoded_payload(bot: Bot) -> None:
+    if bot.fake.name != "github":
+        pytest.skip("GitHub content type")
+    number = await _open(bot)
+    delivery = bot.fake.comment(REPO, number, COLLAB, "/hold")
+    body = urlencode({"payload": delivery.body.decode()}).encode()
+    form = _resigned(bot.fake, delivery, body)
+    form = replace(form, headers={**form.headers, "Content-Type": "application/x-www-form-urlencoded"})
+    assert await bot.deliver(form) == 202
+    assert bot.fake.labels(REPO, number) == {"do-not-merge/hold"}
