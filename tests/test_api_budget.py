@@ -1,0 +1,33 @@
+"""Forge API calls per command on a warm cache: the forge's write budget, not CPU, bounds the bot.
+
+The README states these numbers; raising one should be a decision, not an accident.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import AUTHOR, COLLAB, REPO, Bot, typed
+
+# (command, at most this many requests on GitHub, on GitLab)
+BUDGET = [
+    ("/lgtm", 2, 3),  # permission + add label (GitLab: + read the MR for its author)
+    ("/hold", 1, 1),  # anyone may: just add the label
+    ("/kind bug", 2, 2),  # permission + add label (label list cached)
+    ("/assign @bob", 2, 4),  # permission + assign (GitLab: read MR, resolve user, update)
+]
+
+
+@pytest.mark.parametrize("command,github,gitlab", BUDGET, ids=[b[0] for b in BUDGET])
+async def test_calls_per_command(bot: Bot, command: str, github: int, gitlab: int) -> None:
+    fake = bot.fake
+    number, opened = fake.open_pull(REPO, author=AUTHOR)
+    await bot.deliver(opened)
+    # Warm up: the bot's own login, the repository's labels and the user ids are cached by now.
+    await bot.deliver(fake.comment(REPO, number, COLLAB, typed(fake.name, "/label needs-docs\n/assign @carl")))
+    before = len(fake.requests)
+    await bot.deliver(fake.comment(REPO, number, COLLAB, typed(fake.name, command)))
+    calls = fake.requests[before:]
+    limit = github if fake.name == "github" else gitlab
+    assert len(calls) <= limit, [f"{c.method} {c.path}" for c in calls]
+    assert bot.bot_comments(number) == []  # no error replies: the command really ran
