@@ -46,23 +46,33 @@ _REVIEW_STATES = {
 }
 
 
-class _Fields:
-    """Typed reads from one JSON object of the payload; ``path`` ("" for the root) names it in
-    error messages."""
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
-    def __init__(self, data: Any, path: str) -> None:
-        if not isinstance(data, dict):
-            raise PayloadError(f"{path or 'payload'}: expected a JSON object")
+
+class _Fields:
+    """Typed reads from one JSON object of the payload.  Its path ("issue.user") is worked out only
+    for an error message: intake translates every delivery, so the happy path builds no strings."""
+
+    __slots__ = ("_data", "_parent", "_key")
+
+    def __init__(self, data: Any, parent: _Fields | None = None, key: str = "") -> None:
         self._data = data
-        self._path = path
+        self._parent = parent
+        self._key = key
+        if not isinstance(data, dict):
+            raise PayloadError(f"{self._path() or 'payload'}: expected a JSON object")
+
+    def _path(self) -> str:
+        return _join(self._parent._path(), self._key) if self._parent is not None else self._key
 
     def _name(self, key: str) -> str:
-        return f"{self._path}.{key}" if self._path else key
+        return _join(self._path(), key)
 
     def obj(self, key: str) -> _Fields:
         if key not in self._data:
             raise PayloadError(f"{self._name(key)}: missing")
-        return _Fields(self._data[key], self._name(key))
+        return _Fields(self._data[key], self, key)
 
     def req(self, key: str, kind: type) -> Any:
         value = self.opt(key, kind, None)
@@ -85,8 +95,13 @@ class _Fields:
 
     def names(self, key: str, name_key: str) -> frozenset[str]:
         """``{"labels": [{"name": ...}]}`` → the set of names."""
-        items = self.opt(key, list, [])
-        return frozenset(_Fields(entry, f"{self._name(key)}[{i}]").req(name_key, str) for i, entry in enumerate(items))
+        names = []
+        for i, entry in enumerate(self.opt(key, list, [])):
+            name = entry.get(name_key) if isinstance(entry, dict) else None
+            if not isinstance(name, str):  # slow path, only to name the bad entry
+                name = _Fields(entry, self, f"{key}[{i}]").req(name_key, str)
+            names.append(name)
+        return frozenset(names)
 
 
 def translate(event_type: str, delivery_id: str, payload: dict) -> Event | None:
@@ -94,7 +109,7 @@ def translate(event_type: str, delivery_id: str, payload: dict) -> Event | None:
     handler = _HANDLERS.get(event_type)
     if handler is None:
         return None
-    return handler(_Fields(payload, ""), delivery_id)
+    return handler(_Fields(payload), delivery_id)
 
 
 def _issue_comment(root: _Fields, delivery_id: str) -> Event | None:
