@@ -10,7 +10,7 @@ import structlog
 from bot.commands import Invocation, parse_commands
 from bot.config import Config
 from bot.context import Context, EventScope, LabelCache
-from bot.events import CommentEvent, Event, ReviewEvent
+from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ReviewEvent
 from bot.forge.base import (
     ForbiddenError,
     ForgeError,
@@ -27,8 +27,12 @@ log = structlog.get_logger("prowlet.dispatch")
 
 
 def _command_text(event: Event) -> str:
+    """Where commands are read: comments, review bodies, and (as Prow does) the description of a
+    newly opened PR/MR or issue, so templates can carry ``/kind bug`` or ``/cc @team-lead``."""
     if isinstance(event, (CommentEvent, ReviewEvent)):
         return event.body
+    if isinstance(event, ItemEvent) and event.action is ItemAction.OPENED:
+        return event.item.body
     return ""
 
 
@@ -47,8 +51,13 @@ class Dispatcher:
     async def _ignored(self, event: Event, forge: AsyncForge) -> str | None:
         if self.config.ignore.ignores(event.actor):
             return "ignored user"
-        if event.actor.lower() == await self._bot_login(forge):
-            return "own event"
+        try:
+            if event.actor.lower() == await self._bot_login(forge):
+                return "own event"
+        except ForgeError as err:
+            # Handle the event rather than lose it: the bot's own comments can hold no command
+            # (replies neutralise every command-like line), so the check is a saving, not a guard.
+            log.warning("cannot tell who the bot is; handling the event anyway", error=str(err))
         return None
 
     async def handle(self, event: Event) -> None:
@@ -61,11 +70,7 @@ class Dispatcher:
             if forge is None:
                 log.warning("event for a disabled forge dropped")
                 return
-            try:
-                reason = await self._ignored(event, forge)
-            except ForgeError as err:
-                log.error("cannot tell who the bot is; event not handled", error=str(err))
-                return
+            reason = await self._ignored(event, forge)
             if reason:
                 log.debug("event ignored", reason=reason, actor=event.actor)
                 return

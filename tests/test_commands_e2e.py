@@ -168,3 +168,34 @@ async def test_reply_never_starts_a_line_with_user_text(bot: Bot) -> None:
     for reply in replies:
         for line in reply.splitlines():
             assert not line.lstrip("> \t").startswith("/"), line
+
+
+async def test_commands_in_a_new_pull_request_description(bot: Bot) -> None:
+    fake = bot.fake
+    body = typed(fake.name, "Fixes the widget.\n\n/kind bug\n/assign @carl\n/cc @bob")
+    number, opened = fake.open_pull(REPO, author=COLLAB, body=body)
+    assert await bot.deliver(opened) == 202
+    assert fake.labels(REPO, number) == {"kind/bug"}
+    assert fake.assignees(REPO, number) == {COLLAB}
+    assert fake.reviewers(REPO, number) == {OTHER}
+    assert bot.bot_comments(number) == []
+
+
+async def test_commands_in_a_new_issue_description(bot: Bot) -> None:
+    fake = bot.fake
+    number, opened = fake.open_issue(REPO, author=COLLAB, body="/kind bug")
+    await bot.deliver(opened)
+    assert fake.labels(REPO, number) == {"kind/bug"}
+
+
+async def test_help_shows_the_form_that_works_on_this_forge(bot: Bot) -> None:
+    fake = bot.fake
+    number, opened = fake.open_issue(REPO, author=AUTHOR)
+    await bot.deliver(opened)
+    await bot.deliver(fake.comment(REPO, number, OUTSIDER, "/help"))
+    (reply,) = bot.bot_comments(number)
+    if fake.name == "gitlab":
+        assert "| `/prow-assign [@user ...]` |" in reply and "| `/lgtm` |" in reply
+        assert "GitLab runs its own quick actions" in reply
+    else:
+        assert "| `/assign [@user ...]` |" in reply and "prow-" not in reply
