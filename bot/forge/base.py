@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from bot.events import Item, ItemRef
+from bot.events import Item, ItemRef, ReviewState
 
 
 class Permission(enum.IntEnum):
@@ -39,6 +39,26 @@ class Comment:
     id: int
     author: str
     body: str
+    created_at: str = ""  # ISO 8601 UTC, e.g. "2026-11-21T10:00:00Z"; orders comments and reviews
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    """A file a PR/MR changes.  A rename names both paths (OWNERS of both places are asked)."""
+
+    path: str
+    status: str = "modified"  # "added" | "modified" | "removed" | "renamed"
+    previous_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Review:
+    """A review verdict.  GitHub: every submitted review, oldest first.  GitLab: the MR's current
+    approvals, each as APPROVED (GitLab keeps no history of withdrawn approvals)."""
+
+    author: str
+    state: ReviewState
+    submitted_at: str = ""  # ISO 8601 UTC; "" when the forge does not say
 
 
 @dataclass(frozen=True)
@@ -119,3 +139,15 @@ class ForgeClient(Protocol):
 
     def permission(self, repo: str, login: str) -> Permission:
         """The user's effective access to the repository; NONE when not a member/collaborator."""
+
+    def branch_sha(self, repo: str, branch: str) -> str:
+        """The commit sha a branch points at now.  NotFoundError when there is no such branch."""
+
+    def read_file(self, repo: str, path: str, sha: str) -> str | None:
+        """A file's text at a commit; None when the file does not exist there."""
+
+    def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
+        """Every file the PR/MR changes (all pages), in the forge's order."""
+
+    def list_reviews(self, ref: ItemRef) -> list[Review]:
+        """Review verdicts on a PR/MR; see ``Review`` for what each forge gives."""

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from bot.events import Item, ItemRef
-from bot.forge.base import Capabilities, Comment, ForgeClient, Permission
+from bot.forge.base import Capabilities, ChangedFile, Comment, ForgeClient, Permission, Review
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -84,3 +84,15 @@ class AsyncForge:
 
     async def permission(self, repo: str, login: str) -> Permission:
         return await self._run(self._client.permission, repo, login)
+
+    async def branch_sha(self, repo: str, branch: str) -> str:
+        return await self._run(self._client.branch_sha, repo, branch)
+
+    async def read_file(self, repo: str, path: str, sha: str) -> str | None:
+        return await self._run(self._client.read_file, repo, path, sha)
+
+    async def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
+        return await self._run(self._client.changed_files, ref)
+
+    async def list_reviews(self, ref: ItemRef) -> list[Review]:
+        return await self._run(self._client.list_reviews, ref)

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.forge.base import Permission
+from bot.forge.base import ChangedFile, Permission
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,14 @@ class FakeForge(Protocol):
     def review(self, repo: str, number: int, author: str, state: str, body: str = "") -> Delivery:
         """``state`` is "approved" | "changes_requested" | "commented" on GitHub (pull_request_review
         submitted) and "approved" | "unapproved" on GitLab (Merge Request Hook approved/unapproved)."""
+
+    def set_file(self, repo: str, path: str, content: str | None, branch: str = "main") -> str:
+        """Commit ``content`` at ``path`` on ``branch`` (None deletes it); returns the new head sha.
+        Repositories start with one empty commit on "main", their default branch; PRs/MRs target
+        it unless told otherwise."""
+
+    def set_changed_files(self, repo: str, number: int, files: Iterable[ChangedFile]) -> None:
+        """What the PR/MR changes, as the forge's changed-files API will list it."""
 
     def set_labels(self, repo: str, number: int, labels: Iterable[str]) -> None:
         """Seed labels on an item without a webhook (labels must exist in the repo)."""
