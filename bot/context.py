@@ -14,8 +14,10 @@ from cachetools import TTLCache
 
 from bot.commands import Invocation
 from bot.events import Event, Item, ItemKind
-from bot.forge.base import Permission
+from bot.forge.base import ChangedFile, Comment, Permission
 from bot.forge.offloop import AsyncForge
+from bot.owners import OwnersIndex
+from bot.owners_reader import OwnersReader, changed_paths
 from bot.replies import render_note, render_reply
 
 if TYPE_CHECKING:
@@ -42,8 +44,11 @@ class EventScope:
     forge: AsyncForge
     repo_config: RepoConfig
     labels: LabelCache
+    owners_reader: OwnersReader
     _item: Item | None = None
     _permissions: dict[str, Permission] = field(default_factory=dict)
+    _changed: list[ChangedFile] | None = None
+    _owners: OwnersIndex | None = None
 
     async def item(self, refresh: bool = False) -> Item:
         if self._item is None or refresh:
@@ -56,6 +61,22 @@ class EventScope:
             self._permissions[key] = await self.forge.permission(self.event.repo, login)
         return self._permissions[key]
 
+    async def changed_files(self) -> list[ChangedFile]:
+        if self._changed is None:
+            item = await self.item()
+            self._changed = await self.owners_reader.changed_files(self.forge, self.event.ref, item.head_sha)
+        return self._changed
+
+    async def owners(self) -> OwnersIndex:
+        """OWNERS for the changed files, at the base branch's current head.  Raises OwnersError."""
+        if self._owners is None:
+            item = await self.item()
+            base = item.base_ref or ""
+            sha = await self.forge.branch_sha(self.event.repo, base)
+            paths = changed_paths(await self.changed_files())
+            self._owners = await self.owners_reader.index(self.forge, self.event.repo, sha, paths)
+        return self._owners
+
 
 class Context:
     def __init__(self, scope: EventScope, options: Any, log: Any) -> None:
@@ -65,6 +86,7 @@ class Context:
         self.options = options
         self.log = log
         self.repo_config = scope.repo_config
+        self.owners_reader = scope.owners_reader
 
     @property
     def ref(self):  # noqa: ANN201 - ItemRef
@@ -88,6 +110,15 @@ class Context:
     async def permission(self, login: str) -> Permission:
         return await self._scope.permission(login)
 
+    async def changed_files(self) -> list[ChangedFile]:
+        return await self._scope.changed_files()
+
+    async def changed_paths(self) -> list[str]:
+        return changed_paths(await self._scope.changed_files())
+
+    async def owners(self) -> OwnersIndex:
+        return await self._scope.owners()
+
     async def repo_labels(self, wanted: Sequence[str] = ()) -> frozenset[str]:
         """The repository's labels; refreshed once if any ``wanted`` label seems missing."""
         labels = await self._scope.labels.get(self.forge, self.event.repo)
@@ -110,3 +141,17 @@ class Context:
 
     async def note(self, message: str) -> None:
         await self.forge.comment(self.ref, render_note(message))
+
+    async def status_comment(self, marker: str, text: str, comments: Sequence[Comment] | None = None,
+                             bot: str | None = None) -> None:
+        """Keep one bot comment that starts with ``marker`` saying ``text``: created once, then edited
+        in place, and only when it changes (an edit costs a write).  ``text`` starts with ``marker``."""
+        body = render_note(text)
+        bot = bot or (await self.forge.whoami()).lower()
+        if comments is None:
+            comments = await self.forge.list_comments(self.ref)
+        mine = next((c for c in comments if c.author.lower() == bot and c.body.startswith(marker)), None)
+        if mine is None:
+            await self.forge.comment(self.ref, body)
+        elif mine.body != body:
+            await self.forge.edit_comment(self.ref, mine.id, body)

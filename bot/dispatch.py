@@ -10,6 +10,7 @@ import structlog
 from bot.commands import Invocation, parse_commands
 from bot.config import Config
 from bot.context import Context, EventScope, LabelCache
+from bot.owners_reader import OwnersReader
 from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ReviewEvent
 from bot.forge.base import (
     ForbiddenError,
@@ -37,10 +38,11 @@ def _command_text(event: Event) -> str:
 
 
 class Dispatcher:
-    def __init__(self, config: Config, forges: Mapping[str, AsyncForge], labels: LabelCache | None = None) -> None:
+    def __init__(self, config: Config, forges: Mapping[str, AsyncForge]) -> None:
         self.config = config
         self.forges = dict(forges)
-        self.labels = labels or LabelCache()
+        self.labels = LabelCache()
+        self.owners_reader = OwnersReader()
         self._bot_logins: dict[str, str] = {}
 
     async def _bot_login(self, forge: AsyncForge) -> str:
@@ -75,7 +77,8 @@ class Dispatcher:
                 log.debug("event ignored", reason=reason, actor=event.actor)
                 return
             repo_config = self.config.for_repo(event.repo)
-            scope = EventScope(event=event, forge=forge, repo_config=repo_config, labels=self.labels)
+            scope = EventScope(event=event, forge=forge, repo_config=repo_config, labels=self.labels,
+                               owners_reader=self.owners_reader)
             invocations = parse_commands(_command_text(event), repo_config.prefix)
             for plugin in repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)

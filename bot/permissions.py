@@ -37,12 +37,6 @@ async def _self_or_collaborator(ctx: Context, inv: Invocation) -> str | None:
     return "only collaborators may name other users; you may always name yourself."
 
 
-async def _collaborator_not_author(ctx: Context, inv: Invocation) -> str | None:
-    if await ctx.is_author(ctx.event.actor):
-        return f"you cannot LGTM your own {ctx.noun()}."
-    return await _collaborator(ctx, inv)
-
-
 COLLAB_NOTE = "(GitLab: Developer or higher)"
 
 ANYONE = Rule("anyone", _anyone)
@@ -50,7 +44,4 @@ COLLABORATORS = Rule(f"collaborators {COLLAB_NOTE}", _collaborator)
 AUTHOR_OR_COLLABORATORS = Rule(f"the author or collaborators {COLLAB_NOTE}", _author_or_collaborator)
 SELF_OR_COLLABORATORS = Rule(
     f"anyone for themselves; collaborators {COLLAB_NOTE} for others", _self_or_collaborator
-)
-COLLABORATORS_EXCEPT_AUTHOR = Rule(
-    f"collaborators {COLLAB_NOTE}, except the author", _collaborator_not_author
 )

@@ -1,7 +1,7 @@
 """The core plugins.  The registry is this explicit list; its order is the order plugins run in."""
 
 from bot.plugin import Plugin
-from plugins import assign, help, hold, label, lgtm, lifecycle
+from plugins import approve, assign, blunderbuss, help, hold, label, lgtm, lifecycle, owners_label, verify_owners
 
 REGISTRY: list[Plugin] = [
     help.PLUGIN,
@@ -10,6 +10,10 @@ REGISTRY: list[Plugin] = [
     assign.PLUGIN,
     label.PLUGIN,
     lifecycle.PLUGIN,
+    verify_owners.PLUGIN,
+    owners_label.PLUGIN,
+    approve.PLUGIN,
+    blunderbuss.PLUGIN,
 ]
 
 

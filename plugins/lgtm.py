@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from bot.commands import Invocation
 from bot.context import Context
 from bot.events import ItemAction, ItemEvent
-from bot.permissions import AUTHOR_OR_COLLABORATORS, COLLABORATORS_EXCEPT_AUTHOR
-from bot.plugin import PULLS_ONLY, Command, Plugin, Subscription, arg_pattern
+from bot.owners import OwnersError
+from bot.permissions import AUTHOR_OR_COLLABORATORS, COLLABORATORS
+from bot.plugin import PULLS_ONLY, Command, Plugin, Rule, Subscription, arg_pattern
 
 LABEL = "lgtm"
 
@@ -16,6 +17,31 @@ LABEL = "lgtm"
 @dataclass(frozen=True)
 class LgtmOptions:
     remove_on_new_commits: bool = True  # Prow's behaviour: a new head needs a new review
+    # With OWNERS files covering the change, only their reviewers and approvers may /lgtm;
+    # true lets any collaborator, as in repositories without OWNERS.
+    allow_any_collaborator: bool = False
+
+
+async def _reviewer_check(ctx: Context, inv: Invocation) -> str | None:
+    if await ctx.is_author(ctx.event.actor):
+        return f"you cannot LGTM your own {ctx.noun()}."
+    if not ctx.options.allow_any_collaborator:
+        try:
+            index = await ctx.owners()
+        except OwnersError:
+            index = None  # approve's status comment explains; judge by repository access meanwhile
+        paths = await ctx.changed_paths() if index is not None else []
+        if index is not None and index.has_owners(paths):
+            if index.is_reviewer_or_approver(ctx.event.actor, paths):
+                return None
+            return "only reviewers and approvers listed in the OWNERS files of the changed files may use it."
+    return await COLLABORATORS.check(ctx, inv)
+
+
+REVIEWERS = Rule(
+    "reviewers and approvers from OWNERS of the changed files (no OWNERS: collaborators), except the author",
+    _reviewer_check,
+)
 
 
 async def add(ctx: Context, inv: Invocation) -> None:
@@ -39,7 +65,7 @@ PLUGIN = Plugin(
     name="lgtm",
     description="Adds the lgtm label when a reviewer approves the change; removes it on new commits.",
     commands=(
-        Command("lgtm", add, COLLABORATORS_EXCEPT_AUTHOR, "Adds the lgtm label.", examples=("/lgtm",), on=PULLS_ONLY),
+        Command("lgtm", add, REVIEWERS, "Adds the lgtm label.", examples=("/lgtm",), on=PULLS_ONLY),
         Command("lgtm", cancel, AUTHOR_OR_COLLABORATORS, _CANCEL_HELP, syntax="cancel",
                 args=arg_pattern("cancel"), examples=("/lgtm cancel",), on=PULLS_ONLY),
         Command("remove-lgtm", cancel, AUTHOR_OR_COLLABORATORS, _CANCEL_HELP, examples=("/remove-lgtm",), on=PULLS_ONLY),

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from bot.forge.base import ChangedFile, Permission
 from tests.conftest import AUTHOR, COLLAB, REPO, Bot, typed
 
 # (command, at most this many requests on GitHub, on GitLab)
 BUDGET = [
-    ("/lgtm", 2, 3),  # permission + add label (GitLab: + read the MR for its author)
+    ("/lgtm", 4, 4),  # read PR, base branch head (OWNERS decide who may), permission, add label
     ("/hold", 1, 1),  # anyone may: just add the label
     ("/kind bug", 2, 2),  # permission + add label (label list cached)
     ("/assign @bob", 2, 4),  # permission + assign (GitLab: read MR, resolve user, update)
@@ -31,3 +32,21 @@ async def test_calls_per_command(bot: Bot, command: str, github: int, gitlab: in
     limit = github if fake.name == "github" else gitlab
     assert len(calls) <= limit, [f"{c.method} {c.path}" for c in calls]
     assert bot.bot_comments(number) == []  # no error replies: the command really ran
+
+
+async def test_calls_per_approve(bot: Bot) -> None:
+    """One /approve on a warm cache (OWNERS files and changed files are cached by sha)."""
+    fake = bot.fake
+    for login in ("ray",):
+        fake.set_permission(REPO, login, Permission.WRITE)
+    fake.set_file(REPO, "OWNERS", "approvers: [ray]\n")
+    fake.set_file(REPO, "pkg/OWNERS", "approvers: [carl]\n")
+    number, opened = fake.open_pull(REPO, author=AUTHOR, files=[ChangedFile("pkg/a.go"), ChangedFile("b.go")])
+    await bot.deliver(opened)
+    await bot.deliver(fake.comment(REPO, number, COLLAB, "/approve"))  # warms the caches
+    before = len(fake.requests)
+    await bot.deliver(fake.comment(REPO, number, "ray", "/approve"))
+    calls = [f"{c.method} {c.path}" for c in fake.requests[before:]]
+    assert "approved" in fake.labels(REPO, number)
+    # read PR, base head, comments, reviews, add label, edit status comment
+    assert len(calls) <= 6, calls

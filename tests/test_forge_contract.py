@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.events import ItemKind, ItemRef
-from bot.forge.base import ForgeClient, NotFoundError, Permission
+from bot.events import ItemKind, ItemRef, ReviewState
+from bot.forge.base import ChangedFile, ForgeClient, NotFoundError, Permission
 from tests.conftest import AUTHOR, COLLAB, LABELS, OTHER, OUTSIDER, REPO, make_client
 from tests.fakes.base import FakeForge
 
@@ -118,3 +118,50 @@ def test_permission_levels_round_trip(client: ForgeClient, fake: FakeForge) -> N
     for level in (Permission.TRIAGE, Permission.MAINTAIN, Permission.ADMIN):
         fake.set_permission(REPO, "lev", level)
         assert client.permission(REPO, "lev") == level
+
+
+# ---- what OWNERS support reads (issue: OWNERS and approvals) --------------------------------------
+
+
+def test_branch_sha_follows_the_branch(client: ForgeClient, fake: FakeForge) -> None:
+    first = fake.set_file(REPO, "OWNERS", "approvers: [carl]\n")
+    assert client.branch_sha(REPO, "main") == first
+    second = fake.set_file(REPO, "OWNERS", "approvers: [bob]\n")
+    assert second != first and client.branch_sha(REPO, "main") == second
+    with pytest.raises(NotFoundError):
+        client.branch_sha(REPO, "no-such-branch")
+
+
+def test_read_file_at_a_commit(client: ForgeClient, fake: FakeForge) -> None:
+    old = fake.set_file(REPO, "pkg/api/OWNERS", "approvers: [carl]\n")
+    new = fake.set_file(REPO, "pkg/api/OWNERS", "approvers: [bob]\n")
+    assert client.read_file(REPO, "pkg/api/OWNERS", old) == "approvers: [carl]\n"
+    assert client.read_file(REPO, "pkg/api/OWNERS", new) == "approvers: [bob]\n"
+    assert client.read_file(REPO, "pkg/OWNERS", new) is None
+    gone = fake.set_file(REPO, "pkg/api/OWNERS", None)
+    assert client.read_file(REPO, "pkg/api/OWNERS", gone) is None
+
+
+def test_changed_files(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
+    files = [
+        ChangedFile("README.md"),
+        ChangedFile("pkg/api/new.go", "added"),
+        ChangedFile("pkg/old.go", "removed"),
+        ChangedFile("pkg/api/moved.go", "renamed", previous_path="pkg/moved.go"),
+    ]
+    fake.set_changed_files(REPO, pull.number, files)
+    assert client.changed_files(pull) == files
+
+
+def test_reviews(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
+    assert client.list_reviews(pull) == []
+    fake.review(REPO, pull.number, COLLAB, "approved")
+    (review,) = client.list_reviews(pull)
+    assert (review.author, review.state) == (COLLAB, ReviewState.APPROVED)
+
+
+def test_comments_are_ordered_by_time(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
+    fake.comment(REPO, pull.number, COLLAB, "one")
+    fake.comment(REPO, pull.number, OTHER, "two")
+    stamps = [c.created_at for c in client.list_comments(pull)]
+    assert all(stamps) and stamps == sorted(stamps)

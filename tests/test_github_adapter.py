@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
 from urllib.error import HTTPError
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.events import CommentEvent, ItemAction, ItemEvent, ItemKind, ItemRef, ReviewEvent, ReviewState
 from bot.forge.base import (
+    ChangedFile,
     Comment,
     ForbiddenError,
     ForgeClient,
@@ -25,6 +27,7 @@ from bot.forge.base import (
     NotFoundError,
     Permission,
     RateLimitedError,
+    Review,
 )
 from bot.forge.github.client import GitHubClient
 from bot.forge.github.translate import translate
@@ -166,6 +169,234 @@ def test_list_comments_reads_every_page_in_order(fake: FakeGitHub, client: GitHu
     assert len({c.id for c in comments}) == 130
 
 
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def test_comment_times_are_utc_and_ordered(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    fake.comment(REPO, ref.number, author="alice", body="one")
+    client.comment(ref, "two")
+    fake.comment(REPO, ref.number, author="carol", body="three")
+    stamps = [c.created_at for c in client.list_comments(ref)]
+    assert all(ISO_UTC.fullmatch(stamp) for stamp in stamps)
+    assert stamps == sorted(stamps) and len(set(stamps)) == 3
+
+
+# ---- what OWNERS support reads ---------------------------------------------------------------
+
+
+def test_branch_sha_is_one_request(fake: FakeGitHub, client: GitHubClient) -> None:
+    empty = client.branch_sha(REPO, "main")  # a new repository has one empty commit on main
+    release = fake.set_file(REPO, "OWNERS", "approvers: [alice]\n", branch="release/1.0")
+    before = len(fake.requests)
+    assert client.branch_sha(REPO, "release/1.0") == release
+    # a ref lookup keeps "/" between the name's parts, as GitHub wants
+    assert calls(fake, before) == [("GET", f"/repos/{REPO}/git/ref/heads/release/1.0")]
+    assert client.branch_sha(REPO, "main") == empty != release  # the new branch started from main
+
+
+def test_branch_sha_escapes_the_name(fake: FakeGitHub, client: GitHubClient) -> None:
+    sha = fake.set_file(REPO, "OWNERS", "approvers: [alice]\n", branch="fix/issue#12-é")
+    before = len(fake.requests)
+    assert client.branch_sha(REPO, "fix/issue#12-é") == sha
+    assert calls(fake, before) == [("GET", f"/repos/{REPO}/git/ref/heads/fix/issue%2312-%C3%A9")]
+
+
+@pytest.mark.parametrize(
+    ("repo", "branch"),
+    [(REPO, "no-such-branch"), (REPO, "release"), ("acme/nope", "main")],
+    ids=["missing branch", "prefix of a branch", "missing repository"],
+)
+def test_branch_sha_not_found(fake: FakeGitHub, client: GitHubClient, repo: str, branch: str) -> None:
+    fake.set_file(REPO, "OWNERS", "approvers: [alice]\n", branch="release/1.0")
+    with pytest.raises(NotFoundError, match="404"):
+        client.branch_sha(repo, branch)
+
+
+def test_read_file_at_old_and_new_commits(fake: FakeGitHub, client: GitHubClient) -> None:
+    old = fake.set_file(REPO, "pkg/OWNERS", "approvers: [alice]\n")
+    new = fake.set_file(REPO, "pkg/OWNERS", "approvers: [carol]\n")
+    before = len(fake.requests)
+    assert client.read_file(REPO, "pkg/OWNERS", old) == "approvers: [alice]\n"
+    assert client.read_file(REPO, "pkg/OWNERS", new) == "approvers: [carol]\n"
+    assert [(r.method, r.path, r.query) for r in fake.requests[before:]] == [
+        ("GET", f"/repos/{REPO}/contents/pkg/OWNERS", {"ref": old}),
+        ("GET", f"/repos/{REPO}/contents/pkg/OWNERS", {"ref": new}),
+    ]
+
+
+def test_read_file_that_is_not_there(fake: FakeGitHub, client: GitHubClient) -> None:
+    empty = client.branch_sha(REPO, "main")
+    added = fake.set_file(REPO, "pkg/OWNERS", "approvers: [alice]\n")
+    removed = fake.set_file(REPO, "pkg/OWNERS", None)
+    before = len(fake.requests)
+    assert client.read_file(REPO, "pkg/OWNERS", empty) is None  # not yet there
+    assert client.read_file(REPO, "pkg/OWNERS", added) == "approvers: [alice]\n"
+    assert client.read_file(REPO, "pkg/OWNERS", removed) is None  # deleted since
+    assert client.read_file(REPO, "OWNERS", added) is None
+    assert len(fake.requests) - before == 4
+
+
+def test_read_file_of_a_directory_is_none(fake: FakeGitHub, client: GitHubClient) -> None:
+    sha = fake.set_file(REPO, "pkg/api/OWNERS", "approvers: [alice]\n")
+    before = len(fake.requests)
+    assert client.read_file(REPO, "pkg", sha) is None
+    assert client.read_file(REPO, "pkg/api", sha) is None
+    assert len(fake.requests) - before == 2  # the listing is not followed up
+
+
+def test_read_file_with_special_characters(fake: FakeGitHub, client: GitHubClient) -> None:
+    path = "docs/a dir/ünï#?%+.md"
+    text = "approvers:\n  - ålice  # café\n" * 20  # long enough for wrapped base64
+    sha = fake.set_file(REPO, path, text)
+    before = len(fake.requests)
+    assert client.read_file(REPO, path, sha) == text
+    assert calls(fake, before) == [("GET", f"/repos/{REPO}/contents/docs/a%20dir/%C3%BCn%C3%AF%23%3F%25%2B.md")]
+
+
+def test_read_file_at_an_unknown_commit(fake: FakeGitHub, client: GitHubClient) -> None:
+    fake.set_file(REPO, "OWNERS", "approvers: [alice]\n")
+    with pytest.raises(NotFoundError, match="No commit found"):
+        client.read_file(REPO, "OWNERS", "0" * 40)
+
+
+def test_read_file_too_large_for_the_contents_api(fake: FakeGitHub, client: GitHubClient) -> None:
+    sha = fake.set_file(REPO, "huge.txt", "x" * (1024 * 1024 + 1))
+    with pytest.raises(InvalidRequestError, match=r"huge\.txt .* 1 MB"):
+        client.read_file(REPO, "huge.txt", sha)
+
+
+def test_read_file_errors_are_not_taken_for_a_missing_file(fake: FakeGitHub, client: GitHubClient) -> None:
+    sha = fake.set_file(REPO, "OWNERS", "approvers: [alice]\n")
+    fake.fail_next("GET", r"/contents/", 403, message="Resource not accessible by integration")
+    with pytest.raises(ForbiddenError):
+        client.read_file(REPO, "OWNERS", sha)
+    fake.fail_next("GET", r"/contents/", 502)  # a GET is retried
+    assert client.read_file(REPO, "OWNERS", sha) == "approvers: [alice]\n"
+
+
+def test_changed_files_reads_every_page(fake: FakeGitHub, client: GitHubClient) -> None:
+    files = []
+    for i in range(250):
+        if i % 10 == 3:
+            files.append(ChangedFile(f"pkg/new-{i}.go", "renamed", previous_path=f"pkg/old/{i}.go"))
+        elif i % 10 == 7:
+            files.append(ChangedFile(f"pkg/gone-{i}.go", "removed"))
+        else:
+            files.append(ChangedFile(f"pkg/file-{i}.go", "added" if i % 2 else "modified"))
+    ref = pull(fake, files=files)
+    before = len(fake.requests)
+    assert client.changed_files(ref) == files
+    pages = fake.requests[before:]
+    assert [r.path for r in pages] == [f"/repos/{REPO}/pulls/{ref.number}/files"] * 3
+    assert [r.query.get("page") for r in pages] == [None, "2", "3"]
+    assert client.get_item(ref).ref == ref
+
+
+def test_changed_files_map_githubs_other_statuses(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    fake.set_changed_files(
+        REPO,
+        ref.number,
+        [
+            ChangedFile("copy.go", "copied", previous_path="orig.go"),  # the original is untouched
+            ChangedFile("run.sh", "changed"),  # mode only
+            ChangedFile("same.go", "unchanged"),
+        ],
+    )
+    assert client.changed_files(ref) == [
+        ChangedFile("copy.go", "added"),
+        ChangedFile("run.sh", "modified"),
+        ChangedFile("same.go", "modified"),
+    ]
+
+
+def test_changed_files_stop_at_githubs_3000(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake, files=[ChangedFile(f"f/{i}") for i in range(3005)])
+    files = client.changed_files(ref)
+    assert len(files) == 3000 and files[-1] == ChangedFile("f/2999")
+
+
+def test_changed_files_of_none_and_of_an_issue(fake: FakeGitHub, client: GitHubClient) -> None:
+    assert client.changed_files(pull(fake)) == []
+    with pytest.raises(NotFoundError):
+        client.changed_files(issue(fake))
+
+
+def _raw_reviews(fake: FakeGitHub, number: int) -> list[dict]:
+    """The reviews as GitHub lists them to the bot, in its order."""
+    url = f"{fake.api_url}/repos/{REPO}/pulls/{number}/reviews"
+    request = Request(url, headers={"Authorization": f"token {fake.token}"})
+    with urlopen(request) as response:
+        return json.loads(response.read())
+
+
+def test_reviews_oldest_first_without_pending_ones(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    fake.start_review(REPO, ref.number, "alice")  # pending: only alice sees it
+    fake.review(REPO, ref.number, "carol", "changes_requested")
+    fake.start_review(REPO, ref.number, fake.bot_login)  # pending, and the bot sees its own
+    fake.review(REPO, ref.number, "alice", "approved", body="LGTM")  # submits alice's pending review
+    fake.review(REPO, ref.number, "carol", "commented")
+
+    raw = _raw_reviews(fake, ref.number)
+    assert [(r["user"]["login"], r["state"]) for r in raw] == [
+        ("alice", "APPROVED"),  # listed where it was started
+        ("carol", "CHANGES_REQUESTED"),
+        ("prowlet-bot", "PENDING"),
+        ("carol", "COMMENTED"),
+    ]
+    assert "submitted_at" not in raw[2]
+
+    reviews = client.list_reviews(ref)
+    assert [(r.author, r.state) for r in reviews] == [
+        ("carol", ReviewState.CHANGES_REQUESTED),
+        ("alice", ReviewState.APPROVED),  # ordered by when it was submitted
+        ("carol", ReviewState.COMMENTED),
+    ]
+    stamps = [r.submitted_at for r in reviews]
+    assert all(ISO_UTC.fullmatch(stamp) for stamp in stamps) and stamps == sorted(stamps)
+
+
+def test_reviews_dismissed_and_by_deleted_accounts(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    fake.review(REPO, ref.number, "alice", "approved")
+    fake.review(REPO, ref.number, "dave", "approved")
+    fake.review(REPO, ref.number, "carol", "changes_requested")
+    fake.dismiss_review(REPO, ref.number, "carol", dismisser="alice")
+    fake.delete_user("dave")
+    assert [(r.author, r.state) for r in client.list_reviews(ref)] == [
+        ("alice", ReviewState.APPROVED),
+        ("carol", ReviewState.DISMISSED),
+    ]
+
+
+def test_reviews_read_every_page(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    for i in range(120):
+        fake.review(REPO, ref.number, "alice" if i % 2 else "carol", "commented")
+    before = len(fake.requests)
+    reviews = client.list_reviews(ref)
+    assert len(reviews) == 120 and reviews[0].author == "carol" and reviews[-1].author == "alice"
+    assert len(fake.requests) - before == 2
+
+
+def test_reviews_and_comments_share_one_timeline(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    fake.comment(REPO, ref.number, author="alice", body="/lgtm")
+    fake.review(REPO, ref.number, "carol", "approved")
+    fake.comment(REPO, ref.number, author="alice", body="/lgtm cancel")
+    first, last = client.list_comments(ref)
+    (review,) = client.list_reviews(ref)
+    assert first.created_at < review.submitted_at < last.created_at
+    assert review == Review("carol", ReviewState.APPROVED, review.submitted_at)
+
+
+def test_reviews_of_an_issue(fake: FakeGitHub, client: GitHubClient) -> None:
+    with pytest.raises(NotFoundError):
+        client.list_reviews(issue(fake))
+
+
 # ---- writing ---------------------------------------------------------------------------------
 
 
@@ -209,7 +440,8 @@ def test_comment_and_edit(fake: FakeGitHub, client: GitHubClient) -> None:
     client.edit_comment(ref, comment_id, "edited")
     assert calls(fake, before) == [("PATCH", f"/repos/{REPO}/issues/comments/{comment_id}")]  # no GET first
     assert fake.comments(REPO, ref.number) == [("prowlet-bot", "edited")]
-    assert client.list_comments(ref) == [Comment(comment_id, "prowlet-bot", "edited")]
+    # the fake's clock: the PR at 00:00:00, the comment a second later; an edit leaves created_at
+    assert client.list_comments(ref) == [Comment(comment_id, "prowlet-bot", "edited", "2026-01-01T00:00:01Z")]
 
 
 def test_edit_missing_comment(fake: FakeGitHub, client: GitHubClient) -> None:
@@ -497,6 +729,9 @@ def test_fake_webhooks_translate(fake: FakeGitHub) -> None:
 
     event = _event(fake, fake.review(REPO, number, author="alice", state="approved"))
     assert isinstance(event, ReviewEvent) and event.state is ReviewState.APPROVED and event.body == ""
+
+    event = _event(fake, fake.dismiss_review(REPO, number, author="alice", dismisser="carol"))
+    assert isinstance(event, ReviewEvent) and event.state is ReviewState.DISMISSED and event.actor == "carol"
 
     event = _event(fake, fake.merge(REPO, number, merger="alice"))
     assert event.action is ItemAction.MERGED

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 
 from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ItemKind, ItemRef, ReviewEvent, ReviewState
 from bot.forge.base import (
+    ChangedFile,
     Comment,
     ForbiddenError,
     ForgeClient,
@@ -19,10 +22,11 @@ from bot.forge.base import (
     NotFoundError,
     Permission,
     RateLimitedError,
+    Review,
 )
-from bot.forge.gitlab.client import GitLabClient
+from bot.forge.gitlab.client import GitLabClient, _utc
 from bot.forge.gitlab.translate import translate
-from tests.fakes.base import Delivery
+from tests.fakes.base import Delivery, RecordedRequest
 from tests.fakes.gitlab import FakeGitLab
 
 REPO = "group/sub/project"  # nested groups: the path travels URL-encoded
@@ -163,7 +167,8 @@ def test_comment_edit_and_list(fake: FakeGitLab, client: GitLabClient, mr: ItemR
     assert fake.system_notes(REPO, mr.number)  # present, and filtered out below
     comments = client.list_comments(mr)
     assert [(c.author, c.body) for c in comments] == fake.comments(REPO, mr.number)
-    assert comments[1] == Comment(comment_id, "prowlet-bot", "thanks!")
+    assert comments[1] == Comment(comment_id, "prowlet-bot", "thanks!", comments[1].created_at)
+    assert comments[0].created_at < comments[1].created_at
 
 
 def test_comments_on_issues(fake: FakeGitLab, client: GitLabClient, mr: ItemRef, issue: ItemRef) -> None:
@@ -181,6 +186,35 @@ def test_list_comments_reads_all_pages_oldest_first(
     fake.push(REPO, mr.number, pusher="bob")  # a system note on the last page
     assert [c.body for c in client.list_comments(mr)] == [f"note {i}" for i in range(130)]
     assert calls(fake, "GET", "/notes") == 2
+
+
+def test_comments_carry_their_creation_time_in_utc(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef
+) -> None:
+    for i in range(5):
+        fake.comment(REPO, mr.number, author="alice", body=f"note {i}")
+        fake.push(REPO, mr.number, pusher="bob")  # system notes in between take time too
+    client.comment(mr, "last")
+    stamps = [c.created_at for c in client.list_comments(mr)]
+    assert len(stamps) == 6
+    # GitLab sends "2026-01-01T00:00:03.000Z"; the neutral form is to the second, in UTC
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp) for stamp in stamps)
+    assert stamps == sorted(set(stamps))  # the fake's clock ticks a second per event
+
+
+@pytest.mark.parametrize(
+    ("gitlab", "neutral"),
+    [
+        ("2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00Z"),
+        ("2026-03-04T05:06:07.891Z", "2026-03-04T05:06:07Z"),
+        ("2026-01-01T02:30:00.000+02:00", "2026-01-01T00:30:00Z"),  # an instance in another zone
+        ("2025-12-31T20:00:00.000-05:00", "2026-01-01T01:00:00Z"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_gitlab_times_become_utc_to_the_second(gitlab: str | None, neutral: str) -> None:
+    assert _utc(gitlab) == neutral
 
 
 def test_editing_another_items_comment_is_not_found(
@@ -248,6 +282,208 @@ def test_non_members_and_unknown_users_have_no_permission(fake: FakeGitLab, clie
     assert client.permission(REPO, "dave") is Permission.NONE
     assert client.permission(REPO, "ghost") is Permission.NONE
     assert sum("/members/all/" in r.path for r in fake.requests) == 2  # ghost has no id to ask about
+
+
+# ---- branches and files -------------------------------------------------------------------
+
+
+def test_branch_sha(fake: FakeGitLab, client: GitLabClient) -> None:
+    assert client.branch_sha(REPO, "main") == fake.branch_head(REPO)  # the initial empty commit
+    sha = fake.set_file(REPO, "OWNERS", "approvers: [alice]\n")
+    assert len(sha) == 40 and int(sha, 16) >= 0
+    assert client.branch_sha(REPO, "main") == sha
+
+
+def test_branch_names_with_slashes_travel_encoded_in_one_request(
+    fake: FakeGitLab, client: GitLabClient
+) -> None:
+    main = fake.branch_head(REPO)
+    sha = fake.set_file(REPO, "notes.md", "1.0\n", branch="release/1.0")
+    assert client.branch_sha(REPO, "release/1.0") == sha != main
+    assert client.branch_sha(REPO, "main") == main  # a new branch is committed to, not main
+    branch_path = f"/projects/{ENCODED}/repository/branches/release%2F1.0"
+    assert fake.requests[0] == RecordedRequest("GET", branch_path)
+    assert len(fake.requests) == 2
+
+
+def test_a_missing_branch_or_project_is_not_found(fake: FakeGitLab, client: GitLabClient) -> None:
+    with pytest.raises(NotFoundError, match="Branch Not Found"):
+        client.branch_sha(REPO, "no/such-branch")
+    with pytest.raises(NotFoundError, match="Project Not Found"):
+        client.branch_sha("group/nope", "main")
+    assert len(fake.requests) == 2  # a 404 is not retried
+
+
+def test_read_file_at_old_and_new_commits(fake: FakeGitLab, client: GitLabClient) -> None:
+    old = fake.set_file(REPO, "pkg/OWNERS", "approvers: [alice]\n")
+    new = fake.set_file(REPO, "pkg/OWNERS", "approvers: [carol]\n")
+    gone = fake.set_file(REPO, "pkg/OWNERS", None)
+    assert client.read_file(REPO, "pkg/OWNERS", old) == "approvers: [alice]\n"
+    assert client.read_file(REPO, "pkg/OWNERS", new) == "approvers: [carol]\n"
+    assert client.read_file(REPO, "pkg/OWNERS", gone) is None
+    assert fake.requests[0] == RecordedRequest(
+        "GET", f"/projects/{ENCODED}/repository/files/pkg%2FOWNERS/raw", {"ref": old}
+    )
+    assert len(fake.requests) == 3  # one request per read, a missing file included
+
+
+def test_a_missing_file_is_none(fake: FakeGitLab, client: GitLabClient) -> None:
+    sha = fake.set_file(REPO, "OWNERS", "approvers: [alice]\n")
+    assert client.read_file(REPO, "docs/OWNERS", sha) is None
+    assert client.read_file(REPO, "OWNERS", sha) == "approvers: [alice]\n"
+    fake.add_repo("group/empty")  # only the initial empty commit
+    assert client.read_file("group/empty", "OWNERS", client.branch_sha("group/empty", "main")) is None
+
+
+def test_an_unknown_commit_or_project_is_not_a_missing_file(fake: FakeGitLab, client: GitLabClient) -> None:
+    # Only GitLab's "404 File Not Found" means "no such file": a wrong sha or project must not
+    # read as "no OWNERS here".
+    fake.set_file(REPO, "OWNERS", "x\n")
+    with pytest.raises(NotFoundError, match="Commit Not Found"):
+        client.read_file(REPO, "OWNERS", "0" * 40)
+    with pytest.raises(NotFoundError, match="Project Not Found"):
+        client.read_file("group/nope", "OWNERS", fake.branch_head(REPO))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "a/b/c/d/e/OWNERS",
+        "docs/with space/OWNERS",
+        "we#ird/q?uery&x=1/OWNERS",
+        "plus+sign/100%/OWNERS",
+        "ünïcødé/日本語/OWNERS",
+        ".hidden/..dots../OWNERS",
+    ],
+)
+def test_paths_are_url_encoded_whole(fake: FakeGitLab, client: GitLabClient, path: str) -> None:
+    sha = fake.set_file(REPO, path, "approvers: [alice] ✓\n")
+    assert client.read_file(REPO, path, sha) == "approvers: [alice] ✓\n"
+    (request,) = fake.requests
+    assert request.path == f"/projects/{ENCODED}/repository/files/{quote(path, safe='')}/raw"
+
+
+def test_files_and_branches_in_deeply_nested_groups(fake: FakeGitLab, client: GitLabClient) -> None:
+    repo = "top/middle/lower/leaf.project"
+    fake.add_repo(repo)
+    sha = fake.set_file(repo, "src/OWNERS", "reviewers: [carol]\n", branch="feature/x")
+    assert client.branch_sha(repo, "feature/x") == sha
+    assert client.read_file(repo, "src/OWNERS", sha) == "reviewers: [carol]\n"
+    assert client.read_file(REPO, "src/OWNERS", fake.branch_head(REPO)) is None  # another project
+    encoded = "top%2Fmiddle%2Flower%2Fleaf.project"
+    assert fake.requests[0].path == f"/projects/{encoded}/repository/branches/feature%2Fx"
+
+
+def test_a_merge_requests_head_is_a_commit_of_its_source_branch(
+    fake: FakeGitLab, client: GitLabClient
+) -> None:
+    fake.set_file(REPO, "OWNERS", "approvers: [alice]\n")
+    number, _ = fake.open_pull(REPO, author="bob")
+    ref = ItemRef(REPO, number, ItemKind.PULL)
+    head = client.get_item(ref).head_sha
+    assert head is not None and client.branch_sha(REPO, f"topic-{number}") == head
+    assert client.read_file(REPO, "OWNERS", head) == "approvers: [alice]\n"  # branched from main
+    moved = fake.set_file(REPO, "OWNERS", "approvers: [carol]\n", branch=f"topic-{number}")
+    assert fake.head_sha(REPO, number) == client.get_item(ref).head_sha == moved
+    assert client.read_file(REPO, "OWNERS", moved) == "approvers: [carol]\n"
+    assert client.read_file(REPO, "OWNERS", client.branch_sha(REPO, "main")) == "approvers: [alice]\n"
+    fake.push(REPO, number, pusher="bob")
+    pushed = fake.head_sha(REPO, number)
+    assert pushed != moved and client.read_file(REPO, "OWNERS", pushed) == "approvers: [carol]\n"
+
+
+def test_file_reads_are_retried_on_transient_errors_but_forbidden_is_no_none(
+    fake: FakeGitLab, client: GitLabClient
+) -> None:
+    sha = fake.set_file(REPO, "OWNERS", "x\n")
+    fake.fail_next("GET", "/raw$", 502)
+    assert client.read_file(REPO, "OWNERS", sha) == "x\n"
+    fake.fail_next("GET", "/raw$", 403)
+    with pytest.raises(ForbiddenError):
+        client.read_file(REPO, "OWNERS", sha)
+    fake.fail_next("GET", "/repository/branches/", 503, times=10)
+    with pytest.raises(ForgeUnavailableError):
+        client.branch_sha(REPO, "main")
+
+
+# ---- changed files and approvals -----------------------------------------------------------
+
+
+def many_changes(count: int) -> list[ChangedFile]:
+    kinds = [
+        lambda i: ChangedFile(f"pkg/{i:03}/new.go", "added"),
+        lambda i: ChangedFile(f"pkg/{i:03}/gone.go", "removed"),
+        lambda i: ChangedFile(f"pkg/{i:03}/moved.go", "renamed", previous_path=f"old/{i:03}/moved.go"),
+        lambda i: ChangedFile(f"pkg/{i:03}/edited.go"),
+    ]
+    return [kinds[i % 4](i) for i in range(count)]
+
+
+def test_changed_files_across_pages(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
+    files = many_changes(250)
+    fake.set_changed_files(REPO, mr.number, files)
+    assert client.changed_files(mr) == files  # GitLab's order, renames with both paths
+    diff_requests = [r for r in fake.requests if r.path.endswith("/diffs")]
+    assert [r.path for r in diff_requests] == [f"/projects/{ENCODED}/merge_requests/{mr.number}/diffs"] * 3
+    assert diff_requests[0].query["per_page"] == "100"
+    assert len(fake.requests) == 3
+
+
+def test_changed_files_given_when_opening(fake: FakeGitLab, client: GitLabClient) -> None:
+    files = [ChangedFile("README.md"), ChangedFile("b/OWNERS", "renamed", previous_path="a/OWNERS")]
+    number, _ = fake.open_pull(REPO, author="bob", files=files)
+    assert client.changed_files(ItemRef(REPO, number, ItemKind.PULL)) == files
+    assert client.get_item(ItemRef(REPO, number, ItemKind.PULL)).title == "A change"
+
+
+def test_changed_files_of_an_empty_missing_or_non_merge_request(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef, issue: ItemRef
+) -> None:
+    assert client.changed_files(mr) == []
+    with pytest.raises(NotFoundError):
+        client.changed_files(ItemRef(REPO, 99, ItemKind.PULL))
+    requests = len(fake.requests)
+    with pytest.raises(InvalidRequestError, match="changed files"):
+        client.changed_files(issue)
+    assert len(fake.requests) == requests
+
+
+def test_the_fake_refuses_impossible_changes(fake: FakeGitLab, mr: ItemRef) -> None:
+    with pytest.raises(ValueError, match="status"):
+        fake.set_changed_files(REPO, mr.number, [ChangedFile("a", "copied")])
+    with pytest.raises(ValueError, match="previous_path"):
+        fake.set_changed_files(REPO, mr.number, [ChangedFile("a", "renamed")])
+    with pytest.raises(ValueError, match="previous_path"):
+        fake.set_changed_files(REPO, mr.number, [ChangedFile("a", "modified", previous_path="b")])
+
+
+def test_reviews_are_the_current_approvals(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
+    assert client.list_reviews(mr) == []
+    fake.review(REPO, mr.number, "alice", "approved")
+    fake.review(REPO, mr.number, "carol", "approved")
+    fake.review(REPO, mr.number, "carol", "approved")  # approving twice changes nothing
+    assert client.list_reviews(mr) == [
+        Review("alice", ReviewState.APPROVED, submitted_at=""),  # GitLab says not when
+        Review("carol", ReviewState.APPROVED, submitted_at=""),
+    ]
+    fake.review(REPO, mr.number, "alice", "unapproved")
+    fake.review(REPO, mr.number, "dave", "unapproved")  # never approved: nothing to withdraw
+    assert client.list_reviews(mr) == [Review("carol", ReviewState.APPROVED)]
+    assert fake.approvers(REPO, mr.number) == ["carol"]
+    fake.push(REPO, mr.number, pusher="bob")  # GitLab Free keeps approvals on push
+    assert client.list_reviews(mr) == [Review("carol", ReviewState.APPROVED)]
+    approvals_path = f"/projects/{ENCODED}/merge_requests/{mr.number}/approvals"
+    assert [r.path for r in fake.requests] == [approvals_path] * 4
+
+
+def test_reviews_of_a_missing_or_non_merge_request(
+    fake: FakeGitLab, client: GitLabClient, issue: ItemRef
+) -> None:
+    with pytest.raises(NotFoundError):
+        client.list_reviews(ItemRef(REPO, 99, ItemKind.PULL))
+    with pytest.raises(InvalidRequestError):
+        client.list_reviews(issue)
+    assert len(fake.requests) == 1
 
 
 # ---- errors, retries, rate limits ----------------------------------------------------------

@@ -71,8 +71,14 @@ class FakeForge(Protocol):
 
     # ---- things people do (each returns the webhook the forge would send) ----------------
     def open_pull(
-        self, repo: str, author: str, title: str = "A change", body: str = "", draft: bool = False
-    ) -> tuple[int, Delivery]: ...
+        self, repo: str, author: str, title: str = "A change", body: str = "", draft: bool = False,
+        *, files: Iterable[ChangedFile] = (),
+    ) -> tuple[int, Delivery]:
+        """A PR/MR from its own source branch (``head_branch``), started from "main", into "main";
+        ``files`` is what the changed-files API lists (see ``set_changed_files``)."""
+
+    def head_branch(self, repo: str, number: int) -> str:
+        """The PR/MR's source branch: ``set_file`` on it or ``push`` moves the PR/MR's head."""
 
     def open_issue(self, repo: str, author: str, title: str = "A bug", body: str = "") -> tuple[int, Delivery]: ...
 

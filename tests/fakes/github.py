@@ -5,13 +5,24 @@ in ``tests/fixtures/github`` with the fake's state written over them.  Rules cop
 issue and PR numbers share one sequence per repository; only collaborators (read or better) can be
 assigned, anyone else is silently dropped; review requests for non-collaborators or the PR's author
 are refused with 422; unknown labels are created when added; ``/`` in a label name must be
-escaped in a URL.  Test-only extras: ``fail_next`` injects failures, ``register_app`` turns on GitHub
-App authentication, ``merge`` merges a PR.  ``requests`` records paths as sent (percent-encoded).
+escaped in a URL; a pending review is visible only to its author; a PR lists at most 3000 files.
+
+Each repository holds a small git model: branches point at commits, and every commit keeps its whole
+tree, so a file reads as it was at any commit.  A PR's head is a commit with its base's tree (a PR's
+files are set apart, with ``set_changed_files``).  Times come from a fake clock that starts at
+2026-01-01T00:00:00Z and moves one second for each time it gives (an item opened or closed, a
+comment, a review submitted), so comments and reviews order by time.
+
+Test-only extras: ``fail_next`` injects failures, ``register_app`` turns on GitHub App
+authentication, ``merge`` merges a PR, ``start_review`` leaves a pending review, ``dismiss_review``
+dismisses one, ``delete_user`` deletes an account (its reviews then list with ``user: null``).
+``requests`` records paths as sent (percent-encoded).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import itertools
@@ -32,7 +43,7 @@ from urllib.parse import quote
 import jwt
 from aiohttp import web
 
-from bot.forge.base import Permission
+from bot.forge.base import ChangedFile, Permission
 from tests.fakes.base import Delivery, RecordedRequest
 
 _PREFIX = "/api/v3"
@@ -48,6 +59,12 @@ _ROLE_NAMES = {
 # the legacy ``permission`` field knows only admin/write/read
 _LEGACY_NAMES = {**_ROLE_NAMES, Permission.MAINTAIN: "write", Permission.TRIAGE: "read"}
 _REVIEW_STATES = ("approved", "changes_requested", "commented")
+# every status GitHub gives a PR's file; set_changed_files also takes GitHub's own beyond the neutral four
+_FILE_STATUSES = ("added", "removed", "modified", "renamed", "copied", "changed", "unchanged")
+_MAX_PULL_FILES = 3000  # GitHub lists no more of a PR's files
+_MAX_CONTENTS = 1024 * 1024  # the contents API gives no content for a larger file
+_DEFAULT_BRANCH = "main"
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the fake clock's first reading
 _APP_ROUTE = "app"  # routes authenticated with the App's JWT instead of a token
 _LOGIN = web.RequestKey("login", str)  # who the request's token belongs to
 _BY_INSTALLATION = web.RequestKey("by_installation", bool)  # the token is an App installation's
@@ -61,6 +78,16 @@ class _Comment:
     body: str
     created_at: str
     updated_at: str
+
+
+@dataclass
+class _Review:
+    id: int
+    author: str
+    body: str
+    commit_id: str
+    state: str  # "pending" | "approved" | "changes_requested" | "commented" | "dismissed"
+    submitted_at: str | None = None  # None while pending
 
 
 @dataclass
@@ -82,6 +109,8 @@ class _Item:
     comments: list[_Comment] = field(default_factory=list)
     head_sha: str | None = None
     base_sha: str | None = None
+    files: list[ChangedFile] = field(default_factory=list)  # what the PR changes, as its files API lists it
+    reviews: list[_Review] = field(default_factory=list)  # in creation order, as GitHub lists them
 
 
 @dataclass
@@ -92,6 +121,8 @@ class _Repo:
     permissions: dict[str, Permission] = field(default_factory=dict)  # lower-cased login → level
     items: dict[int, _Item] = field(default_factory=dict)
     comments: dict[int, _Comment] = field(default_factory=dict)  # by id, for PATCH /issues/comments/ID
+    commits: dict[str, dict[str, str]] = field(default_factory=dict)  # sha → its whole tree: path → text
+    branches: dict[str, str] = field(default_factory=dict)  # name → head sha
 
     @property
     def owner(self) -> str:
@@ -128,7 +159,12 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
 
 
 def _now(delta: timedelta = timedelta()) -> str:
-    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Real time: for what a client checks against its own clock (token expiry)."""
+    return _iso(datetime.now(UTC) + delta)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class FakeGitHub:
@@ -147,6 +183,8 @@ class FakeGitHub:
         self._app: _App | None = None
         self._installations: dict[str, int] = {}  # lower-cased owner → installation id
         self._installation_tokens: dict[str, str] = {}  # token → lower-cased owner it is scoped to
+        self._clock = _EPOCH - timedelta(seconds=1)  # the time of the latest event
+        self._deleted: set[str] = set()  # lower-cased logins of deleted accounts
         self._port = 0
         self.add_user(bot_login)
 
@@ -188,7 +226,10 @@ class FakeGitHub:
     def add_repo(self, repo: str, labels: Iterable[str] = ()) -> None:
         with self._lock:
             self._user(repo.split("/")[0])
-            state = self._repos.setdefault(repo.lower(), _Repo(id=next(self._ids), full_name=repo))
+            state = self._repos.get(repo.lower())
+            if state is None:
+                state = self._repos[repo.lower()] = _Repo(id=next(self._ids), full_name=repo)
+                state.branches[_DEFAULT_BRANCH] = self._commit(state, {})  # one empty commit on "main"
             for label in labels:
                 state.labels[label.lower()] = label
 
@@ -233,14 +274,25 @@ class FakeGitHub:
     # ---- things people do ------------------------------------------------------------------
 
     def open_pull(
-        self, repo: str, author: str, title: str = "A change", body: str = "", draft: bool = False
+        self,
+        repo: str,
+        author: str,
+        title: str = "A change",
+        body: str = "",
+        draft: bool = False,
+        *,
+        files: Iterable[ChangedFile] = (),
     ) -> tuple[int, Delivery]:
+        """A PR from ``topic-<number>`` onto "main"; ``files``: what it changes (see ``set_changed_files``)."""
+        files = _changed_files(files)
         with self._lock:
             state = self._repo(repo)
             item = self._new_item(state, author, title, body, is_pull=True)
             item.draft = draft
-            item.head_sha = self._sha(state, item)
-            item.base_sha = self._sha(state, item)
+            item.files = files
+            item.base_sha = state.branches[_DEFAULT_BRANCH]
+            item.head_sha = self._commit(state, state.commits[item.base_sha])
+            state.branches[_head_branch(item.number)] = item.head_sha
             payload = self._payload(
                 "pull_request__opened__1", state, author, number=item.number, pull_request=self._pull_json(state, item)
             )
@@ -271,7 +323,8 @@ class FakeGitHub:
         with self._lock:
             state = self._repo(repo)
             item = self._pull(state, number)
-            before, item.head_sha = item.head_sha, self._sha(state, item)
+            before, item.head_sha = item.head_sha, self._commit(state, state.commits[item.head_sha])
+            state.branches[_head_branch(number)] = item.head_sha
             payload = self._payload(
                 "pull_request__synchronize__1",
                 state,
@@ -292,32 +345,98 @@ class FakeGitHub:
             login = self._user(author)
             # a submitted review answers the request for it
             item.reviewers = [r for r in item.reviewers if r.lower() != login.lower()]
-            review_id = next(self._ids)
-            html_url = f"{self._html_url(repo_state, item)}#pullrequestreview-{review_id}"
-            review = {
-                "id": review_id,
-                "node_id": f"PRR_{review_id}",
-                "user": self._user_json(login),
-                "body": body or None,
-                "commit_id": item.head_sha,
-                "submitted_at": _now(),
-                "state": state,
-                "html_url": html_url,
-                "pull_request_url": self._api_path(repo_state, f"pulls/{number}"),
-                "author_association": self._association(repo_state, login),
-                "_links": {
-                    "html": {"href": html_url},
-                    "pull_request": {"href": self._api_path(repo_state, f"pulls/{number}")},
-                },
-            }
+            # as on GitHub, submitting finishes the author's pending review, which keeps its place
+            review = self._pending_review(item, login)
+            if review is None:
+                review = _Review(next(self._ids), login, body, item.head_sha, state)
+                item.reviews.append(review)
+            review.state, review.body, review.commit_id = state, body or review.body, item.head_sha
+            review.submitted_at = self._tick()
             payload = self._payload(
                 "pull_request_review__submitted__1",
                 repo_state,
                 login,
-                review=review,
+                review=self._review_json(repo_state, item, review, hook=True),
                 pull_request=self._pull_json(repo_state, item),
             )
         return self._delivery("pull_request_review", payload)
+
+    def start_review(self, repo: str, number: int, author: str, body: str = "") -> None:
+        """A pending review (not part of FakeForge): started, not submitted, so no webhook.  GitHub
+        shows it to its author alone; ``review`` by the same author submits it."""
+        with self._lock:
+            state = self._repo(repo)
+            item = self._pull(state, number)
+            login = self._user(author)
+            if self._pending_review(item, login) is not None:
+                raise ValueError(f"{login} already has a pending review on {repo}#{number}")
+            item.reviews.append(_Review(next(self._ids), login, body, item.head_sha, "pending"))
+
+    def dismiss_review(self, repo: str, number: int, author: str, dismisser: str) -> Delivery:
+        """Dismiss ``author``'s latest approving or change-requesting review (not part of FakeForge):
+        pull_request_review dismissed.  The review keeps its submitted_at."""
+        with self._lock:
+            state = self._repo(repo)
+            item = self._pull(state, number)
+            login = self._user(author)
+            review = next(
+                (
+                    r
+                    for r in reversed(item.reviews)
+                    if r.author.lower() == login.lower() and r.state in ("approved", "changes_requested")
+                ),
+                None,
+            )
+            if review is None:
+                raise ValueError(f"{login} has no review to dismiss on {repo}#{number}")
+            review.state = "dismissed"
+            payload = self._payload(
+                "pull_request_review__dismissed__1",
+                state,
+                dismisser,
+                review=self._review_json(state, item, review, hook=True),
+                pull_request=self._pull_json(state, item),
+            )
+        return self._delivery("pull_request_review", payload)
+
+    def set_file(self, repo: str, path: str, content: str | None, branch: str = _DEFAULT_BRANCH) -> str:
+        """Commit ``content`` at ``path`` on ``branch`` (None deletes it); returns the new head sha.
+        A branch that does not exist yet starts from "main"."""
+        parts = path.split("/")
+        if not all(parts) or any(part in (".", "..") for part in parts):
+            raise ValueError(f"not a repository path: {path!r}")
+        with self._lock:
+            state = self._repo(repo)
+            tree = dict(state.commits[state.branches.get(branch, state.branches[_DEFAULT_BRANCH])])
+            if content is None:
+                tree.pop(path, None)
+            else:
+                prefix = f"{path}/"
+                if any(other.startswith(prefix) or path.startswith(f"{other}/") for other in tree):
+                    raise ValueError(f"{path!r} would be both a file and a directory in {repo}")
+                tree[path] = content
+            state.branches[branch] = sha = self._commit(state, tree)
+            for item in state.items.values():  # a PR's head follows its source branch
+                if item.is_pull and _head_branch(item.number) == branch:
+                    item.head_sha = sha
+        return sha
+
+    def head_branch(self, repo: str, number: int) -> str:
+        return _head_branch(number)
+
+    def set_changed_files(self, repo: str, number: int, files: Iterable[ChangedFile]) -> None:
+        """What the PR changes, as ``GET /pulls/N/files`` will list it (at most 3000 of them).  Besides
+        the neutral four, a status may be one of GitHub's own: "copied", "changed", "unchanged"."""
+        files = _changed_files(files)
+        with self._lock:
+            self._pull(self._repo(repo), number).files = files
+
+    def delete_user(self, login: str) -> None:
+        """Delete an account (not part of FakeForge): its reviews then list with ``user: null``, as
+        the REST schema allows.  (GitHub shows the rest of a deleted account's work as @ghost; the
+        fake leaves that as it was.)"""
+        with self._lock:
+            self._deleted.add(self._user(login).lower())
 
     def merge(self, repo: str, number: int, merger: str) -> Delivery:
         """Merge an open PR (not part of FakeForge): pull_request closed with merged true."""
@@ -326,7 +445,7 @@ class FakeGitHub:
             item = self._pull(state, number)
             if item.state != "open":
                 raise ValueError(f"{repo}#{number} is not open")
-            item.state, item.merged_by, item.closed_at = "closed", self._user(merger), _now()
+            item.state, item.merged_by, item.closed_at = "closed", self._user(merger), self._tick()
             payload = self._payload(
                 "pull_request__closed__1", state, merger, number=number, pull_request=self._pull_json(state, item)
             )
@@ -390,18 +509,30 @@ class FakeGitHub:
 
     def _new_item(self, state: _Repo, author: str, title: str, body: str, *, is_pull: bool) -> _Item:
         number = len(state.items) + 1  # issues and PRs share the sequence
-        item = _Item(next(self._ids), number, self._user(author), title, body, is_pull, created_at=_now())
+        item = _Item(next(self._ids), number, self._user(author), title, body, is_pull, created_at=self._tick())
         state.items[number] = item
         return item
 
     def _add_comment(self, state: _Repo, item: _Item, author: str, body: str) -> _Comment:
-        comment = _Comment(next(self._ids), item.number, author, body, created_at=_now(), updated_at=_now())
+        created_at = self._tick()
+        comment = _Comment(next(self._ids), item.number, author, body, created_at=created_at, updated_at=created_at)
         item.comments.append(comment)
         state.comments[comment.id] = comment
         return comment
 
-    def _sha(self, state: _Repo, item: _Item) -> str:
-        return hashlib.sha1(f"{state.full_name}#{item.number}:{next(self._ids)}".encode()).hexdigest()
+    def _commit(self, state: _Repo, tree: dict[str, str]) -> str:
+        """A new commit with (a copy of) ``tree``; returns its sha."""
+        sha = hashlib.sha1(f"{state.full_name}:commit:{next(self._ids)}".encode()).hexdigest()
+        state.commits[sha] = dict(tree)
+        return sha
+
+    def _tick(self) -> str:
+        """The fake clock: one second later than the last event, for a new one."""
+        self._clock += timedelta(seconds=1)
+        return _iso(self._clock)
+
+    def _pending_review(self, item: _Item, login: str) -> _Review | None:
+        return next((r for r in item.reviews if r.state == "pending" and r.author.lower() == login.lower()), None)
 
     def _level(self, state: _Repo, login: str) -> Permission:
         return state.permissions.get(login.lower(), Permission.NONE)
@@ -493,7 +624,7 @@ class FakeGitHub:
             "milestone": None,
             "comments": len(item.comments),
             "created_at": item.created_at,
-            "updated_at": _now(),
+            "updated_at": _iso(self._clock),
             "closed_at": item.closed_at,
             "author_association": self._association(state, item.author),
             "active_lock_reason": None,
@@ -566,9 +697,9 @@ class FakeGitHub:
             "review_comments": 0,
             "maintainer_can_modify": False,
             "commits": 1,
-            "additions": 1,
-            "deletions": 1,
-            "changed_files": 1,
+            "additions": sum(_line_counts(f)[0] for f in item.files),
+            "deletions": sum(_line_counts(f)[1] for f in item.files),
+            "changed_files": len(item.files),
         }
 
     def _comment_json(self, state: _Repo, item: _Item, comment: _Comment) -> dict[str, Any]:
@@ -584,6 +715,76 @@ class FakeGitHub:
             "author_association": self._association(state, comment.author),
             "body": comment.body,
             "performed_via_github_app": None,
+        }
+
+    def _review_json(self, state: _Repo, item: _Item, review: _Review, *, hook: bool = False) -> dict[str, Any]:
+        """A review as the REST API lists it (state upper-case, body "" when empty, no submitted_at
+        while pending) or, with ``hook``, as a webhook carries it (state lower-case, body null)."""
+        html_url = f"{self._html_url(state, item)}#pullrequestreview-{review.id}"
+        pull_url = self._api_path(state, f"pulls/{item.number}")
+        data: dict[str, Any] = {
+            "id": review.id,
+            "node_id": f"PRR_{review.id}",
+            "user": None if review.author.lower() in self._deleted else self._user_json(review.author),
+            "body": (review.body or None) if hook else review.body,
+            "state": review.state if hook else review.state.upper(),
+            "html_url": html_url,
+            "pull_request_url": pull_url,
+            "author_association": self._association(state, review.author),
+            "_links": {"html": {"href": html_url}, "pull_request": {"href": pull_url}},
+            "submitted_at": review.submitted_at,
+            "commit_id": review.commit_id,
+        }
+        if review.submitted_at is None:
+            del data["submitted_at"]
+        return data
+
+    def _file_json(self, state: _Repo, item: _Item, file: ChangedFile) -> dict[str, Any]:
+        """One entry of ``GET /pulls/N/files``, shaped like GitHub's."""
+        additions, deletions = _line_counts(file)
+        quoted = quote(file.path)
+        data: dict[str, Any] = {
+            "sha": hashlib.sha1(f"{item.head_sha}:{file.path}".encode()).hexdigest(),
+            "filename": file.path,
+            "status": file.status,
+            "additions": additions,
+            "deletions": deletions,
+            "changes": additions + deletions,
+            "blob_url": f"{self._web_url}/{state.full_name}/blob/{item.head_sha}/{quoted}",
+            "raw_url": f"{self._web_url}/{state.full_name}/raw/{item.head_sha}/{quoted}",
+            "contents_url": f"{self._api_path(state, f'contents/{quoted}')}?ref={item.head_sha}",
+        }
+        if additions or deletions:  # GitHub leaves the patch out when there is none
+            lines = [f"@@ -{deletions or '0,0'} +{additions or '0,0'} @@"]
+            lines += ["-old line"] * deletions + ["+new line"] * additions
+            data["patch"] = "\n".join(lines)
+        if file.previous_path is not None:
+            data["previous_filename"] = file.previous_path
+        return data
+
+    def _content_json(self, state: _Repo, path: str, ref: str, blob: str | None) -> dict[str, Any]:
+        """A contents API entry: a file (with its content when ``blob`` is given) or, for ``blob``
+        None, a directory."""
+        quoted, quoted_ref = quote(path), quote(ref, safe="")
+        url = f"{self._api_path(state, f'contents/{quoted}')}?ref={quoted_ref}"
+        if blob is None:
+            kind, size, sha = "dir", 0, hashlib.sha1(f"tree:{ref}:{path}".encode()).hexdigest()
+        else:
+            data = blob.encode()
+            kind, size, sha = "file", len(data), hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        git_url = self._api_path(state, f"git/{'trees' if blob is None else 'blobs'}/{sha}")
+        html_url = f"{self._web_url}/{state.full_name}/{'tree' if blob is None else 'blob'}/{quoted_ref}/{quoted}"
+        return {
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "sha": sha,
+            "size": size,
+            "url": url,
+            "html_url": html_url,
+            "git_url": git_url,
+            "download_url": None if blob is None else f"{self._web_url}/{state.full_name}/raw/{quoted_ref}/{quoted}",
+            "type": kind,
+            "_links": {"self": url, "git": git_url, "html": html_url},
         }
 
     # ---- webhooks --------------------------------------------------------------------------
@@ -644,7 +845,11 @@ class FakeGitHub:
             ("PATCH", repo + "/issues/comments/{id:\\d+}", self._edit_comment, None),
             ("POST", issue + "/assignees", self._add_assignees, None),
             ("DELETE", issue + "/assignees", self._remove_assignees, None),
+            ("GET", repo + "/git/ref/{ref:.+}", self._get_git_ref, None),
+            ("GET", repo + "/contents/{path:.*}", self._get_contents, None),
             ("GET", pull, self._get_pull, None),
+            ("GET", pull + "/files", self._list_pull_files, None),
+            ("GET", pull + "/reviews", self._list_reviews, None),
             ("POST", pull + "/requested_reviewers", self._request_reviewers, None),
             ("DELETE", pull + "/requested_reviewers", self._remove_reviewers, None),
         ]
@@ -846,7 +1051,7 @@ class FakeGitHub:
         if new_state not in ("open", "closed") or (new_state == "open" and item.merged_by):
             raise _Abort(422, "Validation Failed", errors=[{"resource": "Issue", "field": "state", "code": "invalid"}])
         if new_state != item.state:
-            item.state, item.closed_at = new_state, (_now() if new_state == "closed" else None)
+            item.state, item.closed_at = new_state, (self._tick() if new_state == "closed" else None)
         return web.json_response(self._issue_json(state, item))
 
     def _add_labels(self, request: web.Request, body: Any) -> web.Response:
@@ -883,7 +1088,7 @@ class FakeGitHub:
         comment = state.comments.get(int(request.match_info["id"]))
         if comment is None:
             raise _Abort(404, "Not Found")
-        comment.body, comment.updated_at = _comment_body(body), _now()
+        comment.body, comment.updated_at = _comment_body(body), self._tick()
         return web.json_response(self._comment_json(state, state.items[comment.number], comment))
 
     def _add_assignees(self, request: web.Request, body: Any) -> web.Response:
@@ -902,6 +1107,62 @@ class FakeGitHub:
 
     def _get_pull(self, request: web.Request, body: Any) -> web.Response:
         return web.json_response(self._pull_json(*self._item_of(request, pull=True)))
+
+    def _list_pull_files(self, request: web.Request, body: Any) -> web.Response:
+        state, item = self._item_of(request, pull=True)
+        files = item.files[:_MAX_PULL_FILES]
+        return self._page(request, [self._file_json(state, item, file) for file in files])
+
+    def _list_reviews(self, request: web.Request, body: Any) -> web.Response:
+        state, item = self._item_of(request, pull=True)
+        viewer = request[_LOGIN].lower()
+        visible = [r for r in item.reviews if r.state != "pending" or r.author.lower() == viewer]
+        return self._page(request, [self._review_json(state, item, review) for review in visible])
+
+    def _get_git_ref(self, request: web.Request, body: Any) -> web.Response:
+        state = self._repo_of(request)
+        ref = request.match_info["ref"]  # already percent-decoded: "heads/release/1.0"
+        kind, _, branch = ref.partition("/")
+        if kind != "heads" or branch not in state.branches:
+            raise _Abort(404, "Not Found")
+        sha = state.branches[branch]
+        return web.json_response(
+            {
+                "ref": f"refs/{ref}",
+                "node_id": f"REF_{zlib.crc32(f'{state.full_name}:{ref}'.encode())}",
+                "url": self._api_path(state, f"git/refs/{quote(ref)}"),
+                "object": {"sha": sha, "type": "commit", "url": self._api_path(state, f"git/commits/{sha}")},
+            }
+        )
+
+    def _get_contents(self, request: web.Request, body: Any) -> web.Response:
+        state = self._repo_of(request)
+        ref = request.query.get("ref") or _DEFAULT_BRANCH
+        sha = state.branches.get(ref, ref)
+        if sha not in state.commits:
+            raise _Abort(404, f"No commit found for the ref {ref}")
+        tree = state.commits[sha]
+        path = request.match_info["path"].strip("/")
+        if path in tree:
+            data = self._content_json(state, path, ref, tree[path])
+            raw = tree[path].encode()
+            if len(raw) > _MAX_CONTENTS:  # 1-100 MB: GitHub sends no content
+                data |= {"content": "", "encoding": "none"}
+            else:  # base64 wrapped at 60 characters, each line ending in "\n", as GitHub sends it
+                encoded = base64.b64encode(raw).decode()
+                lines = "".join(f"{encoded[i : i + 60]}\n" for i in range(0, len(encoded), 60))
+                data |= {"content": lines, "encoding": "base64"}
+            return web.json_response(data)
+        prefix = f"{path}/" if path else ""
+        children: dict[str, str | None] = {}  # name → content, None for a directory
+        for other, content in tree.items():
+            if other.startswith(prefix):
+                name, _, rest = other[len(prefix) :].partition("/")
+                children[name] = None if rest else content
+        if not children and path:
+            raise _Abort(404, "Not Found")
+        entries = [self._content_json(state, prefix + name, ref, children[name]) for name in sorted(children)]
+        return web.json_response(entries)
 
     def _request_reviewers(self, request: web.Request, body: Any) -> web.Response:
         state, item = self._item_of(request, pull=True)
@@ -926,6 +1187,21 @@ class FakeGitHub:
         return web.json_response(self._pull_json(state, item))
 
 
+def _changed_files(files: Iterable[ChangedFile]) -> list[ChangedFile]:
+    files = list(files)
+    for file in files:
+        if file.status not in _FILE_STATUSES:
+            raise ValueError(f"{file.path}: status must be one of {_FILE_STATUSES}")
+        if (file.previous_path is not None) != (file.status in ("renamed", "copied")):
+            raise ValueError(f"{file.path}: a previous path goes with a rename or copy, and only with one")
+    return files
+
+
+def _line_counts(file: ChangedFile) -> tuple[int, int]:
+    """(additions, deletions) the fake reports for a PR's file: one line in and/or out."""
+    return {"added": (1, 0), "removed": (0, 1), "modified": (1, 1)}.get(file.status, (0, 0))
+
+
 def _logins(body: Any, key: str) -> list[str]:
     logins = body.get(key) if isinstance(body, dict) else None
     if not isinstance(logins, list) or not all(isinstance(login, str) for login in logins):
@@ -940,3 +1216,8 @@ def _comment_body(body: Any) -> str:
             422, "Validation Failed", errors=[{"resource": "IssueComment", "field": "body", "code": "missing_field"}]
         )
     return text
+
+
+def _head_branch(number: int) -> str:
+    """A PR's source branch: set_file on it (or push) moves the PR's head, as on GitHub."""
+    return f"topic-{number}"

@@ -8,7 +8,15 @@ The protocol is in ``tests/fakes/base.py``.  GitLab specifics modelled here:
 - only project members can be assignees or reviewers; anyone else is dropped silently;
 - label, assignee, reviewer and state changes, pushes and approvals add ``system: true`` notes;
 - lists are paginated by ``page``/``per_page`` (default 20, at most 100) with GitLab's headers;
-- labels named in ``add_labels`` that do not exist are created, as GitLab does for maintainers.
+- labels named in ``add_labels`` that do not exist are created, as GitLab does for maintainers;
+- each project is a small git model: branches point at commits, each commit keeps its whole tree
+  (path → text), so a file read at an old sha gives the old text.  Projects start with one empty
+  commit on "main", the default branch.  An MR's source branch ``topic-<iid>`` starts from the
+  head of "main" with a commit of its own (the MR's head sha); ``push`` and ``set_file`` on that
+  branch add commits and move the MR's head.  What an MR changes (its diffs) is seeded on its own
+  (``set_changed_files``), not derived from the trees;
+- approvals are GitLab Free's: anyone may approve, none are required, and pushes keep them;
+- time is a fake clock: 2026-01-01T00:00:00Z, one second later for every item, note and commit.
 
 Every API call acts as the bot (the token's owner); permissions of the bot are not enforced.
 Recorded request paths are raw (project paths stay encoded), without the ``/api/v4`` prefix.
@@ -28,7 +36,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -38,7 +46,7 @@ from aiohttp import web
 from yarl import URL
 
 from bot.events import ItemKind
-from bot.forge.base import Permission
+from bot.forge.base import ChangedFile, Permission
 from tests.fakes.base import Delivery, RecordedRequest
 
 API_PREFIX = "/api/v4"
@@ -56,7 +64,13 @@ _ACCESS_LEVELS = {
 _NEUTRAL_STATES = {"opened": "open", "closed": "closed", "merged": "merged"}
 _STATE_IDS = {"opened": 1, "closed": 2, "merged": 3}
 _KINDS = {"merge_requests": ItemKind.PULL, "issues": ItemKind.ISSUE}
-_ITEM = r"/projects/(?P<project>[^/]+)/(?P<kind>merge_requests|issues)/(?P<iid>\d+)"
+_PROJECT = r"/projects/(?P<project>[^/]+)"
+_ITEM = _PROJECT + r"/(?P<kind>merge_requests|issues)/(?P<iid>\d+)"
+_MR = _PROJECT + r"/(?P<kind>merge_requests)/(?P<iid>\d+)"
+_DEFAULT_BRANCH = "main"
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the fake clock's start
+_FILE_MODE = "100644"
+_CHANGE_STATUSES = {"added", "modified", "removed", "renamed"}
 _UPDATE_PARAMS = {"add_labels", "remove_labels", "assignee_ids", "reviewer_ids", "state_event"}
 # The system notes GitLab adds when people are added to / removed from an item's list.
 _PEOPLE_NOTES = {
@@ -81,6 +95,15 @@ class _Note:
 
 
 @dataclass
+class _Commit:
+    sha: str
+    parent: str | None
+    tree: dict[str, str]  # path → text: the whole tree at this commit
+    message: str
+    created_at: datetime
+
+
+@dataclass
 class _Item:
     id: int
     iid: int
@@ -94,8 +117,14 @@ class _Item:
     labels: list[str] = field(default_factory=list)
     assignees: list[_User] = field(default_factory=list)
     reviewers: list[_User] = field(default_factory=list)
-    sha: str = ""  # MRs only
+    sha: str = ""  # MRs only: the head of the source branch
     notes: list[_Note] = field(default_factory=list)
+    approved_by: list[_User] = field(default_factory=list)  # MRs only
+    changed_files: list[ChangedFile] = field(default_factory=list)  # MRs only
+
+    @property
+    def source_branch(self) -> str:
+        return f"topic-{self.iid}"
 
 
 @dataclass
@@ -106,6 +135,8 @@ class _Project:
     members: dict[int, int] = field(default_factory=dict)  # user id → access level
     items: dict[tuple[ItemKind, int], _Item] = field(default_factory=dict)
     last_iid: dict[ItemKind, int] = field(default_factory=lambda: dict.fromkeys(ItemKind, 0))
+    branches: dict[str, str] = field(default_factory=dict)  # name → head sha
+    commits: dict[str, _Commit] = field(default_factory=dict)  # by sha
 
 
 @dataclass
@@ -144,17 +175,22 @@ class FakeGitLab:
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self._port: int | None = None
+        self._time = _EPOCH  # the fake clock: advanced by _tick()
         self._bot = self._user(bot_login)
         self._routes: list[tuple[str, str, _Handler]] = [
             ("GET", r"/user", self._get_current_user),
             ("GET", r"/users", self._list_users),
             ("GET", r"/projects/(?P<project>[^/]+)/labels", self._list_labels),
             ("GET", r"/projects/(?P<project>[^/]+)/members/all/(?P<user_id>\d+)", self._get_member),
+            ("GET", _PROJECT + r"/repository/branches/(?P<branch>[^/]+)", self._get_branch),
+            ("GET", _PROJECT + r"/repository/files/(?P<file_path>[^/]+)/raw", self._get_raw_file),
             ("GET", _ITEM, self._get_item),
             ("PUT", _ITEM, self._update_item),
             ("GET", _ITEM + "/notes", self._list_notes),
             ("POST", _ITEM + "/notes", self._create_note),
             ("PUT", _ITEM + r"/notes/(?P<note_id>\d+)", self._update_note),
+            ("GET", _MR + "/diffs", self._list_diffs),
+            ("GET", _MR + "/approvals", self._get_approvals),
         ]
 
     # ---- server lifecycle ----------------------------------------------------------------
@@ -197,7 +233,9 @@ class FakeGitLab:
 
     def add_repo(self, repo: str, labels: Iterable[str] = ()) -> None:
         with self._lock:
-            self._projects[repo] = _Project(next(self._ids), repo, {name: next(self._ids) for name in labels})
+            project = _Project(next(self._ids), repo, {name: next(self._ids) for name in labels})
+            self._commit(project, _DEFAULT_BRANCH, {}, "Initial commit")
+            self._projects[repo] = project
 
     def add_group_labels(self, group: str, labels: Iterable[str]) -> None:
         """Labels defined on a group: inherited by every project below it."""
@@ -228,6 +266,30 @@ class FakeGitLab:
                 raise ValueError(f"labels not defined in {repo}: {sorted(unknown)}")
             item.labels = sorted(set(labels))
 
+    def set_file(self, repo: str, path: str, content: str | None, branch: str = _DEFAULT_BRANCH) -> str:
+        """Commit ``content`` at ``path`` on ``branch`` (None deletes it); returns the new head sha.
+        A branch that does not exist yet starts from the head of "main".  Committing to an MR's
+        source branch moves the MR's head (without a webhook: use ``push`` for one)."""
+        with self._lock:
+            project = self._projects[repo]
+            tree = dict(self._head(project, branch).tree)
+            if content is None:
+                tree.pop(path, None)
+            else:
+                tree[path] = content
+            verb = "Delete" if content is None else "Update"
+            sha = self._commit(project, branch, tree, f"{verb} {path}")
+            for item in project.items.values():
+                if item.kind is ItemKind.PULL and item.source_branch == branch:
+                    item.sha = sha
+            return sha
+
+    def set_changed_files(self, repo: str, number: int, files: Iterable[ChangedFile]) -> None:
+        """What the MR changes, in the order GitLab's diffs API will list it."""
+        with self._lock:
+            _, item = self._find(repo, number, ItemKind.PULL)
+            item.changed_files = _checked_files(files)
+
     def fail_next(
         self, method: str, path_regex: str, status: int, times: int = 1, *, message: str | None = None
     ) -> None:
@@ -239,13 +301,25 @@ class FakeGitLab:
     # ---- things people do ----------------------------------------------------------------
 
     def open_pull(
-        self, repo: str, author: str, title: str = "A change", body: str = "", draft: bool = False
+        self,
+        repo: str,
+        author: str,
+        title: str = "A change",
+        body: str = "",
+        draft: bool = False,
+        *,
+        files: Iterable[ChangedFile] = (),
     ) -> tuple[int, Delivery]:
+        """An MR from ``topic-<iid>`` into "main"; ``files`` is what it changes (see
+        ``set_changed_files``)."""
         with self._lock:
             project = self._projects[repo]
+            changed_files = _checked_files(files)
             item = self._new_item(project, ItemKind.PULL, author, title, body)
             item.draft = draft
-            item.sha = _new_sha()
+            item.changed_files = changed_files
+            base = self._head(project, _DEFAULT_BRANCH)
+            item.sha = self._commit(project, item.source_branch, dict(base.tree), title)
             return item.iid, self._item_hook(project, item, item.author, "open")
 
     def open_issue(
@@ -267,18 +341,24 @@ class FakeGitLab:
     def push(self, repo: str, number: int, pusher: str) -> Delivery:
         with self._lock:
             project, item = self._find(repo, number, ItemKind.PULL)
-            oldrev, item.sha = item.sha, _new_sha()
+            tree = dict(project.commits[item.sha].tree)
+            oldrev, item.sha = item.sha, self._commit(project, item.source_branch, tree, "A fix")
             user = self._user(pusher)
             self._add_note(item, user, "added 1 commit", system=True)
             return self._item_hook(project, item, user, "update", oldrev=oldrev)
 
     def review(self, repo: str, number: int, author: str, state: str, body: str = "") -> Delivery:
-        """``state`` is "approved" or "unapproved".  GitLab approvals carry no text: ``body`` is unused."""
+        """``state`` is "approved" or "unapproved".  GitLab approvals carry no text: ``body`` is unused.
+        Approving twice or withdrawing an approval never given changes nothing."""
         if state not in ("approved", "unapproved"):
             raise ValueError(f"GitLab reviews are 'approved' or 'unapproved', not {state!r}")
         with self._lock:
             project, item = self._find(repo, number, ItemKind.PULL)
             user = self._user(author)
+            if state == "approved" and user not in item.approved_by:
+                item.approved_by.append(user)
+            elif state == "unapproved" and user in item.approved_by:
+                item.approved_by.remove(user)
             self._add_note(item, user, f"{state} this merge request", system=True)
             return self._item_hook(project, item, user, state)
 
@@ -313,6 +393,19 @@ class FakeGitLab:
         with self._lock:
             return self._find(repo, number, ItemKind.PULL)[1].sha
 
+    def head_branch(self, repo: str, number: int) -> str:
+        with self._lock:
+            return self._find(repo, number, ItemKind.PULL)[1].source_branch
+
+    def approvers(self, repo: str, number: int) -> list[str]:
+        """Who approves the MR now, in the order they approved."""
+        with self._lock:
+            return [user.username for user in self._find(repo, number, ItemKind.PULL)[1].approved_by]
+
+    def branch_head(self, repo: str, branch: str = _DEFAULT_BRANCH) -> str:
+        with self._lock:
+            return self._projects[repo].branches[branch]
+
     @property
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
@@ -327,9 +420,28 @@ class FakeGitLab:
             self._users[key] = _User(next(self._ids), login)
         return self._users[key]
 
+    def _tick(self) -> datetime:
+        """The fake clock, one second on: every event happens at a distinct, later time."""
+        self._time += timedelta(seconds=1)
+        return self._time
+
+    def _head(self, project: _Project, branch: str) -> _Commit:
+        """The commit ``branch`` points at; a new branch would start at the head of "main"."""
+        return project.commits[project.branches.get(branch) or project.branches[_DEFAULT_BRANCH]]
+
+    def _commit(self, project: _Project, branch: str, tree: dict[str, str], message: str) -> str:
+        """A new commit with ``tree`` on top of ``branch`` (created as needed); returns its sha."""
+        parent = project.branches.get(branch) or project.branches.get(_DEFAULT_BRANCH)
+        commit = _Commit(_new_sha(), parent, tree, message, self._tick())
+        project.commits[commit.sha] = commit
+        project.branches[branch] = commit.sha
+        return commit.sha
+
     def _new_item(self, project: _Project, kind: ItemKind, author: str, title: str, body: str) -> _Item:
         project.last_iid[kind] += 1
-        item = _Item(next(self._ids), project.last_iid[kind], kind, self._user(author), title, body, _now())
+        item = _Item(
+            next(self._ids), project.last_iid[kind], kind, self._user(author), title, body, self._tick()
+        )
         project.items[kind, item.iid] = item
         return item
 
@@ -343,7 +455,7 @@ class FakeGitLab:
         return project, project.items[kinds[0], number]
 
     def _add_note(self, item: _Item, author: _User, body: str, system: bool = False) -> _Note:
-        note = _Note(next(self._ids), author, body, system, _now())
+        note = _Note(next(self._ids), author, body, system, self._tick())
         item.notes.append(note)
         return note
 
@@ -425,6 +537,37 @@ class FakeGitLab:
         return web.json_response(
             self._user_json(user) | {"access_level": project.members[user_id], "expires_at": None}
         )
+
+    def _get_branch(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project = self._project(match)
+        name = unquote(match["branch"])
+        if name not in project.branches:
+            raise _HttpError(404, "404 Branch Not Found")
+        return web.json_response(self._branch_json(project, name))
+
+    def _get_raw_file(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project = self._project(match)
+        ref = params.get("ref") or _DEFAULT_BRANCH  # GitLab: the default branch's head when omitted
+        commit = project.commits.get(project.branches.get(ref, ref))
+        if commit is None:
+            raise _HttpError(404, "404 Commit Not Found")
+        content = commit.tree.get(unquote(match["file_path"]))
+        if content is None:
+            raise _HttpError(404, "404 File Not Found")
+        return web.Response(
+            body=content.encode(),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Gitlab-Commit-Id": commit.sha, "X-Gitlab-Ref": ref},
+        )
+
+    def _list_diffs(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        _, item = self._item(match)
+        return _paginated([_diff_json(file) for file in item.changed_files], params, url)
+
+    def _get_approvals(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project, item = self._item(match)
+        return web.json_response(self._approvals_json(project, item))
 
     def _get_item(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         return web.json_response(self._item_json(*self._item(match)))
@@ -510,6 +653,7 @@ class FakeGitLab:
         return project
 
     def _item(self, match: re.Match[str]) -> tuple[_Project, _Item]:
+        """The item a matched path names (``_MR`` paths name only merge requests)."""
         project = self._project(match)
         item = project.items.get((_KINDS[match["kind"]], int(match["iid"])))
         if item is None:
@@ -542,7 +686,7 @@ class FakeGitLab:
             "description": item.description,
             "state": item.state,
             "created_at": _iso(item.created_at),
-            "updated_at": _iso(_now()),
+            "updated_at": _iso(self._time),
             "closed_at": None,
             "labels": list(item.labels),
             "author": self._user_json(item.author),
@@ -554,17 +698,77 @@ class FakeGitLab:
         if item.kind is ItemKind.ISSUE:
             return data | {"type": "ISSUE", "issue_type": "issue", "confidential": False}
         return data | {
-            "target_branch": "main",
-            "source_branch": f"topic-{item.iid}",
+            "target_branch": _DEFAULT_BRANCH,
+            "source_branch": item.source_branch,
             "source_project_id": project.id,
             "target_project_id": project.id,
             "reviewers": [self._user_json(user) for user in item.reviewers],
             "draft": item.draft,
             "work_in_progress": item.draft,
             "sha": item.sha,
+            "changes_count": str(len(item.changed_files)) if item.changed_files else None,
             "merge_status": "can_be_merged",
             "detailed_merge_status": "mergeable",
             "merged_at": None,
+        }
+
+    def _branch_json(self, project: _Project, name: str) -> dict[str, Any]:
+        commit = project.commits[project.branches[name]]
+        return {
+            "name": name,
+            "commit": {
+                "id": commit.sha,
+                "short_id": commit.sha[:8],
+                "created_at": _iso(commit.created_at),
+                "parent_ids": [commit.parent] if commit.parent else [],
+                "title": commit.message,
+                "message": commit.message,
+                "author_name": self.bot_login,
+                "author_email": f"{self.bot_login}@example.com",
+                "authored_date": _iso(commit.created_at),
+                "committer_name": self.bot_login,
+                "committer_email": f"{self.bot_login}@example.com",
+                "committed_date": _iso(commit.created_at),
+                "trailers": {},
+                "extended_trailers": {},
+                "web_url": f"{self.api_url}/{project.path}/-/commit/{commit.sha}",
+            },
+            "merged": False,
+            "protected": name == _DEFAULT_BRANCH,
+            "developers_can_push": False,
+            "developers_can_merge": False,
+            "can_push": True,
+            "default": name == _DEFAULT_BRANCH,
+            "web_url": f"{self.api_url}/{project.path}/-/tree/{name}",
+        }
+
+    def _approvals_json(self, project: _Project, item: _Item) -> dict[str, Any]:
+        """GET .../approvals as GitLab Free answers it: approvals are optional (none required)."""
+        return {
+            "id": item.id,
+            "iid": item.iid,
+            "project_id": project.id,
+            "title": item.title,
+            "description": item.description,
+            "state": item.state,
+            "created_at": _iso(item.created_at),
+            "updated_at": _iso(self._time),
+            "merge_status": "can_be_merged",
+            "approved": bool(item.approved_by),
+            "approvals_required": 0,
+            "approvals_left": 0,
+            "require_password_to_approve": False,
+            "approved_by": [{"user": self._user_json(user)} for user in item.approved_by],
+            "suggested_approvers": [],
+            "approvers": [],
+            "approver_groups": [],
+            "user_has_approved": self._bot in item.approved_by,
+            "user_can_approve": self._bot not in item.approved_by and self._bot != item.author,
+            "approval_rules_left": [],
+            "has_approval_rules": False,
+            "merge_request_approvers_available": False,
+            "multiple_approval_rules_available": False,
+            "invalid_approvers_rules": [],
         }
 
     def _note_json(self, project: _Project, item: _Item, note: _Note) -> dict[str, Any]:
@@ -607,7 +811,7 @@ class FakeGitLab:
             "git_http_url": f"{web_url}.git",
             "namespace": project.path.rsplit("/", 1)[0],
             "path_with_namespace": project.path,
-            "default_branch": "main",
+            "default_branch": _DEFAULT_BRANCH,
             "homepage": web_url,
             "url": f"{web_url}.git",
             "ssh_url": git_ssh_url,
@@ -647,7 +851,7 @@ class FakeGitLab:
             "assignee_ids": [user.id for user in item.assignees],
             "assignee_id": item.assignees[0].id if item.assignees else None,
             "created_at": _hook_time(item.created_at),
-            "updated_at": _hook_time(_now()),
+            "updated_at": _hook_time(self._time),
             "state_id": _STATE_IDS[item.state],
             "state": item.state,
             "url": self._web_url(project, item),
@@ -660,8 +864,8 @@ class FakeGitLab:
             template
             | attrs
             | {
-                "target_branch": "main",
-                "source_branch": f"topic-{item.iid}",
+                "target_branch": _DEFAULT_BRANCH,
+                "source_branch": item.source_branch,
                 "source_project_id": project.id,
                 "target_project_id": project.id,
                 "reviewer_ids": [user.id for user in item.reviewers],
@@ -673,7 +877,7 @@ class FakeGitLab:
                     "id": item.sha,
                     "message": "A change\n",
                     "title": "A change",
-                    "timestamp": _iso(_now()),
+                    "timestamp": _iso(self._time),
                     "url": f"{self.api_url}/{project.path}/-/commit/{item.sha}",
                     "author": {
                         "name": item.author.username.title(),
@@ -784,8 +988,36 @@ def _new_sha() -> str:
     return hashlib.sha1(uuid.uuid4().bytes).hexdigest()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _checked_files(files: Iterable[ChangedFile]) -> list[ChangedFile]:
+    files = list(files)
+    for file in files:
+        if file.status not in _CHANGE_STATUSES:
+            raise ValueError(f"{file.path}: status is one of {sorted(_CHANGE_STATUSES)}, not {file.status!r}")
+        if (file.status == "renamed") != (file.previous_path is not None):
+            raise ValueError(f"{file.path}: a rename, and only a rename, names its previous_path")
+    return files
+
+
+def _diff_json(file: ChangedFile) -> dict[str, Any]:
+    """One entry of GET .../merge_requests/:iid/diffs; the diff text is a stand-in."""
+    added, removed = file.status == "added", file.status == "removed"
+    diffs = {
+        "added": "@@ -0,0 +1 @@\n+new\n",
+        "removed": "@@ -1 +0,0 @@\n-old\n",
+        "renamed": "",  # a pure rename has no hunks
+        "modified": "@@ -1 +1 @@\n-old\n+new\n",
+    }
+    return {
+        "old_path": file.previous_path or file.path,
+        "new_path": file.path,
+        "a_mode": "0" if added else _FILE_MODE,
+        "b_mode": "0" if removed else _FILE_MODE,
+        "new_file": added,
+        "renamed_file": file.status == "renamed",
+        "deleted_file": removed,
+        "generated_file": False,
+        "diff": diffs[file.status],
+    }
 
 
 def _iso(moment: datetime) -> str:

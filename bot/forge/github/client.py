@@ -6,10 +6,13 @@ event loop.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import math
 import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -19,9 +22,10 @@ from github.Issue import Issue
 from github.PullRequest import PullRequest
 from urllib3.util import Retry
 
-from bot.events import Item, ItemKind, ItemRef
+from bot.events import Item, ItemKind, ItemRef, ReviewState
 from bot.forge.base import (
     Capabilities,
+    ChangedFile,
     Comment,
     ForbiddenError,
     ForgeError,
@@ -30,6 +34,7 @@ from bot.forge.base import (
     NotFoundError,
     Permission,
     RateLimitedError,
+    Review,
 )
 
 # Retries happen in urllib3, below PyGithub.  A request that reached GitHub is retried on 502/503/504
@@ -54,6 +59,27 @@ _ROLES = {
     "triage": Permission.TRIAGE,
     "read": Permission.READ,
     "none": Permission.NONE,
+}
+
+# A PR file's status on GitHub → ChangedFile.status.  A copy leaves its source as it was, so it is
+# only an added file; "changed" (mode only) and "unchanged" are modifications in place.
+_FILE_STATUSES = {
+    "added": "added",
+    "removed": "removed",
+    "modified": "modified",
+    "renamed": "renamed",
+    "copied": "added",
+    "changed": "modified",
+    "unchanged": "modified",
+}
+
+# Submitted reviews' REST states.  PENDING (started, not submitted; only its author sees it) is no
+# verdict and is left out.
+_REVIEW_STATES = {
+    "APPROVED": ReviewState.APPROVED,
+    "CHANGES_REQUESTED": ReviewState.CHANGES_REQUESTED,
+    "COMMENTED": ReviewState.COMMENTED,
+    "DISMISSED": ReviewState.DISMISSED,
 }
 
 # GitHub token formats (personal, OAuth, user-to-server, installation, refresh, fine-grained)
@@ -190,7 +216,9 @@ class GitHubClient:
     @_neutral_errors
     def list_comments(self, ref: ItemRef) -> list[Comment]:
         return [
-            Comment(id=comment.id, author=comment.user.login, body=comment.body or "")
+            Comment(
+                id=comment.id, author=comment.user.login, body=comment.body or "", created_at=_iso(comment.created_at)
+            )
             for comment in self._issue(ref).get_comments()
         ]
 
@@ -213,7 +241,7 @@ class GitHubClient:
     def request_review(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
         if not logins:
             return frozenset()
-        pull = self._gh(ref.repo).get_repo(ref.repo).get_pull(ref.number)
+        pull = self._pull(ref)
         if _request_reviews(pull, logins):
             return frozenset()
         if len(logins) == 1:
@@ -224,7 +252,7 @@ class GitHubClient:
     @_neutral_errors
     def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None:
         if logins:
-            self._gh(ref.repo).get_repo(ref.repo).get_pull(ref.number).delete_review_request(reviewers=list(logins))
+            self._pull(ref).delete_review_request(reviewers=list(logins))
 
     @_neutral_errors
     def set_open(self, ref: ItemRef, is_open: bool) -> None:
@@ -247,6 +275,62 @@ class GitHubClient:
             role = data.get("permission")
         return _ROLES.get(role, Permission.NONE)
 
+    @_neutral_errors
+    def branch_sha(self, repo: str, branch: str) -> str:
+        # GET /git/ref/heads/{branch}: one small exact-match answer (the branches endpoint returns the
+        # whole head commit and protection too).  PyGithub quotes the ref but keeps "/", as GitHub
+        # wants it: "heads/release/1.0".  Lazy: the one request is made by reading ``object``.
+        return self._gh(repo).get_repo(repo).get_git_ref(f"heads/{branch}").object.sha
+
+    @_neutral_errors
+    def read_file(self, repo: str, path: str, sha: str) -> str | None:
+        # GET /contents/{path}?ref={sha}, one request; PyGithub quotes each path component, "/" kept.
+        try:
+            content = self._gh(repo).get_repo(repo).get_contents(path, ref=sha)
+        except GithubException as exc:
+            message = exc.data.get("message") if isinstance(exc.data, dict) else None
+            if exc.status == 404 and not str(message or "").startswith("No commit found"):
+                return None  # no such file (or repository: GitHub's 404 does not say which)
+            if exc.status == 403 and "too_large" in str(exc.data):  # over 100 MB
+                raise InvalidRequestError(self._redact(f"GitHub read_file failed: {path} is over 100 MB")) from exc
+            raise  # an unknown commit is NotFoundError, not "no file"
+        # A directory comes as a list of its entries; a submodule, or a symlink whose target is not
+        # a file in the repository, as an object of another type.  None of them is a file to read.
+        if isinstance(content, list) or content.type != "file":
+            return None
+        if content.encoding != "base64":
+            # Files of 1-100 MB come with encoding "none" and no content.
+            text = f"GitHub read_file failed: {path} ({content.size} bytes) is over the contents API's 1 MB"
+            raise InvalidRequestError(self._redact(text))
+        try:
+            data = base64.b64decode(content.content or "")
+        except binascii.Error as exc:
+            raise ForgeError(self._redact(f"GitHub read_file failed: {path} came with undecodable base64")) from exc
+        return data.decode("utf-8", errors="replace")
+
+    @_neutral_errors
+    def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
+        # GET /pulls/N/files, every page.  GitHub lists at most 3000 files for a PR (30 pages of
+        # 100); for a larger PR the rest is silently missing, and no API gives it.
+        files = []
+        for file in self._pull(ref).get_files():
+            status = _FILE_STATUSES.get(file.status, "modified")
+            previous = file.previous_filename if status == "renamed" else None
+            files.append(ChangedFile(path=file.filename, status=status, previous_path=previous))
+        return files
+
+    @_neutral_errors
+    def list_reviews(self, ref: ItemRef) -> list[Review]:
+        # GET /pulls/N/reviews, every page.  GitHub lists reviews by creation; one started as
+        # pending and submitted later is ordered by when it was submitted (a stable sort).
+        reviews = []
+        for review in self._pull(ref).get_reviews():
+            state = _REVIEW_STATES.get(review.state)
+            if state is None or review.user is None:  # pending; or its author's account is deleted
+                continue
+            reviews.append(Review(author=review.user.login, state=state, submitted_at=_iso(review.submitted_at)))
+        return sorted(reviews, key=lambda review: review.submitted_at)
+
     # ---- helpers ---------------------------------------------------------------------------
 
     def _gh(self, repo: str) -> Github:
@@ -266,6 +350,10 @@ class GitHubClient:
     def _issue(self, ref: ItemRef) -> Issue:
         """Lazy: no request until it is used."""
         return self._gh(ref.repo).get_repo(ref.repo).get_issue(ref.number)
+
+    def _pull(self, ref: ItemRef) -> PullRequest:
+        """Lazy: no request until it is used.  An issue's number gives NotFoundError then."""
+        return self._gh(ref.repo).get_repo(ref.repo).get_pull(ref.number)
 
     def _neutral_error(self, action: str, exc: GithubException) -> ForgeError:
         status = exc.status
@@ -293,6 +381,15 @@ class GitHubClient:
         if self._token:
             text = text.replace(self._token, "***")
         return _TOKEN_PATTERN.sub("***", text)[:500]
+
+
+def _iso(moment: datetime | None) -> str:
+    """A PyGithub time as ISO 8601 UTC to the second ("2026-01-01T00:00:00Z"); "" for none."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:  # PyGithub gives aware datetimes; be safe if one is naive
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _request_reviews(pull: PullRequest, logins: Sequence[str]) -> bool:

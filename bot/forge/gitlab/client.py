@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import gitlab
@@ -17,9 +18,10 @@ import requests
 from cachetools import TTLCache
 from gitlab.exceptions import GitlabError
 
-from bot.events import Item, ItemKind, ItemRef
+from bot.events import Item, ItemKind, ItemRef, ReviewState
 from bot.forge.base import (
     Capabilities,
+    ChangedFile,
     Comment,
     ForbiddenError,
     ForgeError,
@@ -28,6 +30,7 @@ from bot.forge.base import (
     NotFoundError,
     Permission,
     RateLimitedError,
+    Review,
 )
 
 # How often one call may wait out a 429 (python-gitlab sleeps for Retry-After) or retry a transient
@@ -126,7 +129,11 @@ class GitLabClient:
         # GitLab lists notes newest first unless asked otherwise.
         with self._errors(f"list the comments on {ref}"):
             notes = self._notes(ref).list(sort="asc", order_by="created_at", get_all=True)
-        return [Comment(note.id, note.author["username"], note.body) for note in notes if not note.system]
+        return [
+            Comment(note.id, note.author["username"], note.body, _utc(note.created_at))
+            for note in notes
+            if not note.system
+        ]
 
     def add_assignees(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
         return self._add_people(ref, "assignees", logins)
@@ -155,6 +162,48 @@ class GitLabClient:
         except NotFoundError:
             return Permission.NONE
         return next((perm for minimum, perm in _ACCESS_LEVELS if level >= minimum), Permission.NONE)
+
+    def branch_sha(self, repo: str, branch: str) -> str:
+        # python-gitlab URL-encodes the name, "/" included ("release/1.0" → "release%2F1.0").
+        with self._errors(f"read the branch {branch} of {repo}"):
+            return self._project(repo).branches.get(branch).commit["id"]
+
+    def read_file(self, repo: str, path: str, sha: str) -> str | None:
+        # The raw endpoint: the content itself, not JSON with base64 in it.  python-gitlab encodes
+        # the whole path ("docs/a b.md" → "docs%2Fa%20b.md").  Only GitLab's "404 File Not Found"
+        # means "no such file here"; a 404 for the project or the commit ("404 Commit Not Found")
+        # is a NotFoundError, so that a wrong repo or sha is never mistaken for a missing file.
+        with self._errors(f"read {path} at {sha[:12]} in {repo}"):
+            try:
+                content = self._project(repo).files.raw(file_path=path, ref=sha)
+            except GitlabError as err:
+                if err.response_code == 404 and "file not found" in str(err.error_message).lower():
+                    return None
+                raise
+        return content.decode("utf-8", errors="replace")
+
+    def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
+        # GET .../merge_requests/:iid/diffs (GitLab 15.7+), every page.  python-gitlab has no
+        # manager for it (``mr.diffs`` is the *versions* API), hence the raw list.  No fallback to
+        # the deprecated ``/changes``: every supported GitLab has ``/diffs``, and ``/changes`` is
+        # capped and unpaginated.  Like ``/changes``, it lists at most the instance's
+        # ``diff_max_files`` files (1,000 by default): GitLab keeps no more for an MR.
+        _require_pull(ref, "changed files")
+        path = f"{self._items(ref).path}/{ref.number}/diffs"
+        with self._errors(f"list the changed files of {ref}"):
+            diffs = self._gl.http_list(path, per_page=self._gl.per_page, get_all=True)
+        return [_changed_file(diff) for diff in diffs]
+
+    def list_reviews(self, ref: ItemRef) -> list[Review]:
+        # The MR's current approvals (GitLab Free included).  GitLab says who approved but not
+        # when, and forgets withdrawn approvals: each is APPROVED with no submitted_at.
+        _require_pull(ref, "reviews")
+        with self._errors(f"list the approvals of {ref}"):
+            approvals = self._items(ref).get(ref.number, lazy=True).approvals.get()
+        return [
+            Review(approval["user"]["username"], ReviewState.APPROVED)
+            for approval in approvals.approved_by
+        ]
 
     # ---- helpers -----------------------------------------------------------------------------
 
@@ -230,9 +279,31 @@ class GitLabClient:
         return text.replace(self._token, "***") if self._token else text
 
 
-def _require_pull(ref: ItemRef) -> None:
+def _require_pull(ref: ItemRef, what: str = "reviewers") -> None:
     if ref.kind is not ItemKind.PULL:
-        raise InvalidRequestError(f"{ref}: GitLab issues have no reviewers")
+        raise InvalidRequestError(f"{ref}: GitLab issues have no {what}")
+
+
+def _changed_file(diff: dict[str, Any]) -> ChangedFile:
+    """One entry of GitLab's MR diffs as a ChangedFile."""
+    if diff["new_file"]:
+        return ChangedFile(diff["new_path"], "added")
+    if diff["deleted_file"]:
+        return ChangedFile(diff["old_path"], "removed")
+    if diff["renamed_file"]:
+        return ChangedFile(diff["new_path"], "renamed", previous_path=diff["old_path"])
+    return ChangedFile(diff["new_path"])
+
+
+def _utc(timestamp: str | None) -> str:
+    """GitLab's ISO 8601 time ("2026-01-01T00:00:00.000Z", or with an offset on instances set to
+    another time zone) as UTC to the second: "2026-01-01T00:00:00Z"."""
+    if not timestamp:
+        return ""
+    moment = datetime.fromisoformat(timestamp)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _error_class(status: int | None) -> type[ForgeError]:

@@ -1,0 +1,159 @@
+"""/approve: approval power follows the directory tree, written in OWNERS files (Prow's approve).
+
+Every recomputation is stateless and idempotent: who approves is replayed from the PR's comments
+and reviews, coverage is computed from OWNERS at the base branch's current head, and the result is
+written as the ``approved`` label plus one status comment, edited in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.commands import Invocation, parse_commands
+from bot.context import Context
+from bot.events import ItemAction, ItemEvent, ReviewEvent, ReviewState
+from bot.forge.base import Comment, Review
+from bot.owners import ApprovalState, OwnersError, compute_approval, owners_file_path
+from bot.permissions import ANYONE
+from bot.plugin import PULLS_ONLY, Command, Plugin, Rule, Subscription, arg_pattern
+
+LABEL = "approved"
+MARKER = "<!-- prowlet:approval-status -->"  # finds our status comment among the others
+RECOMPUTE_ON = {ItemAction.OPENED, ItemAction.REOPENED, ItemAction.NEW_COMMITS, ItemAction.READY_FOR_REVIEW}
+
+
+@dataclass(frozen=True)
+class ApproveOptions:
+    require_self_approval: bool = False  # False: the author implicitly approves files they own
+    review_acts_as_approve: bool = True  # a review "Approve" (GitLab: native approval) counts
+    changes_requested_cancels: bool = True  # a review "Request changes" withdraws the reviewer's approval
+
+
+def approvers_from(comments: Sequence[Comment], reviews: Sequence[Review], bot: str, prefix: str,
+                   options: ApproveOptions) -> set[str]:
+    """Who approves now, replaying /approve, /approve cancel and reviews in time order.  Entries
+    without a time (GitLab's current approvals) are the present state, so they come last."""
+    timeline: list[tuple[str, int, str, bool]] = []  # (time, order, login, approves)
+    for order, comment in enumerate(comments):
+        if comment.author.lower() == bot:
+            continue
+        for inv in parse_commands(comment.body, prefix):
+            if inv.name == "approve":
+                timeline.append((comment.created_at, order, comment.author, inv.args.lower() != "cancel"))
+            elif inv.name == "remove-approve":
+                timeline.append((comment.created_at, order, comment.author, False))
+    for order, review in enumerate(reviews, start=len(comments)):
+        when = review.submitted_at or "\uffff"
+        if review.state is ReviewState.APPROVED and options.review_acts_as_approve:
+            timeline.append((when, order, review.author, True))
+        elif review.state is ReviewState.CHANGES_REQUESTED and options.changes_requested_cancels:
+            timeline.append((when, order, review.author, False))
+    approvers: set[str] = set()
+    for _, _, login, approves in sorted(timeline):
+        (approvers.add if approves else approvers.discard)(login.lower())
+    return approvers
+
+
+def _people(logins: Sequence[str]) -> str:
+    return ", ".join(f"@{login}" for login in logins)
+
+
+def _status_text(state: ApprovalState, required: Sequence[str], noun: str, prefix_hint: str) -> str:
+    verdict = "**APPROVED**" if state.approved else "**NOT APPROVED**"
+    lines = [MARKER, f"This {noun} is {verdict}.", ""]
+    lines.append(f"Approved by: {_people(state.counted)}." if state.counted else "No approvals from approvers yet.")
+    if state.ignored:
+        lines.append(f"Approvals that do not count (not approvers of these files): {_people(state.ignored)}.")
+    if not state.approved and state.suggested:
+        lines.append(f"Suggested approvers: {_people(state.suggested)} — one of them can approve with "
+                     f"`/approve`{prefix_hint}.")
+    if required:
+        lines.append(f"Required reviewers (from OWNERS): {_people(required)}.")
+    lines += ["", "<details>", "", "OWNERS files whose approval is needed:", ""]
+    for directory in state.needed:
+        by = state.approved_dirs.get(directory, ())
+        mark = f"approved by {_people(by)}" if by else "**needs approval**"
+        lines.append(f"- `{owners_file_path(directory)}` — {mark}")
+    if state.auto_approved:
+        lines.append(f"- auto-approved (unowned subfolders): {', '.join(f'`{p}`' for p in state.auto_approved)}")
+    lines += ["", "Approvers cancel their approval with `/approve cancel`.", "</details>"]
+    return "\n".join(lines)
+
+
+async def _set_label(ctx: Context, labels: frozenset[str], wanted: bool) -> None:
+    if wanted and LABEL not in labels:
+        await ctx.add_labels([LABEL])
+    elif not wanted and LABEL in labels:
+        await ctx.remove_label(LABEL)
+
+
+async def recompute(ctx: Context) -> None:
+    item = await ctx.item()
+    if item.state != "open":
+        return
+    try:
+        index = await ctx.owners()
+    except OwnersError as err:
+        bot = (await ctx.forge.whoami()).lower()
+        await _set_label(ctx, item.labels, False)
+        await ctx.status_comment(MARKER, f"{MARKER}\nI can't work out approvals for this {ctx.noun()}: the OWNERS "
+                                         f"file `{err.path}` on the base branch is invalid: {err.message}\n\n"
+                                         "Once it is fixed, any `/approve` will update this.", bot=bot)
+        return
+    paths = await ctx.changed_paths()
+    if not index.has_approvers(paths):
+        return  # no OWNERS govern these files: nothing to approve against, and nothing to say
+    bot = (await ctx.forge.whoami()).lower()
+    comments = await ctx.forge.list_comments(ctx.ref)
+    reviews = await ctx.forge.list_reviews(ctx.ref)
+    prefix = ctx.repo_config.prefix
+    hint = f" (on GitLab also `/{prefix}approve`)" if prefix and ctx.forge.capabilities.consumes_quick_actions else ""
+    approvers = approvers_from(comments, reviews, bot, prefix, ctx.options)
+    state = compute_approval(index, paths, approvers, item.author or "",
+                             require_self_approval=ctx.options.require_self_approval, seed=ctx.ref.number)
+    required = sorted(index.required_reviewers_for(paths))
+    await _set_label(ctx, item.labels, state.approved)
+    await ctx.status_comment(MARKER, _status_text(state, required, ctx.noun(), hint), comments, bot)
+
+
+async def on_command(ctx: Context, inv: Invocation) -> None:
+    await recompute(ctx)
+
+
+async def _approver_check(ctx: Context, inv: Invocation) -> str | None:
+    try:
+        index = await ctx.owners()
+    except OwnersError:
+        return None  # recompute explains the invalid file in the status comment
+    paths = await ctx.changed_paths()
+    if not index.has_approvers(paths):
+        return ("no OWNERS file names approvers for the files this changes, so there is nothing to approve "
+                "against. Add an `OWNERS` file listing `approvers:` (Prow's format) to use approvals here.")
+    actor = ctx.event.actor.lower()
+    if any(actor in index.approvers_for(p) for p in paths):
+        return None
+    return "only approvers listed in the OWNERS files of the changed files may approve; the status comment suggests some."
+
+
+APPROVERS = Rule("approvers in the OWNERS files of the changed files", _approver_check)
+
+
+PLUGIN = Plugin(
+    name="approve",
+    description="Adds the approved label once approvers from the OWNERS files of every changed directory "
+                "have approved; keeps a status comment up to date.",
+    commands=(
+        Command("approve", on_command, APPROVERS, "Approves the change for the OWNERS files you are an approver in.",
+                syntax="[no-issue]", args=arg_pattern("(no-issue)?"), examples=("/approve",), on=PULLS_ONLY),
+        Command("approve", on_command, ANYONE, "Withdraws your approval.", syntax="cancel",
+                args=arg_pattern("cancel"), examples=("/approve cancel",), on=PULLS_ONLY),
+        Command("remove-approve", on_command, ANYONE, "Withdraws your approval.",
+                examples=("/remove-approve",), on=PULLS_ONLY),
+    ),
+    subscriptions=(
+        Subscription(recompute, (ReviewEvent,)),
+        Subscription(recompute, (ItemEvent,), lambda e: e.action in RECOMPUTE_ON),
+    ),
+    options=ApproveOptions,
+)
