@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from bot.events import Item, ItemRef, ReviewState
@@ -69,6 +69,34 @@ class Capabilities:
     consumes_quick_actions: bool = False
     # What the forge calls a proposed change, for messages: "pull request" / "merge request".
     pull_noun: str = "pull request"
+
+
+class StatusState(enum.Enum):
+    """A commit status, neutral: GitHub's four states; GitLab maps pending→pending (or running),
+    success→success, failure and error→failed."""
+
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    context: str  # the job or check name, e.g. "unit"
+    state: StatusState
+    description: str = ""
+    target_url: str | None = None
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """How to fetch a PR/MR head with the bot's credentials, without putting a token in a URL:
+    ``git -c http.extraHeader=<header> fetch <url> <ref>``.  ``header`` is secret."""
+
+    url: str  # e.g. https://github.com/acme/widgets.git
+    ref: str  # refs/pull/12/head | refs/merge-requests/12/head
+    header: str = field(default="", repr=False)  # "Authorization: Basic ..."
 
 
 class ForgeError(Exception):
@@ -151,3 +179,16 @@ class ForgeClient(Protocol):
 
     def list_reviews(self, ref: ItemRef) -> list[Review]:
         """Review verdicts on a PR/MR; see ``Review`` for what each forge gives."""
+
+    def set_status(self, repo: str, sha: str, status: CommitStatus) -> None:
+        """Create/replace the commit status with this context on ``sha`` (description cut to 140)."""
+
+    def list_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
+        """The latest status per context on ``sha`` (other CI's too), in no particular order."""
+
+    def is_org_member(self, org: str, login: str) -> bool:
+        """GitHub: member of the organisation.  GitLab: member of the group (``org`` is the top-level
+        namespace), directly or inherited.  False when ``org`` is a user account."""
+
+    def git_source(self, ref: ItemRef) -> GitSource:
+        """Where the runner fetches the PR/MR head from, with the bot's credentials."""
