@@ -7,7 +7,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PROWLET_DATA_DIR=/data \
+    PROWLET_PUBLIC_URL=http://localhost:8080 \
     PROWLET_LOG_FORMAT=json
+
+# git: the built-in runner checks out PR heads; tini: reaps processes jobs leave behind
+# (prowlet would otherwise be PID 1 and collect zombies).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git tini \
+    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 COPY pyproject.toml README.md config.yaml ./
@@ -22,4 +29,5 @@ HEALTHCHECK --interval=30s --timeout=3s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"
 # Built-in defaults: every core plugin for every repository.  Mount a file and add
 # "--config /etc/prowlet/config.yaml" to customise.
+ENTRYPOINT ["tini", "--"]
 CMD ["prowlet", "serve", "--host", "0.0.0.0", "--port", "8080"]

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 from aiohttp import web
 
+from bot.ci.native import NativeCI
+from bot.ci.pages import job_routes
+from bot.ci.runner import Runner
+from bot.ci.services import AsyncNativeCI, CIServices
+from bot.ci.store import JobStore
 from bot.config import Config, ForgeTuning, GitHubTuning
 from bot.dedup import DeliveryLog
 from bot.dispatch import Dispatcher
@@ -20,7 +26,8 @@ from bot.workqueue import KeyedWorkQueue
 log = structlog.get_logger("prowlet")
 
 DRAIN_SECONDS = 30
-QUEUE_KEY: web.AppKey[KeyedWorkQueue[Event]] = web.AppKey("queue", KeyedWorkQueue)  # on shutdown, queued events get this long to finish
+QUEUE_KEY: web.AppKey[KeyedWorkQueue[Event]] = web.AppKey("queue", KeyedWorkQueue)
+RUNNER_KEY: web.AppKey[Runner] = web.AppKey("runner", Runner)  # on shutdown, queued events get this long to finish
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,7 @@ class EnabledForge:
     webhook_secret: str
     translate: Translator
     max_concurrent_requests: int = 8
+    native_ci: NativeCI | None = None  # the forge's own CI, for /test and /retest
 
 
 def _github(settings: Settings, tuning: GitHubTuning) -> EnabledForge:
@@ -45,7 +53,9 @@ def _github(settings: Settings, tuning: GitHubTuning) -> EnabledForge:
         seconds_between_writes=tuning.seconds_between_writes,
         timeout=tuning.timeout,
     )
-    return EnabledForge(client, gh.webhook_secret or "", translate, tuning.max_concurrent_requests)
+    from bot.forge.github.actions import GitHubActions
+
+    return EnabledForge(client, gh.webhook_secret or "", translate, tuning.max_concurrent_requests, GitHubActions(client))
 
 
 def _gitlab(settings: Settings, tuning: ForgeTuning) -> EnabledForge:
@@ -54,7 +64,9 @@ def _gitlab(settings: Settings, tuning: ForgeTuning) -> EnabledForge:
 
     gl = settings.gitlab
     client = GitLabClient(gl.url, token=gl.token or "", timeout=tuning.timeout)
-    return EnabledForge(client, gl.webhook_secret or "", translate, tuning.max_concurrent_requests)
+    from bot.forge.gitlab.pipelines import GitLabPipelines
+
+    return EnabledForge(client, gl.webhook_secret or "", translate, tuning.max_concurrent_requests, GitLabPipelines(client))
 
 
 def enabled_forges(settings: Settings, config: Config) -> dict[str, EnabledForge]:
@@ -72,9 +84,18 @@ def enabled_forges(settings: Settings, config: Config) -> dict[str, EnabledForge
     return forges
 
 
-def build_app(config: Config, forges: dict[str, EnabledForge]) -> web.Application:
+def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
+              public_url: str = "http://localhost:8080") -> web.Application:
     async_forges = {name: AsyncForge(f.client, f.max_concurrent_requests) for name, f in forges.items()}
-    dispatcher = Dispatcher(config, async_forges)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = JobStore(data_dir / "jobs.sqlite3")
+    runner = Runner(store, async_forges, public_url, data_dir / "workspaces", config.raw.runner.max_concurrent)
+    ci = CIServices(
+        runner=runner,
+        jobs=[job.to_spec() for job in config.raw.jobs],
+        native={name: AsyncNativeCI(f.native_ci, async_forges[name]) for name, f in forges.items() if f.native_ci},
+    )
+    dispatcher = Dispatcher(config, async_forges, ci)
     queue: KeyedWorkQueue[Event] = KeyedWorkQueue(
         dispatcher.handle,
         max_pending=config.raw.queue.max_pending,
@@ -87,14 +108,24 @@ def build_app(config: Config, forges: dict[str, EnabledForge]) -> web.Applicatio
     )
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())
+    app.add_routes(job_routes(store))
     app[QUEUE_KEY] = queue
+    app[RUNNER_KEY] = runner
+
+    async def recover(app: web.Application) -> None:
+        interrupted = await runner.recover()
+        if interrupted:
+            log.warning("jobs interrupted by a restart reported as errors", jobs=interrupted)
 
     async def drain(app: web.Application) -> None:
         if not await queue.join(DRAIN_SECONDS):
             log.warning("shutdown with events still pending", pending=queue.pending)
         await queue.close()
+        await runner.close()
+        store.close()
         for forge in async_forges.values():
             forge.close()
 
+    app.on_startup.append(recover)
     app.on_shutdown.append(drain)
     return app

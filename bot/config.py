@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from bot.ci.jobs import JobSpec
 from bot.commands import parse_commands
 from bot.options import ConfigError, ConfigProblem, build
 from bot.plugin import Plugin
@@ -78,6 +79,60 @@ class QueueSettings:
         return [(k, "must be at least 1") for k in ("max_pending", "max_concurrent_items", "dedup_window") if getattr(self, k) < 1]
 
 
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def parse_duration(text: str) -> float | None:
+    """"90s", "30m", "1h30m" → seconds; None when malformed or zero."""
+    match = _DURATION.fullmatch(text.strip()) if text.strip() else None
+    if not match:
+        return None
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    return float(total) or None
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """One job for the built-in runner (see config.yaml)."""
+
+    name: str = ""
+    run: str = ""
+    clone: bool = True
+    always_run: bool = True
+    run_if_changed: re.Pattern[str] | None = None
+    skip_if_only_changed: re.Pattern[str] | None = None
+    optional: bool = False
+    repos: list[str] = field(default_factory=lambda: ["*"])
+    timeout: str = "30m"
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = []
+        if not _JOB_NAME.fullmatch(self.name) or self.name.lower() == "all":
+            problems.append(("name", f"must be letters, digits, '.', '_' or '-' (not 'all'), got {self.name!r}"))
+        if not self.run.strip():
+            problems.append(("run", "the shell command to run is required"))
+        if self.run_if_changed is not None and self.skip_if_only_changed is not None:
+            problems.append(("skip_if_only_changed", "use run_if_changed or skip_if_only_changed, not both"))
+        if parse_duration(self.timeout) is None:
+            problems.append(("timeout", f"expected a duration such as 90s, 30m or 1h30m, got {self.timeout!r}"))
+        return problems
+
+    def to_spec(self) -> JobSpec:
+        return JobSpec(name=self.name, run=self.run, clone=self.clone, always_run=self.always_run,
+                       run_if_changed=self.run_if_changed, skip_if_only_changed=self.skip_if_only_changed,
+                       optional=self.optional, repos=tuple(self.repos), timeout=parse_duration(self.timeout) or 1800.0)
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    max_concurrent: int = 2  # jobs running at once on this machine; the rest wait, pending
+
+    def check(self) -> list[tuple[str, str]]:
+        return [] if 1 <= self.max_concurrent <= 64 else [("max_concurrent", "must be between 1 and 64")]
+
+
 @dataclass(frozen=True)
 class RepoRule:
     match: list[str] = field(default_factory=list)  # globs over owner/repo or group/.../project
@@ -108,6 +163,17 @@ class RawConfig:
     queue: QueueSettings = field(default_factory=QueueSettings)
     github: GitHubTuning = field(default_factory=GitHubTuning)
     gitlab: ForgeTuning = field(default_factory=ForgeTuning)
+    jobs: list[JobSettings] = field(default_factory=list)
+    runner: RunnerSettings = field(default_factory=RunnerSettings)
+
+    def check(self) -> list[tuple[str, str]]:
+        seen: dict[str, int] = {}
+        problems = []
+        for i, job in enumerate(self.jobs):
+            first = seen.setdefault(job.name.lower(), i)
+            if first != i:
+                problems.append((f"jobs[{i}].name", f"duplicate job name {job.name!r} (also jobs[{first}])"))
+        return problems
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from bot.owners_reader import OwnersReader, changed_paths
 from bot.replies import render_note, render_reply
 
 if TYPE_CHECKING:
+    from bot.ci.services import CIServices
     from bot.config import RepoConfig
 
 
@@ -45,6 +46,7 @@ class EventScope:
     repo_config: RepoConfig
     labels: LabelCache
     owners_reader: OwnersReader
+    ci: CIServices
     _item: Item | None = None
     _permissions: dict[str, Permission] = field(default_factory=dict)
     _changed: list[ChangedFile] | None = None
@@ -87,6 +89,7 @@ class Context:
         self.log = log
         self.repo_config = scope.repo_config
         self.owners_reader = scope.owners_reader
+        self.ci = scope.ci
 
     @property
     def ref(self):  # noqa: ANN201 - ItemRef

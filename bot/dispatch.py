@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Mapping
 
 import structlog
 
+from bot.ci.services import CIServices
 from bot.commands import Invocation, parse_commands
 from bot.config import Config
 from bot.context import Context, EventScope, LabelCache
@@ -38,9 +39,10 @@ def _command_text(event: Event) -> str:
 
 
 class Dispatcher:
-    def __init__(self, config: Config, forges: Mapping[str, AsyncForge]) -> None:
+    def __init__(self, config: Config, forges: Mapping[str, AsyncForge], ci: CIServices) -> None:
         self.config = config
         self.forges = dict(forges)
+        self.ci = ci
         self.labels = LabelCache()
         self.owners_reader = OwnersReader()
         self._bot_logins: dict[str, str] = {}
@@ -78,7 +80,7 @@ class Dispatcher:
                 return
             repo_config = self.config.for_repo(event.repo)
             scope = EventScope(event=event, forge=forge, repo_config=repo_config, labels=self.labels,
-                               owners_reader=self.owners_reader)
+                               owners_reader=self.owners_reader, ci=self.ci)
             invocations = parse_commands(_command_text(event), repo_config.prefix)
             for plugin in repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)

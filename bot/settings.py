@@ -55,6 +55,7 @@ class Settings:
     github: GitHubSettings
     gitlab: GitLabSettings
     data_dir: Path
+    public_url: str = "http://localhost:8080"  # links to job pages in commit statuses
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log filter that redacts them."""
@@ -115,4 +116,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_secret=_get(env, "GITLAB_WEBHOOK_SECRET"),
     )
     data_dir = Path(_get(env, "PROWLET_DATA_DIR") or "./data")
-    return Settings(github=github, gitlab=gitlab, data_dir=data_dir)
+    public_url = _url(env, "PROWLET_PUBLIC_URL", "http://localhost:8080")
+    return Settings(github=github, gitlab=gitlab, data_dir=data_dir, public_url=public_url)

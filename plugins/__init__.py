@@ -1,7 +1,19 @@
 """The core plugins.  The registry is this explicit list; its order is the order plugins run in."""
 
 from bot.plugin import Plugin
-from plugins import approve, assign, blunderbuss, help, hold, label, lgtm, lifecycle, owners_label, verify_owners
+from plugins import (
+    approve,
+    assign,
+    blunderbuss,
+    help,
+    hold,
+    label,
+    lgtm,
+    lifecycle,
+    owners_label,
+    trigger,
+    verify_owners,
+)
 
 REGISTRY: list[Plugin] = [
     help.PLUGIN,
@@ -14,6 +26,7 @@ REGISTRY: list[Plugin] = [
     owners_label.PLUGIN,
     approve.PLUGIN,
     blunderbuss.PLUGIN,
+    trigger.PLUGIN,
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,7 +52,16 @@ def make_client(fake: FakeForge) -> Any:
 
 def enabled(fake: FakeForge) -> EnabledForge:
     translate = importlib.import_module(f"bot.forge.{fake.name}.translate").translate
-    return EnabledForge(make_client(fake), fake.webhook_secret, translate)
+    client = make_client(fake)
+    if fake.name == "github":
+        from bot.forge.github.actions import GitHubActions
+
+        native: Any = GitHubActions(client)
+    else:
+        from bot.forge.gitlab.pipelines import GitLabPipelines
+
+        native = GitLabPipelines(client)
+    return EnabledForge(client, fake.webhook_secret, translate, native_ci=native)
 
 
 def typed(forge: str, body: str, prefix: str = "prow-") -> str:
@@ -123,7 +133,7 @@ def config(config_data: dict[str, Any]) -> Config:
 
 
 @pytest.fixture
-async def bot(fake: FakeForge, config: Config) -> AsyncIterator[Bot]:
-    app = build_app(config, {fake.name: enabled(fake)})
+async def bot(fake: FakeForge, config: Config, tmp_path: Path) -> AsyncIterator[Bot]:
+    app = build_app(config, {fake.name: enabled(fake)}, tmp_path / "data")
     async with TestClient(TestServer(app)) as client:
         yield Bot(client, fake)

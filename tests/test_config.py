@@ -57,12 +57,13 @@ def test_documented_config_equals_builtin_defaults() -> None:
     documented = load_config(ROOT / "config.yaml", REGISTRY)
     # Plugin options are spelled out in the file; what they resolve to must be the defaults.
     assert replace(documented.raw, plugins=PluginSettings()) == RawConfig()
+    assert documented.raw.jobs == []
     assert documented.for_repo("a/b") == parse_config({}, REGISTRY).for_repo("a/b")
 
 
 def test_every_option_is_documented_in_config_yaml() -> None:
     data = yaml.safe_load((ROOT / "config.yaml").read_text())
-    for section in ("commands", "ignore", "queue", "github", "gitlab"):
+    for section in ("commands", "ignore", "queue", "github", "gitlab", "runner"):
         fields = set(getattr(RawConfig(), section).__dataclass_fields__)
         assert set(data[section]) == fields, section
     for plugin in REGISTRY:
@@ -125,3 +126,35 @@ def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], te
 def test_check_config_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", str(tmp_path / "absent.yaml")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+JOBS = [
+    ("job unknown key", [{"name": "unit", "run": "make", "colour": 1}], "jobs[0].colour: unknown key"),
+    ("job bad regex", [{"name": "unit", "run": "make", "run_if_changed": "^src/("}], "jobs[0].run_if_changed: bad regular expression"),
+    ("job duplicate name", [{"name": "unit", "run": "a"}, {"name": "Unit", "run": "b"}], "jobs[1].name: duplicate job name 'Unit' (also jobs[0])"),
+    ("job without run", [{"name": "unit"}], "jobs[0].run: the shell command to run is required"),
+    ("job named all", [{"name": "all", "run": "a"}], "jobs[0].name: must be letters"),
+    ("job bad name", [{"name": "unit tests", "run": "a"}], "jobs[0].name: must be letters"),
+    ("job both filters", [{"name": "u", "run": "a", "run_if_changed": "a", "skip_if_only_changed": "b"}],
+     "jobs[0].skip_if_only_changed: use run_if_changed or skip_if_only_changed, not both"),
+    ("job bad timeout", [{"name": "u", "run": "a", "timeout": "30 minutes"}], "jobs[0].timeout: expected a duration"),
+    ("job zero timeout", [{"name": "u", "run": "a", "timeout": "0s"}], "jobs[0].timeout: expected a duration"),
+    ("jobs not a list", {"unit": {}}, "jobs: expected a list"),
+]
+
+
+@pytest.mark.parametrize("jobs,message", [c[1:] for c in JOBS], ids=[c[0] for c in JOBS])
+def test_bad_jobs(jobs: object, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"jobs": jobs}, REGISTRY)
+    assert any(str(p).startswith(message) for p in err.value.problems), err.value.problems
+
+
+DURATIONS = [("seconds", "90s", 90.0), ("minutes", "30m", 1800.0), ("mixed", "1h30m", 5400.0), ("bad", "1d", None), ("empty", "", None)]
+
+
+@pytest.mark.parametrize("text,seconds", [c[1:] for c in DURATIONS], ids=[c[0] for c in DURATIONS])
+def test_durations(text: str, seconds: float | None) -> None:
+    from bot.config import parse_duration
+
+    assert parse_duration(text) == seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -20,14 +21,17 @@ from bot.events import CommentEvent, ItemAction, ItemEvent, ItemKind, ItemRef, R
 from bot.forge.base import (
     ChangedFile,
     Comment,
+    CommitStatus,
     ForbiddenError,
     ForgeClient,
     ForgeUnavailableError,
+    GitSource,
     InvalidRequestError,
     NotFoundError,
     Permission,
     RateLimitedError,
     Review,
+    StatusState,
 )
 from bot.forge.github.client import GitHubClient
 from bot.forge.github.translate import translate
@@ -530,6 +534,221 @@ def test_permission_forbidden(fake: FakeGitHub, client: GitHubClient) -> None:
         client.permission(REPO, "alice")
 
 
+# ---- CI: commit statuses, check runs, org membership, git source ---------------------------------
+
+
+def head(fake: FakeGitHub) -> str:
+    """The head sha of a new PR."""
+    return fake.head_sha(REPO, pull(fake).number)
+
+
+def test_set_status_then_list(fake: FakeGitHub, client: GitHubClient) -> None:
+    sha = head(fake)
+    before = len(fake.requests)
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.PENDING, "running", "https://ci.example/1"))
+    client.set_status(REPO, sha, CommitStatus("e2e", StatusState.FAILURE, "2 failed", "https://ci.example/2"))
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.SUCCESS, "passed", "https://ci.example/1"))
+    client.set_status(REPO, sha, CommitStatus("lint", StatusState.ERROR))
+    # one POST each, no read before it
+    assert calls(fake, before) == [("POST", f"/repos/{REPO}/statuses/{sha}")] * 4
+    assert fake.statuses(REPO, sha) == [
+        ("unit", "pending", "running", "https://ci.example/1"),
+        ("e2e", "failure", "2 failed", "https://ci.example/2"),
+        ("unit", "success", "passed", "https://ci.example/1"),
+        ("lint", "error", None, None),  # no description or URL sent
+    ]
+    statuses = client.list_statuses(REPO, sha)
+    assert sorted(statuses, key=lambda s: s.context) == [
+        CommitStatus("e2e", StatusState.FAILURE, "2 failed", "https://ci.example/2"),
+        CommitStatus("lint", StatusState.ERROR, "", None),
+        CommitStatus("unit", StatusState.SUCCESS, "passed", "https://ci.example/1"),  # the latest of "unit"
+    ]
+
+
+def test_set_status_cuts_the_description_to_140(fake: FakeGitHub, client: GitHubClient) -> None:
+    sha = head(fake)
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.FAILURE, "é" * 140))
+    client.set_status(REPO, sha, CommitStatus("e2e", StatusState.FAILURE, "x" * 141))
+    (_, _, exact, _), (_, _, cut, _) = fake.statuses(REPO, sha)
+    assert exact == "é" * 140  # characters, not bytes
+    assert cut == "x" * 139 + "…" and len(cut) == 140
+    # the fake refuses a longer one, as GitHub does
+    request = Request(
+        f"{fake.api_url}/repos/{REPO}/statuses/{sha}",
+        data=json.dumps({"state": "success", "description": "y" * 141}).encode(),
+        headers={"Authorization": f"token {fake.token}"},
+    )
+    with pytest.raises(HTTPError) as caught:
+        urlopen(request)
+    assert caught.value.code == 422
+
+
+def test_set_status_errors(fake: FakeGitHub, client: GitHubClient) -> None:
+    sha = head(fake)
+    with pytest.raises(InvalidRequestError, match="No commit found"):
+        client.set_status(REPO, "0" * 40, CommitStatus("unit", StatusState.SUCCESS))
+    fake.fail_next("POST", r"/statuses/", 502)
+    before = len(fake.requests)
+    with pytest.raises(ForgeUnavailableError):
+        client.set_status(REPO, sha, CommitStatus("unit", StatusState.SUCCESS))
+    assert len(fake.requests) - before == 1  # a POST is never retried
+    assert fake.statuses(REPO, sha) == []
+
+
+def test_list_statuses_reads_every_page(fake: FakeGitHub, client: GitHubClient) -> None:
+    sha = head(fake)
+    for i in range(205):
+        client.set_status(REPO, sha, CommitStatus(f"job-{i}", StatusState.SUCCESS))
+    for i in range(130):
+        fake.add_check_run(REPO, sha, f"check-{i}", "completed", "failure")
+    before = len(fake.requests)
+    statuses = client.list_statuses(REPO, sha)
+    assert len(statuses) == 335
+    assert {s.context for s in statuses} == {f"job-{i}" for i in range(205)} | {f"check-{i}" for i in range(130)}
+    pages = [(r.path.rsplit("/", 1)[-1], r.query.get("page")) for r in fake.requests[before:]]
+    assert pages == [("status", "1"), ("status", "2"), ("status", "3"), ("check-runs", None), ("check-runs", "2")]
+
+
+def test_list_statuses_of_a_commit_with_none(fake: FakeGitHub, client: GitHubClient) -> None:
+    assert client.list_statuses(REPO, head(fake)) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "conclusion", "state"),
+    [
+        ("queued", None, StatusState.PENDING),
+        ("in_progress", None, StatusState.PENDING),
+        ("waiting", None, StatusState.PENDING),
+        ("completed", "success", StatusState.SUCCESS),
+        ("completed", "neutral", StatusState.SUCCESS),
+        ("completed", "skipped", StatusState.SUCCESS),
+        ("completed", "failure", StatusState.FAILURE),
+        ("completed", "timed_out", StatusState.FAILURE),
+        ("completed", "action_required", StatusState.FAILURE),
+        ("completed", "startup_failure", StatusState.FAILURE),
+        ("completed", "cancelled", StatusState.ERROR),
+        ("completed", "stale", StatusState.ERROR),
+    ],
+)
+def test_check_runs_count_as_statuses(
+    fake: FakeGitHub, client: GitHubClient, status: str, conclusion: str | None, state: StatusState
+) -> None:
+    sha = head(fake)
+    run_id = fake.add_check_run(REPO, sha, "build (linux)", status, conclusion, title="Build summary")
+    (listed,) = client.list_statuses(REPO, sha)
+    assert listed == CommitStatus("build (linux)", state, "Build summary", listed.target_url)
+    assert listed.target_url and listed.target_url.endswith(f"/{REPO}/runs/{run_id}")
+
+
+def test_statuses_and_check_runs_merged_latest_per_context(fake: FakeGitHub, client: GitHubClient) -> None:
+    sha = head(fake)
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.SUCCESS))
+    fake.add_check_run(REPO, sha, "lint", "completed", "failure")
+    fake.add_check_run(REPO, sha, "lint", "in_progress")  # a re-run of lint hides the failed run
+    client.set_status(REPO, sha, CommitStatus("build", StatusState.FAILURE))
+    fake.add_check_run(REPO, sha, "build", "completed", "success")  # a check run named as a status, later
+    fake.add_check_run(REPO, sha, "e2e", "completed", "success", app="circleci")
+    fake.add_check_run(REPO, sha, "e2e", "completed", "timed_out")  # the same name in another suite, later
+    fake.add_check_run(REPO, sha, "docs", "completed", "success")
+    client.set_status(REPO, sha, CommitStatus("docs", StatusState.ERROR, "gone"))  # a status, later
+    states = {s.context: s.state for s in client.list_statuses(REPO, sha)}
+    assert states == {
+        "unit": StatusState.SUCCESS,
+        "lint": StatusState.PENDING,
+        "build": StatusState.SUCCESS,
+        "e2e": StatusState.FAILURE,
+        "docs": StatusState.ERROR,
+    }
+
+
+def test_list_statuses_errors(fake: FakeGitHub, client: GitHubClient) -> None:
+    sha = head(fake)
+    with pytest.raises(InvalidRequestError, match="No commit found"):
+        client.list_statuses(REPO, "0" * 40)
+    fake.fail_next("GET", r"/check-runs$", 403, message="Resource not accessible by integration")
+    with pytest.raises(ForbiddenError):
+        client.list_statuses(REPO, sha)
+
+
+ORG = "acme-org"
+
+
+@pytest.fixture
+def org(fake: FakeGitHub) -> str:
+    fake.add_org_member(ORG, "alice", public=False)
+    fake.add_org_member(ORG, "carol")  # public
+    return ORG
+
+
+def test_org_member_seen_by_a_member(fake: FakeGitHub, client: GitHubClient, org: str) -> None:
+    fake.add_org_member(org, fake.bot_login, public=False)
+    before = len(fake.requests)
+    assert client.is_org_member(org, "alice") is True  # private membership shows to members
+    assert client.is_org_member(org, "Carol") is True
+    assert client.is_org_member(org, "mallory") is False
+    assert client.is_org_member(org, "no-such-user") is False
+    assert calls(fake, before)[0] == ("GET", f"/orgs/{org}/members/alice")
+    assert len(fake.requests) - before == 4  # one request each
+
+
+def test_org_member_seen_by_an_outsider(fake: FakeGitHub, client: GitHubClient, org: str) -> None:
+    before = len(fake.requests)
+    assert client.is_org_member(org, "carol") is True  # public
+    assert calls(fake, before) == [("GET", f"/orgs/{org}/members/carol"), ("GET", f"/orgs/{org}/public_members/carol")]
+    assert client.is_org_member(org, "alice") is False  # private: invisible to a non-member
+    assert client.is_org_member(org, "mallory") is False
+
+
+def test_org_member_of_a_user_account_or_no_org(fake: FakeGitHub, client: GitHubClient) -> None:
+    assert client.is_org_member("acme", "acme") is False  # "acme" owns the repository: a user here
+    assert client.is_org_member("no-such-org", "alice") is False
+
+
+def test_org_member_errors(fake: FakeGitHub, client: GitHubClient, org: str) -> None:
+    fake.fail_next("GET", r"/members/", 403, message="Resource not accessible by integration")
+    with pytest.raises(ForbiddenError):
+        client.is_org_member(org, "alice")
+    fake.fail_next("GET", r"/members/", 500)
+    with pytest.raises(ForgeUnavailableError):  # not "no"
+        client.is_org_member(org, "alice")
+
+
+def _decoded(source: GitSource) -> str:
+    scheme, _, credentials = source.header.partition(": ")
+    assert scheme == "Authorization"
+    kind, _, encoded = credentials.partition(" ")
+    assert kind == "Basic"
+    return base64.b64decode(encoded, validate=True).decode()
+
+
+def test_git_source_with_a_token(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    before = len(fake.requests)
+    source = client.git_source(ref)
+    assert len(fake.requests) == before  # nothing to ask
+    web = fake.api_url.removesuffix("/api/v3")  # the fake is addressed like GitHub Enterprise
+    assert (source.url, source.ref) == (f"{web}/{REPO}.git", f"refs/pull/{ref.number}/head")
+    assert _decoded(source) == f"x-access-token:{fake.token}"
+    assert fake.token not in repr(source) and source.header not in repr(source)
+
+
+@pytest.mark.parametrize(
+    ("api_url", "web_url"),
+    [
+        ("https://api.github.com", "https://github.com"),
+        ("https://api.github.com/", "https://github.com"),
+        ("https://ghe.example.com/api/v3", "https://ghe.example.com"),
+        ("https://ghe.example.com:8443/api/v3/", "https://ghe.example.com:8443"),
+        ("https://api.octo.ghe.com", "https://octo.ghe.com"),
+    ],
+)
+def test_git_source_web_url(api_url: str, web_url: str) -> None:
+    client = GitHubClient(api_url, token="ghp_" + "S3cr3t" * 6)
+    source = client.git_source(ItemRef("acme/widgets", 7, ItemKind.PULL))
+    assert source == GitSource(f"{web_url}/acme/widgets.git", "refs/pull/7/head", source.header)
+    assert _decoded(source) == "x-access-token:ghp_" + "S3cr3t" * 6
+
+
 # ---- errors, retries, pacing -----------------------------------------------------------------
 
 
@@ -700,6 +919,29 @@ def test_app_not_installed_on_the_repo(fake: FakeGitHub, app_key: tuple[str, str
     client = GitHubClient(fake.api_url, app_id="4242", app_private_key=app_key[0], **FAST)
     with pytest.raises(NotFoundError):
         client.repo_labels("nobody/nothing")
+
+
+def test_app_git_source_and_org_membership(fake: FakeGitHub, app_key: tuple[str, str]) -> None:
+    private, public = app_key
+    fake.register_app("4242", public, slug="prowlet")
+    fake.add_org_member("acme-org", "alice", public=False)
+    ref = pull(fake)
+    client = GitHubClient(fake.api_url, app_id="4242", app_private_key=private, **FAST)
+
+    source = client.git_source(ref)
+    user, _, token = _decoded(source).partition(":")
+    assert user == "x-access-token" and token.startswith("ghs_")  # the installation's token, not the JWT
+    assert token not in repr(source)
+    request = Request(f"{fake.api_url}/repos/{REPO}/labels", headers={"Authorization": f"token {token}"})
+    with urlopen(request) as response:  # it is a token the installation can use
+        assert response.status == 200
+    assert client.git_source(ref) == source  # reused until near expiry
+
+    # an App sees private members without being one; the organisation's installation is looked up
+    assert client.is_org_member("acme-org", "alice") is True
+    assert client.is_org_member("acme-org", "carol") is False
+    assert client.is_org_member("no-such-org", "alice") is False  # not installed there
+    assert ("GET", "/orgs/acme-org/installation") in calls(fake, 0)
 
 
 # ---- the fake's webhooks ---------------------------------------------------------------------

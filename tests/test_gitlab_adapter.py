@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -14,6 +15,7 @@ from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ItemKind, Ite
 from bot.forge.base import (
     ChangedFile,
     Comment,
+    CommitStatus,
     ForbiddenError,
     ForgeClient,
     ForgeError,
@@ -23,6 +25,7 @@ from bot.forge.base import (
     Permission,
     RateLimitedError,
     Review,
+    StatusState,
 )
 from bot.forge.gitlab.client import GitLabClient, _utc
 from bot.forge.gitlab.translate import translate
@@ -484,6 +487,219 @@ def test_reviews_of_a_missing_or_non_merge_request(
     with pytest.raises(InvalidRequestError):
         client.list_reviews(issue)
     assert len(fake.requests) == 1
+
+
+# ---- commit statuses -----------------------------------------------------------------------
+
+
+def test_statuses_are_posted_and_listed(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
+    sha = fake.head_sha(REPO, mr.number)
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.PENDING, "Running", "https://ci/1"))
+    client.set_status(REPO, sha, CommitStatus("lint", StatusState.FAILURE, "2 errors", "https://ci/2"))
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.SUCCESS, "All passed", "https://ci/1"))
+    assert fake.statuses(REPO, sha) == [
+        ("unit", "pending", "Running", "https://ci/1"),
+        ("lint", "failed", "2 errors", "https://ci/2"),
+        ("unit", "success", "All passed", "https://ci/1"),
+    ]
+    assert [r.path for r in fake.requests] == [f"/projects/{ENCODED}/statuses/{sha}"] * 3
+    assert sorted(client.list_statuses(REPO, sha), key=lambda s: s.context) == [
+        CommitStatus("lint", StatusState.FAILURE, "2 errors", "https://ci/2"),
+        CommitStatus("unit", StatusState.SUCCESS, "All passed", "https://ci/1"),
+    ]
+    listing = fake.requests[-1]
+    assert listing.path == f"/projects/{ENCODED}/repository/commits/{sha}/statuses"
+    assert listing.query["all"].lower() == "true"
+
+
+@pytest.mark.parametrize(
+    ("state", "description", "stored"),
+    [
+        (StatusState.PENDING, "queued", ("pending", "queued")),
+        (StatusState.SUCCESS, "ok", ("success", "ok")),
+        (StatusState.FAILURE, "broke", ("failed", "broke")),
+        # GitLab has no "error": failed, marked in the description, and read back as ERROR
+        (StatusState.ERROR, "no runner", ("failed", "error: no runner")),
+        (StatusState.ERROR, "", ("failed", "error")),
+    ],
+)
+def test_every_state_round_trips(
+    fake: FakeGitLab, client: GitLabClient, state: StatusState, description: str, stored: tuple[str, str]
+) -> None:
+    sha = fake.branch_head(REPO)
+    client.set_status(REPO, sha, CommitStatus("e2e", state, description))
+    assert fake.statuses(REPO, sha) == [("e2e", *stored, None)]
+    assert client.list_statuses(REPO, sha) == [CommitStatus("e2e", state, description, None)]
+
+
+def test_a_failure_described_as_an_error_elsewhere_is_still_a_failure(
+    fake: FakeGitLab, client: GitLabClient
+) -> None:
+    sha = fake.branch_head(REPO)
+    fake.add_status(REPO, sha, "other-ci", "failed", description="errors: 3")
+    assert client.list_statuses(REPO, sha) == [CommitStatus("other-ci", StatusState.FAILURE, "errors: 3")]
+
+
+def test_posting_pending_again_is_a_no_op(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
+    # GitLab answers 400 "Cannot transition status via :enqueue from :pending" and keeps the first
+    sha = fake.head_sha(REPO, mr.number)
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.PENDING, "queued", "https://ci/1"))
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.PENDING, "started", "https://ci/2"))
+    assert fake.statuses(REPO, sha) == [("unit", "pending", "queued", "https://ci/1")]
+    assert calls(fake, "POST", f"/statuses/{sha}") == 2  # a 400 is not retried
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.SUCCESS, "done"))
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.PENDING, "again"))  # after a verdict: new
+    assert fake.statuses(REPO, sha) == [
+        ("unit", "pending", "queued", "https://ci/1"),
+        ("unit", "success", "done", "https://ci/1"),  # the pending one, finished: its URL stays
+        ("unit", "pending", "again", None),
+    ]
+    assert client.list_statuses(REPO, sha) == [CommitStatus("unit", StatusState.PENDING, "again")]
+
+
+def test_other_refused_transitions_are_errors(fake: FakeGitLab, client: GitLabClient) -> None:
+    sha = fake.branch_head(REPO)
+    message = (
+        'Cannot transition status via :run from :running (Reason(s): Status cannot transition via "run")'
+    )
+    fake.fail_next("POST", "/statuses/", 400, message=message)
+    with pytest.raises(InvalidRequestError, match="via :run from :running"):
+        client.set_status(REPO, sha, CommitStatus("unit", StatusState.PENDING))
+    assert fake.statuses(REPO, sha) == []
+
+
+def test_descriptions_are_cut_to_140(fake: FakeGitLab, client: GitLabClient) -> None:
+    sha = fake.branch_head(REPO)
+    long = "x" * 300  # GitLab itself refuses more than 255
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.FAILURE, long))
+    client.set_status(REPO, sha, CommitStatus("e2e", StatusState.ERROR, long))
+    assert [entry[2] for entry in fake.statuses(REPO, sha)] == ["x" * 140, "error: " + "x" * 140]
+    assert {s.description for s in client.list_statuses(REPO, sha)} == {"x" * 140}
+
+
+@pytest.mark.parametrize(
+    ("gitlab", "state", "description"),
+    [
+        ("created", StatusState.PENDING, "created"),
+        ("waiting_for_resource", StatusState.PENDING, "waiting_for_resource"),
+        ("preparing", StatusState.PENDING, "preparing"),
+        ("pending", StatusState.PENDING, ""),
+        ("running", StatusState.PENDING, "running"),
+        ("scheduled", StatusState.PENDING, "scheduled"),
+        ("manual", StatusState.PENDING, "manual"),
+        ("success", StatusState.SUCCESS, ""),
+        ("skipped", StatusState.SUCCESS, "skipped"),
+        ("failed", StatusState.FAILURE, ""),
+        ("canceled", StatusState.ERROR, "canceled"),
+        ("something_new", StatusState.PENDING, "something_new"),  # never mistaken for a verdict
+    ],
+)
+def test_gitlab_states_as_neutral_states(
+    fake: FakeGitLab, client: GitLabClient, gitlab: str, state: StatusState, description: str
+) -> None:
+    sha = fake.branch_head(REPO)
+    fake.add_status(REPO, sha, "rspec", gitlab, target_url="https://gl/-/jobs/1")
+    fake.add_status(REPO, sha, "described", gitlab, description="own words")
+    assert sorted(client.list_statuses(REPO, sha), key=lambda s: s.context) == [
+        CommitStatus("described", state, "own words"),
+        CommitStatus("rspec", state, description, "https://gl/-/jobs/1"),
+    ]
+
+
+def test_list_statuses_reads_all_pages_and_keeps_the_latest_per_name(
+    fake: FakeGitLab, client: GitLabClient
+) -> None:
+    sha = fake.branch_head(REPO)
+    for i in range(150):  # oldest first: the last of each name is the latest
+        fake.add_status(REPO, sha, f"job-{i % 3}", "failed" if i < 147 else "success", description=f"run {i}")
+    fake.add_status(REPO, fake.set_file(REPO, "a", "b"), "job-0", "failed")  # another commit
+    assert sorted(client.list_statuses(REPO, sha), key=lambda s: s.context) == [
+        CommitStatus(f"job-{i}", StatusState.SUCCESS, f"run {147 + i}") for i in range(3)
+    ]
+    assert calls(fake, "GET", "/statuses") == 2
+
+
+def test_statuses_of_an_unknown_commit_are_not_found(fake: FakeGitLab, client: GitLabClient) -> None:
+    with pytest.raises(NotFoundError, match="Commit Not Found"):
+        client.set_status(REPO, "0" * 40, CommitStatus("unit", StatusState.SUCCESS))
+    with pytest.raises(NotFoundError, match="Commit Not Found"):
+        client.list_statuses(REPO, "0" * 40)
+    with pytest.raises(NotFoundError, match="Project Not Found"):
+        client.list_statuses("group/nope", fake.branch_head(REPO))
+
+
+def test_status_posts_are_retried_on_transient_errors(fake: FakeGitLab, client: GitLabClient) -> None:
+    # Unlike a comment, a repeated status is harmless (the same verdict once more, or a no-op)
+    sha = fake.branch_head(REPO)
+    fake.fail_next("POST", "/statuses/", 502)
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.SUCCESS, "ok"))
+    assert fake.statuses(REPO, sha) == [("unit", "success", "ok", None)]
+    assert calls(fake, "POST", f"/statuses/{sha}") == 2
+
+
+# ---- group membership ----------------------------------------------------------------------
+
+
+def test_group_members_are_org_members(fake: FakeGitLab, client: GitLabClient) -> None:
+    fake.add_group_member("group", "alice", level=10)  # Guest is a member too
+    assert client.is_org_member("group", "Alice") is True
+    assert client.is_org_member("group", "carol") is False  # a project member only
+    assert client.is_org_member("group", "ghost") is False  # no such user
+    alice_id = next(r.path for r in fake.requests if "/members/all/" in r.path).rsplit("/", 1)[1]
+    assert fake.requests[1].path == f"/groups/group/members/all/{alice_id}"
+    assert sum("/members/all/" in r.path for r in fake.requests) == 2  # ghost has no id to ask about
+
+
+def test_membership_of_a_parent_group_counts_in_its_subgroups(fake: FakeGitLab, client: GitLabClient) -> None:
+    fake.add_group_member("group", "alice")
+    fake.add_group_member("group/sub", "carol")
+    assert client.is_org_member("group/sub", "alice") is True
+    assert client.is_org_member("group", "carol") is False
+    assert fake.requests[-1].path.startswith("/groups/group/members/all/")
+    assert any(r.path.startswith("/groups/group%2Fsub/members/all/") for r in fake.requests)
+
+
+def test_a_user_namespace_or_unknown_group_has_no_members(fake: FakeGitLab, client: GitLabClient) -> None:
+    fake.add_repo("dave/tools")  # dave's own namespace
+    assert client.is_org_member("dave", "dave") is False
+    assert client.is_org_member("no-such-group", "alice") is False
+    assert [r.path.split("/members")[0] for r in fake.requests if "/members/" in r.path] == [
+        "/groups/dave",
+        "/groups/no-such-group",
+    ]
+
+
+def test_membership_errors_are_not_a_no(fake: FakeGitLab, client: GitLabClient) -> None:
+    fake.add_group_member("group", "alice")
+    fake.fail_next("GET", "/members/all/", 403)
+    with pytest.raises(ForbiddenError):
+        client.is_org_member("group", "alice")
+
+
+# ---- git source ----------------------------------------------------------------------------
+
+
+def test_git_source_of_a_merge_request_in_a_nested_group(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef
+) -> None:
+    source = client.git_source(mr)
+    assert source.url == f"{fake.api_url}/group/sub/project.git"
+    assert source.ref == f"refs/merge-requests/{mr.number}/head"
+    scheme, _, encoded = source.header.partition(" Basic ")
+    assert scheme == "Authorization:"
+    assert base64.b64decode(encoded).decode() == f"oauth2:{TOKEN}"
+    assert TOKEN not in source.header and encoded not in repr(source)
+    assert fake.requests == []  # built from what the client knows
+
+
+def test_git_source_of_an_instance_under_a_path(mr: ItemRef) -> None:
+    source = GitLabClient("https://example.com/gitlab/", token=TOKEN).git_source(mr)
+    assert source.url == "https://example.com/gitlab/group/sub/project.git"
+
+
+def test_issues_have_no_git_source(fake: FakeGitLab, client: GitLabClient, issue: ItemRef) -> None:
+    with pytest.raises(InvalidRequestError):
+        client.git_source(issue)
 
 
 # ---- errors, retries, rate limits ----------------------------------------------------------

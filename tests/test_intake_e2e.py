@@ -8,6 +8,7 @@ import hmac
 import json
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -132,10 +133,10 @@ class _Gated:
         return gated
 
 
-async def test_acknowledged_before_any_forge_call(fake: FakeForge, config: Config) -> None:
+async def test_acknowledged_before_any_forge_call(fake: FakeForge, config: Config, tmp_path: Path) -> None:
     forge = enabled(fake)
     gated = _Gated(forge.client)
-    app = build_app(config, {fake.name: replace(forge, client=gated)})
+    app = build_app(config, {fake.name: replace(forge, client=gated)}, tmp_path)
     async with TestClient(TestServer(app)) as client:
         number, _ = fake.open_pull(REPO, author=AUTHOR)
         delivery = fake.comment(REPO, number, COLLAB, "/hold")

@@ -15,7 +15,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from bot.events import Item, ItemRef
-from bot.forge.base import Capabilities, ChangedFile, Comment, ForgeClient, Permission, Review
+from bot.forge.base import (
+    Capabilities,
+    ChangedFile,
+    Comment,
+    CommitStatus,
+    ForgeClient,
+    GitSource,
+    Permission,
+    Review,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -36,9 +45,12 @@ class AsyncForge:
     def capabilities(self) -> Capabilities:
         return self._client.capabilities
 
-    async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def offload(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking call on this forge's pool (also used by the forge's native CI client)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    _run = offload
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -96,3 +108,15 @@ class AsyncForge:
 
     async def list_reviews(self, ref: ItemRef) -> list[Review]:
         return await self._run(self._client.list_reviews, ref)
+
+    async def set_status(self, repo: str, sha: str, status: CommitStatus) -> None:
+        await self._run(self._client.set_status, repo, sha, status)
+
+    async def list_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
+        return await self._run(self._client.list_statuses, repo, sha)
+
+    async def is_org_member(self, org: str, login: str) -> bool:
+        return await self._run(self._client.is_org_member, org, login)
+
+    async def git_source(self, ref: ItemRef) -> GitSource:
+        return await self._run(self._client.git_source, ref)

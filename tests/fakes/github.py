@@ -5,7 +5,11 @@ in ``tests/fixtures/github`` with the fake's state written over them.  Rules cop
 issue and PR numbers share one sequence per repository; only collaborators (read or better) can be
 assigned, anyone else is silently dropped; review requests for non-collaborators or the PR's author
 are refused with 422; unknown labels are created when added; ``/`` in a label name must be
-escaped in a URL; a pending review is visible only to its author; a PR lists at most 3000 files.
+escaped in a URL; a pending review is visible only to its author; a PR lists at most 3000 files; a
+commit-status description has at most 140 characters and the combined status shows the latest status of
+each context; private organisation membership shows only to the organisation's members and to Apps
+(anyone else is redirected to the public-membership check); a workflow run that is re-run keeps its id,
+is queued again and counts one more attempt, and one that is not finished cannot be re-run.
 
 Each repository holds a small git model: branches point at commits, and every commit keeps its whole
 tree, so a file reads as it was at any commit.  A PR's head is a commit with its base's tree (a PR's
@@ -16,6 +20,8 @@ comment, a review submitted), so comments and reviews order by time.
 Test-only extras: ``fail_next`` injects failures, ``register_app`` turns on GitHub App
 authentication, ``merge`` merges a PR, ``start_review`` leaves a pending review, ``dismiss_review``
 dismisses one, ``delete_user`` deletes an account (its reviews then list with ``user: null``).
+CI: ``add_check_run``, ``add_org_member`` and ``add_workflow_run`` seed what other systems would
+create; ``statuses`` and ``reruns`` show what the bot posted and re-ran.
 ``requests`` records paths as sent (percent-encoded).
 """
 
@@ -63,6 +69,21 @@ _REVIEW_STATES = ("approved", "changes_requested", "commented")
 _FILE_STATUSES = ("added", "removed", "modified", "renamed", "copied", "changed", "unchanged")
 _MAX_PULL_FILES = 3000  # GitHub lists no more of a PR's files
 _MAX_CONTENTS = 1024 * 1024  # the contents API gives no content for a larger file
+_STATUS_STATES = ("error", "failure", "pending", "success")
+_MAX_DESCRIPTION = 140  # a longer commit-status description is refused
+_CHECK_STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
+_CONCLUSIONS = (
+    "success",
+    "failure",
+    "neutral",
+    "cancelled",
+    "skipped",
+    "timed_out",
+    "action_required",
+    "stale",
+    "startup_failure",
+)
+_CANNOT_RERUN = "This workflow run cannot be rerun"  # GitHub's 403, e.g. for a run over 30 days old
 _DEFAULT_BRANCH = "main"
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the fake clock's first reading
 _APP_ROUTE = "app"  # routes authenticated with the App's JWT instead of a token
@@ -114,6 +135,47 @@ class _Item:
 
 
 @dataclass
+class _Status:
+    id: int
+    context: str
+    state: str
+    description: str | None
+    target_url: str | None
+    creator: str
+    created_at: str
+
+
+@dataclass
+class _CheckRun:
+    id: int
+    name: str
+    head_sha: str
+    status: str
+    conclusion: str | None
+    app: str  # the slug of the App that made it; "latest" is per App and name
+    started_at: str
+    completed_at: str | None
+    title: str | None
+
+
+@dataclass
+class _WorkflowRun:
+    id: int
+    workflow_id: int
+    name: str  # the workflow's name
+    path: str  # its file
+    head_sha: str
+    run_number: int
+    event: str
+    status: str  # "queued" | "in_progress" | "completed" | ...
+    conclusion: str | None
+    created_at: str
+    updated_at: str
+    rerunnable: bool = True
+    run_attempt: int = 1
+
+
+@dataclass
 class _Repo:
     id: int
     full_name: str
@@ -123,6 +185,11 @@ class _Repo:
     comments: dict[int, _Comment] = field(default_factory=dict)  # by id, for PATCH /issues/comments/ID
     commits: dict[str, dict[str, str]] = field(default_factory=dict)  # sha → its whole tree: path → text
     branches: dict[str, str] = field(default_factory=dict)  # name → head sha
+    statuses: dict[str, list[_Status]] = field(default_factory=dict)  # sha → every status, as posted
+    check_runs: dict[str, list[_CheckRun]] = field(default_factory=dict)  # sha → in creation order
+    workflows: dict[str, int] = field(default_factory=dict)  # lower-cased workflow name → workflow id
+    runs: dict[int, _WorkflowRun] = field(default_factory=dict)  # by id, in creation order
+    reruns: list[tuple[int, str]] = field(default_factory=list)  # (run id, "rerun" | "rerun-failed-jobs")
 
     @property
     def owner(self) -> str:
@@ -183,6 +250,7 @@ class FakeGitHub:
         self._app: _App | None = None
         self._installations: dict[str, int] = {}  # lower-cased owner → installation id
         self._installation_tokens: dict[str, str] = {}  # token → lower-cased owner it is scoped to
+        self._orgs: dict[str, dict[str, bool]] = {}  # lower-cased org → lower-cased member login → public
         self._clock = _EPOCH - timedelta(seconds=1)  # the time of the latest event
         self._deleted: set[str] = set()  # lower-cased logins of deleted accounts
         self._port = 0
@@ -258,7 +326,7 @@ class FakeGitHub:
 
     def register_app(self, app_id: str | int, public_key_pem: str, slug: str) -> None:
         """Accept GitHub App authentication: JWTs signed by the App's key, then installation tokens.
-        The App is installed on every account that owns a repository here."""
+        The App is installed on every account that owns a repository here, and on every organisation."""
         with self._lock:
             self._app = _App(id=str(app_id), public_key=public_key_pem, slug=slug)
             self._user(f"{slug}[bot]")
@@ -270,6 +338,88 @@ class FakeGitHub:
             self._failures.append(
                 _Failure(method.upper(), re.compile(path_regex), status, message or HTTPStatus(status).phrase, times)
             )
+
+    def add_org_member(self, org: str, login: str, *, public: bool = True) -> None:
+        """Make ``login`` a member of the organisation ``org`` (created on first use).  GitHub makes a
+        membership private until its member publicises it; ``public=False`` tests that: a private
+        member shows only to members of ``org`` (e.g. ``add_org_member(org, fake.bot_login)``) and
+        to Apps."""
+        with self._lock:
+            self._user(org)
+            self._orgs.setdefault(org.lower(), {})[self._user(login).lower()] = public
+
+    def add_check_run(
+        self,
+        repo: str,
+        sha: str,
+        name: str,
+        status: str = "completed",
+        conclusion: str | None = None,
+        *,
+        app: str = "github-actions",
+        title: str | None = None,
+    ) -> int:
+        """A check run on a commit, as an App (``app``, its slug) would create it; returns its id.
+        ``conclusion`` goes with "completed" and only with it.  A later run of the same ``app`` and
+        ``name`` hides the earlier one from the default ("latest") listing."""
+        if status not in _CHECK_STATUSES:
+            raise ValueError(f"check run status must be one of {_CHECK_STATUSES}")
+        if (status == "completed") != (conclusion is not None) or conclusion not in (None, *_CONCLUSIONS):
+            raise ValueError(f"a completed check run, and only one, has a conclusion from {_CONCLUSIONS}")
+        with self._lock:
+            state = self._repo(repo)
+            self._commit_of(state, sha)
+            started_at = self._tick()
+            completed_at = self._tick() if status == "completed" else None
+            run = _CheckRun(next(self._ids), name, sha, status, conclusion, app, started_at, completed_at, title)
+            state.check_runs.setdefault(sha, []).append(run)
+            return run.id
+
+    def add_workflow_run(
+        self,
+        repo: str,
+        head_sha: str,
+        name: str,
+        conclusion: str | None,
+        run_number: int | None = None,
+        *,
+        status: str | None = None,
+        rerunnable: bool = True,
+        event: str = "pull_request",
+    ) -> int:
+        """A GitHub Actions run of the workflow ``name`` (created on first use) for ``head_sha``;
+        returns the run's id.  ``conclusion`` None: the run is in progress (or ``status``).
+        ``run_number`` defaults to one more than the workflow's highest.  A run with
+        ``rerunnable=False`` is refused re-runs with GitHub's 403, as for a run over 30 days old."""
+        if conclusion not in (None, *_CONCLUSIONS):
+            raise ValueError(f"conclusion must be None or one of {_CONCLUSIONS}")
+        status = status or ("completed" if conclusion else "in_progress")
+        if (status == "completed") != (conclusion is not None) or status not in _CHECK_STATUSES:
+            raise ValueError("a completed run, and only one, has a conclusion")
+        with self._lock:
+            state = self._repo(repo)
+            self._commit_of(state, head_sha)
+            workflow_id = state.workflows.setdefault(name.lower(), next(self._ids))
+            if run_number is None:
+                numbers = [r.run_number for r in state.runs.values() if r.workflow_id == workflow_id]
+                run_number = max(numbers, default=0) + 1
+            created_at = self._tick()
+            run = _WorkflowRun(
+                id=next(self._ids),
+                workflow_id=workflow_id,
+                name=name,
+                path=f".github/workflows/{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.yml",
+                head_sha=head_sha,
+                run_number=run_number,
+                event=event,
+                status=status,
+                conclusion=conclusion,
+                created_at=created_at,
+                updated_at=created_at,
+                rerunnable=rerunnable,
+            )
+            state.runs[run.id] = run
+            return run.id
 
     # ---- things people do ------------------------------------------------------------------
 
@@ -478,6 +628,17 @@ class FakeGitHub:
         with self._lock:
             return self._pull(self._repo(repo), number).head_sha
 
+    def statuses(self, repo: str, sha: str) -> list[tuple[str, str, str | None, str | None]]:
+        """(context, state, description, target_url) of every status posted on ``sha``, in order."""
+        with self._lock:
+            entries = self._repo(repo).statuses.get(sha, [])
+            return [(s.context, s.state, s.description, s.target_url) for s in entries]
+
+    def reruns(self, repo: str) -> list[tuple[int, str]]:
+        """(run id, "rerun" | "rerun-failed-jobs") of every re-run asked for, in order."""
+        with self._lock:
+            return list(self._repo(repo).reruns)
+
     @property
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
@@ -519,6 +680,13 @@ class FakeGitHub:
         item.comments.append(comment)
         state.comments[comment.id] = comment
         return comment
+
+    def _commit_of(self, state: _Repo, ref: str) -> str:
+        """The sha a commit ref (a sha or a branch) names; KeyError when none."""
+        sha = state.branches.get(ref, ref)
+        if sha not in state.commits:
+            raise KeyError(f"no commit {ref!r} in {state.full_name}")
+        return sha
 
     def _commit(self, state: _Repo, tree: dict[str, str]) -> str:
         """A new commit with (a copy of) ``tree``; returns its sha."""
@@ -787,6 +955,100 @@ class FakeGitHub:
             "_links": {"self": url, "git": git_url, "html": html_url},
         }
 
+    def _status_json(self, state: _Repo, sha: str, status: _Status, *, creator: bool = True) -> dict[str, Any]:
+        """A commit status as ``POST /statuses/{sha}`` answers it or, without ``creator``, as the
+        combined status lists it."""
+        data: dict[str, Any] = {
+            "url": self._api_path(state, f"statuses/{sha}"),
+            "avatar_url": "https://avatars.githubusercontent.com/u/31898046?v=4",
+            "id": status.id,
+            "node_id": f"SC_{status.id}",
+            "state": status.state,
+            "description": status.description,
+            "target_url": status.target_url,
+            "context": status.context,
+            "created_at": status.created_at,
+            "updated_at": status.created_at,
+        }
+        if creator:
+            data["creator"] = self._user_json(status.creator)
+        return data
+
+    def _check_run_json(self, state: _Repo, run: _CheckRun) -> dict[str, Any]:
+        api = self._api_path(state, f"check-runs/{run.id}")
+        html_url = f"{self._web_url}/{state.full_name}/runs/{run.id}"
+        suite_id = zlib.crc32(f"{state.full_name}:{run.head_sha}:{run.app}".encode())
+        return {
+            "id": run.id,
+            "node_id": f"CR_{run.id}",
+            "head_sha": run.head_sha,
+            "external_id": "",
+            "url": api,
+            "html_url": html_url,
+            "details_url": html_url,
+            "status": run.status,
+            "conclusion": run.conclusion,
+            "started_at": run.started_at,
+            "completed_at": run.completed_at,
+            "output": {
+                "title": run.title,
+                "summary": None,
+                "text": None,
+                "annotations_count": 0,
+                "annotations_url": f"{api}/annotations",
+            },
+            "name": run.name,
+            "check_suite": {"id": suite_id},
+            "app": {
+                "id": zlib.crc32(run.app.encode()),
+                "slug": run.app,
+                "node_id": f"A_{run.app}",
+                "name": run.app,
+                "owner": None,
+            },
+            "pull_requests": [],
+        }
+
+    def _workflow_run_json(self, state: _Repo, run: _WorkflowRun) -> dict[str, Any]:
+        api = self._api_path(state, f"actions/runs/{run.id}")
+        suite_id = zlib.crc32(f"{state.full_name}:suite:{run.id}".encode())
+        return {
+            "id": run.id,
+            "name": run.name,
+            "node_id": f"WFR_{run.id}",
+            "head_branch": "main",
+            "head_sha": run.head_sha,
+            "path": run.path,
+            "display_title": run.name,
+            "run_number": run.run_number,
+            "event": run.event,
+            "status": run.status,
+            "conclusion": run.conclusion,
+            "workflow_id": run.workflow_id,
+            "check_suite_id": suite_id,
+            "check_suite_node_id": f"CS_{suite_id}",
+            "url": api,
+            "html_url": f"{self._web_url}/{state.full_name}/actions/runs/{run.id}",
+            "pull_requests": [],
+            "created_at": run.created_at,
+            "updated_at": run.updated_at,
+            "actor": self._user_json(state.owner),
+            "run_attempt": run.run_attempt,
+            "run_started_at": run.created_at,
+            "triggering_actor": self._user_json(state.owner),
+            "jobs_url": f"{api}/jobs",
+            "logs_url": f"{api}/logs",
+            "check_suite_url": self._api_path(state, f"check-suites/{suite_id}"),
+            "artifacts_url": f"{api}/artifacts",
+            "cancel_url": f"{api}/cancel",
+            "rerun_url": f"{api}/rerun",
+            "previous_attempt_url": f"{api}/attempts/{run.run_attempt - 1}" if run.run_attempt > 1 else None,
+            "workflow_url": self._api_path(state, f"actions/workflows/{run.workflow_id}"),
+            "head_commit": None,
+            "repository": self._repo_json(state),
+            "head_repository": self._repo_json(state),
+        }
+
     # ---- webhooks --------------------------------------------------------------------------
 
     def _payload(self, template: str, state: _Repo, sender: str, **fields: Any) -> dict[str, Any]:
@@ -852,6 +1114,15 @@ class FakeGitHub:
             ("GET", pull + "/reviews", self._list_reviews, None),
             ("POST", pull + "/requested_reviewers", self._request_reviewers, None),
             ("DELETE", pull + "/requested_reviewers", self._remove_reviewers, None),
+            ("POST", repo + "/statuses/{sha}", self._create_status, None),
+            ("GET", repo + "/commits/{ref}/status", self._combined_status, None),
+            ("GET", repo + "/commits/{ref}/check-runs", self._list_check_runs, None),
+            ("GET", "/orgs/{owner}/installation", self._get_org_installation, _APP_ROUTE + ":org-installation"),
+            ("GET", "/orgs/{owner}/members/{login}", self._get_org_member, None),
+            ("GET", "/orgs/{owner}/public_members/{login}", self._get_public_org_member, None),
+            ("GET", repo + "/actions/runs", self._list_workflow_runs, None),
+            ("POST", repo + "/actions/runs/{id:\\d+}/rerun", self._rerun, None),
+            ("POST", repo + "/actions/runs/{id:\\d+}/rerun-failed-jobs", self._rerun_failed_jobs, None),
         ]
 
     def _endpoint(self, handler: Callable[[web.Request, Any], web.Response]) -> Callable[..., Any]:
@@ -943,8 +1214,9 @@ class FakeGitHub:
             raise _Abort(404, "Not Found")
         return state, item
 
-    def _page(self, request: web.Request, entries: list[Any]) -> web.Response:
-        """One page of ``entries`` with GitHub's Link header (per_page at most 100, default 30)."""
+    def _page(self, request: web.Request, entries: list[Any], key: str | None = None, **extra: Any) -> web.Response:
+        """One page of ``entries`` with GitHub's Link header (per_page at most 100, default 30).  With
+        ``key``, wrapped as GitHub wraps some lists: ``{**extra, "total_count": N, key: page}``."""
         per_page = min(int(request.query.get("per_page", 30)), 100)
         page = int(request.query.get("page", 1))
         last = max(1, -(-len(entries) // per_page))
@@ -954,7 +1226,8 @@ class FakeGitHub:
             for rel, number in rels.items()
             if (rel in ("prev", "first") and page > 1) or (rel in ("next", "last") and page < last)
         ]
-        response = web.json_response(entries[(page - 1) * per_page : page * per_page])
+        chunk = entries[(page - 1) * per_page : page * per_page]
+        response = web.json_response(chunk if key is None else {**extra, "total_count": len(entries), key: chunk})
         if links:
             response.headers["Link"] = ", ".join(links)
         return response
@@ -985,19 +1258,27 @@ class FakeGitHub:
         )
 
     def _get_installation(self, request: web.Request, body: Any) -> web.Response:
-        state = self._repo_of(request)
-        installation_id = self._installation_id(state.owner)
+        return self._installation_json(self._repo_of(request).owner)
+
+    def _get_org_installation(self, request: web.Request, body: Any) -> web.Response:
+        org = request.match_info["owner"]
+        if org.lower() not in self._orgs:
+            raise _Abort(404, "Not Found")
+        return self._installation_json(org)
+
+    def _installation_json(self, owner: str) -> web.Response:
+        installation_id = self._installation_id(owner)
         return web.json_response(
             {
                 "id": installation_id,
-                "account": self._user_json(state.owner),
+                "account": self._user_json(owner),
                 "repository_selection": "all",
                 "access_tokens_url": f"{self.api_url}/app/installations/{installation_id}/access_tokens",
                 "repositories_url": f"{self.api_url}/installation/repositories",
                 "html_url": f"{self._web_url}/settings/installations/{installation_id}",
                 "app_id": int(self._app.id) if self._app.id.isdigit() else self._app.id,
                 "app_slug": self._app.slug,
-                "target_id": self._users[state.owner.lower()][1],
+                "target_id": self._users[owner.lower()][1],
                 "target_type": "Organization",
                 "permissions": {"issues": "write", "pull_requests": "write", "metadata": "read"},
                 "events": ["issue_comment", "issues", "pull_request", "pull_request_review"],
@@ -1185,6 +1466,128 @@ class FakeGitHub:
         gone = {login.lower() for login in _logins(body, "reviewers")}
         item.reviewers = [login for login in item.reviewers if login.lower() not in gone]
         return web.json_response(self._pull_json(state, item))
+
+    def _create_status(self, request: web.Request, body: Any) -> web.Response:
+        state = self._repo_of(request)
+        sha = request.match_info["sha"]
+        if sha not in state.commits:  # a full sha only, as GitHub wants here
+            raise _Abort(422, f"No commit found for SHA: {sha}")
+        body = body if isinstance(body, dict) else {}
+        if body.get("state") not in _STATUS_STATES:
+            raise _Abort(422, "Validation Failed", errors=[_status_error("state", "state is not included in the list")])
+        description = body.get("description")
+        if description is not None and len(description) > _MAX_DESCRIPTION:
+            message = f"description is too long (maximum is {_MAX_DESCRIPTION} characters)"
+            raise _Abort(422, "Validation Failed", errors=[_status_error("description", message)])
+        status = _Status(
+            id=next(self._ids),
+            context=body.get("context") or "default",
+            state=body["state"],
+            description=description or None,
+            target_url=body.get("target_url") or None,
+            creator=request[_LOGIN],
+            created_at=self._tick(),
+        )
+        state.statuses.setdefault(sha, []).append(status)
+        data = self._status_json(state, sha, status)
+        return web.json_response(data, status=201, headers={"Location": data["url"]})
+
+    def _combined_status(self, request: web.Request, body: Any) -> web.Response:
+        state = self._repo_of(request)
+        sha = self._commit_ref(state, request.match_info["ref"])
+        latest: dict[str, _Status] = {}
+        for status in state.statuses.get(sha, []):
+            latest.pop(status.context, None)  # the newest last
+            latest[status.context] = status
+        newest_first = list(reversed(latest.values()))
+        states = {status.state for status in newest_first}
+        if states & {"error", "failure"}:
+            overall = "failure"
+        elif not states or "pending" in states:
+            overall = "pending"
+        else:
+            overall = "success"
+        commit_url = self._api_path(state, f"commits/{sha}")
+        return self._page(
+            request,
+            [self._status_json(state, sha, status, creator=False) for status in newest_first],
+            "statuses",
+            state=overall,
+            sha=sha,
+            repository=self._repo_json(state),
+            commit_url=commit_url,
+            url=f"{commit_url}/status",
+        )
+
+    def _list_check_runs(self, request: web.Request, body: Any) -> web.Response:
+        state = self._repo_of(request)
+        runs = state.check_runs.get(self._commit_ref(state, request.match_info["ref"]), [])
+        if request.query.get("filter", "latest") == "latest":
+            latest = {(run.app, run.name): run for run in runs}  # later runs replace earlier ones
+            runs = [run for run in runs if latest[(run.app, run.name)] is run]
+        if "check_name" in request.query:
+            runs = [run for run in runs if run.name == request.query["check_name"]]
+        if "status" in request.query:
+            runs = [run for run in runs if run.status == request.query["status"]]
+        newest_first = [self._check_run_json(state, run) for run in reversed(runs)]
+        return self._page(request, newest_first, "check_runs")
+
+    def _get_org_member(self, request: web.Request, body: Any) -> web.Response:
+        org, login = request.match_info["owner"], request.match_info["login"]
+        members = self._orgs.get(org.lower())
+        if members is None:  # no such organisation, or a user account
+            raise _Abort(404, "Not Found")
+        if request.get(_BY_INSTALLATION) or request[_LOGIN].lower() in members:
+            if login.lower() in members:
+                return web.Response(status=204)
+            raise _Abort(404, "User does not exist or is not a member of the organization")
+        # not a member of the organisation: GitHub points at the public membership instead
+        location = f"{self.api_url}/orgs/{quote(org, safe='')}/public_members/{quote(login, safe='')}"
+        return web.Response(status=302, headers={"Location": location})
+
+    def _get_public_org_member(self, request: web.Request, body: Any) -> web.Response:
+        members = self._orgs.get(request.match_info["owner"].lower(), {})
+        if not members.get(request.match_info["login"].lower(), False):
+            raise _Abort(404, "Not Found")
+        return web.Response(status=204)
+
+    def _list_workflow_runs(self, request: web.Request, body: Any) -> web.Response:
+        state = self._repo_of(request)
+        runs = list(state.runs.values())
+        for key in ("head_sha", "event"):
+            if key in request.query:
+                runs = [run for run in runs if getattr(run, key) == request.query[key]]
+        newest_first = sorted(runs, key=lambda run: (run.created_at, run.id), reverse=True)
+        return self._page(request, [self._workflow_run_json(state, run) for run in newest_first], "workflow_runs")
+
+    def _rerun(self, request: web.Request, body: Any) -> web.Response:
+        return self._rerun_as(request, "rerun")
+
+    def _rerun_failed_jobs(self, request: web.Request, body: Any) -> web.Response:
+        return self._rerun_as(request, "rerun-failed-jobs")
+
+    def _rerun_as(self, request: web.Request, kind: str) -> web.Response:
+        state = self._repo_of(request)
+        run = state.runs.get(int(request.match_info["id"]))
+        if run is None:
+            raise _Abort(404, "Not Found")
+        if not run.rerunnable:
+            raise _Abort(403, _CANNOT_RERUN)
+        if run.status != "completed":  # the fake's own words: GitHub's 403 here is not recorded
+            raise _Abort(403, "This workflow run is not completed")
+        state.reruns.append((run.id, kind))
+        run.status, run.conclusion, run.run_attempt, run.updated_at = "queued", None, run.run_attempt + 1, self._tick()
+        return web.json_response({}, status=201)
+
+    def _commit_ref(self, state: _Repo, ref: str) -> str:
+        try:
+            return self._commit_of(state, ref)
+        except KeyError:
+            raise _Abort(422, f"No commit found for SHA: {ref}") from None
+
+
+def _status_error(field_name: str, message: str) -> dict[str, str]:
+    return {"resource": "Status", "code": "custom", "field": field_name, "message": message}
 
 
 def _changed_files(files: Iterable[ChangedFile]) -> list[ChangedFile]:

@@ -16,6 +16,16 @@ The protocol is in ``tests/fakes/base.py``.  GitLab specifics modelled here:
   branch add commits and move the MR's head.  What an MR changes (its diffs) is seeded on its own
   (``set_changed_files``), not derived from the trees;
 - approvals are GitLab Free's: anyone may approve, none are required, and pushes keep them;
+- commit statuses follow GitLab's state machine: a POST updates the bot's pending/running status of
+  that name (and ref) in place, a finished one is followed by a new one, and re-posting "pending"
+  on a pending status is refused (400 "Cannot transition status via :enqueue from :pending");
+  without ``ref`` a status goes to the first branch (by name) whose history has the sha;
+- groups are the namespaces of projects and groups named in ``add_group_member``, except a
+  top-level namespace named like a user (a user namespace); ``members/all`` includes members of
+  ancestor groups;
+- MR pipelines are seeded (``add_pipeline``) and listed newest first; a retry sets the pipeline
+  "running" and a new MR pipeline starts "created" at the MR's head; both are recorded
+  (``pipeline_actions``).  No jobs are modelled;
 - time is a fake clock: 2026-01-01T00:00:00Z, one second later for every item, note and commit.
 
 Every API call acts as the bot (the token's owner); permissions of the bot are not enforced.
@@ -72,6 +82,18 @@ _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the fake clock's start
 _FILE_MODE = "100644"
 _CHANGE_STATUSES = {"added", "modified", "removed", "renamed"}
 _UPDATE_PARAMS = {"add_labels", "remove_labels", "assignee_ids", "reviewer_ids", "state_event"}
+# What POST .../statuses/:sha does for each state: GitLab's state-machine event and the states it
+# may leave.  The status it acts on is the bot's pending/running one of that name, or a new
+# "created" one.
+_STATUS_EVENTS = {
+    "pending": ("enqueue", {"created"}),
+    "running": ("run", {"created", "pending"}),  # GitLab enqueues a new one first
+    "success": ("success", {"created", "pending", "running"}),
+    "failed": ("drop", {"created", "pending", "running"}),
+    "canceled": ("cancel", {"created", "pending", "running"}),
+    "skipped": ("skip", {"created"}),
+}
+_MAX_STATUS_DESCRIPTION = 255
 # The system notes GitLab adds when people are added to / removed from an item's list.
 _PEOPLE_NOTES = {
     "assignees": ("assigned to", "unassigned"),
@@ -127,6 +149,32 @@ class _Item:
         return f"topic-{self.iid}"
 
 
+@dataclass(eq=False)  # compared by identity: an update in place is the same status
+class _Status:
+    """A commit status (an external one, or a CI job's)."""
+
+    id: int
+    sha: str
+    ref: str
+    name: str
+    status: str  # GitLab's: pending | running | success | failed | canceled | skipped | manual ...
+    description: str | None
+    target_url: str | None
+    author: _User
+    created_at: datetime
+
+
+@dataclass
+class _Pipeline:
+    id: int
+    iid: int
+    mr_iid: int
+    sha: str
+    status: str  # GitLab's: created | pending | running | success | failed | canceled | ...
+    created_at: datetime
+    updated_at: datetime
+
+
 @dataclass
 class _Project:
     id: int
@@ -137,6 +185,12 @@ class _Project:
     last_iid: dict[ItemKind, int] = field(default_factory=lambda: dict.fromkeys(ItemKind, 0))
     branches: dict[str, str] = field(default_factory=dict)  # name → head sha
     commits: dict[str, _Commit] = field(default_factory=dict)  # by sha
+    statuses: list[_Status] = field(default_factory=list)  # as GitLab keeps them, oldest first
+    # Every status recorded, in order, as (sha, name, state, description, target_url): an update in
+    # place is a new entry here.
+    status_log: list[tuple[str, str, str, str, str | None]] = field(default_factory=list)
+    pipelines: list[_Pipeline] = field(default_factory=list)  # oldest first
+    pipeline_actions: list[tuple[int, str]] = field(default_factory=list)  # (pipeline id, action)
 
 
 @dataclass
@@ -172,6 +226,7 @@ class FakeGitLab:
         self._users: dict[str, _User] = {}  # by lower-cased username
         self._projects: dict[str, _Project] = {}  # by full path
         self._group_labels: dict[str, dict[str, int]] = {}  # group path → name → label id
+        self._group_members: dict[str, dict[int, int]] = {}  # group path → user id → access level
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self._port: int | None = None
@@ -191,6 +246,12 @@ class FakeGitLab:
             ("PUT", _ITEM + r"/notes/(?P<note_id>\d+)", self._update_note),
             ("GET", _MR + "/diffs", self._list_diffs),
             ("GET", _MR + "/approvals", self._get_approvals),
+            ("POST", _PROJECT + r"/statuses/(?P<sha>[0-9a-f]+)", self._create_status),
+            ("GET", _PROJECT + r"/repository/commits/(?P<sha>[^/]+)/statuses", self._list_statuses),
+            ("GET", r"/groups/(?P<group>[^/]+)/members/all/(?P<user_id>\d+)", self._get_group_member),
+            ("GET", _MR + "/pipelines", self._list_mr_pipelines),
+            ("POST", _MR + "/pipelines", self._create_mr_pipeline),
+            ("POST", _PROJECT + r"/pipelines/(?P<pipeline_id>\d+)/retry", self._retry_pipeline),
         ]
 
     # ---- server lifecycle ----------------------------------------------------------------
@@ -289,6 +350,44 @@ class FakeGitLab:
         with self._lock:
             _, item = self._find(repo, number, ItemKind.PULL)
             item.changed_files = _checked_files(files)
+
+    def add_group_member(self, group: str, login: str, level: int = 30) -> None:
+        """Make ``login`` a member of ``group`` (a path, e.g. "acme" or "acme/team") at a GitLab
+        access level (Developer by default); the group exists from then on."""
+        with self._lock:
+            if "/" not in group and group.lower() in self._users:
+                raise ValueError(f"{group} is a user namespace, not a group")
+            self._group_members.setdefault(group, {})[self._user(login).id] = level
+
+    def add_status(
+        self,
+        repo: str,
+        sha: str,
+        name: str,
+        status: str,
+        *,
+        description: str | None = None,
+        target_url: str | None = None,
+        ref: str = _DEFAULT_BRANCH,
+    ) -> None:
+        """A commit status someone else set (another CI, a job of a pipeline), stored as is: any of
+        GitLab's statuses ("manual", "skipped", ...), no state machine."""
+        with self._lock:
+            project = self._projects[repo]
+            if sha not in project.commits:
+                raise ValueError(f"{repo} has no commit {sha}")
+            author = self._user("ci-runner")
+            status_ = _Status(
+                next(self._ids), sha, ref, name, status, description, target_url, author, self._tick()
+            )
+            self._store_status(project, status_)
+
+    def add_pipeline(self, repo: str, number: int, sha: str, status: str) -> int:
+        """A pipeline of MR ``number`` at ``sha`` in GitLab's ``status``; returns its id.  Later
+        pipelines are newer."""
+        with self._lock:
+            project, item = self._find(repo, number, ItemKind.PULL)
+            return self._new_pipeline(project, item, sha, status).id
 
     def fail_next(
         self, method: str, path_regex: str, status: int, times: int = 1, *, message: str | None = None
@@ -406,6 +505,22 @@ class FakeGitLab:
         with self._lock:
             return self._projects[repo].branches[branch]
 
+    def statuses(self, repo: str, sha: str) -> list[tuple[str, str, str, str | None]]:
+        """(context, state, description, target_url) of every status recorded on ``sha``, in
+        order: GitLab's names ("failed"), one entry per accepted POST (an update in place too),
+        none for a refused one.  Statuses seeded with ``add_status`` are included."""
+        with self._lock:
+            return [entry[1:] for entry in self._projects[repo].status_log if entry[0] == sha]
+
+    def pipeline_actions(self, repo: str) -> list[tuple[int, str]]:
+        """(pipeline id, "retry" | "create") for every retry and new MR pipeline, in order."""
+        with self._lock:
+            return list(self._projects[repo].pipeline_actions)
+
+    def pipeline_status(self, repo: str, pipeline_id: int) -> str:
+        with self._lock:
+            return next(p.status for p in self._projects[repo].pipelines if p.id == pipeline_id)
+
     @property
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
@@ -458,6 +573,39 @@ class FakeGitLab:
         note = _Note(next(self._ids), author, body, system, self._tick())
         item.notes.append(note)
         return note
+
+    def _store_status(self, project: _Project, status: _Status) -> None:
+        """Record ``status``: new (not yet in ``project.statuses``) or updated in place."""
+        if status not in project.statuses:
+            project.statuses.append(status)
+        project.status_log.append(
+            (status.sha, status.name, status.status, status.description or "", status.target_url)
+        )
+
+    def _new_pipeline(self, project: _Project, item: _Item, sha: str, status: str) -> _Pipeline:
+        now = self._tick()
+        pipeline = _Pipeline(next(self._ids), len(project.pipelines) + 1, item.iid, sha, status, now, now)
+        project.pipelines.append(pipeline)
+        return pipeline
+
+    def _contains(self, project: _Project, branch: str, sha: str) -> bool:
+        """Whether ``sha`` is in the history of ``branch``."""
+        current: str | None = project.branches[branch]
+        while current is not None:
+            if current == sha:
+                return True
+            current = project.commits[current].parent
+        return False
+
+    def _is_group(self, path: str) -> bool:
+        """Whether ``path`` names a group: one with members, or a namespace of some project, but
+        not a user's namespace."""
+        top = path.split("/", 1)[0]
+        if top.lower() in self._users and top not in self._group_members:
+            return False
+        return path in self._group_members or any(
+            project.startswith(f"{path}/") for project in self._projects
+        )
 
     def _label_ids(self, project: _Project) -> dict[str, int]:
         """Labels usable in ``project``: its own and its ancestor groups'."""
@@ -537,6 +685,100 @@ class FakeGitLab:
         return web.json_response(
             self._user_json(user) | {"access_level": project.members[user_id], "expires_at": None}
         )
+
+    def _create_status(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        """POST /projects/:id/statuses/:sha, as GitLab's CreateCommitStatusService does it."""
+        project = self._project(match)
+        sha = match["sha"]
+        if sha not in project.commits:
+            raise _HttpError(404, "404 Commit Not Found")
+        state = params.get("state")
+        if not state:
+            raise _HttpError(400, "state is missing")
+        if state not in _STATUS_EVENTS:
+            raise _HttpError(400, "state does not have a valid value")
+        description = params.get("description")
+        if description is not None and len(description) > _MAX_STATUS_DESCRIPTION:
+            raise _HttpError(400, "description is too long (maximum is 255 characters)")
+        ref = params.get("ref") or next(
+            (branch for branch in sorted(project.branches) if self._contains(project, branch, sha)), None
+        )
+        if ref is None:
+            raise _HttpError(404, "404 References for commit Not Found")
+        name = params.get("name") or params.get("context") or "default"
+        status = next(
+            (
+                s
+                for s in reversed(project.statuses)
+                if (s.sha, s.ref, s.name, s.author) == (sha, ref, name, self._bot)
+                and s.status in ("pending", "running")
+            ),
+            None,
+        ) or _Status(next(self._ids), sha, ref, name, "created", None, None, self._bot, self._tick())
+        event, sources = _STATUS_EVENTS[state]
+        if status.status not in sources:
+            raise _HttpError(
+                400,
+                f"Cannot transition status via :{event} from :{status.status} "
+                f'(Reason(s): Status cannot transition via "{event}")',
+            )
+        status.status = state
+        if "description" in params:
+            status.description = description
+        if "target_url" in params:
+            status.target_url = params["target_url"]
+        self._store_status(project, status)
+        return web.json_response(self._status_json(status), status=201)
+
+    def _list_statuses(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        """GET .../repository/commits/:sha/statuses, oldest first; only the latest per name unless
+        ``all`` is true."""
+        project = self._project(match)
+        sha = match["sha"]
+        if sha not in project.commits:
+            raise _HttpError(404, "404 Commit Not Found")
+        statuses = [s for s in project.statuses if s.sha == sha]
+        if str(params.get("all", "false")).lower() != "true":
+            latest = {s.name: s for s in statuses}
+            statuses = [s for s in statuses if latest[s.name] is s]
+        return _paginated([self._status_json(s) for s in statuses], params, url)
+
+    def _get_group_member(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        group = unquote(match["group"])
+        if not self._is_group(group):
+            raise _HttpError(404, "404 Group Not Found")
+        user_id = int(match["user_id"])
+        user = next((u for u in self._users.values() if u.id == user_id), None)
+        ancestors = [group.rsplit("/", depth)[0] for depth in range(group.count("/") + 1)]
+        levels = [self._group_members.get(path, {}).get(user_id) for path in ancestors]
+        levels = [level for level in levels if level is not None]
+        if user is None or not levels:
+            raise _HttpError(404, "404 Not found")
+        return web.json_response(
+            self._user_json(user)
+            | {"access_level": max(levels), "expires_at": None, "membership_state": "active"}
+        )
+
+    def _list_mr_pipelines(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project, item = self._item(match)
+        pipelines = [p for p in reversed(project.pipelines) if p.mr_iid == item.iid]  # newest first
+        return _paginated([self._pipeline_json(project, p) for p in pipelines], params, url)
+
+    def _create_mr_pipeline(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project, item = self._item(match)
+        pipeline = self._new_pipeline(project, item, item.sha, "created")
+        project.pipeline_actions.append((pipeline.id, "create"))
+        return web.json_response(self._pipeline_json(project, pipeline, detailed=True), status=201)
+
+    def _retry_pipeline(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project = self._project(match)
+        pipeline_id = int(match["pipeline_id"])
+        pipeline = next((p for p in project.pipelines if p.id == pipeline_id), None)
+        if pipeline is None:
+            raise _HttpError(404, "404 Not found")
+        pipeline.status, pipeline.updated_at = "running", self._tick()
+        project.pipeline_actions.append((pipeline.id, "retry"))
+        return web.json_response(self._pipeline_json(project, pipeline, detailed=True), status=201)
 
     def _get_branch(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         project = self._project(match)
@@ -740,6 +982,57 @@ class FakeGitLab:
             "can_push": True,
             "default": name == _DEFAULT_BRANCH,
             "web_url": f"{self.api_url}/{project.path}/-/tree/{name}",
+        }
+
+    def _status_json(self, status: _Status) -> dict[str, Any]:
+        finished = status.status in ("success", "failed", "canceled", "skipped")
+        return {
+            "id": status.id,
+            "sha": status.sha,
+            "ref": status.ref,
+            "status": status.status,
+            "name": status.name,
+            "target_url": status.target_url,
+            "description": status.description,
+            "created_at": _iso(status.created_at),
+            "started_at": None,
+            "finished_at": _iso(self._time) if finished else None,
+            "allow_failure": False,
+            "coverage": None,
+            "pipeline_id": None,
+            "author": self._user_json(status.author),
+        }
+
+    def _pipeline_json(
+        self, project: _Project, pipeline: _Pipeline, detailed: bool = False
+    ) -> dict[str, Any]:
+        """A pipeline as GitLab lists it, or (``detailed``) as it answers for one pipeline."""
+        data = {
+            "id": pipeline.id,
+            "iid": pipeline.iid,
+            "project_id": project.id,
+            "sha": pipeline.sha,
+            "ref": f"refs/merge-requests/{pipeline.mr_iid}/head",
+            "status": pipeline.status,
+            "source": "merge_request_event",
+            "created_at": _iso(pipeline.created_at),
+            "updated_at": _iso(pipeline.updated_at),
+            "web_url": f"{self.api_url}/{project.path}/-/pipelines/{pipeline.id}",
+        }
+        if not detailed:
+            return data
+        return data | {
+            "before_sha": "0" * 40,
+            "tag": False,
+            "yaml_errors": None,
+            "user": self._user_json(self._bot),
+            "started_at": None,
+            "finished_at": None,
+            "committed_at": None,
+            "duration": None,
+            "queued_duration": None,
+            "coverage": None,
+            "detailed_status": {"text": pipeline.status, "group": pipeline.status},
         }
 
     def _approvals_json(self, project: _Project, item: _Item) -> dict[str, Any]:

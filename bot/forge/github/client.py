@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException
+from github.CheckRun import CheckRun
+from github.GithubObject import NotSet
 from github.Issue import Issue
 from github.PullRequest import PullRequest
 from urllib3.util import Retry
@@ -27,14 +30,17 @@ from bot.forge.base import (
     Capabilities,
     ChangedFile,
     Comment,
+    CommitStatus,
     ForbiddenError,
     ForgeError,
     ForgeUnavailableError,
+    GitSource,
     InvalidRequestError,
     NotFoundError,
     Permission,
     RateLimitedError,
     Review,
+    StatusState,
 )
 
 # Retries happen in urllib3, below PyGithub.  A request that reached GitHub is retried on 502/503/504
@@ -82,6 +88,24 @@ _REVIEW_STATES = {
     "DISMISSED": ReviewState.DISMISSED,
 }
 
+# A completed check run's conclusion → the commit-status state it counts as.  A conclusion GitHub
+# adds later is an ERROR (not a success) until it is mapped here.
+_CHECK_CONCLUSIONS = {
+    "success": StatusState.SUCCESS,
+    "neutral": StatusState.SUCCESS,
+    "skipped": StatusState.SUCCESS,
+    "failure": StatusState.FAILURE,
+    "timed_out": StatusState.FAILURE,
+    "action_required": StatusState.FAILURE,
+    "startup_failure": StatusState.FAILURE,
+    "cancelled": StatusState.ERROR,
+    "stale": StatusState.ERROR,
+}
+
+_STATUS_STATES = {state.value: state for state in StatusState}  # GitHub's four, by name
+
+_MAX_DESCRIPTION = 140  # GitHub refuses a longer commit-status description with 422
+
 # GitHub token formats (personal, OAuth, user-to-server, installation, refresh, fine-grained)
 _TOKEN_PATTERN = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")
 
@@ -93,12 +117,8 @@ def _neutral_errors(method: Callable[..., R]) -> Callable[..., R]:
 
     @functools.wraps(method)
     def wrapper(self: GitHubClient, *args: Any, **kwargs: Any) -> R:
-        try:
+        with self.neutral_errors(method.__name__):
             return method(self, *args, **kwargs)
-        except GithubException as exc:
-            raise self._neutral_error(method.__name__, exc) from exc
-        except requests.RequestException as exc:
-            raise ForgeUnavailableError(self._redact(f"GitHub {method.__name__} failed: {exc}")) from exc
 
     return wrapper
 
@@ -132,6 +152,7 @@ class GitHubClient:
             lazy=True,
         )
         self._token = token
+        self._web_url = _web_url(api_url)
         self._login: str | None = None
         self._github: Github | None = None
         self._integration: GithubIntegration | None = None
@@ -331,6 +352,113 @@ class GitHubClient:
             reviews.append(Review(author=review.user.login, state=state, submitted_at=_iso(review.submitted_at)))
         return sorted(reviews, key=lambda review: review.submitted_at)
 
+    @_neutral_errors
+    def set_status(self, repo: str, sha: str, status: CommitStatus) -> None:
+        # POST /statuses/{sha}, one request: the lazy commit takes its sha from its URL.  A status
+        # with a context already on the commit replaces it in the combined status.  Never retried.
+        self._gh(repo).get_repo(repo).get_commit(sha).create_status(
+            state=status.state.value,
+            target_url=status.target_url or NotSet,
+            description=_cut(status.description, _MAX_DESCRIPTION) or NotSet,
+            context=status.context,
+        )
+
+    @_neutral_errors
+    def list_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
+        """Commit statuses *and* check runs, as one list: merge readiness and /retest must see both,
+        since GitHub Actions and most Apps report only check runs while classic CI, and this bot,
+        post statuses.  A check run counts as a status named after it: queued or in progress (or any
+        other unfinished state) → PENDING; success, neutral, skipped → SUCCESS; failure, timed_out,
+        action_required, startup_failure → FAILURE; cancelled, stale (or a conclusion unknown here) →
+        ERROR.  Its description is its output's title, its target its details URL.
+
+        One entry per context: when a context is both a status and a check run, or two check suites
+        have a run of one name, the latest wins (a status's updated_at, a run's completed_at or else
+        started_at; on a tie the status, then the later run)."""
+        github = self._gh(repo)
+        candidates: list[tuple[tuple[str, int, int], CommitStatus]] = []  # (recency, status)
+        for entry in _combined_statuses(github, repo, sha):
+            state = _STATUS_STATES.get(entry.get("state"), StatusState.ERROR)
+            status = CommitStatus(
+                context=entry.get("context") or "default",
+                state=state,
+                description=entry.get("description") or "",
+                target_url=entry.get("target_url") or None,
+            )
+            candidates.append(((entry.get("updated_at") or "", 1, entry.get("id") or 0), status))
+        # GET /commits/{sha}/check-runs, every page; GitHub's default filter lists each suite's
+        # latest run of a name, so a re-run replaces the run it repeats.
+        for run in github.get_repo(repo).get_commit(sha).get_check_runs():
+            recency = (_iso(run.completed_at or run.started_at), 0, run.id)
+            candidates.append((recency, _check_run_status(run)))
+        latest: dict[str, tuple[tuple[str, int, int], CommitStatus]] = {}
+        for recency, status in candidates:
+            if status.context not in latest or recency > latest[status.context][0]:
+                latest[status.context] = (recency, status)
+        return [status for _, status in latest.values()]
+
+    @_neutral_errors
+    def is_org_member(self, org: str, login: str) -> bool:
+        """GET /orgs/{org}/members/{login}: 204 a member, 404 not (or no such user, or ``org`` is a
+        user account).  GitHub shows private membership only to members of the organisation and to
+        Apps (with the "members: read" organisation permission): to anyone else it answers 302 to
+        the public-membership check, which is then asked (one more request), so for a bot account
+        outside the organisation only *public* members count.  Make the bot's account a member of
+        the organisation, or use an App, for private members to count."""
+        try:
+            github = self._gh_owner(org)
+        except GithubException as exc:
+            if exc.status == 404:  # the App is not installed on this organisation: nothing to see
+                return False
+            raise
+        members = f"/orgs/{quote(org, safe='')}/members/{quote(login, safe='')}"
+        try:
+            headers, _ = github.requester.requestJsonAndCheck("GET", members)
+            if "location" not in headers:  # 204
+                return True
+            # 302: PyGithub does not follow it; ask the public-membership endpoint it points at
+            public = f"/orgs/{quote(org, safe='')}/public_members/{quote(login, safe='')}"
+            github.requester.requestJsonAndCheck("GET", public)
+        except GithubException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    @_neutral_errors
+    def git_source(self, ref: ItemRef) -> GitSource:
+        """``<web url>/<repo>.git`` and ``refs/pull/N/head``, with HTTP Basic credentials
+        ``x-access-token:<token>`` in a header: the bot's token, or for an App the installation's
+        (fetched, or renewed near its expiry, by PyGithub: at most one request).  The header is a
+        secret: GitSource keeps it out of its repr; never log it."""
+        token = self._gh(ref.repo).requester.auth.token
+        credentials = base64.b64encode(f"x-access-token:{token}".encode()).decode("ascii")
+        return GitSource(
+            url=f"{self._web_url}/{ref.repo}.git",
+            ref=f"refs/pull/{ref.number}/head",
+            header=f"Authorization: Basic {credentials}",
+        )
+
+    # ---- shared with bot.forge.github.actions ----------------------------------------------
+
+    def sdk(self, repo: str) -> Github:
+        """The PyGithub client acting on ``repo`` (the token's or the App installation's), so that
+        ``GitHubActions`` shares this client's authentication, pacing and retry policy (POST never
+        retried).  Call it inside ``neutral_errors``: an App's first call for an owner looks its
+        installation up."""
+        return self._gh(repo)
+
+    @contextlib.contextmanager
+    def neutral_errors(self, action: str) -> Iterator[None]:
+        """Inside, every PyGithub/requests exception becomes a ``ForgeError`` (as in every method of
+        this client), its message naming ``action`` and carrying no token."""
+        try:
+            yield
+        except GithubException as exc:
+            raise self._neutral_error(action, exc) from exc
+        except requests.RequestException as exc:
+            raise ForgeUnavailableError(self._redact(f"GitHub {action} failed: {exc}")) from exc
+
     # ---- helpers ---------------------------------------------------------------------------
 
     def _gh(self, repo: str) -> Github:
@@ -338,9 +466,19 @@ class GitHubClient:
         if self._integration is None:
             return self._github
         owner, name = repo.split("/", 1)
+        return self._installation(owner, lambda: self._integration.get_repo_installation(owner, name))
+
+    def _gh_owner(self, owner: str) -> Github:
+        """The PyGithub client acting on an organisation's own routes (``/orgs/...``)."""
+        if self._integration is None:
+            return self._github
+        return self._installation(owner, lambda: self._integration.get_org_installation(owner))
+
+    def _installation(self, owner: str, lookup: Callable[[], Any]) -> Github:
+        """An App installation's client; one per owner (an account has one installation of the App)."""
         github = self._installations.get(owner.lower())
         if github is None:
-            installation = self._integration.get_repo_installation(owner, name)
+            installation = lookup()
             # PyGithub renews the installation token itself when it nears expiry.
             github = self._integration.get_github_for_installation(installation.id)
             # a race between threads costs one extra lookup, nothing more
@@ -390,6 +528,54 @@ def _iso(moment: datetime | None) -> str:
     if moment.tzinfo is None:  # PyGithub gives aware datetimes; be safe if one is naive
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _web_url(api_url: str) -> str:
+    """Where people and git reach the instance: https://api.github.com → https://github.com,
+    GitHub Enterprise Server's https://HOST/api/v3 → https://HOST, and an ``api.`` host (GitHub
+    Enterprise Cloud with data residency: api.SUBDOMAIN.ghe.com) → the host without it."""
+    parts = urlsplit(api_url.rstrip("/"))
+    host, path = parts.netloc, parts.path
+    if path.lower().endswith("/api/v3"):
+        path = path[: -len("/api/v3")]
+    elif host.lower().startswith("api."):
+        host = host[len("api.") :]
+    return urlunsplit((parts.scheme, host, path, "", ""))
+
+
+def _combined_statuses(github: Github, repo: str, sha: str) -> Iterator[dict[str, Any]]:
+    """The statuses of ``GET /commits/{sha}/status`` (the latest of each context), every page.
+    Raw: PyGithub reads only the first page of the combined status.  Pages are counted against
+    ``total_count`` rather than a Link header."""
+    url = f"/repos/{repo}/commits/{quote(sha, safe='')}/status"
+    seen, page = 0, 1
+    while True:
+        _, data = github.requester.requestJsonAndCheck("GET", url, parameters={"per_page": 100, "page": page})
+        entries = (data or {}).get("statuses") or []
+        yield from entries
+        seen += len(entries)
+        if not entries or seen >= (data or {}).get("total_count", 0):
+            return
+        page += 1
+
+
+def _check_run_status(run: CheckRun) -> CommitStatus:
+    if run.status != "completed":  # queued, in_progress, waiting, requested, pending
+        state = StatusState.PENDING
+    else:
+        state = _CHECK_CONCLUSIONS.get(run.conclusion or "", StatusState.ERROR)
+    output = run.output
+    return CommitStatus(
+        context=run.name,
+        state=state,
+        description=(output.title if output is not None else None) or "",
+        target_url=run.details_url or run.html_url or None,
+    )
 
 
 def _request_reviews(pull: PullRequest, logins: Sequence[str]) -> bool:

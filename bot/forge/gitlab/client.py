@@ -1,12 +1,15 @@
 """``ForgeClient`` for GitLab (gitlab.com or self-managed) on python-gitlab.
 
 Blocking: callers run it off the event loop (``bot.forge.offloop``).  python-gitlab objects and
-exceptions never leave this module.  Projects, MRs and issues are reached through lazy objects, so
-an operation costs only the requests it needs.
+exceptions never leave this package (``bot.forge.gitlab.pipelines`` borrows the client through
+``GitLabClient.sdk``).  Projects, MRs and issues are reached through lazy objects, so an operation
+costs only the requests it needs.
 """
 
 from __future__ import annotations
 
+import base64
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,14 +26,17 @@ from bot.forge.base import (
     Capabilities,
     ChangedFile,
     Comment,
+    CommitStatus,
     ForbiddenError,
     ForgeError,
     ForgeUnavailableError,
+    GitSource,
     InvalidRequestError,
     NotFoundError,
     Permission,
     RateLimitedError,
     Review,
+    StatusState,
 )
 
 # How often one call may wait out a 429 (python-gitlab sleeps for Retry-After) or retry a transient
@@ -53,6 +59,41 @@ _ACCESS_LEVELS = (
 # The item attribute listing people and the update parameter that sets it.
 _PEOPLE_PARAMS = {"assignees": "assignee_ids", "reviewers": "reviewer_ids"}
 
+# Commit statuses.  GitHub's four states as GitLab's: GitLab has no "error", so ERROR is posted as
+# "failed" with ``_ERROR_MARK`` before the description, and read back as ERROR (the mark removed):
+# a status the bot sets round-trips.  Description cut to GitHub's 140 (GitLab would take 255).
+_POSTED_STATES = {
+    StatusState.PENDING: "pending",
+    StatusState.SUCCESS: "success",
+    StatusState.FAILURE: "failed",
+    StatusState.ERROR: "failed",
+}
+_ERROR_MARK = "error"
+_MAX_DESCRIPTION = 140
+# Every status GitLab gives commit statuses and CI jobs, as neutral states.  Not finished yet
+# (created ... manual) is PENDING: a ``when: manual`` job stays PENDING until someone plays it.
+# "canceled" (and "canceling") is ERROR: the check did not run to a verdict.  "skipped" is SUCCESS:
+# GitLab skips a job when an earlier one failed (that one is already a FAILURE of its own) or when
+# it is not needed (``when: on_failure`` in a green pipeline); reading it as ERROR would turn green
+# heads red.  A status GitLab adds later is PENDING: never mistaken for a verdict.
+_READ_STATES = {
+    "created": StatusState.PENDING,
+    "waiting_for_resource": StatusState.PENDING,
+    "preparing": StatusState.PENDING,
+    "waiting_for_callback": StatusState.PENDING,
+    "pending": StatusState.PENDING,
+    "running": StatusState.PENDING,
+    "scheduled": StatusState.PENDING,
+    "manual": StatusState.PENDING,
+    "success": StatusState.SUCCESS,
+    "skipped": StatusState.SUCCESS,
+    "failed": StatusState.FAILURE,
+    "canceled": StatusState.ERROR,
+    "canceling": StatusState.ERROR,
+}
+# GitLab refuses to re-post the state a status already holds; for "pending" that is a no-op.
+_ALREADY_PENDING = re.compile(r"cannot transition status via :enqueue from :pending", re.IGNORECASE)
+
 
 class _Gitlab(gitlab.Gitlab):
     """python-gitlab with every request's retries capped at ``_MAX_RETRIES`` (its default is 10)."""
@@ -66,9 +107,10 @@ class GitLabClient:
     capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request")
 
     def __init__(self, url: str, *, token: str, timeout: float = 15.0) -> None:
-        # Reads and our updates (add_labels, full assignee lists, state_event) are idempotent, so
-        # transient errors (5xx, timeouts) are retried.  comment() opts out: a POST that failed
-        # with a 502 may still have been saved, and retrying it would post the comment twice.
+        # Reads and our updates (add_labels, full assignee lists, state_event, commit statuses) are
+        # idempotent, so transient errors (5xx, timeouts) are retried.  comment() and the pipeline
+        # POSTs opt out: a POST that failed with a 502 may still have been saved, and retrying it
+        # would post the comment (start the pipeline) twice.
         # A 429 is always retried (obey_rate_limit): the refused request did nothing.
         self._gl = _Gitlab(
             url, private_token=token, timeout=timeout, per_page=100, retry_transient_errors=True
@@ -205,6 +247,72 @@ class GitLabClient:
             for approval in approvals.approved_by
         ]
 
+    def set_status(self, repo: str, sha: str, status: CommitStatus) -> None:
+        # POST /projects/:id/statuses/:sha.  GitLab updates the bot's pending/running status of
+        # that name in place and starts a new one after a finished one.  Retried on transient
+        # errors: a repeat is harmless (see below, or one more record with the same verdict).
+        description = status.description[:_MAX_DESCRIPTION]
+        if status.state is StatusState.ERROR:
+            description = f"{_ERROR_MARK}: {description}" if description else _ERROR_MARK
+        data = {"state": _POSTED_STATES[status.state], "name": status.context, "description": description}
+        if status.target_url:
+            data["target_url"] = status.target_url
+        with self._errors(f"set the status {status.context} on {sha[:12]} in {repo}"):
+            try:
+                self._project(repo).commits.get(sha, lazy=True).statuses.create(data)
+            except GitlabError as err:
+                # "pending" again on a pending status: GitLab answers 400 "Cannot transition status
+                # via :enqueue from :pending" and keeps the old one, description and target_url
+                # included (GitLab cannot change them while the status stays pending).
+                if err.response_code == 400 and _ALREADY_PENDING.search(str(err.error_message)):
+                    return
+                raise
+
+    def list_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
+        # Every status (all=true, not only GitLab's own idea of "latest"), CI jobs included, every
+        # page, oldest first; the latest (highest id) per name wins.
+        with self._errors(f"list the statuses of {sha[:12]} in {repo}"):
+            statuses = self._project(repo).commits.get(sha, lazy=True).statuses.list(all=True, get_all=True)
+        latest: dict[str, Any] = {}
+        for status in statuses:
+            if status.name not in latest or status.id > latest[status.name].id:
+                latest[status.name] = status
+        return [_commit_status(status.attributes) for status in latest.values()]
+
+    def is_org_member(self, org: str, login: str) -> bool:
+        # GET /groups/:org/members/all/:user_id: direct, inherited and shared-group members, at
+        # any access level.  404 for a non-member and for a group that does not exist (a user
+        # namespace, or one the bot cannot see) alike.
+        user_id = self._user_id(login)
+        if user_id is None:
+            return False
+        try:
+            with self._errors(f"read the membership of {login} in {org}"):
+                self._gl.groups.get(org, lazy=True).members_all.get(user_id)
+        except NotFoundError:
+            return False
+        return True
+
+    def git_source(self, ref: ItemRef) -> GitSource:
+        # GitLab keeps every MR's head at refs/merge-requests/:iid/head in the target project,
+        # forks' MRs included.  A token authenticates git over HTTPS as the password of any user
+        # name; "oauth2" is GitLab's convention.  No request: ``ref.repo`` is the project's path.
+        _require_pull(ref, "git source")
+        credentials = base64.b64encode(f"oauth2:{self._token}".encode()).decode()
+        return GitSource(
+            url=f"{self._gl.url}/{ref.repo}.git",
+            ref=f"refs/merge-requests/{ref.number}/head",
+            header=f"Authorization: Basic {credentials}",
+        )
+
+    @contextmanager
+    def sdk(self, repo: str, action: str) -> Iterator[Any]:
+        """The lazy python-gitlab project ``repo`` (no request yet), for this package's other
+        modules: the same connection, capped retries and error mapping as this client's calls.
+        Errors inside the block become ForgeErrors saying GitLab could not ``action``."""
+        with self._errors(action):
+            yield self._project(repo)
+
     # ---- helpers -----------------------------------------------------------------------------
 
     def _add_people(self, ref: ItemRef, field: str, logins: Sequence[str]) -> frozenset[str]:
@@ -280,6 +388,7 @@ class GitLabClient:
 
 
 def _require_pull(ref: ItemRef, what: str = "reviewers") -> None:
+    """InvalidRequestError unless ``ref`` is a merge request (GitLab issues have no ``what``)."""
     if ref.kind is not ItemKind.PULL:
         raise InvalidRequestError(f"{ref}: GitLab issues have no {what}")
 
@@ -293,6 +402,21 @@ def _changed_file(diff: dict[str, Any]) -> ChangedFile:
     if diff["renamed_file"]:
         return ChangedFile(diff["new_path"], "renamed", previous_path=diff["old_path"])
     return ChangedFile(diff["new_path"])
+
+
+def _commit_status(data: dict[str, Any]) -> CommitStatus:
+    """One of GitLab's commit statuses (or CI jobs) as a CommitStatus; see ``_READ_STATES``.  A
+    lossy state with no description of its own says GitLab's state in it ("canceled", "manual")."""
+    gitlab_state = data["status"]
+    state = _READ_STATES.get(gitlab_state, StatusState.PENDING)
+    description = data.get("description") or ""
+    if state is StatusState.FAILURE and (
+        description == _ERROR_MARK or description.startswith(f"{_ERROR_MARK}: ")
+    ):
+        state, description = StatusState.ERROR, description[len(_ERROR_MARK) + 2 :]
+    elif not description and gitlab_state != _POSTED_STATES.get(state):
+        description = gitlab_state
+    return CommitStatus(data["name"], state, description, data.get("target_url") or None)
 
 
 def _utc(timestamp: str | None) -> str:

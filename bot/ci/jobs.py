@@ -1,0 +1,70 @@
+"""Built-in CI jobs: what to run (``JobSpec``) and what to run it against (``Change``).
+
+Prow's presubmit vocabulary, without Kubernetes: a job is a shell command run in a fresh checkout of
+the PR/MR head; its name is both the ``/test <name>`` argument and the commit-status context.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.forge.base import GitSource
+
+# A job name is a commit-status context and a /test argument: one word, no spaces or slashes-only.
+JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str  # /test <name>; also the commit-status context
+    run: str  # shell command, run with /bin/sh -c in the workspace
+    clone: bool = True  # workspace is a git checkout of the PR head; False: an empty directory
+    always_run: bool = True  # start automatically on trusted PR open / push
+    run_if_changed: re.Pattern[str] | None = None  # ...only when a changed path matches (re.search)
+    skip_if_only_changed: re.Pattern[str] | None = None  # ...not when every changed path matches
+    optional: bool = False  # a failure does not block merging
+    repos: tuple[str, ...] = ("*",)  # fnmatch globs over "owner/repo" (case-insensitive)
+    timeout: float = 1800.0  # seconds
+
+    def __post_init__(self) -> None:
+        if not JOB_NAME.fullmatch(self.name):
+            raise ValueError(f"job name {self.name!r} must be one word of letters, digits, '.', '_', '-', '/'")
+        if not self.run.strip():
+            raise ValueError(f"job {self.name!r}: run must be a non-empty shell command")
+        if self.run_if_changed is not None and self.skip_if_only_changed is not None:
+            raise ValueError(f"job {self.name!r}: run_if_changed and skip_if_only_changed are mutually exclusive")
+        if not self.timeout > 0:
+            raise ValueError(f"job {self.name!r}: timeout must be positive")
+        if isinstance(self.repos, str):  # ("a/b") is a str, not a tuple: a classic slip
+            raise ValueError(f"job {self.name!r}: repos must be a tuple of globs")
+
+    def applies_to(self, repo: str) -> bool:
+        """Whether this job is configured for ``repo`` ("owner/repo", GitLab: "group/sub/project")."""
+        name = repo.lower()
+        return any(fnmatch.fnmatchcase(name, glob.lower()) for glob in self.repos)
+
+    def should_run(self, changed_paths: Sequence[str]) -> bool:
+        """Whether the job starts by itself for a change touching ``changed_paths`` (Prow's rules):
+        with run_if_changed, iff some path matches; with skip_if_only_changed, unless every path
+        matches (so never for an empty change); with neither, ``always_run`` decides."""
+        if self.run_if_changed is not None:
+            return any(self.run_if_changed.search(p) for p in changed_paths)
+        if self.skip_if_only_changed is not None:
+            return not all(self.skip_if_only_changed.search(p) for p in changed_paths)
+        return self.always_run
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a job runs against."""
+
+    forge: str  # "github" | "gitlab": picks the status poster
+    repo: str
+    number: int
+    head_sha: str
+    base_ref: str
+    author: str
+    source: GitSource | None  # None when a clone is impossible: a job with clone=True then errors

@@ -1,0 +1,128 @@
+"""Job pages: where a commit status's "Details" link leads.
+
+``GET /jobs`` (the 100 newest), ``GET /jobs/{id}`` (HTML, refreshing while the job runs) and
+``GET /jobs/{id}/log`` (text/plain).  Ids are checked against ``[0-9a-f]{32}`` before anything
+touches the disk, logs are HTML-escaped, and every page forbids scripts (Content-Security-Policy),
+so a job printing ``<script>`` shows it and nothing more.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.ci.store import JobRecord, JobStore, valid_id
+
+RECENT = 100
+PAGE_LOG_BYTES = 256 * 1024  # the page shows the log's tail; /log has all of it
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_STYLE = (
+    "body{font-family:sans-serif;margin:1.5em}pre{background:#111;color:#ddd;padding:1em;overflow-x:auto;"
+    "white-space:pre-wrap}td,th{padding:.2em .8em;text-align:left}.success{color:#1a7f37}"
+    ".failure,.error{color:#cf222e}.pending,.running{color:#9a6700}"
+)
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts is not None else "—"
+
+
+def _duration(record: JobRecord) -> str:
+    end = record.finished_at if record.finished_at is not None else time.time()
+    return f"{max(end - record.started_at, 0):.1f}s"
+
+
+def _page(title: str, body: str, refresh: bool = False) -> web.Response:
+    meta = '<meta http-equiv="refresh" content="5">' if refresh else ""
+    text = (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8">{meta}<title>{html.escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+    return web.Response(text=text, content_type="text/html", charset="utf-8", headers=_HEADERS)
+
+
+def _not_found() -> web.Response:
+    return web.Response(status=404, text="no such job\n", content_type="text/plain", headers=_HEADERS)
+
+
+def _read_tail(path: Path, limit: int) -> tuple[str, bool]:
+    """The last ``limit`` bytes of the log (decoded leniently), and whether it was cut."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(size - limit, 0))
+            data = f.read()
+    except FileNotFoundError:
+        return "", False
+    return data.decode(errors="replace"), size > limit
+
+
+def job_routes(store: JobStore) -> list[web.RouteDef]:
+    def lookup(request: web.Request) -> JobRecord | None:
+        job_id = request.match_info["id"]
+        return store.get(job_id) if valid_id(job_id) else None
+
+    async def index(request: web.Request) -> web.Response:
+        rows = []
+        for r in store.recent(RECENT):
+            rows.append(
+                f'<tr><td><a href="jobs/{r.id}">{html.escape(r.job)}</a></td><td>{html.escape(r.forge)}</td>'
+                f"<td>{html.escape(r.repo)}</td><td>#{r.number}</td><td><code>{html.escape(r.sha[:12])}</code></td>"
+                f'<td class="{html.escape(r.state)}">{html.escape(r.state)}</td><td>{_when(r.started_at)}</td>'
+                f"<td>{_duration(r)}</td><td>{html.escape(r.description)}</td></tr>"
+            )
+        body = (
+            f"<h1>Jobs</h1><p>The {RECENT} most recent.</p><table><tr><th>job</th><th>forge</th><th>repository</th>"
+            "<th>number</th><th>commit</th><th>state</th><th>started</th><th>duration</th><th>description</th></tr>"
+            + "".join(rows)
+            + "</table>"
+        )
+        return _page("prowlet jobs", body)
+
+    async def page(request: web.Request) -> web.Response:
+        record = lookup(request)
+        if record is None:
+            return _not_found()
+        text, cut = _read_tail(store.log_path(record.id), PAGE_LOG_BYTES)
+        e = html.escape
+        fields = [
+            ("job", e(record.job)),
+            ("repository", f"{e(record.forge)}: {e(record.repo)}"),
+            ("number", f"#{record.number}"),
+            ("commit", f"<code>{e(record.sha)}</code>"),
+            ("state", f'<span class="{e(record.state)}">{e(record.state)}</span>'),
+            ("description", e(record.description)),
+            ("started", _when(record.started_at)),
+            ("finished", _when(record.finished_at)),
+            ("duration", _duration(record)),
+            ("exit code", "—" if record.exit_code is None else str(record.exit_code)),
+        ]
+        table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in fields)
+        note = f"<p>Showing the last {PAGE_LOG_BYTES // 1024} KiB.</p>" if cut else ""
+        body = (
+            f'<p><a href="../jobs">all jobs</a></p><h1>{e(record.job)}</h1><table>{table}</table>'
+            f'<h2>Log</h2><p><a href="{record.id}/log">plain text</a></p>{note}<pre>{e(text)}</pre>'
+        )
+        return _page(f"{record.job} {record.state}", body, refresh=not record.finished)
+
+    async def plain_log(request: web.Request) -> web.StreamResponse:
+        record = lookup(request)
+        if record is None:
+            return _not_found()
+        path = store.log_path(record.id)
+        if not path.exists():
+            return web.Response(text="", content_type="text/plain", charset="utf-8", headers=_HEADERS)
+        return web.FileResponse(path, headers={**_HEADERS, "Content-Type": "text/plain; charset=utf-8"})
+
+    return [
+        web.get("/jobs", index),
+        web.get("/jobs/{id}", page),
+        web.get("/jobs/{id}/log", plain_log),
+    ]

@@ -1,0 +1,55 @@
+"""``NativeCI`` for GitLab: the merge request's pipelines, retried or started from comments.
+
+Blocking, on the ``GitLabClient``'s own python-gitlab client (``GitLabClient.sdk``): the same
+connection, capped retries, token redaction and ForgeErrors.  The POSTs (retry, new pipeline) are
+never retried on transient errors: one that failed with a 502 may still have started a pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.events import ItemRef
+from bot.forge.gitlab.client import GitLabClient, _require_pull
+
+# Only these are worth a retry: GitLab's retry re-runs the failed and canceled jobs of a pipeline.
+# Anything else is running (nothing to re-run yet), passed, or waiting for someone (manual).
+_RETRYABLE = frozenset({"failed", "canceled"})
+
+
+class GitLabPipelines:
+    name = "gitlab-ci"
+
+    def __init__(self, client: GitLabClient) -> None:
+        self._client = client
+
+    def retest(self, ref: ItemRef, head_sha: str) -> list[str]:
+        # GET .../merge_requests/:iid/pipelines lists newest first; its first page (100) is
+        # enough to find the latest.  The latest for ``head_sha``, else the latest at all: a
+        # merged-results pipeline runs on a merge commit, not on the head.
+        _require_pull(ref, "pipelines")
+        with self._client.sdk(ref.repo, f"list the pipelines of {ref}") as project:
+            pipelines = _merge_request(project, ref).pipelines.list(get_all=False)
+        newest_first = sorted((p.attributes for p in pipelines), key=lambda p: p["id"], reverse=True)
+        candidates = [p for p in newest_first if p["sha"] == head_sha] or newest_first
+        if not candidates or candidates[0]["status"] not in _RETRYABLE:
+            return []
+        latest = candidates[0]
+        with self._client.sdk(ref.repo, f"retry pipeline #{latest['id']} of {ref}") as project:
+            project.pipelines.get(latest["id"], lazy=True).retry(retry_transient_errors=False)
+        return [f"pipeline #{latest['id']}"]
+
+    def run(self, ref: ItemRef, head_sha: str, name: str) -> str | None:
+        # POST .../merge_requests/:iid/pipelines: a new MR pipeline at the MR's current head
+        # (GitLab picks the sha; ``head_sha`` and ``name`` cannot steer it).
+        _require_pull(ref, "pipelines")
+        with self._client.sdk(ref.repo, f"start a pipeline for {ref}") as project:
+            pipeline = _merge_request(project, ref).pipelines.create({}, retry_transient_errors=False)
+        return f"pipeline #{pipeline.id}"
+
+    def names(self, ref: ItemRef, head_sha: str) -> list[str]:
+        return []  # a new pipeline runs whatever .gitlab-ci.yml says: nothing to choose by name
+
+
+def _merge_request(project: Any, ref: ItemRef) -> Any:
+    return project.mergerequests.get(ref.number, lazy=True)

@@ -1,0 +1,177 @@
+"""Prow's trigger: who may run CI on a PR, and /test, /retest, /ok-to-test.
+
+Jobs configured in config.yaml run on the built-in runner; without a configured job of that name,
+/test and /retest go to the team's own CI (GitHub Actions re-runs, GitLab MR pipelines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.ci.jobs import Change, JobSpec
+from bot.commands import Invocation
+from bot.context import Context
+from bot.events import ItemAction, ItemEvent
+from bot.forge.base import Permission
+from bot.plugin import PULLS_ONLY, Command, Plugin, Rule, Subscription, arg_pattern
+from bot.replies import code
+
+NEEDS_OK = "needs-ok-to-test"
+OK = "ok-to-test"
+START_ON = {ItemAction.OPENED, ItemAction.REOPENED, ItemAction.NEW_COMMITS, ItemAction.READY_FOR_REVIEW}
+FAILED = {"failure", "error"}
+
+
+@dataclass(frozen=True)
+class TriggerOptions:
+    trusted_orgs: list[str] = field(default_factory=list)  # members are trusted (besides the repo's own org)
+    trusted_users: list[str] = field(default_factory=list)  # e.g. bot accounts such as renovate[bot]
+
+
+async def is_trusted(ctx: Context, login: str) -> bool:
+    """Org member or collaborator with write access (GitLab: Developer+), or configured as trusted."""
+    lowered = login.lower()
+    if lowered in {u.lower() for u in ctx.options.trusted_users}:
+        return True
+    if await ctx.permission(login) >= Permission.WRITE:
+        return True
+    owner = ctx.event.repo.split("/", 1)[0]
+    for org in dict.fromkeys([owner, *ctx.options.trusted_orgs]):
+        if await ctx.forge.is_org_member(org, login):
+            return True
+    return False
+
+
+async def _change(ctx: Context) -> Change:
+    item = await ctx.item()
+    return Change(forge=ctx.forge.name, repo=ctx.event.repo, number=ctx.ref.number, head_sha=item.head_sha or "",
+                  base_ref=item.base_ref or "", author=item.author or "", source=await ctx.forge.git_source(ctx.ref))
+
+
+async def _start(ctx: Context, jobs: Sequence[JobSpec]) -> list[str]:
+    runner = ctx.ci.runner
+    if runner is None or not jobs:
+        return []
+    change = await _change(ctx)
+    for job in jobs:
+        await runner.start(job, change)
+    return [job.name for job in jobs]
+
+
+async def _automatic_jobs(ctx: Context) -> list[JobSpec]:
+    paths = await ctx.changed_paths()
+    return [job for job in ctx.ci.jobs_for(ctx.event.repo) if job.should_run(paths)]
+
+
+async def on_change(ctx: Context) -> None:
+    """Trusted or ok-to-test PRs run their automatic jobs; others are asked to wait."""
+    if not ctx.ci.jobs_for(ctx.event.repo):
+        return  # no built-in jobs here: nothing to gate (the forge's own CI gates itself)
+    item = await ctx.item()
+    if item.draft or item.state != "open":
+        return
+    if OK in item.labels or await is_trusted(ctx, item.author or ""):
+        await _start(ctx, await _automatic_jobs(ctx))
+        return
+    if NEEDS_OK not in item.labels:
+        await ctx.add_labels([NEEDS_OK])
+        await ctx.note(
+            f"Hi @{item.author}. Thanks for your {ctx.noun()}. I'm waiting for a collaborator or organisation "
+            f"member to check that it is safe to test. If it is, they can comment `/ok-to-test` and I will run "
+            f"the jobs. Until then nothing runs, and `/test` from you only gets this explanation."
+        )
+
+
+async def _may_test(ctx: Context, inv: Invocation) -> str | None:
+    if await is_trusted(ctx, ctx.event.actor) or OK in (await ctx.item()).labels:
+        return None
+    return "only trusted users (collaborators or organisation members) can start jobs before someone comments `/ok-to-test`."
+
+
+async def _trusted_only(ctx: Context, inv: Invocation) -> str | None:
+    if await is_trusted(ctx, ctx.event.actor):
+        return None
+    return "only collaborators and organisation members can vouch for a change."
+
+
+TESTERS = Rule("trusted users; anyone once the PR/MR has ok-to-test", _may_test)
+TRUSTED = Rule("collaborators (GitLab: Developer or higher), organisation members, configured trusted users", _trusted_only)
+
+
+async def ok_to_test(ctx: Context, inv: Invocation) -> None:
+    labels = (await ctx.item()).labels
+    if NEEDS_OK in labels:
+        await ctx.remove_label(NEEDS_OK)
+    if OK not in labels:
+        await ctx.add_labels([OK])
+    await _start(ctx, await _automatic_jobs(ctx))
+
+
+async def _job_list(ctx: Context) -> str:
+    jobs = ctx.ci.jobs_for(ctx.event.repo)
+    names = [job.name for job in jobs]
+    native = ctx.ci.native.get(ctx.forge.name)
+    if native is not None:
+        names += await native.names(ctx.ref, (await ctx.item()).head_sha or "")
+    if not names:
+        return "no jobs are configured for this repository."
+    return "the jobs you can run here are: " + ", ".join(code(n) for n in dict.fromkeys(names)) + \
+        " (or `/test all`)."
+
+
+async def test(ctx: Context, inv: Invocation) -> None:
+    wanted = inv.args.split()
+    if not wanted:
+        await ctx.reply(inv, f"which job? {await _job_list(ctx)}")
+        return
+    jobs = {job.name.lower(): job for job in ctx.ci.jobs_for(ctx.event.repo)}
+    if [w.lower() for w in wanted] == ["all"]:
+        started = await _start(ctx, await _automatic_jobs(ctx))
+        if not started:
+            await ctx.reply(inv, f"no job applies to this change. {await _job_list(ctx)}")
+        return
+    native = ctx.ci.native.get(ctx.forge.name)
+    unknown = []
+    for name in wanted:
+        if name.lower() in jobs:
+            await _start(ctx, [jobs[name.lower()]])  # named explicitly: runs whatever its file filter says
+        elif native is None or await native.run(ctx.ref, (await ctx.item()).head_sha or "", name) is None:
+            unknown.append(name)
+    if unknown:
+        await ctx.reply(inv, f"I don't know {', '.join(code(u) for u in unknown)}; {await _job_list(ctx)}")
+
+
+async def retest(ctx: Context, inv: Invocation) -> None:
+    item = await ctx.item()
+    jobs = await _automatic_jobs(ctx)
+    runner = ctx.ci.runner
+    again: list[JobSpec] = []
+    if runner is not None:
+        latest = runner.latest(ctx.forge.name, ctx.event.repo, item.head_sha or "")
+        all_jobs = ctx.ci.jobs_for(ctx.event.repo)
+        again = [job for job in all_jobs if job.name in latest and latest[job.name].state in FAILED]
+        again += [job for job in jobs if not job.optional and job.name not in latest and job not in again]
+    started = await _start(ctx, again)
+    native = ctx.ci.native.get(ctx.forge.name)
+    if native is not None:
+        started += await native.retest(ctx.ref, item.head_sha or "")
+    if not started:
+        await ctx.reply(inv, "nothing has failed on the current commit, so there is nothing to re-run.")
+
+
+PLUGIN = Plugin(
+    name="trigger",
+    description="Runs CI for trusted changes and on request: /test, /retest, /ok-to-test.",
+    commands=(
+        Command("test", test, TESTERS, "Runs the named jobs (or GitHub workflows / a new GitLab pipeline); "
+                "`all` runs every job that applies; with no name, lists the jobs.", syntax="[job ...|all]",
+                args=arg_pattern(r"[\w.\s-]*"), examples=("/test unit", "/test all"), on=PULLS_ONLY),
+        Command("retest", retest, TESTERS, "Re-runs failed jobs, and required jobs that never ran.",
+                examples=("/retest",), on=PULLS_ONLY),
+        Command("ok-to-test", ok_to_test, TRUSTED, "Vouches for a change from an untrusted author: its jobs may run.",
+                examples=("/ok-to-test",), on=PULLS_ONLY),
+    ),
+    subscriptions=(Subscription(on_change, (ItemEvent,), lambda e: e.action in START_ON and e.item.is_pull),),
+    options=TriggerOptions,
+)
