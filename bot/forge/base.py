@@ -99,6 +99,28 @@ class GitSource:
     header: str = field(default="", repr=False)  # "Authorization: Basic ..."
 
 
+class Mergeability(enum.Enum):
+    """What the forge says about merging a PR/MR now."""
+
+    CLEAN = "clean"  # the forge would merge it
+    CONFLICT = "conflict"  # conflicts with its base branch
+    BLOCKED = "blocked"  # refused for another reason (branch protection, unresolved discussions...)
+    UNKNOWN = "unknown"  # not computed yet (GitHub computes lazily): ask again later
+
+
+@dataclass(frozen=True)
+class PullState:
+    item: Item
+    mergeable: Mergeability = Mergeability.UNKNOWN
+    reason: str = ""  # the forge's own word for BLOCKED / CONFLICT, e.g. "discussions_not_resolved"
+
+
+class MergeMethod(enum.Enum):
+    MERGE = "merge"
+    SQUASH = "squash"
+    REBASE = "rebase"
+
+
 class ForgeError(Exception):
     """A forge call failed.  ``str(err)`` is safe to log and to show a user (no secrets)."""
 
@@ -117,6 +139,11 @@ class RateLimitedError(ForgeError):
 
 class InvalidRequestError(ForgeError):
     """The forge rejected the request's content (e.g. GitHub 422 Validation Failed)."""
+
+
+class MergeRefusedError(ForgeError):
+    """The forge refused a merge: conflict, branch protection, or the head moved past the sha.
+    Never retried automatically; the message says why in the forge's words."""
 
 
 class ForgeUnavailableError(ForgeError):
@@ -192,3 +219,16 @@ class ForgeClient(Protocol):
 
     def git_source(self, ref: ItemRef) -> GitSource:
         """Where the runner fetches the PR/MR head from, with the bot's credentials."""
+
+    def list_open_pulls(self, repo: str) -> list[PullState]:
+        """Every open PR/MR (all pages) with labels, head sha, base ref, draft and author filled in.
+        ``mergeable`` as far as the list tells (GitHub's list does not: UNKNOWN)."""
+
+    def mergeability(self, ref: ItemRef) -> PullState:
+        """The PR/MR read afresh, with the forge's current verdict on merging it."""
+
+    def merge(self, ref: ItemRef, sha: str, method: MergeMethod) -> None:
+        """Merge if and only if the head is still ``sha``.  MergeRefusedError when the forge refuses."""
+
+    def open_issues_with_label(self, repo: str, label: str) -> list[int]:
+        """Numbers (GitLab: iids) of open issues carrying ``label`` (not PRs/MRs)."""
