@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -16,10 +17,11 @@ from bot.ci.store import JobStore
 from bot.config import Config, ForgeTuning, GitHubTuning
 from bot.dedup import DeliveryLog
 from bot.dispatch import Dispatcher
-from bot.events import Event
+from bot.events import Event, ItemAction, ItemEvent, ItemKind
 from bot.forge.base import ForgeClient
 from bot.forge.offloop import AsyncForge
 from bot.intake import MAX_BODY, ForgeIntake, Intake, Translator
+from bot.merge.controller import MergeController
 from bot.settings import Settings
 from bot.workqueue import KeyedWorkQueue
 
@@ -27,7 +29,15 @@ log = structlog.get_logger("prowlet")
 
 DRAIN_SECONDS = 30
 QUEUE_KEY: web.AppKey[KeyedWorkQueue[Event]] = web.AppKey("queue", KeyedWorkQueue)
-RUNNER_KEY: web.AppKey[Runner] = web.AppKey("runner", Runner)  # on shutdown, queued events get this long to finish
+RUNNER_KEY: web.AppKey[Runner] = web.AppKey("runner", Runner)
+MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
+
+
+def _observe_for_merge(merger: MergeController, event: Event) -> None:
+    if isinstance(event, ItemEvent) and event.action in (ItemAction.LABELED, ItemAction.UNLABELED):
+        merger.forget_refusals(event.forge, event.repo, event.ref.number)  # the label may be the fix
+    if event.ref.kind is ItemKind.PULL or isinstance(event, ItemEvent):
+        merger.poke(event.forge, event.repo)  # on shutdown, queued events get this long to finish
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,9 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         native={name: AsyncNativeCI(f.native_ci, async_forges[name]) for name, f in forges.items() if f.native_ci},
     )
     dispatcher = Dispatcher(config, async_forges, ci)
+    merger = MergeController(config.raw.merge, async_forges, ci) if config.raw.merge else None
+    if merger is not None:
+        dispatcher.observers.append(partial(_observe_for_merge, merger))
     queue: KeyedWorkQueue[Event] = KeyedWorkQueue(
         dispatcher.handle,
         max_pending=config.raw.queue.max_pending,
@@ -111,16 +124,22 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     app.add_routes(job_routes(store))
     app[QUEUE_KEY] = queue
     app[RUNNER_KEY] = runner
+    if merger is not None:
+        app[MERGE_KEY] = merger
 
     async def recover(app: web.Application) -> None:
         interrupted = await runner.recover()
         if interrupted:
             log.warning("jobs interrupted by a restart reported as errors", jobs=interrupted)
+        if merger is not None:
+            merger.start()
 
     async def drain(app: web.Application) -> None:
         if not await queue.join(DRAIN_SECONDS):
             log.warning("shutdown with events still pending", pending=queue.pending)
         await queue.close()
+        if merger is not None:
+            await merger.stop()
         await runner.close()
         store.close()
         for forge in async_forges.values():

@@ -133,6 +133,39 @@ class RunnerSettings:
         return [] if 1 <= self.max_concurrent <= 64 else [("max_concurrent", "must be between 1 and 64")]
 
 
+MERGE_METHODS = ("merge", "squash", "rebase")
+
+
+@dataclass(frozen=True)
+class MergeSettings:
+    """Merge automation (Prow's Tide).  Absent from the config: prowlet never merges."""
+
+    sync_interval: int = 60  # seconds between full passes; events also start a pass for their repo
+    method: str = "merge"  # merge | squash | rebase; a PR's merge-method-<m> label overrides it
+    require_labels: list[str] = field(default_factory=lambda: ["lgtm", "approved"])
+    forbid_labels: list[str] = field(default_factory=lambda: [
+        "do-not-merge/hold", "do-not-merge/work-in-progress", "do-not-merge/invalid-owners-file",
+        "needs-rebase", "needs-ok-to-test",
+    ])
+    repos: list[str] = field(default_factory=lambda: ["*"])  # globs over owner/repo or group/.../project
+    blocker_label: str = "merge-blocker"  # an open issue with it blocks merging in its repository ("": off)
+    status_context: str = "merge"  # the commit status prowlet keeps on every open PR in scope
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.method not in MERGE_METHODS:
+            problems.append(("method", f"must be one of {', '.join(MERGE_METHODS)}, got {self.method!r}"))
+        if self.sync_interval < 5:
+            problems.append(("sync_interval", "must be at least 5 seconds"))
+        if not self.status_context.strip():
+            problems.append(("status_context", "must not be empty"))
+        return problems
+
+    def applies_to(self, repo: str) -> bool:
+        lowered = repo.lower()
+        return any(fnmatch.fnmatchcase(lowered, glob.lower()) for glob in self.repos)
+
+
 @dataclass(frozen=True)
 class RepoRule:
     match: list[str] = field(default_factory=list)  # globs over owner/repo or group/.../project
@@ -165,6 +198,7 @@ class RawConfig:
     gitlab: ForgeTuning = field(default_factory=ForgeTuning)
     jobs: list[JobSettings] = field(default_factory=list)
     runner: RunnerSettings = field(default_factory=RunnerSettings)
+    merge: MergeSettings | None = None
 
     def check(self) -> list[tuple[str, str]]:
         seen: dict[str, int] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 
@@ -43,6 +43,8 @@ class Dispatcher:
         self.config = config
         self.forges = dict(forges)
         self.ci = ci
+        # Called after each handled event (merge automation schedules a pass for its repository).
+        self.observers: list[Callable[[Event], None]] = []
         self.labels = LabelCache()
         self.owners_reader = OwnersReader()
         self._bot_logins: dict[str, str] = {}
@@ -84,6 +86,8 @@ class Dispatcher:
             invocations = parse_commands(_command_text(event), repo_config.prefix)
             for plugin in repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)
+            for observe in self.observers:
+                observe(event)
         finally:
             log.debug("event handled", seconds=round(time.monotonic() - started, 3))
             structlog.contextvars.clear_contextvars()

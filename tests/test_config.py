@@ -158,3 +158,19 @@ def test_durations(text: str, seconds: float | None) -> None:
     from bot.config import parse_duration
 
     assert parse_duration(text) == seconds
+
+
+def test_documented_merge_block_is_the_default() -> None:
+    """config.yaml shows the merge settings commented out; uncommented, they are the defaults."""
+    lines = (ROOT / "config.yaml").read_text().splitlines()
+    start = lines.index("# merge:")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:])
+    data = yaml.safe_load("\n".join(block))
+    from bot.config import MergeSettings
+
+    assert parse_config(data, REGISTRY).raw.merge == MergeSettings()
+    assert load_config(ROOT / "config.yaml", REGISTRY).raw.merge is None

@@ -16,6 +16,7 @@ from urllib.request import Request, urlopen
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from urllib3.exceptions import ConnectTimeoutError, ProtocolError
 
 from bot.events import CommentEvent, ItemAction, ItemEvent, ItemKind, ItemRef, ReviewEvent, ReviewState
 from bot.forge.base import (
@@ -27,8 +28,12 @@ from bot.forge.base import (
     ForgeUnavailableError,
     GitSource,
     InvalidRequestError,
+    Mergeability,
+    MergeMethod,
+    MergeRefusedError,
     NotFoundError,
     Permission,
+    PullState,
     RateLimitedError,
     Review,
     StatusState,
@@ -747,6 +752,263 @@ def test_git_source_web_url(api_url: str, web_url: str) -> None:
     source = client.git_source(ItemRef("acme/widgets", 7, ItemKind.PULL))
     assert source == GitSource(f"{web_url}/acme/widgets.git", "refs/pull/7/head", source.header)
     assert _decoded(source) == "x-access-token:ghp_" + "S3cr3t" * 6
+
+
+# ---- merge automation: open PRs, mergeability, merging, blocker issues ---------------------------
+
+
+def test_list_open_pulls_reads_every_page_in_two_requests(fake: FakeGitHub, client: GitHubClient) -> None:
+    refs = [pull(fake, title=f"PR {n}") for n in range(152)]
+    fake.merge(REPO, refs[0].number, merger="alice")
+    client.set_open(refs[1], False)
+    issue(fake)  # issues are not listed
+    labelled, drafted = refs[7], pull(fake, author="carol", title="Draft", body="WIP", draft=True)
+    fake.set_labels(REPO, labelled.number, ["lgtm", "kind/bug"])
+    client.add_assignees(labelled, ["alice"])
+    moved = fake.set_file(REPO, "README.md", "new", branch=fake.head_branch(REPO, labelled.number))
+    before = len(fake.requests)
+
+    pulls = client.list_open_pulls(REPO)
+
+    assert [(r.method, r.path, r.query.get("state"), r.query.get("per_page")) for r in fake.requests[before:]] == [
+        ("GET", f"/repos/{REPO}/pulls", "open", "100"),
+        ("GET", f"/repos/{REPO}/pulls", "open", "100"),
+    ]
+    by_number = {p.item.ref.number: p for p in pulls}
+    assert len(pulls) == len(by_number) == 151
+    assert set(by_number) == {ref.number for ref in refs[2:]} | {drafted.number}
+    assert all(p.mergeable is Mergeability.UNKNOWN and p.reason == "" for p in pulls)
+    assert all(p.item.state == "open" and p.item.base_ref == "main" for p in pulls)
+    item = by_number[labelled.number].item
+    assert item.ref == labelled
+    assert (item.labels, item.assignees, item.author, item.title) == ({"lgtm", "kind/bug"}, {"alice"}, "bob", "PR 7")
+    assert item.head_sha == moved == fake.head_sha(REPO, labelled.number)
+    assert item == client.get_item(labelled)  # the list gives what the PR's own endpoint does
+    draft = by_number[drafted.number].item
+    assert (draft.draft, draft.author, draft.body) == (True, "carol", "WIP")
+    assert draft.url.endswith(f"/{REPO}/pull/{drafted.number}")
+
+
+def test_list_open_pulls_of_none_and_of_no_repo(fake: FakeGitHub, client: GitHubClient) -> None:
+    issue(fake)
+    assert client.list_open_pulls(REPO) == []
+    with pytest.raises(NotFoundError):
+        client.list_open_pulls("acme/nothing")
+
+
+def test_the_fakes_pull_list_has_no_mergeability(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    requester = client.sdk(REPO).requester
+    _, listed = requester.requestJsonAndCheck("GET", f"/repos/{REPO}/pulls")
+    _, single = requester.requestJsonAndCheck("GET", f"/repos/{REPO}/pulls/{ref.number}")
+    detail = {"mergeable", "mergeable_state", "merged", "commits", "changed_files"}
+    assert detail <= single.keys() and not detail & listed[0].keys()
+    assert set(listed[0]) < set(single)
+    assert listed[0]["head"]["ref"] == fake.head_branch(REPO, ref.number)
+
+
+@pytest.mark.parametrize(
+    ("state", "mergeable", "reason"),
+    [
+        ("clean", Mergeability.CLEAN, ""),
+        ("unstable", Mergeability.CLEAN, ""),
+        ("has_hooks", Mergeability.CLEAN, ""),
+        ("dirty", Mergeability.CONFLICT, "dirty"),
+        ("blocked", Mergeability.BLOCKED, "blocked"),
+        ("behind", Mergeability.BLOCKED, "behind"),
+        ("draft", Mergeability.BLOCKED, "draft"),
+        ("unknown", Mergeability.UNKNOWN, ""),
+    ],
+)
+def test_mergeability(
+    fake: FakeGitHub, client: GitHubClient, state: str, mergeable: Mergeability, reason: str
+) -> None:
+    ref = pull(fake, title="Fix")
+    fake.set_mergeable(REPO, ref.number, state)
+    before = len(fake.requests)
+
+    fresh = client.mergeability(ref)
+
+    assert calls(fake, before) == [("GET", f"/repos/{REPO}/pulls/{ref.number}")]
+    assert fresh == PullState(item=client.get_item(ref), mergeable=mergeable, reason=reason)
+
+
+def test_mergeability_of_a_draft_closed_merged_and_issue(fake: FakeGitHub, client: GitHubClient) -> None:
+    draft = pull(fake, draft=True)
+    assert (client.mergeability(draft).mergeable, client.mergeability(draft).reason) == (Mergeability.BLOCKED, "draft")
+    fake.set_mergeable(REPO, draft.number, "dirty")  # a conflict shows through the draft
+    assert client.mergeability(draft).mergeable is Mergeability.CONFLICT
+
+    merged, closed = pull(fake), pull(fake)
+    fake.merge(REPO, merged.number, merger="alice")
+    client.set_open(closed, False)
+    assert client.mergeability(merged) == PullState(client.get_item(merged), Mergeability.BLOCKED, "merged")
+    assert client.mergeability(closed) == PullState(client.get_item(closed), Mergeability.BLOCKED, "closed")
+    with pytest.raises(NotFoundError):
+        client.mergeability(issue(fake))
+
+
+@pytest.mark.parametrize("method", list(MergeMethod))
+def test_merge(fake: FakeGitHub, client: GitHubClient, method: MergeMethod) -> None:
+    ref = pull(fake)
+    sha = fake.set_file(REPO, "src/new.py", "print('hi')\n", branch=fake.head_branch(REPO, ref.number))
+    before = len(fake.requests)
+
+    client.merge(ref, sha, method)
+
+    assert calls(fake, before) == [("PUT", f"/repos/{REPO}/pulls/{ref.number}/merge")]
+    assert fake.merges(REPO) == [(ref.number, sha, method.value)]
+    assert fake.state(REPO, ref.number) == "merged"
+    assert client.get_item(ref).state == "merged"
+    main = client.branch_sha(REPO, "main")
+    assert main != sha and client.read_file(REPO, "src/new.py", main) == "print('hi')\n"
+
+
+def test_merge_keeps_what_main_gained_meanwhile(fake: FakeGitHub, client: GitHubClient) -> None:
+    first, second = pull(fake), pull(fake)
+    fake.set_file(REPO, "a.txt", "from the first", branch=fake.head_branch(REPO, first.number))
+    sha = fake.set_file(REPO, "b.txt", "from the second", branch=fake.head_branch(REPO, second.number))
+    client.merge(first, fake.head_sha(REPO, first.number), MergeMethod.MERGE)
+    client.merge(second, sha, MergeMethod.MERGE)
+    main = client.branch_sha(REPO, "main")
+    assert (client.read_file(REPO, "a.txt", main), client.read_file(REPO, "b.txt", main)) == (
+        "from the first",
+        "from the second",
+    )
+
+
+def test_merge_refused_when_the_head_moved(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    evaluated = fake.head_sha(REPO, ref.number)
+    fake.push(REPO, ref.number, pusher="bob")
+    with pytest.raises(MergeRefusedError, match="Head branch was modified") as caught:
+        client.merge(ref, evaluated, MergeMethod.SQUASH)
+    assert str(caught.value) == "Head branch was modified. Review and try the merge again."
+    assert fake.state(REPO, ref.number) == "open" and fake.merges(REPO) == []
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ("dirty", "Pull Request is not mergeable"),
+        ("blocked", "At least 1 approving review is required by reviewers with write access."),
+        ("behind", "Head branch is not up to date with the base branch"),
+    ],
+)
+def test_merge_refused_when_not_mergeable(fake: FakeGitHub, client: GitHubClient, state: str, message: str) -> None:
+    ref = pull(fake)
+    fake.set_mergeable(REPO, ref.number, state)
+    with pytest.raises(MergeRefusedError) as caught:
+        client.merge(ref, fake.head_sha(REPO, ref.number), MergeMethod.MERGE)
+    assert str(caught.value) == message
+    assert fake.state(REPO, ref.number) == "open" and fake.merges(REPO) == []
+
+
+def test_merge_refused_for_a_draft_or_merged_pull(fake: FakeGitHub, client: GitHubClient) -> None:
+    draft, merged = pull(fake, draft=True), pull(fake)
+    with pytest.raises(MergeRefusedError, match="draft"):
+        client.merge(draft, fake.head_sha(REPO, draft.number), MergeMethod.MERGE)
+    client.merge(merged, fake.head_sha(REPO, merged.number), MergeMethod.MERGE)
+    with pytest.raises(MergeRefusedError, match="not mergeable"):  # twice
+        client.merge(merged, fake.head_sha(REPO, merged.number), MergeMethod.MERGE)
+    assert fake.merges(REPO) == [(merged.number, fake.head_sha(REPO, merged.number), "merge")]
+
+
+def test_merge_without_a_sha_is_not_sent(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    before = len(fake.requests)
+    with pytest.raises(InvalidRequestError):
+        client.merge(ref, "", MergeMethod.MERGE)
+    assert calls(fake, before) == []
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_merge_is_never_retried(fake: FakeGitHub, client: GitHubClient, status: int) -> None:
+    ref = pull(fake)
+    sha = fake.head_sha(REPO, ref.number)
+    fake.fail_next("PUT", r"/merge$", status)
+    before = len(fake.requests)
+    with pytest.raises(ForgeUnavailableError, match=str(status)):
+        client.merge(ref, sha, MergeMethod.MERGE)
+    assert calls(fake, before) == [("PUT", f"/repos/{REPO}/pulls/{ref.number}/merge")]
+    # the caller reads the PR again to learn what happened, then decides
+    assert client.mergeability(ref).item.state == "open"
+    client.merge(ref, sha, MergeMethod.MERGE)
+    assert fake.state(REPO, ref.number) == "merged"
+
+
+def test_a_merge_whose_answer_is_lost_is_not_retried() -> None:
+    """urllib3's side of it: a merge sent and unanswered is not repeated; one that never connected is,
+    as is any other PUT."""
+    from bot.forge.github.client import _RETRY
+
+    merge, other = "/api/v3/repos/a/b/pulls/7/merge", "/api/v3/repos/a/b/issues/7/lock"
+    with pytest.raises(ProtocolError):
+        _RETRY.increment("PUT", merge, error=ProtocolError("Connection aborted."))
+    assert _RETRY.increment("PUT", other, error=ProtocolError("Connection aborted.")).total == 2
+    assert _RETRY.increment("PUT", merge, error=ConnectTimeoutError("timed out")).total == 2
+    assert _RETRY.increment("GET", "/api/v3/repos/a/b/pulls/7/merge", error=ProtocolError("x")).total == 2
+
+
+def test_merge_errors_map_as_usual(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    sha = fake.head_sha(REPO, ref.number)
+    with pytest.raises(NotFoundError):
+        client.merge(ItemRef(REPO, 999, ItemKind.PULL), sha, MergeMethod.MERGE)
+    with pytest.raises(NotFoundError):
+        client.merge(issue(fake), sha, MergeMethod.MERGE)
+    fake.fail_next("PUT", r"/merge$", 403, message="Resource not accessible by integration")
+    with pytest.raises(ForbiddenError):
+        client.merge(ref, sha, MergeMethod.MERGE)
+    fake.fail_next("PUT", r"/merge$", 403, message="You have exceeded a secondary rate limit.")
+    with pytest.raises(RateLimitedError):
+        client.merge(ref, sha, MergeMethod.MERGE)
+    assert fake.merges(REPO) == []
+
+
+def test_open_issues_with_label(fake: FakeGitHub, client: GitHubClient) -> None:
+    wanted = [issue(fake) for _ in range(120)]
+    for ref in wanted:
+        fake.set_labels(REPO, ref.number, ["kind/bug"])
+    fake.set_labels(REPO, wanted[3].number, ["kind/bug", "lgtm"])  # other labels too
+    labelled_pull, closed, other = pull(fake), issue(fake), issue(fake)
+    fake.set_labels(REPO, labelled_pull.number, ["kind/bug"])
+    fake.set_labels(REPO, closed.number, ["kind/bug"])
+    client.set_open(closed, False)
+    fake.set_labels(REPO, other.number, ["lgtm"])
+    before = len(fake.requests)
+
+    numbers = client.open_issues_with_label(REPO, "kind/bug")
+
+    assert sorted(numbers) == [ref.number for ref in wanted]
+    requests = fake.requests[before:]
+    assert [(r.method, r.path) for r in requests] == [("GET", f"/repos/{REPO}/issues")] * 2
+    assert all(r.query["labels"] == "kind/bug" and r.query["state"] == "open" for r in requests)
+    assert client.open_issues_with_label(REPO, "do-not-merge/hold") == []
+    assert client.open_issues_with_label(REPO, "LGTM") == [other.number, wanted[3].number]  # any case, newest first
+
+
+def test_the_fakes_issue_list_filters_like_githubs(fake: FakeGitHub, client: GitHubClient) -> None:
+    both, bug, none = issue(fake), issue(fake), pull(fake)
+    fake.set_labels(REPO, both.number, ["lgtm", "kind/bug"])
+    fake.set_labels(REPO, bug.number, ["kind/bug"])
+    client.set_open(bug, False)
+    repo = client.sdk(REPO).get_repo(REPO)
+    assert [i.number for i in repo.get_issues(state="all", labels=["lgtm", "kind/bug"])] == [both.number]
+    assert [i.number for i in repo.get_issues(state="all", labels=["kind/bug"])] == [bug.number, both.number]
+    assert [i.number for i in repo.get_issues(state="closed")] == [bug.number]
+    assert [i.number for i in repo.get_issues()] == [none.number, both.number]  # PRs are listed too
+
+
+def test_a_person_merging_lands_on_main_but_not_in_merges(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    fake.set_mergeable(REPO, ref.number, "blocked")  # an admin may override protection
+    fake.set_file(REPO, "x.txt", "x", branch=fake.head_branch(REPO, ref.number))
+    fake.merge(REPO, ref.number, merger="alice")
+    assert fake.merges(REPO) == []
+    assert client.read_file(REPO, "x.txt", "main") == "x"
+    with pytest.raises(ValueError):
+        fake.set_mergeable(REPO, ref.number, "mergeable")
 
 
 # ---- errors, retries, pacing -----------------------------------------------------------------

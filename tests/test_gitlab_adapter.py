@@ -21,13 +21,17 @@ from bot.forge.base import (
     ForgeError,
     ForgeUnavailableError,
     InvalidRequestError,
+    Mergeability,
+    MergeMethod,
+    MergeRefusedError,
     NotFoundError,
     Permission,
+    PullState,
     RateLimitedError,
     Review,
     StatusState,
 )
-from bot.forge.gitlab.client import GitLabClient, _utc
+from bot.forge.gitlab.client import GitLabClient, _merge_verdict, _utc
 from bot.forge.gitlab.translate import translate
 from tests.fakes.base import Delivery, RecordedRequest
 from tests.fakes.gitlab import FakeGitLab
@@ -540,21 +544,21 @@ def test_a_failure_described_as_an_error_elsewhere_is_still_a_failure(
     assert client.list_statuses(REPO, sha) == [CommitStatus("other-ci", StatusState.FAILURE, "errors: 3")]
 
 
-def test_posting_pending_again_is_a_no_op(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
-    # GitLab answers 400 "Cannot transition status via :enqueue from :pending" and keeps the first
+def test_posting_pending_again_replaces_the_pending_status(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
+    # GitLab answers 400 "Cannot transition status via :enqueue from :pending" and cannot change a
+    # pending status; the adapter finishes it (canceled) and posts the new one.
     sha = fake.head_sha(REPO, mr.number)
     client.set_status(REPO, sha, CommitStatus("unit", StatusState.PENDING, "queued", "https://ci/1"))
     client.set_status(REPO, sha, CommitStatus("unit", StatusState.PENDING, "started", "https://ci/2"))
-    assert fake.statuses(REPO, sha) == [("unit", "pending", "queued", "https://ci/1")]
-    assert calls(fake, "POST", f"/statuses/{sha}") == 2  # a 400 is not retried
-    client.set_status(REPO, sha, CommitStatus("unit", StatusState.SUCCESS, "done"))
-    client.set_status(REPO, sha, CommitStatus("unit", StatusState.PENDING, "again"))  # after a verdict: new
     assert fake.statuses(REPO, sha) == [
         ("unit", "pending", "queued", "https://ci/1"),
-        ("unit", "success", "done", "https://ci/1"),  # the pending one, finished: its URL stays
-        ("unit", "pending", "again", None),
+        ("unit", "canceled", "Superseded.", "https://ci/1"),
+        ("unit", "pending", "started", "https://ci/2"),
     ]
-    assert client.list_statuses(REPO, sha) == [CommitStatus("unit", StatusState.PENDING, "again")]
+    assert calls(fake, "POST", f"/statuses/{sha}") == 4  # the refused one, cancel, the new one
+    assert client.list_statuses(REPO, sha) == [CommitStatus("unit", StatusState.PENDING, "started", "https://ci/2")]
+    client.set_status(REPO, sha, CommitStatus("unit", StatusState.SUCCESS, "done"))
+    assert client.list_statuses(REPO, sha) == [CommitStatus("unit", StatusState.SUCCESS, "done", "https://ci/2")]
 
 
 def test_other_refused_transitions_are_errors(fake: FakeGitLab, client: GitLabClient) -> None:
@@ -700,6 +704,287 @@ def test_git_source_of_an_instance_under_a_path(mr: ItemRef) -> None:
 def test_issues_have_no_git_source(fake: FakeGitLab, client: GitLabClient, issue: ItemRef) -> None:
     with pytest.raises(InvalidRequestError):
         client.git_source(issue)
+
+
+# ---- merging -------------------------------------------------------------------------------
+
+
+def requests_since(fake: FakeGitLab, start: int) -> list[RecordedRequest]:
+    return fake.requests[start:]
+
+
+def test_list_open_pulls_reads_every_page_of_open_merge_requests(fake: FakeGitLab, client: GitLabClient) -> None:
+    numbers = [fake.open_pull(REPO, author="bob", title=f"Change {i}")[0] for i in range(152)]
+    closed, merged = ItemRef(REPO, numbers[0], ItemKind.PULL), ItemRef(REPO, numbers[1], ItemKind.PULL)
+    client.set_open(closed, False)
+    client.merge(merged, fake.head_sha(REPO, merged.number), MergeMethod.MERGE)
+    start = len(fake.requests)
+    pulls = client.list_open_pulls(REPO)
+    assert [p.item.ref.number for p in pulls] == numbers[2:]  # 150, oldest first
+    assert {p.mergeable for p in pulls} == {Mergeability.CLEAN}
+    listed = requests_since(fake, start)
+    assert len(listed) == 2  # 100 a page
+    assert all(r.path == f"/projects/{ENCODED}/merge_requests" for r in listed)
+    assert listed[0].query["state"] == "opened"
+
+
+def test_list_open_pulls_fills_in_each_item_from_the_list(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef
+) -> None:
+    fake.set_labels(REPO, mr.number, ["lgtm", "kind/bug"])
+    client.add_assignees(mr, ["alice"])
+    start = len(fake.requests)
+    [pull] = client.list_open_pulls(REPO)
+    assert len(requests_since(fake, start)) == 1
+    assert pull == PullState(client.get_item(mr), Mergeability.BLOCKED, "draft_status")  # the same Item
+    item = pull.item
+    assert (item.ref, item.author, item.title, item.body, item.state) == (mr, "bob", "Fix it", "Details", "open")
+    assert (item.draft, item.labels, item.assignees) == (True, {"lgtm", "kind/bug"}, {"alice"})
+    assert (item.head_sha, item.base_ref) == (fake.head_sha(REPO, mr.number), "main")
+    assert item.url == f"{fake.api_url}/{REPO}/-/merge_requests/{mr.number}"
+
+
+def test_a_project_without_open_merge_requests(fake: FakeGitLab, client: GitLabClient, issue: ItemRef) -> None:
+    assert client.list_open_pulls(REPO) == []
+    with pytest.raises(NotFoundError):
+        client.list_open_pulls("group/nope")
+
+
+# GitLab's detailed_merge_status values and the verdict each is.
+DETAILED = [
+    ("mergeable", Mergeability.CLEAN, ""),
+    ("conflict", Mergeability.CONFLICT, "conflict"),
+    ("need_rebase", Mergeability.BLOCKED, "need_rebase"),
+    ("checking", Mergeability.UNKNOWN, ""),
+    ("unchecked", Mergeability.UNKNOWN, ""),
+    ("preparing", Mergeability.UNKNOWN, ""),
+    ("approvals_syncing", Mergeability.UNKNOWN, ""),
+    *(
+        (status, Mergeability.BLOCKED, status)
+        for status in (
+            "ci_must_pass",
+            "ci_still_running",
+            "discussions_not_resolved",
+            "not_approved",
+            "blocked_status",
+            "requested_changes",
+            "jira_association_missing",
+            "external_status_checks",
+            "locked_paths",
+            "locked_lfs_files",
+            "merge_request_blocked",
+            "security_policy_violations",
+            "title_regex",
+            "commits_status",
+            "status_checks_must_pass",
+        )
+    ),
+]
+
+
+@pytest.mark.parametrize(("status", "verdict", "reason"), DETAILED, ids=[d[0] for d in DETAILED])
+def test_detailed_merge_status_as_a_verdict(
+    fake: FakeGitLab, client: GitLabClient, status: str, verdict: Mergeability, reason: str
+) -> None:
+    number, _ = fake.open_pull(REPO, author="bob")
+    fake.set_mergeable(REPO, number, status)
+    ref = ItemRef(REPO, number, ItemKind.PULL)
+    start = len(fake.requests)
+    state = client.mergeability(ref)
+    assert [(r.method, r.path) for r in requests_since(fake, start)] == [
+        ("GET", f"/projects/{ENCODED}/merge_requests/{number}")
+    ]
+    assert (state.mergeable, state.reason) == (verdict, reason)
+    assert state.item == client.get_item(ref)
+    [listed] = client.list_open_pulls(REPO)
+    assert (listed.mergeable, listed.reason) == (verdict, reason)
+
+
+def test_statuses_gitlab_has_not_named_yet_are_blocked() -> None:
+    assert _merge_verdict({"detailed_merge_status": "merge_time", "merge_status": "can_be_merged"}) == (
+        Mergeability.BLOCKED,
+        "merge_time",
+    )
+    assert _merge_verdict({"detailed_merge_status": "brand_new_check"}) == (Mergeability.BLOCKED, "brand_new_check")
+
+
+def test_closed_and_merged_merge_requests_are_not_open(fake: FakeGitLab, client: GitLabClient) -> None:
+    number, _ = fake.open_pull(REPO, author="bob")
+    ref = ItemRef(REPO, number, ItemKind.PULL)
+    client.set_open(ref, False)
+    state = client.mergeability(ref)
+    assert (state.item.state, state.mergeable, state.reason) == ("closed", Mergeability.BLOCKED, "not_open")
+
+
+# GitLab before 15.6: merge_status only, which knows conflicts and nothing else.
+LEGACY = [
+    ("mergeable", Mergeability.CLEAN, ""),
+    ("conflict", Mergeability.CONFLICT, "cannot_be_merged"),
+    ("checking", Mergeability.UNKNOWN, ""),
+    ("unchecked", Mergeability.UNKNOWN, ""),
+    ("ci_must_pass", Mergeability.CLEAN, ""),  # merge_status cannot tell: merge() finds out
+]
+
+
+@pytest.mark.parametrize(("status", "verdict", "reason"), LEGACY, ids=[d[0] for d in LEGACY])
+def test_merge_status_is_the_fallback_on_older_gitlab(status: str, verdict: Mergeability, reason: str) -> None:
+    with FakeGitLab(token=TOKEN, detailed_merge_status=False) as fake:
+        fake.add_repo(REPO)
+        number, _ = fake.open_pull(REPO, author="bob")
+        fake.set_mergeable(REPO, number, status)
+        client = GitLabClient(fake.api_url, token=TOKEN)
+        state = client.mergeability(ItemRef(REPO, number, ItemKind.PULL))
+        assert (state.mergeable, state.reason) == (verdict, reason)
+        [listed] = client.list_open_pulls(REPO)
+        assert (listed.mergeable, listed.reason) == (verdict, reason)
+
+
+@pytest.mark.parametrize(
+    ("merge_status", "verdict"),
+    [
+        ("can_be_merged", Mergeability.CLEAN),
+        ("cannot_be_merged", Mergeability.CONFLICT),
+        ("cannot_be_merged_recheck", Mergeability.UNKNOWN),
+        ("unchecked", Mergeability.UNKNOWN),
+        ("checking", Mergeability.UNKNOWN),
+        (None, Mergeability.UNKNOWN),
+    ],
+)
+def test_legacy_merge_status_values(merge_status: str | None, verdict: Mergeability) -> None:
+    assert _merge_verdict({"merge_status": merge_status})[0] is verdict
+    assert _merge_verdict({"merge_status": merge_status, "detailed_merge_status": None})[0] is verdict
+
+
+@pytest.mark.parametrize(
+    ("method", "squash"), [(MergeMethod.MERGE, False), (MergeMethod.SQUASH, True), (MergeMethod.REBASE, False)]
+)
+def test_merge(fake: FakeGitLab, client: GitLabClient, method: MergeMethod, squash: bool) -> None:
+    number, _ = fake.open_pull(REPO, author="bob")
+    head = fake.set_file(REPO, "src/widget.py", "blue\n", branch=fake.head_branch(REPO, number))
+    ref = ItemRef(REPO, number, ItemKind.PULL)
+    start = len(fake.requests)
+    client.merge(ref, head, method)
+    assert [(r.method, r.path) for r in requests_since(fake, start)] == [
+        ("PUT", f"/projects/{ENCODED}/merge_requests/{number}/merge")
+    ]
+    assert fake.merges(REPO) == [(number, head, squash)]
+    assert fake.state(REPO, number) == "merged"
+    assert client.read_file(REPO, "src/widget.py", fake.branch_head(REPO)) == "blue\n"
+    assert client.mergeability(ref).item.state == "merged"
+
+
+def test_merging_at_a_stale_sha_is_refused(fake: FakeGitLab, client: GitLabClient) -> None:
+    number, _ = fake.open_pull(REPO, author="bob")
+    stale = fake.head_sha(REPO, number)
+    fake.push(REPO, number, "bob")
+    with pytest.raises(MergeRefusedError, match=f"409 SHA does not match HEAD of source branch: {fake.head_sha(REPO, number)}"):
+        client.merge(ItemRef(REPO, number, ItemKind.PULL), stale, MergeMethod.MERGE)
+    assert (fake.state(REPO, number), fake.merges(REPO)) == ("open", [])
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        ("conflict", "406 Branch cannot be merged"),
+        ("ci_must_pass", "405 405 Method Not Allowed"),
+        ("discussions_not_resolved", "405 405 Method Not Allowed"),
+        ("checking", "405 405 Method Not Allowed"),
+    ],
+)
+def test_merging_an_unmergeable_merge_request_is_refused(
+    fake: FakeGitLab, client: GitLabClient, status: str, message: str
+) -> None:
+    number, _ = fake.open_pull(REPO, author="bob")
+    fake.set_mergeable(REPO, number, status)
+    with pytest.raises(MergeRefusedError, match=message):
+        client.merge(ItemRef(REPO, number, ItemKind.PULL), fake.head_sha(REPO, number), MergeMethod.MERGE)
+    assert (fake.state(REPO, number), fake.merges(REPO)) == ("open", [])
+
+
+def test_drafts_and_closed_merge_requests_are_not_merged(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef
+) -> None:
+    with pytest.raises(MergeRefusedError, match="405"):
+        client.merge(mr, fake.head_sha(REPO, mr.number), MergeMethod.MERGE)  # a draft
+    number, _ = fake.open_pull(REPO, author="bob")
+    ref = ItemRef(REPO, number, ItemKind.PULL)
+    client.set_open(ref, False)
+    with pytest.raises(MergeRefusedError, match="405"):
+        client.merge(ref, fake.head_sha(REPO, number), MergeMethod.MERGE)
+    assert fake.merges(REPO) == []
+
+
+@pytest.mark.parametrize("status", [405, 406, 409, 422])
+def test_every_refusal_is_a_merge_refusal_without_the_token(
+    fake: FakeGitLab, client: GitLabClient, status: int
+) -> None:
+    number, _ = fake.open_pull(REPO, author="bob")
+    fake.fail_next("PUT", "/merge$", status, message=f"no, {TOKEN}")
+    with pytest.raises(MergeRefusedError, match=f"{status} no, \\*\\*\\*") as err:
+        client.merge(ItemRef(REPO, number, ItemKind.PULL), fake.head_sha(REPO, number), MergeMethod.MERGE)
+    assert TOKEN not in str(err.value)
+
+
+def test_merges_are_never_retried(fake: FakeGitLab, client: GitLabClient) -> None:
+    number, _ = fake.open_pull(REPO, author="bob")
+    fake.fail_next("PUT", "/merge$", 502)
+    with pytest.raises(ForgeUnavailableError):
+        client.merge(ItemRef(REPO, number, ItemKind.PULL), fake.head_sha(REPO, number), MergeMethod.MERGE)
+    assert calls(fake, "PUT", "/merge") == 1
+    assert fake.merges(REPO) == []
+
+
+def test_other_merge_errors_stay_what_they_are(fake: FakeGitLab, client: GitLabClient) -> None:
+    with pytest.raises(NotFoundError):
+        client.merge(ItemRef(REPO, 99, ItemKind.PULL), "0" * 40, MergeMethod.MERGE)
+    number, _ = fake.open_pull(REPO, author="bob")
+    fake.fail_next("PUT", "/merge$", 401)  # GitLab: the bot may not push to the target branch
+    with pytest.raises(ForbiddenError):
+        client.merge(ItemRef(REPO, number, ItemKind.PULL), fake.head_sha(REPO, number), MergeMethod.MERGE)
+
+
+def test_issues_cannot_be_merged(fake: FakeGitLab, client: GitLabClient, issue: ItemRef) -> None:
+    with pytest.raises(InvalidRequestError):
+        client.merge(issue, "0" * 40, MergeMethod.MERGE)
+    with pytest.raises(InvalidRequestError):
+        client.mergeability(issue)
+    assert fake.requests == []
+
+
+def test_open_issues_with_label_across_pages(fake: FakeGitLab, client: GitLabClient) -> None:
+    issue = ItemKind.ISSUE
+    numbers = [fake.open_issue(REPO, author="bob")[0] for _ in range(130)]
+    for number in numbers[:120]:
+        fake.set_labels(REPO, number, ["kind/bug"], kind=issue)
+    fake.set_labels(REPO, numbers[0], ["kind/bug", "lgtm"], kind=issue)  # other labels too: still counts
+    fake.set_labels(REPO, numbers[125], ["lgtm"], kind=issue)
+    client.set_open(ItemRef(REPO, numbers[1], issue), False)
+    pull, _ = fake.open_pull(REPO, author="bob")  # MRs are not issues
+    fake.set_labels(REPO, pull, ["kind/bug"], kind=ItemKind.PULL)
+    start = len(fake.requests)
+    assert client.open_issues_with_label(REPO, "kind/bug") == [numbers[0], *numbers[2:120]]
+    listed = requests_since(fake, start)
+    assert len(listed) == 2  # 119 issues, 100 a page
+    assert all(r.path == f"/projects/{ENCODED}/issues" for r in listed)
+    assert (listed[0].query["state"], listed[0].query["labels"]) == ("opened", "kind/bug")
+    assert client.open_issues_with_label(REPO, "lgtm") == [numbers[0], numbers[125]]
+    assert client.open_issues_with_label(REPO, "no-such-label") == []
+
+
+def test_the_fakes_lists_filter_by_every_label(fake: FakeGitLab, client: GitLabClient) -> None:
+    for labels in (["kind/bug"], ["kind/bug", "lgtm"], []):
+        number, _ = fake.open_issue(REPO, author="bob")
+        fake.set_labels(REPO, number, labels, kind=ItemKind.ISSUE)
+    issues = client.sdk(REPO, "list")
+    with issues as project:
+        assert [i.iid for i in project.issues.list(labels="kind/bug,lgtm", get_all=True)] == [2]
+        assert [i.iid for i in project.issues.list(labels="kind/bug", get_all=True)] == [2, 1]  # newest first
+        assert [i.iid for i in project.issues.list(state="closed", get_all=True)] == []
+
+
+def test_set_mergeable_takes_only_gitlabs_statuses(fake: FakeGitLab, mr: ItemRef) -> None:
+    with pytest.raises(ValueError, match="detailed_merge_status"):
+        fake.set_mergeable(REPO, mr.number, "clean")
 
 
 # ---- errors, retries, rate limits ----------------------------------------------------------

@@ -22,7 +22,9 @@ from bot.forge.base import (
     CommitStatus,
     ForgeClient,
     GitSource,
+    MergeMethod,
     Permission,
+    PullState,
     Review,
 )
 
@@ -120,3 +122,15 @@ class AsyncForge:
 
     async def git_source(self, ref: ItemRef) -> GitSource:
         return await self._run(self._client.git_source, ref)
+
+    async def list_open_pulls(self, repo: str) -> list[PullState]:
+        return await self._run(self._client.list_open_pulls, repo)
+
+    async def mergeability(self, ref: ItemRef) -> PullState:
+        return await self._run(self._client.mergeability, ref)
+
+    async def merge(self, ref: ItemRef, sha: str, method: MergeMethod) -> None:
+        await self._run(self._client.merge, ref, sha, method)
+
+    async def open_issues_with_label(self, repo: str, label: str) -> list[int]:
+        return await self._run(self._client.open_issues_with_label, repo, label)

@@ -17,11 +17,19 @@ files are set apart, with ``set_changed_files``).  Times come from a fake clock 
 2026-01-01T00:00:00Z and moves one second for each time it gives (an item opened or closed, a
 comment, a review submitted), so comments and reviews order by time.
 
+Merging: a PR's ``mergeable_state`` is seeded with ``set_mergeable`` (default "clean"; a draft shows
+"draft", a merged PR "unknown" with ``mergeable`` null, as GitHub gives them).  The merge endpoint
+refuses as GitHub does: a PR that is not open or is a draft (405), a ``sha`` that is not the head (409),
+"dirty" (405, not mergeable), "blocked" (405, as branch protection wanting a review), "behind" (405).
+A merge, by the bot or by a person (``merge``), closes the PR as merged and commits onto "main" what the
+PR changes (its head's tree where it differs from where the PR started: the head's whole tree when main
+has not moved), so later reads see it; ``merges`` lists the bot's merges.
+
 Test-only extras: ``fail_next`` injects failures, ``register_app`` turns on GitHub App
-authentication, ``merge`` merges a PR, ``start_review`` leaves a pending review, ``dismiss_review``
-dismisses one, ``delete_user`` deletes an account (its reviews then list with ``user: null``).
-CI: ``add_check_run``, ``add_org_member`` and ``add_workflow_run`` seed what other systems would
-create; ``statuses`` and ``reruns`` show what the bot posted and re-ran.
+authentication, ``merge`` merges a PR as a person would, ``start_review`` leaves a pending review,
+``dismiss_review`` dismisses one, ``delete_user`` deletes an account (its reviews then list with
+``user: null``).  CI: ``add_check_run``, ``add_org_member`` and ``add_workflow_run`` seed what other
+systems would create; ``statuses`` and ``reruns`` show what the bot posted and re-ran.
 ``requests`` records paths as sent (percent-encoded).
 """
 
@@ -85,6 +93,32 @@ _CONCLUSIONS = (
 )
 _CANNOT_RERUN = "This workflow run cannot be rerun"  # GitHub's 403, e.g. for a run over 30 days old
 _DEFAULT_BRANCH = "main"
+# every mergeable_state GitHub gives a PR; "unknown" while it computes it (then ``mergeable`` is null)
+_MERGEABLE_STATES = ("clean", "unstable", "has_hooks", "dirty", "blocked", "behind", "draft", "unknown")
+_MERGE_METHODS = ("merge", "squash", "rebase")
+# GitHub's 405s for a PR it will not merge; "behind" and draft are the fake's own words (not recorded)
+_NOT_MERGEABLE = "Pull Request is not mergeable"
+_MERGE_REFUSALS = {
+    "dirty": _NOT_MERGEABLE,
+    "blocked": "At least 1 approving review is required by reviewers with write access.",
+    "behind": "Head branch is not up to date with the base branch",
+}
+_HEAD_MODIFIED = "Head branch was modified. Review and try the merge again."
+# what ``GET /pulls/N`` gives beyond an entry of the PR list ("pull-request" vs "pull-request-simple")
+_PULL_DETAIL_ONLY = (
+    "merged",
+    "mergeable",
+    "rebaseable",
+    "mergeable_state",
+    "merged_by",
+    "comments",
+    "review_comments",
+    "maintainer_can_modify",
+    "commits",
+    "additions",
+    "deletions",
+    "changed_files",
+)
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the fake clock's first reading
 _APP_ROUTE = "app"  # routes authenticated with the App's JWT instead of a token
 _LOGIN = web.RequestKey("login", str)  # who the request's token belongs to
@@ -129,7 +163,9 @@ class _Item:
     reviewers: list[str] = field(default_factory=list)
     comments: list[_Comment] = field(default_factory=list)
     head_sha: str | None = None
-    base_sha: str | None = None
+    base_sha: str | None = None  # main's head when the PR was opened: where its changes start from
+    mergeable_state: str = "clean"  # as seeded with set_mergeable
+    merge_commit_sha: str | None = None  # set when merged
     files: list[ChangedFile] = field(default_factory=list)  # what the PR changes, as its files API lists it
     reviews: list[_Review] = field(default_factory=list)  # in creation order, as GitHub lists them
 
@@ -190,6 +226,7 @@ class _Repo:
     workflows: dict[str, int] = field(default_factory=dict)  # lower-cased workflow name → workflow id
     runs: dict[int, _WorkflowRun] = field(default_factory=dict)  # by id, in creation order
     reruns: list[tuple[int, str]] = field(default_factory=list)  # (run id, "rerun" | "rerun-failed-jobs")
+    merges: list[tuple[int, str, str]] = field(default_factory=list)  # API merges: (number, head sha, method)
 
     @property
     def owner(self) -> str:
@@ -588,14 +625,25 @@ class FakeGitHub:
         with self._lock:
             self._deleted.add(self._user(login).lower())
 
+    def set_mergeable(self, repo: str, number: int, state: str) -> None:
+        """What GitHub says of merging the PR (``mergeable_state``): one of "clean" (the default),
+        "unstable", "has_hooks", "dirty" (a conflict), "blocked" (branch protection), "behind",
+        "draft", "unknown" (being computed: ``mergeable`` null).  The merge endpoint refuses "dirty",
+        "blocked" and "behind"."""
+        if state not in _MERGEABLE_STATES:
+            raise ValueError(f"mergeable_state must be one of {_MERGEABLE_STATES}")
+        with self._lock:
+            self._pull(self._repo(repo), number).mergeable_state = state
+
     def merge(self, repo: str, number: int, merger: str) -> Delivery:
-        """Merge an open PR (not part of FakeForge): pull_request closed with merged true."""
+        """A person merges an open PR (not part of FakeForge), whatever its mergeable_state: its
+        changes land on "main", and pull_request closed with merged true.  Not in ``merges``."""
         with self._lock:
             state = self._repo(repo)
             item = self._pull(state, number)
             if item.state != "open":
                 raise ValueError(f"{repo}#{number} is not open")
-            item.state, item.merged_by, item.closed_at = "closed", self._user(merger), self._tick()
+            self._merge_into_base(state, item, self._user(merger))
             payload = self._payload(
                 "pull_request__closed__1", state, merger, number=number, pull_request=self._pull_json(state, item)
             )
@@ -638,6 +686,11 @@ class FakeGitHub:
         """(run id, "rerun" | "rerun-failed-jobs") of every re-run asked for, in order."""
         with self._lock:
             return list(self._repo(repo).reruns)
+
+    def merges(self, repo: str) -> list[tuple[int, str, str]]:
+        """(number, head sha, method) of every merge made through the API, in order."""
+        with self._lock:
+            return list(self._repo(repo).merges)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -698,6 +751,29 @@ class FakeGitHub:
         """The fake clock: one second later than the last event, for a new one."""
         self._clock += timedelta(seconds=1)
         return _iso(self._clock)
+
+    def _merge_into_base(self, state: _Repo, item: _Item, merger: str) -> str:
+        """Close ``item`` as merged: a commit on "main" with what the PR changes (every path where
+        its head differs from where it started) over main's tree as it is now.  Returns its sha.
+        (Whatever the method, one commit: the fake keeps no history to rebase or squash.)"""
+        start, head = state.commits[item.base_sha], state.commits[item.head_sha]
+        tree = dict(state.commits[state.branches[_DEFAULT_BRANCH]])
+        for path in start.keys() | head.keys():
+            if start.get(path) != head.get(path):
+                if path in head:
+                    tree[path] = head[path]
+                else:
+                    tree.pop(path, None)
+        sha = state.branches[_DEFAULT_BRANCH] = self._commit(state, tree)
+        item.state, item.merged_by, item.closed_at, item.merge_commit_sha = "closed", merger, self._tick(), sha
+        return sha
+
+    def _mergeable_state(self, item: _Item) -> str:
+        if item.merged_by:
+            return "unknown"  # GitHub no longer computes it
+        if item.draft and item.mergeable_state not in ("dirty", "unknown"):
+            return "draft"
+        return item.mergeable_state
 
     def _pending_review(self, item: _Item, login: str) -> _Review | None:
         return next((r for r in item.reviews if r.state == "pending" and r.author.lower() == login.lower()), None)
@@ -811,12 +887,15 @@ class FakeGitHub:
             }
         return data
 
-    def _pull_json(self, state: _Repo, item: _Item) -> dict[str, Any]:
+    def _pull_json(self, state: _Repo, item: _Item, *, listed: bool = False) -> dict[str, Any]:
+        """A PR as ``GET /pulls/N`` gives it or, ``listed``, as an entry of ``GET /pulls`` (without
+        mergeability, merge state and counts)."""
         issue = self._issue_json(state, item)
         api = self._api_path(state, f"pulls/{item.number}")
         branch = {"repo": self._repo_json(state), "user": self._user_json(state.owner)}
         owner = state.owner
-        return {
+        mergeable_state = self._mergeable_state(item)
+        data = {
             "url": api,
             "id": item.id,
             "node_id": f"PR_{item.id}",
@@ -834,7 +913,7 @@ class FakeGitHub:
             "updated_at": issue["updated_at"],
             "closed_at": item.closed_at,
             "merged_at": issue["pull_request"]["merged_at"],
-            "merge_commit_sha": None,
+            "merge_commit_sha": item.merge_commit_sha,
             "assignee": issue["assignee"],
             "assignees": issue["assignees"],
             "requested_reviewers": [self._user_json(login) for login in item.reviewers],
@@ -842,7 +921,16 @@ class FakeGitHub:
             "labels": issue["labels"],
             "milestone": None,
             "draft": item.draft,
-            "head": {"label": f"{owner}:change-{item.number}", "ref": f"change-{item.number}", "sha": item.head_sha}
+            "commits_url": f"{api}/commits",
+            "review_comments_url": f"{api}/comments",
+            "review_comment_url": self._api_path(state, "pulls/comments{/number}"),
+            "comments_url": issue["comments_url"],
+            "statuses_url": self._api_path(state, f"statuses/{item.head_sha}"),
+            "head": {
+                "label": f"{owner}:{_head_branch(item.number)}",
+                "ref": _head_branch(item.number),
+                "sha": item.head_sha,
+            }
             | branch,
             "base": {"label": f"{owner}:main", "ref": "main", "sha": item.base_sha} | branch,
             "_links": {
@@ -858,8 +946,9 @@ class FakeGitHub:
             "auto_merge": None,
             "active_lock_reason": None,
             "merged": item.merged_by is not None,
-            "mergeable": None if item.merged_by else True,
-            "mergeable_state": "unknown" if item.merged_by else "clean",
+            "mergeable": None if mergeable_state == "unknown" else mergeable_state != "dirty",
+            "rebaseable": None if mergeable_state == "unknown" else mergeable_state != "dirty",
+            "mergeable_state": mergeable_state,
             "merged_by": self._user_json(item.merged_by) if item.merged_by else None,
             "comments": len(item.comments),
             "review_comments": 0,
@@ -869,6 +958,10 @@ class FakeGitHub:
             "deletions": sum(_line_counts(f)[1] for f in item.files),
             "changed_files": len(item.files),
         }
+        if listed:
+            for key in _PULL_DETAIL_ONLY:
+                del data[key]
+        return data
 
     def _comment_json(self, state: _Repo, item: _Item, comment: _Comment) -> dict[str, Any]:
         return {
@@ -1098,6 +1191,7 @@ class FakeGitHub:
             ("POST", "/app/installations/{id:\\d+}/access_tokens", self._create_token, _APP_ROUTE + ":token"),
             ("GET", repo + "/labels", self._list_repo_labels, None),
             ("GET", repo + "/collaborators/{login}/permission", self._get_permission, None),
+            ("GET", repo + "/issues", self._list_issues, None),
             ("GET", issue, self._get_issue, None),
             ("PATCH", issue, self._edit_issue, None),
             ("POST", issue + "/labels", self._add_labels, None),
@@ -1109,7 +1203,9 @@ class FakeGitHub:
             ("DELETE", issue + "/assignees", self._remove_assignees, None),
             ("GET", repo + "/git/ref/{ref:.+}", self._get_git_ref, None),
             ("GET", repo + "/contents/{path:.*}", self._get_contents, None),
+            ("GET", repo + "/pulls", self._list_pulls, None),
             ("GET", pull, self._get_pull, None),
+            ("PUT", pull + "/merge", self._merge_pull, None),
             ("GET", pull + "/files", self._list_pull_files, None),
             ("GET", pull + "/reviews", self._list_reviews, None),
             ("POST", pull + "/requested_reviewers", self._request_reviewers, None),
@@ -1323,6 +1419,20 @@ class FakeGitHub:
             }
         )
 
+    def _list_issues(self, request: web.Request, body: Any) -> web.Response:
+        """Issues and PRs (PRs carry ``pull_request``), newest first; ``state`` open (the default),
+        closed or all; ``labels`` comma-separated, every one on the item (case-insensitive)."""
+        state = self._repo_of(request)
+        wanted = _state_filter(request)
+        labels = {name.strip().lower() for name in request.query.get("labels", "").split(",") if name.strip()}
+        items = [
+            item
+            for item in state.items.values()
+            if wanted in ("all", item.state) and labels <= {name.lower() for name in item.labels}
+        ]
+        newest_first = sorted(items, key=lambda item: item.number, reverse=True)
+        return self._page(request, [self._issue_json(state, item) for item in newest_first])
+
     def _get_issue(self, request: web.Request, body: Any) -> web.Response:
         return web.json_response(self._issue_json(*self._item_of(request)))
 
@@ -1386,8 +1496,39 @@ class FakeGitHub:
         item.assignees = [login for login in item.assignees if login.lower() not in gone]
         return web.json_response(self._issue_json(state, item))
 
+    def _list_pulls(self, request: web.Request, body: Any) -> web.Response:
+        """PRs newest first, in the list's shape; ``state`` open (the default), closed or all."""
+        state = self._repo_of(request)
+        wanted = _state_filter(request)
+        pulls = [item for item in state.items.values() if item.is_pull and wanted in ("all", item.state)]
+        newest_first = sorted(pulls, key=lambda item: item.number, reverse=True)
+        return self._page(request, [self._pull_json(state, item, listed=True) for item in newest_first])
+
     def _get_pull(self, request: web.Request, body: Any) -> web.Response:
         return web.json_response(self._pull_json(*self._item_of(request, pull=True)))
+
+    def _merge_pull(self, request: web.Request, body: Any) -> web.Response:
+        state, item = self._item_of(request, pull=True)
+        body = body if isinstance(body, dict) else {}
+        method = body.get("merge_method", "merge")
+        if method not in _MERGE_METHODS:
+            raise _Abort(
+                422, "Validation Failed", errors=[{"resource": "PullRequest", "field": "merge_method", "code": "invalid"}]
+            )
+        if item.state != "open":
+            raise _Abort(405, _NOT_MERGEABLE)
+        if item.draft:
+            raise _Abort(405, "Pull Request is still a draft")
+        sha = body.get("sha")
+        if sha is not None and sha != item.head_sha:
+            raise _Abort(409, _HEAD_MODIFIED)
+        refusal = _MERGE_REFUSALS.get(self._mergeable_state(item))
+        if refusal is not None:
+            raise _Abort(405, refusal)
+        head = item.head_sha
+        merge_sha = self._merge_into_base(state, item, request[_LOGIN])
+        state.merges.append((item.number, head, method))
+        return web.json_response({"sha": merge_sha, "merged": True, "message": "Pull Request successfully merged"})
 
     def _list_pull_files(self, request: web.Request, body: Any) -> web.Response:
         state, item = self._item_of(request, pull=True)
@@ -1584,6 +1725,13 @@ class FakeGitHub:
             return self._commit_of(state, ref)
         except KeyError:
             raise _Abort(422, f"No commit found for SHA: {ref}") from None
+
+
+def _state_filter(request: web.Request) -> str:
+    wanted = request.query.get("state", "open")
+    if wanted not in ("open", "closed", "all"):
+        raise _Abort(422, "Validation Failed", errors=[{"field": "state", "code": "invalid"}])
+    return wanted
 
 
 def _status_error(field_name: str, message: str) -> dict[str, str]:

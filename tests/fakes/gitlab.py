@@ -26,6 +26,17 @@ The protocol is in ``tests/fakes/base.py``.  GitLab specifics modelled here:
 - MR pipelines are seeded (``add_pipeline``) and listed newest first; a retry sets the pipeline
   "running" and a new MR pipeline starts "created" at the MR's head; both are recorded
   (``pipeline_actions``).  No jobs are modelled;
+- an MR's ``detailed_merge_status`` is seeded (``set_mergeable``, "mergeable" by default); GitLab's
+  own checks come first: "not_open" unless opened, then "draft_status" for a draft.  The deprecated
+  ``merge_status`` and ``has_conflicts`` follow from the seeded status; ``detailed_merge_status=False``
+  models GitLab before 15.6, which has no ``detailed_merge_status``;
+- accepting an MR (PUT .../merge) refuses, in GitLab's order: 405 "405 Method Not Allowed" unless
+  mergeable (closed, draft, any blocking status), 406 "Branch cannot be merged" on "conflict", 409
+  "SHA does not match HEAD of source branch: <head>" when ``sha`` is given and is not the head.  A
+  merge is one commit on "main" with the MR head's tree (a squash too); each is recorded
+  (``merges``);
+- MR and issue lists filter by ``state`` and ``labels`` (comma-separated, all must match) and are
+  ordered by creation, newest first unless ``sort=asc``;
 - time is a fake clock: 2026-01-01T00:00:00Z, one second later for every item, note and commit.
 
 Every API call acts as the bot (the token's owner); permissions of the bot are not enforced.
@@ -81,6 +92,41 @@ _DEFAULT_BRANCH = "main"
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the fake clock's start
 _FILE_MODE = "100644"
 _CHANGE_STATUSES = {"added", "modified", "removed", "renamed"}
+# Every detailed_merge_status GitLab documents, with the deprecated merge_status it implies: the
+# git-level verdict only, so an MR blocked by a pipeline or a discussion "can_be_merged".
+_MERGE_STATUSES = {
+    "mergeable": "can_be_merged",
+    "conflict": "cannot_be_merged",
+    "need_rebase": "can_be_merged",
+    "checking": "checking",
+    "unchecked": "unchecked",
+    "preparing": "unchecked",
+    "approvals_syncing": "can_be_merged",
+    **dict.fromkeys(
+        (
+            "blocked_status",
+            "ci_must_pass",
+            "ci_still_running",
+            "commits_status",
+            "discussions_not_resolved",
+            "draft_status",
+            "external_status_checks",
+            "jira_association_missing",
+            "locked_lfs_files",
+            "locked_paths",
+            "merge_request_blocked",
+            "merge_time",
+            "not_approved",
+            "not_open",
+            "requested_changes",
+            "security_policy_violations",
+            "status_checks_must_pass",
+            "title_regex",
+        ),
+        "can_be_merged",
+    ),
+}
+_LIST_STATES = {"opened", "closed", "merged", "locked", "all"}
 _UPDATE_PARAMS = {"add_labels", "remove_labels", "assignee_ids", "reviewer_ids", "state_event"}
 # What POST .../statuses/:sha does for each state: GitLab's state-machine event and the states it
 # may leave.  The status it acts on is the bot's pending/running one of that name, or a new
@@ -143,6 +189,9 @@ class _Item:
     notes: list[_Note] = field(default_factory=list)
     approved_by: list[_User] = field(default_factory=list)  # MRs only
     changed_files: list[ChangedFile] = field(default_factory=list)  # MRs only
+    merge_status: str = "mergeable"  # MRs only: the seeded detailed_merge_status
+    merge_commit_sha: str | None = None  # MRs only, once merged
+    merged_at: datetime | None = None
 
     @property
     def source_branch(self) -> str:
@@ -191,6 +240,7 @@ class _Project:
     status_log: list[tuple[str, str, str, str, str | None]] = field(default_factory=list)
     pipelines: list[_Pipeline] = field(default_factory=list)  # oldest first
     pipeline_actions: list[tuple[int, str]] = field(default_factory=list)  # (pipeline id, action)
+    merges: list[tuple[int, str, bool]] = field(default_factory=list)  # (iid, head sha, squash)
 
 
 @dataclass
@@ -216,11 +266,17 @@ class FakeGitLab:
     name = "gitlab"
 
     def __init__(
-        self, webhook_secret: str = "gl-secret", token: str = "gl-token", bot_login: str = "prowlet-bot"
+        self,
+        webhook_secret: str = "gl-secret",
+        token: str = "gl-token",
+        bot_login: str = "prowlet-bot",
+        *,
+        detailed_merge_status: bool = True,
     ):
         self.webhook_secret = webhook_secret
         self.token = token
         self.bot_login = bot_login
+        self.detailed_merge_status = detailed_merge_status  # False: GitLab before 15.6
         self._lock = threading.Lock()
         self._ids = itertools.count(1)  # one sequence for all ids: unique is all GitLab promises
         self._users: dict[str, _User] = {}  # by lower-cased username
@@ -237,6 +293,8 @@ class FakeGitLab:
             ("GET", r"/users", self._list_users),
             ("GET", r"/projects/(?P<project>[^/]+)/labels", self._list_labels),
             ("GET", r"/projects/(?P<project>[^/]+)/members/all/(?P<user_id>\d+)", self._get_member),
+            ("GET", _PROJECT + r"/(?P<kind>merge_requests|issues)", self._list_items),
+            ("PUT", _MR + "/merge", self._merge),
             ("GET", _PROJECT + r"/repository/branches/(?P<branch>[^/]+)", self._get_branch),
             ("GET", _PROJECT + r"/repository/files/(?P<file_path>[^/]+)/raw", self._get_raw_file),
             ("GET", _ITEM, self._get_item),
@@ -350,6 +408,14 @@ class FakeGitLab:
         with self._lock:
             _, item = self._find(repo, number, ItemKind.PULL)
             item.changed_files = _checked_files(files)
+
+    def set_mergeable(self, repo: str, number: int, status: str = "mergeable") -> None:
+        """What GitLab would say of merging MR ``number`` once it is open and not a draft: a
+        ``detailed_merge_status`` ("mergeable", "conflict", "ci_must_pass", "checking" ...)."""
+        if status not in _MERGE_STATUSES:
+            raise ValueError(f"not a detailed_merge_status: {status!r}")
+        with self._lock:
+            self._find(repo, number, ItemKind.PULL)[1].merge_status = status
 
     def add_group_member(self, group: str, login: str, level: int = 30) -> None:
         """Make ``login`` a member of ``group`` (a path, e.g. "acme" or "acme/team") at a GitLab
@@ -511,6 +577,11 @@ class FakeGitLab:
         none for a refused one.  Statuses seeded with ``add_status`` are included."""
         with self._lock:
             return [entry[1:] for entry in self._projects[repo].status_log if entry[0] == sha]
+
+    def merges(self, repo: str) -> list[tuple[int, str, bool]]:
+        """(iid, head sha, squash) of every MR merged through the API, in order."""
+        with self._lock:
+            return list(self._projects[repo].merges)
 
     def pipeline_actions(self, repo: str) -> list[tuple[int, str]]:
         """(pipeline id, "retry" | "create") for every retry and new MR pipeline, in order."""
@@ -811,6 +882,49 @@ class FakeGitLab:
         project, item = self._item(match)
         return web.json_response(self._approvals_json(project, item))
 
+    def _list_items(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        """GET /projects/:id/merge_requests or /issues: ``state`` (default all) and ``labels`` (all
+        must be on the item) filter; ordered by creation, newest first unless ``sort=asc``."""
+        project = self._project(match)
+        kind = _KINDS[match["kind"]]
+        state = params.get("state", "all")
+        if state not in _LIST_STATES:
+            raise _HttpError(400, "state does not have a valid value")
+        if params.get("order_by", "created_at") != "created_at":
+            raise _HttpError(400, "order_by is not supported by this fake")
+        labels = set(_split(params.get("labels")))
+        items = sorted(
+            (
+                item
+                for item in project.items.values()
+                if item.kind is kind and state in ("all", item.state) and labels <= set(item.labels)
+            ),
+            key=lambda item: item.iid,
+        )
+        if params.get("sort", "desc") != "asc":
+            items.reverse()
+        return _paginated([self._item_json(project, item, listed=True) for item in items], params, url)
+
+    def _merge(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        """PUT .../merge_requests/:iid/merge, in the order GitLab's API checks."""
+        project, item = self._item(match)
+        status = self._detailed_merge_status(item)
+        if status not in ("mergeable", "conflict"):
+            raise _HttpError(405, "405 Method Not Allowed")
+        if status == "conflict":
+            raise _HttpError(406, "Branch cannot be merged")
+        sha = params.get("sha")
+        if sha and sha != item.sha:
+            raise _HttpError(409, f"SHA does not match HEAD of source branch: {item.sha}")
+        squash = str(params.get("squash", "false")).lower() == "true"
+        tree = dict(project.commits[item.sha].tree)
+        message = item.title if squash else f"Merge branch '{item.source_branch}' into '{_DEFAULT_BRANCH}'"
+        item.merge_commit_sha = self._commit(project, _DEFAULT_BRANCH, tree, message)
+        item.state, item.merged_at = "merged", self._time
+        project.merges.append((item.iid, item.sha, squash))
+        self._add_note(item, self._bot, "merged", system=True)
+        return web.json_response(self._item_json(project, item))
+
     def _get_item(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         return web.json_response(self._item_json(*self._item(match)))
 
@@ -919,7 +1033,14 @@ class FakeGitLab:
         kind = "merge_requests" if item.kind is ItemKind.PULL else "issues"
         return f"{self.api_url}/{project.path}/-/{kind}/{item.iid}"
 
-    def _item_json(self, project: _Project, item: _Item) -> dict[str, Any]:
+    def _detailed_merge_status(self, item: _Item) -> str:
+        """GitLab's first failing check: not open, then draft, then the seeded status."""
+        if item.state != "opened":
+            return "not_open"
+        return "draft_status" if item.draft else item.merge_status
+
+    def _item_json(self, project: _Project, item: _Item, listed: bool = False) -> dict[str, Any]:
+        """An MR or issue as GitLab answers for it alone, or (``listed``) in a list."""
         data = {
             "id": item.id,
             "iid": item.iid,
@@ -939,7 +1060,7 @@ class FakeGitLab:
         }
         if item.kind is ItemKind.ISSUE:
             return data | {"type": "ISSUE", "issue_type": "issue", "confidential": False}
-        return data | {
+        data |= {
             "target_branch": _DEFAULT_BRANCH,
             "source_branch": item.source_branch,
             "source_project_id": project.id,
@@ -948,11 +1069,18 @@ class FakeGitLab:
             "draft": item.draft,
             "work_in_progress": item.draft,
             "sha": item.sha,
-            "changes_count": str(len(item.changed_files)) if item.changed_files else None,
-            "merge_status": "can_be_merged",
-            "detailed_merge_status": "mergeable",
-            "merged_at": None,
+            "merge_commit_sha": item.merge_commit_sha,
+            "squash_commit_sha": None,
+            "has_conflicts": item.merge_status == "conflict",
+            "merge_status": _MERGE_STATUSES[item.merge_status],
+            "detailed_merge_status": self._detailed_merge_status(item),
+            "merged_at": _iso(item.merged_at) if item.merged_at else None,
         }
+        if not self.detailed_merge_status:
+            del data["detailed_merge_status"]
+        if not listed:  # GitLab computes these only for one MR
+            data["changes_count"] = str(len(item.changed_files)) if item.changed_files else None
+        return data
 
     def _branch_json(self, project: _Project, name: str) -> dict[str, Any]:
         commit = project.commits[project.branches[name]]

@@ -23,6 +23,7 @@ from github.CheckRun import CheckRun
 from github.GithubObject import NotSet
 from github.Issue import Issue
 from github.PullRequest import PullRequest
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util import Retry
 
 from bot.events import Item, ItemKind, ItemRef, ReviewState
@@ -36,20 +37,51 @@ from bot.forge.base import (
     ForgeUnavailableError,
     GitSource,
     InvalidRequestError,
+    Mergeability,
+    MergeMethod,
+    MergeRefusedError,
     NotFoundError,
     Permission,
+    PullState,
     RateLimitedError,
     Review,
     StatusState,
 )
 
+# A merge: ``PUT /repos/{owner}/{repo}/pulls/{number}/merge`` (the path as urllib3 sees it).
+_MERGE_PATH = re.compile(r"/repos/[^/?]+/[^/?]+/pulls/\d+/merge(?:\?|$)")
+
+
+class _Retry(Retry):
+    """``Retry`` that never repeats a merge once it was sent (see ``_RETRY``)."""
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
+        if method == "PUT" and url is not None and _MERGE_PATH.search(url):
+            if response is not None:  # a 5xx answer: hand it to PyGithub as it is
+                raise MaxRetryError(_pool, url, ResponseError("a merge is never retried"))
+            if error is not None and not self._is_connection_error(error):  # sent, answer lost
+                raise error.with_traceback(_stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 # Retries happen in urllib3, below PyGithub.  A request that reached GitHub is retried on 502/503/504
 # or a broken response only if repeating it is harmless: GET, HEAD, PUT, DELETE, and PATCH (every PATCH
 # sent here sets absolute values).  POST never is: GitHub may have acted before failing, and a second
-# POST doubles a comment.  Connection failures are retried for every method, as nothing was sent.
+# POST doubles a comment.  Nor is the one PUT that is not idempotent in effect, the merge: GitHub may
+# have merged before a 502 or a lost answer, and a repeat is then refused ("not mergeable", 405), which
+# would report a merge that happened as refused; the caller reads the PR again instead.  Connection
+# failures are retried for every method, the merge too, as nothing was sent.
 # PyGithub's default (GithubRetry) retries POST and sleeps out rate limits on the worker thread;
 # here a rate limit surfaces at once as RateLimitedError and the caller decides what to do.
-_RETRY = Retry(
+_RETRY = _Retry(
     total=3,
     backoff_factor=0.2,  # sleeps 0, 0.4, 0.8 s
     status_forcelist=(502, 503, 504),
@@ -103,6 +135,24 @@ _CHECK_CONCLUSIONS = {
 }
 
 _STATUS_STATES = {state.value: state for state in StatusState}  # GitHub's four, by name
+
+# A PR's ``mergeable_state`` → what the bot may expect of a merge now.  "unknown" (or ``mergeable``
+# null): GitHub computes it in the background after a push or a base change; ask again later.
+# "unstable" (non-required checks failing) and "has_hooks" (pre-receive hooks will run) do merge.
+_MERGEABLE_STATES = {
+    "clean": Mergeability.CLEAN,
+    "unstable": Mergeability.CLEAN,
+    "has_hooks": Mergeability.CLEAN,
+    "dirty": Mergeability.CONFLICT,
+    "blocked": Mergeability.BLOCKED,  # branch protection: reviews, required checks, rules
+    "behind": Mergeability.BLOCKED,  # protection wants the head up to date with its base
+    "draft": Mergeability.BLOCKED,
+    "unknown": Mergeability.UNKNOWN,
+}
+
+# GitHub's refusals of a merge: 405 not mergeable (conflict, protection, draft, closed), 409 the head
+# is not the sha given, 422 e.g. a merge method the repository does not allow.
+_MERGE_REFUSALS = (405, 409, 422)
 
 _MAX_DESCRIPTION = 140  # GitHub refuses a longer commit-status description with 422
 
@@ -192,20 +242,7 @@ class GitHubClient:
                     url=issue.html_url,
                 )
         # A PR's own endpoint carries everything an Item needs, so a PR ref costs one request.
-        pull = repo.get_pull(ref.number)
-        return Item(
-            ref=ItemRef(ref.repo, ref.number, ItemKind.PULL),
-            author=pull.user.login,
-            title=pull.title or "",
-            body=pull.body or "",
-            state="merged" if pull.merged else pull.state,
-            draft=bool(pull.draft),
-            labels=frozenset(label.name for label in pull.labels),
-            assignees=frozenset(user.login for user in pull.assignees),
-            head_sha=pull.head.sha,
-            base_ref=pull.base.ref,
-            url=pull.html_url,
-        )
+        return _pull_item(ref.repo, repo.get_pull(ref.number))
 
     @_neutral_errors
     def repo_labels(self, repo: str) -> frozenset[str]:
@@ -439,6 +476,68 @@ class GitHubClient:
             header=f"Authorization: Basic {credentials}",
         )
 
+    @_neutral_errors
+    def list_open_pulls(self, repo: str) -> list[PullState]:
+        """``GET /pulls?state=open``, every page of 100: one request per 100 open PRs, as everything
+        read here is in the list's entries (PyGithub would fetch a PR for an attribute it lacks).
+        The list has no ``mergeable``: each is UNKNOWN, for ``mergeability`` to tell."""
+        pulls = self._gh(repo).get_repo(repo).get_pulls(state="open")
+        return [PullState(item=_pull_item(repo, pull)) for pull in pulls]
+
+    @_neutral_errors
+    def mergeability(self, ref: ItemRef) -> PullState:
+        """``GET /pulls/N``, one request (an issue's number: NotFoundError).  ``mergeable_state``:
+        clean, unstable, has_hooks → CLEAN; dirty → CONFLICT; blocked, behind, draft → BLOCKED;
+        unknown, or ``mergeable`` null → UNKNOWN (GitHub is computing it: ask again).  A state GitHub
+        adds later is CONFLICT when ``mergeable`` is false, else BLOCKED.  A PR that is closed or
+        merged is BLOCKED (GitHub no longer computes it).  ``reason`` is the ``mergeable_state`` (or
+        "closed" / "merged") for CONFLICT and BLOCKED, "" otherwise."""
+        pull = self._pull(ref)
+        item = _pull_item(ref.repo, pull)
+        if item.state != "open":
+            return PullState(item=item, mergeable=Mergeability.BLOCKED, reason=item.state)
+        state = pull.mergeable_state or "unknown"
+        if pull.mergeable is None:
+            verdict = Mergeability.UNKNOWN
+        else:
+            verdict = _MERGEABLE_STATES.get(
+                state, Mergeability.BLOCKED if pull.mergeable else Mergeability.CONFLICT
+            )
+        reason = state if verdict in (Mergeability.CONFLICT, Mergeability.BLOCKED) else ""
+        return PullState(item=item, mergeable=verdict, reason=reason)
+
+    @_neutral_errors
+    def merge(self, ref: ItemRef, sha: str, method: MergeMethod) -> None:
+        """``PUT /pulls/N/merge`` with ``sha`` and ``merge_method``: GitHub merges only if the head is
+        still ``sha``.  Its refusals (405 not mergeable, 409 head moved, 422) are MergeRefusedError
+        with GitHub's message.  Never retried, not even on 502/503/504 (see ``_RETRY``): GitHub may
+        have merged before the answer was lost, so after ForgeUnavailableError read the PR again
+        (``mergeability``: its state is "merged" if it was) rather than merge again."""
+        if not sha:
+            raise InvalidRequestError("GitHub merge failed: no head sha to merge at")
+        try:
+            status = self._pull(ref).merge(merge_method=method.value, sha=sha)
+        except GithubException as exc:
+            if exc.status in _MERGE_REFUSALS and not isinstance(exc, RateLimitExceededException):
+                message = exc.data.get("message") if isinstance(exc.data, dict) else None
+                raise MergeRefusedError(self._redact(str(message or f"HTTP {exc.status}"))) from exc
+            raise
+        if not status.merged:  # GitHub answers 200 only for a merge; be safe all the same
+            raise MergeRefusedError(self._redact(status.message or "GitHub did not merge"))
+
+    @_neutral_errors
+    def open_issues_with_label(self, repo: str, label: str) -> list[int]:
+        """``GET /issues?state=open&labels=<label>``, every page of 100, without the PRs GitHub lists
+        among issues.  Raw: PyGithub would fetch each issue to learn it is not a PR.  GitHub splits
+        ``labels`` at commas, so a label with a comma in its name matches nothing."""
+        url = f"/repos/{repo}/issues"
+        parameters = {"state": "open", "labels": label, "per_page": 100}
+        return [
+            entry["number"]
+            for entry in _pages(self._gh(repo), url, parameters)
+            if "pull_request" not in entry and entry.get("state", "open") == "open"
+        ]
+
     # ---- shared with bot.forge.github.actions ----------------------------------------------
 
     def sdk(self, repo: str) -> Github:
@@ -546,6 +645,41 @@ def _web_url(api_url: str) -> str:
     elif host.lower().startswith("api."):
         host = host[len("api.") :]
     return urlunsplit((parts.scheme, host, path, "", ""))
+
+
+def _pull_item(repo: str, pull: PullRequest) -> Item:
+    """An Item from a PR as ``GET /pulls/N`` or the PR list gives it.  Reads only what both carry
+    (``merged`` only for a closed PR), so a PR from the list costs no request of its own."""
+    state = pull.state
+    if state == "closed" and pull.merged:
+        state = "merged"
+    return Item(
+        ref=ItemRef(repo, pull.number, ItemKind.PULL),
+        author=pull.user.login,
+        title=pull.title or "",
+        body=pull.body or "",
+        state=state,
+        draft=bool(pull.draft),
+        labels=frozenset(label.name for label in pull.labels),
+        assignees=frozenset(user.login for user in pull.assignees),
+        head_sha=pull.head.sha,
+        base_ref=pull.base.ref,
+        url=pull.html_url,
+    )
+
+
+_NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+
+def _pages(github: Github, url: str, parameters: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every entry of a listing, page after page, following the Link header's "next" (which repeats
+    the query).  Raw JSON, for what PyGithub objects would fetch one by one."""
+    next_url: str | None = url
+    while next_url is not None:
+        headers, data = github.requester.requestJsonAndCheck("GET", next_url, parameters=parameters)
+        yield from data or []
+        match = _NEXT_LINK.search(headers.get("link") or "")
+        next_url, parameters = (match.group(1) if match else None), None
 
 
 def _combined_statuses(github: Github, repo: str, sha: str) -> Iterator[dict[str, Any]]:

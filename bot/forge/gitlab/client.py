@@ -32,8 +32,12 @@ from bot.forge.base import (
     ForgeUnavailableError,
     GitSource,
     InvalidRequestError,
+    Mergeability,
+    MergeMethod,
+    MergeRefusedError,
     NotFoundError,
     Permission,
+    PullState,
     RateLimitedError,
     Review,
     StatusState,
@@ -94,6 +98,25 @@ _READ_STATES = {
 # GitLab refuses to re-post the state a status already holds; for "pending" that is a no-op.
 _ALREADY_PENDING = re.compile(r"cannot transition status via :enqueue from :pending", re.IGNORECASE)
 
+# An MR's ``detailed_merge_status`` (GitLab 15.6+) as a verdict.  Only "mergeable" is CLEAN and only
+# "conflict" is CONFLICT.  The statuses of a check still running are UNKNOWN: ask again later.
+# Every other status is BLOCKED, with GitLab's word as the reason: "ci_must_pass",
+# "discussions_not_resolved", "draft_status", "not_approved", "not_open", "need_rebase" (a
+# fast-forward-only project whose MR is behind its target: GitLab merges it after a rebase, so it is
+# not a conflict), and any status GitLab adds later.  GitLab reports one status at a time, the first
+# failing check: a draft that also conflicts is BLOCKED "draft_status".
+_DETAILED_UNKNOWN = frozenset({"checking", "unchecked", "preparing", "approvals_syncing"})
+# GitLab before 15.6 has only ``merge_status``, which says nothing of pipelines, discussions or
+# approvals: "can_be_merged" is CLEAN although GitLab may still refuse the merge (``merge`` then
+# raises MergeRefusedError); "cannot_be_merged" is CONFLICT; "unchecked", "checking",
+# "cannot_be_merged_recheck" and anything else are UNKNOWN.
+_LEGACY_VERDICTS = {"can_be_merged": Mergeability.CLEAN, "cannot_be_merged": Mergeability.CONFLICT}
+# How GitLab refuses to accept an MR (PUT .../merge): 405 not mergeable now (closed, draft, pipeline,
+# discussions, approvals...), 406 conflicts (older GitLab), 409 the head is not ``sha``, 422 "Branch
+# cannot be merged" (conflicts, or the merge failed).  401/403 (no right to merge into the target
+# branch) stay ForbiddenError.
+_MERGE_REFUSALS = frozenset({405, 406, 409, 422})
+
 
 class _Gitlab(gitlab.Gitlab):
     """python-gitlab with every request's retries capped at ``_MAX_RETRIES`` (its default is 10)."""
@@ -128,21 +151,7 @@ class GitLabClient:
         return self._login
 
     def get_item(self, ref: ItemRef) -> Item:
-        data = self._get(ref)
-        is_pull = ref.kind is ItemKind.PULL
-        return Item(
-            ref=ref,
-            author=data["author"]["username"],
-            title=data["title"],
-            body=data.get("description") or "",
-            state=_STATES[data["state"]],
-            draft=bool(data.get("draft") or data.get("work_in_progress")),
-            labels=frozenset(data["labels"]),
-            assignees=frozenset(user["username"] for user in data["assignees"]),
-            head_sha=data["sha"] if is_pull else None,
-            base_ref=data["target_branch"] if is_pull else None,
-            url=data["web_url"],
-        )
+        return _item(ref, self._get(ref))
 
     def repo_labels(self, repo: str) -> frozenset[str]:
         with self._errors(f"list the labels of {repo}"):
@@ -258,15 +267,18 @@ class GitLabClient:
         if status.target_url:
             data["target_url"] = status.target_url
         with self._errors(f"set the status {status.context} on {sha[:12]} in {repo}"):
+            statuses = self._project(repo).commits.get(sha, lazy=True).statuses
             try:
-                self._project(repo).commits.get(sha, lazy=True).statuses.create(data)
+                statuses.create(data)
             except GitlabError as err:
                 # "pending" again on a pending status: GitLab answers 400 "Cannot transition status
-                # via :enqueue from :pending" and keeps the old one, description and target_url
-                # included (GitLab cannot change them while the status stays pending).
-                if err.response_code == 400 and _ALREADY_PENDING.search(str(err.error_message)):
-                    return
-                raise
+                # via :enqueue from :pending" and cannot change a pending status's description or
+                # target_url.  Replace it: finish the old one (GitLab then counts it as retried)
+                # and post the new one, which GitLab creates afresh after a finished status.
+                if not (err.response_code == 400 and _ALREADY_PENDING.search(str(err.error_message))):
+                    raise
+                statuses.create({"state": "canceled", "name": status.context, "description": "Superseded."})
+                statuses.create(data)
 
     def list_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
         # Every status (all=true, not only GitLab's own idea of "latest"), CI jobs included, every
@@ -304,6 +316,59 @@ class GitLabClient:
             ref=f"refs/merge-requests/{ref.number}/head",
             header=f"Authorization: Basic {credentials}",
         )
+
+    def list_open_pulls(self, repo: str) -> list[PullState]:
+        # GET /projects/:id/merge_requests?state=opened, every page (100 a page), oldest first: with
+        # offset pagination, an MR opened during the walk lands on the last page instead of
+        # shifting the others into a page already read.  One closed during the walk can still shift
+        # one MR past us; the next sweep sees it.  The list's merge status is whatever GitLab last
+        # computed (the list does not recheck): possibly "unchecked", i.e. UNKNOWN.
+        with self._errors(f"list the open merge requests of {repo}"):
+            mrs = self._project(repo).mergerequests.list(
+                state="opened", order_by="created_at", sort="asc", get_all=True
+            )
+        pulls: dict[int, PullState] = {}  # by iid: a page boundary that moved may repeat an MR
+        for mr in mrs:
+            pulls.setdefault(mr.iid, _pull_state(ItemRef(repo, mr.iid, ItemKind.PULL), mr.attributes))
+        return list(pulls.values())
+
+    def mergeability(self, ref: ItemRef) -> PullState:
+        # One GET of the MR; reading it makes GitLab recheck a stale merge status in the background,
+        # so an UNKNOWN ("checking") becomes a verdict on a later read.
+        _require_pull(ref, "mergeability")
+        return _pull_state(ref, self._get(ref))
+
+    def merge(self, ref: ItemRef, sha: str, method: MergeMethod) -> None:
+        # PUT .../merge_requests/:iid/merge with ``sha``: GitLab merges only if the source branch's
+        # head is still ``sha`` (409 otherwise).  GitLab, not the caller, decides how: the project's
+        # merge method (merge commit, merge commit with semi-linear history, or fast-forward) applies
+        # to MERGE and REBASE alike, so REBASE is not a rebase unless the project fast-forwards.
+        # SQUASH asks GitLab to squash (squash=true); MERGE and REBASE send squash=false, which GitLab
+        # reads as "not asked": an MR whose author ticked "squash", or a project that always
+        # squashes, is squashed anyway (and a project that never squashes ignores SQUASH).
+        # Never retried: a merge that failed with a 502 may have happened.  No fast path through a
+        # lazy MR object: python-gitlab's ``merge()`` sends extra options in the query string.
+        _require_pull(ref, "merge")
+        path = f"{self._items(ref).path}/{ref.number}/merge"
+        data = {"sha": sha, "squash": method is MergeMethod.SQUASH}
+        with self._errors(f"merge {ref}"):
+            try:
+                self._gl.http_put(path, post_data=data, retry_transient_errors=False)
+            except GitlabError as err:
+                if err.response_code in _MERGE_REFUSALS:
+                    detail = self._redact(str(err.error_message))[:200]
+                    raise MergeRefusedError(
+                        f"GitLab refused to merge {ref}: {err.response_code} {detail}".rstrip()
+                    ) from err
+                raise
+
+    def open_issues_with_label(self, repo: str, label: str) -> list[int]:
+        # GET /projects/:id/issues?state=opened&labels=<label>, every page.  Issues only (GitLab
+        # lists MRs elsewhere), incidents and other work item types included.  A label name has no
+        # comma (GitLab forbids it), so ``labels`` names exactly one.
+        with self._errors(f"list the open issues labelled {label} in {repo}"):
+            issues = self._project(repo).issues.list(state="opened", labels=[label], get_all=True)
+        return sorted({issue.iid for issue in issues})
 
     @contextmanager
     def sdk(self, repo: str, action: str) -> Iterator[Any]:
@@ -391,6 +456,45 @@ def _require_pull(ref: ItemRef, what: str = "reviewers") -> None:
     """InvalidRequestError unless ``ref`` is a merge request (GitLab issues have no ``what``)."""
     if ref.kind is not ItemKind.PULL:
         raise InvalidRequestError(f"{ref}: GitLab issues have no {what}")
+
+
+def _item(ref: ItemRef, data: dict[str, Any]) -> Item:
+    """An MR or issue, as GitLab gives it in a list or alone, as an Item."""
+    is_pull = ref.kind is ItemKind.PULL
+    return Item(
+        ref=ref,
+        author=data["author"]["username"],
+        title=data["title"],
+        body=data.get("description") or "",
+        state=_STATES[data["state"]],
+        draft=bool(data.get("draft") or data.get("work_in_progress")),
+        labels=frozenset(data["labels"]),
+        assignees=frozenset(user["username"] for user in data["assignees"]),
+        head_sha=data["sha"] if is_pull else None,
+        base_ref=data["target_branch"] if is_pull else None,
+        url=data["web_url"],
+    )
+
+
+def _pull_state(ref: ItemRef, data: dict[str, Any]) -> PullState:
+    return PullState(_item(ref, data), *_merge_verdict(data))
+
+
+def _merge_verdict(data: dict[str, Any]) -> tuple[Mergeability, str]:
+    """GitLab's verdict on merging an MR, and GitLab's word for a CONFLICT or BLOCKED one: from
+    ``detailed_merge_status``, or ``merge_status`` on GitLab before 15.6 (see ``_LEGACY_VERDICTS``)."""
+    detailed = data.get("detailed_merge_status")
+    if not detailed:
+        legacy = data.get("merge_status") or ""
+        verdict = _LEGACY_VERDICTS.get(legacy, Mergeability.UNKNOWN)
+        return verdict, legacy if verdict is Mergeability.CONFLICT else ""
+    if detailed == "mergeable":
+        return Mergeability.CLEAN, ""
+    if detailed in _DETAILED_UNKNOWN:
+        return Mergeability.UNKNOWN, ""
+    if detailed == "conflict":
+        return Mergeability.CONFLICT, detailed
+    return Mergeability.BLOCKED, detailed
 
 
 def _changed_file(diff: dict[str, Any]) -> ChangedFile:

@@ -1,0 +1,271 @@
+"""Merge what is ready, one at a time per target branch, and tell every PR why it is waiting.
+
+A pass over a repository: list open PRs (one call), blocker issues (one call), work out
+mergeability (free on GitLab; on GitHub one call per PR whose head or base moved), keep
+``needs-rebase`` in step with conflicts, evaluate readiness (statuses are read only for PRs whose
+labels already qualify), write prowlet's merge status where its description changed, then merge
+the ready PRs serially per base branch with the sha that was evaluated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import structlog
+
+from bot.ci.jobs import Change
+from bot.ci.services import CIServices
+from bot.config import MergeSettings
+from bot.forge.base import (
+    CommitStatus,
+    ForgeError,
+    Mergeability,
+    MergeMethod,
+    MergeRefusedError,
+    PullState,
+    StatusState,
+)
+from bot.forge.offloop import AsyncForge
+from bot.merge.readiness import MergeRules, Verdict, evaluate, precheck
+from bot.owners_reader import changed_paths
+from bot.replies import render_note
+
+log = structlog.get_logger("prowlet.merge")
+
+NEEDS_REBASE = "needs-rebase"
+METHOD_LABEL = "merge-method-"  # merge-method-squash etc. override the configured method
+
+
+@dataclass(frozen=True)
+class PassResult:
+    merged: list[int]
+    ready: list[int]
+    waiting: dict[int, str]
+
+
+def _method(pull: PullState, default: str) -> MergeMethod:
+    for label in pull.item.labels:
+        if label.lower().startswith(METHOD_LABEL):
+            try:
+                return MergeMethod(label.lower()[len(METHOD_LABEL):])
+            except ValueError:
+                continue
+    return MergeMethod(default)
+
+
+class MergeController:
+    def __init__(self, settings: MergeSettings, forges: Mapping[str, AsyncForge], ci: CIServices) -> None:
+        self.settings = settings
+        self._forges = forges
+        self._ci = ci
+        self._rules = MergeRules(settings.require_labels, settings.forbid_labels, settings.status_context)
+        self._repos: set[tuple[str, str]] = set()  # repositories seen in webhooks, in scope
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}  # one pass per repository at a time
+        self._written: dict[tuple[str, str, str], str] = {}  # (forge, repo, sha) -> status description
+        # The forge's verdict per (PR, head sha, base sha): only those two can change it.
+        self._mergeable: dict[tuple[str, str, int, str, str], tuple[Mergeability, str]] = {}
+        self._refused: dict[tuple[str, str, int, str], str] = {}  # merges refused for a head: not retried
+        self._last_merge: dict[tuple[str, str, str], float] = {}  # (forge, repo, base) -> time
+        self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # ---- scheduling ------------------------------------------------------------------------
+
+    def poke(self, forge: str, repo: str) -> None:
+        """An event touched this repository: remember it and run a pass soon (once, if several come)."""
+        if forge not in self._forges or not self.settings.applies_to(repo):
+            return
+        key = (forge, repo)
+        self._repos.add(key)
+        task = self._pending.get(key)
+        if task is None or task.done():
+            self._pending[key] = asyncio.get_running_loop().create_task(self._guarded(forge, repo))
+
+    def start(self) -> None:
+        self._loop_task = asyncio.get_running_loop().create_task(self._every_interval())
+
+    async def idle(self) -> None:
+        """Wait for the passes that events started (for tests and orderly shutdown)."""
+        while any(not t.done() for t in self._pending.values()):
+            await asyncio.gather(*self._pending.values(), return_exceptions=True)
+
+    async def stop(self) -> None:
+        tasks = [t for t in [self._loop_task, *self._pending.values()] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _every_interval(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sync_interval)
+            for forge, repo in sorted(self._repos):
+                await self._guarded(forge, repo)
+
+    async def _guarded(self, forge: str, repo: str) -> None:
+        try:
+            await self.sync(forge, repo)
+        except ForgeError as err:
+            log.warning("merge pass failed", forge=forge, repo=repo, error=str(err))
+        except Exception:
+            log.exception("merge pass crashed", forge=forge, repo=repo)
+
+    # ---- one pass --------------------------------------------------------------------------
+
+    async def sync(self, forge_name: str, repo: str) -> PassResult:
+        lock = self._locks.setdefault((forge_name, repo), asyncio.Lock())
+        async with lock:
+            return await self._sync(self._forges[forge_name], repo)
+
+    async def _sync(self, forge: AsyncForge, repo: str) -> PassResult:
+        pulls = await forge.list_open_pulls(repo)
+        label = self.settings.blocker_label
+        blockers = await forge.open_issues_with_label(repo, label) if label else []
+        pulls = await self._with_mergeability(forge, repo, pulls)
+        verdicts: dict[int, tuple[PullState, Verdict]] = {}
+        for pull in sorted(pulls, key=lambda p: p.item.ref.number):
+            pull = await self._sync_rebase_label(forge, pull)
+            verdicts[pull.item.ref.number] = (pull, await self._verdict(forge, repo, pull, blockers))
+        for pull, verdict in verdicts.values():
+            await self._write_status(forge, repo, pull, verdict)
+        ready = [pull for pull, verdict in verdicts.values() if verdict.ready]
+        merged = await self._merge_ready(forge, repo, ready)
+        waiting = {n: v.description for n, (_, v) in verdicts.items() if not v.ready}
+        log.info("merge pass", forge=forge.name, repo=repo, open=len(pulls), ready=len(ready), merged=merged)
+        return PassResult(merged=merged, ready=[p.item.ref.number for p in ready], waiting=waiting)
+
+    async def _with_mergeability(self, forge: AsyncForge, repo: str, pulls: list[PullState]) -> list[PullState]:
+        """Fill in UNKNOWN mergeability (GitHub's list lacks it), cached per head and base sha."""
+        bases: dict[str, str] = {}
+        result = []
+        for pull in pulls:
+            if pull.mergeable is not Mergeability.UNKNOWN or pull.item.draft:
+                result.append(pull)
+                continue
+            base = pull.item.base_ref or ""
+            if base not in bases:
+                bases[base] = await forge.branch_sha(repo, base)
+            key = (forge.name, repo, pull.item.ref.number, pull.item.head_sha or "", bases[base])
+            verdict = self._mergeable.get(key)
+            if verdict is None:
+                fresh = await forge.mergeability(pull.item.ref)
+                verdict = (fresh.mergeable, fresh.reason)
+                if fresh.mergeable is not Mergeability.UNKNOWN:
+                    self._mergeable[key] = verdict
+            # Only the verdict is cached: labels and the rest come from this pass's listing.
+            result.append(replace(pull, mergeable=verdict[0], reason=verdict[1]))
+        return result
+
+    async def _sync_rebase_label(self, forge: AsyncForge, pull: PullState) -> PullState:
+        """``needs-rebase`` is on exactly while the forge reports a conflict."""
+        labels = pull.item.labels
+        has = NEEDS_REBASE in labels
+        if pull.mergeable is Mergeability.CONFLICT and not has:
+            await forge.add_labels(pull.item.ref, [NEEDS_REBASE])
+            labels = labels | {NEEDS_REBASE}
+        elif pull.mergeable in (Mergeability.CLEAN, Mergeability.BLOCKED) and has:
+            await forge.remove_label(pull.item.ref, NEEDS_REBASE)
+            labels = labels - {NEEDS_REBASE}
+        if labels == pull.item.labels:
+            return pull
+        return replace(pull, item=replace(pull.item, labels=labels))
+
+    async def _verdict(self, forge: AsyncForge, repo: str, pull: PullState, blockers: list[int]) -> Verdict:
+        # Labels, drafts and blockers first: statuses cost a call and are only read when those pass.
+        early = precheck(pull, self._rules, blockers)
+        if early is not None:
+            return early
+        item = pull.item
+        refused = self._refused.get((forge.name, repo, item.ref.number, item.head_sha or ""))
+        if refused:
+            return Verdict(False, f"Not mergeable. Merge refused: {refused}"[:140])
+        statuses = await forge.list_statuses(repo, item.head_sha or "")
+        jobs = self._ci.jobs_for(repo)
+        required: list[str] = []
+        if jobs:
+            paths = changed_paths(await forge.changed_files(item.ref))
+            required = [job.name for job in jobs if not job.optional and job.should_run(paths)]
+            stale = self._tested_before_last_merge(forge.name, repo, pull, required)
+            if stale:
+                return Verdict(False, f"Not mergeable. Job {stale} is re-running on the new base.")
+        optional = [job.name for job in jobs if job.optional]
+        return evaluate(pull, statuses, self._rules, required_jobs=required, optional_jobs=optional, blockers=blockers)
+
+    def _tested_before_last_merge(self, forge: str, repo: str, pull: PullState, required: list[str]) -> str | None:
+        """A required built-in job whose latest run started before the last merge into this base."""
+        since = self._last_merge.get((forge, repo, pull.item.base_ref or ""))
+        runner = self._ci.runner
+        if since is None or runner is None:
+            return None
+        latest = runner.latest(forge, repo, pull.item.head_sha or "")
+        return next((name for name in required if name in latest and latest[name].started_at < since), None)
+
+    async def _write_status(self, forge: AsyncForge, repo: str, pull: PullState, verdict: Verdict) -> None:
+        sha = pull.item.head_sha or ""
+        key = (forge.name, repo, sha)
+        if self._written.get(key) == verdict.description:
+            return  # written only when it changes
+        state = StatusState.SUCCESS if verdict.ready else StatusState.PENDING
+        await forge.set_status(repo, sha, CommitStatus(self.settings.status_context, state, verdict.description))
+        self._written[key] = verdict.description
+
+    async def _merge_ready(self, forge: AsyncForge, repo: str, ready: list[PullState]) -> list[int]:
+        merged: list[int] = []
+        retest_base: set[str] = set()
+        for pull in ready:
+            base = pull.item.base_ref or ""
+            if base in retest_base:
+                continue
+            if not await self._merge_one(forge, repo, pull):
+                continue
+            merged.append(pull.item.ref.number)
+            self._last_merge[(forge.name, repo, base)] = time.time()
+            # Others into this base: re-run prowlet's jobs on the new base first, or merge directly.
+            others = [p for p in ready if p.item.base_ref == base and p.item.ref.number not in merged]
+            if await self._retest(forge, repo, others):
+                retest_base.add(base)
+        return merged
+
+    async def _merge_one(self, forge: AsyncForge, repo: str, pull: PullState) -> bool:
+        item = pull.item
+        fresh = await forge.mergeability(item.ref)  # never merge blind: the head must be what was evaluated
+        if fresh.item.head_sha != item.head_sha or fresh.mergeable in (Mergeability.CONFLICT, Mergeability.BLOCKED):
+            log.info("merge skipped: changed since evaluated", number=item.ref.number)
+            return False
+        try:
+            await forge.merge(item.ref, item.head_sha or "", _method(pull, self.settings.method))
+        except MergeRefusedError as err:
+            self._refused[(forge.name, repo, item.ref.number, item.head_sha or "")] = str(err)
+            await forge.comment(item.ref, render_note(
+                f"@{item.author}: I tried to merge this {forge.capabilities.pull_noun} at `{(item.head_sha or '')[:12]}` "
+                f"but the forge refused: {err}\n\nI will try again once it changes (new commits or a label change)."))
+            await self._write_status(forge, repo, pull, Verdict(False, f"Not mergeable. Merge refused: {err}"[:140]))
+            return False
+        log.info("merged", forge=forge.name, repo=repo, number=item.ref.number, sha=item.head_sha)
+        return True
+
+    async def _retest(self, forge: AsyncForge, repo: str, others: list[PullState]) -> bool:
+        runner, jobs = self._ci.runner, self._ci.jobs_for(repo)
+        if runner is None or not jobs or not others:
+            return False
+        started = False
+        for pull in others:
+            item = pull.item
+            paths = changed_paths(await forge.changed_files(item.ref))
+            wanted = [job for job in jobs if job.should_run(paths)]
+            if not wanted:
+                continue
+            change = Change(forge=forge.name, repo=repo, number=item.ref.number, head_sha=item.head_sha or "",
+                            base_ref=item.base_ref or "", author=item.author or "",
+                            source=await forge.git_source(item.ref))
+            for job in wanted:
+                await runner.start(job, change)
+            started = True
+        return started
+
+    def forget_refusals(self, forge: str, repo: str, number: int) -> None:
+        """A label change may be the fix for a refusal (e.g. a hold lifted): allow one more try."""
+        for key in [k for k in self._refused if k[:3] == (forge, repo, number)]:
+            del self._refused[key]

@@ -1,0 +1,172 @@
+"""Merge automation on both forges: ready PRs merge with the evaluated sha; others say why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.app import MERGE_KEY
+from bot.events import ItemKind
+from tests.conftest import AUTHOR, REPO, Bot
+
+READY = ["lgtm", "approved"]
+
+
+@pytest.fixture
+def config_data() -> dict[str, Any]:
+    return {"merge": {"sync_interval": 3600}}  # passes come from events and from the tests
+
+
+async def sync(bot: Bot) -> Any:
+    merger = bot.client.app[MERGE_KEY]
+    await merger.idle()
+    return await merger.sync(bot.fake.name, REPO)
+
+
+def pull_kind(bot: Bot) -> dict[str, Any]:
+    """GitLab numbers MRs and issues separately; its fake wants to be told which one."""
+    return {"kind": ItemKind.PULL} if bot.fake.name == "gitlab" else {}
+
+
+async def opened(bot: Bot, labels: list[str] | None = None) -> int:
+    number, delivery = bot.fake.open_pull(REPO, author=AUTHOR)
+    await bot.deliver(delivery)
+    if labels:
+        bot.fake.set_labels(REPO, number, labels, **pull_kind(bot))
+    return number
+
+
+def merges(bot: Bot) -> list[tuple[int, str, str]]:
+    """(number, sha, method) per forge: GitLab records squash as a flag."""
+    fake: Any = bot.fake
+    if fake.name == "github":
+        return [(n, sha, method) for n, sha, method in fake.merges(REPO)]
+    return [(n, sha, "squash" if squash else "merge") for n, sha, squash in fake.merges(REPO)]
+
+
+def merge_status(bot: Bot, number: int) -> tuple[str, str]:
+    sha = bot.fake.head_sha(REPO, number)
+    states = [(state, desc) for context, state, desc, _ in bot.fake.statuses(REPO, sha) if context == "merge"]
+    assert states, "no merge status"
+    return states[-1]
+
+
+def add_failing_check(bot: Bot, number: int) -> None:
+    fake: Any = bot.fake
+    sha = fake.head_sha(REPO, number)
+    if fake.name == "github":
+        fake.add_check_run(REPO, sha, "unit", "completed", "failure")
+    else:
+        fake.add_status(REPO, sha, "unit", "failed")
+
+
+def set_conflict(bot: Bot, number: int, conflict: bool) -> None:
+    fake: Any = bot.fake
+    if fake.name == "github":
+        fake.set_mergeable(REPO, number, "dirty" if conflict else "clean")
+    else:
+        fake.set_mergeable(REPO, number, "conflict" if conflict else "mergeable")
+
+
+async def test_ready_pr_merges_with_the_evaluated_sha(bot: Bot) -> None:
+    number = await opened(bot, READY)
+    sha = bot.fake.head_sha(REPO, number)
+    await sync(bot)  # (the pass the open event started may already have merged it)
+    assert merges(bot) == [(number, sha, "merge")]
+    assert bot.fake.state(REPO, number) == "merged"
+
+
+async def test_method_label_overrides(bot: Bot) -> None:
+    number = await opened(bot, READY + ["merge-method-squash"])
+    await sync(bot)
+    assert [m for _, _, m in merges(bot)] == ["squash"]
+    assert number
+
+
+WAITING = [
+    ("unapproved", ["lgtm"], "Not mergeable. Needs approved label."),
+    ("held", READY + ["do-not-merge/hold"], "Not mergeable. Should not have do-not-merge/hold label."),
+]
+
+
+@pytest.mark.parametrize("labels,description", [c[1:] for c in WAITING], ids=[c[0] for c in WAITING])
+async def test_waiting_prs_say_why(bot: Bot, labels: list[str], description: str) -> None:
+    number = await opened(bot, labels)
+    await sync(bot)
+    assert merges(bot) == []
+    assert merge_status(bot, number) == ("pending", description)
+
+
+async def test_removing_a_hold_lets_it_merge(bot: Bot) -> None:
+    number = await opened(bot, READY + ["do-not-merge/hold"])
+    await sync(bot)
+    assert merges(bot) == []
+    await bot.deliver(bot.fake.comment(REPO, number, "carl", "/hold cancel"))
+    await sync(bot)
+    assert [n for n, _, _ in merges(bot)] == [number]
+
+
+async def test_failing_check_blocks(bot: Bot) -> None:
+    number = await opened(bot, READY)
+    add_failing_check(bot, number)
+    await sync(bot)
+    assert merges(bot) == []
+    assert merge_status(bot, number) == ("pending", "Not mergeable. Job unit has not succeeded.")
+
+
+async def test_conflicts_block_and_carry_needs_rebase(bot: Bot) -> None:
+    number = await opened(bot, READY)
+    set_conflict(bot, number, True)
+    await sync(bot)
+    assert merges(bot) == []
+    assert "needs-rebase" in bot.fake.labels(REPO, number)
+    assert merge_status(bot, number)[1] in ("Not mergeable. Merge conflict.",
+                                            "Not mergeable. Should not have needs-rebase label.")
+    # Resolved the way it really is: new commits (which also take lgtm away), then a clean verdict.
+    await bot.deliver(bot.fake.push(REPO, number, pusher=AUTHOR))
+    set_conflict(bot, number, False)
+    bot.fake.set_labels(REPO, number, READY + ["needs-rebase"], **pull_kind(bot))
+    await sync(bot)
+    assert "needs-rebase" not in bot.fake.labels(REPO, number)
+    assert [n for n, _, _ in merges(bot)] == [number]
+
+
+async def test_several_ready_prs_to_one_branch_all_merge(bot: Bot) -> None:
+    numbers = [await opened(bot, READY) for _ in range(3)]
+    await sync(bot)
+    assert [n for n, _, _ in merges(bot)] == numbers
+
+
+async def test_a_blocker_issue_stops_merges(bot: Bot) -> None:
+    fake: Any = bot.fake
+    blocker, _ = fake.open_issue(REPO, author="carl", title="Release freeze")
+    # GitLab numbers issues and MRs separately: say which #1 is meant.
+    fake.set_labels(REPO, blocker, ["merge-blocker"], **({"kind": ItemKind.ISSUE} if fake.name == "gitlab" else {}))
+    number = await opened(bot, READY)
+    await sync(bot)
+    assert merges(bot) == []
+    assert merge_status(bot, number) == ("pending", f"Not mergeable. Blocked by issue #{blocker}.")
+
+
+async def test_status_is_written_only_when_it_changes(bot: Bot) -> None:
+    number = await opened(bot, ["lgtm"])
+    sha = bot.fake.head_sha(REPO, number)
+    await sync(bot)
+    written = [c for c, *_ in bot.fake.statuses(REPO, sha)].count("merge")
+    await sync(bot)
+    await sync(bot)
+    assert [c for c, *_ in bot.fake.statuses(REPO, sha)].count("merge") == written
+
+
+async def test_a_refused_merge_is_reported_and_not_retried(bot: Bot) -> None:
+    fake: Any = bot.fake
+    number = await opened(bot, READY)
+    fake.fail_next("PUT", r".*/merge$", 405, times=1)
+    await sync(bot)
+    assert merges(bot) == []
+    assert any("the forge refused" in c for c in bot.bot_comments(number))
+    puts = sum(1 for r in fake.requests if r.method == "PUT" and r.path.endswith("/merge"))
+    await sync(bot)
+    assert sum(1 for r in fake.requests if r.method == "PUT" and r.path.endswith("/merge")) == puts
+    assert merge_status(bot, number)[1].startswith("Not mergeable. Merge refused")
