@@ -759,11 +759,12 @@ DETAILED = [
     ("unchecked", Mergeability.UNKNOWN, ""),
     ("preparing", Mergeability.UNKNOWN, ""),
     ("approvals_syncing", Mergeability.UNKNOWN, ""),
+    # prowlet judges CI itself, and its own pending status is part of the MR pipeline
+    ("ci_must_pass", Mergeability.UNKNOWN, ""),
+    ("ci_still_running", Mergeability.UNKNOWN, ""),
     *(
         (status, Mergeability.BLOCKED, status)
         for status in (
-            "ci_must_pass",
-            "ci_still_running",
             "discussions_not_resolved",
             "not_approved",
             "blocked_status",

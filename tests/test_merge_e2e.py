@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -14,8 +15,11 @@ READY = ["lgtm", "approved"]
 
 
 @pytest.fixture
-def config_data() -> dict[str, Any]:
-    return {"merge": {"sync_interval": 3600}}  # passes come from events and from the tests
+def config_data(request: pytest.FixtureRequest) -> dict[str, Any]:
+    data: dict[str, Any] = {"merge": {"sync_interval": 3600}}  # passes come from events and the tests
+    if request.node.get_closest_marker("with_jobs"):
+        data["jobs"] = [{"name": "unit", "run": "true", "clone": False}]
+    return data
 
 
 async def sync(bot: Bot) -> Any:
@@ -170,3 +174,49 @@ async def test_a_refused_merge_is_reported_and_not_retried(bot: Bot) -> None:
     await sync(bot)
     assert sum(1 for r in fake.requests if r.method == "PUT" and r.path.endswith("/merge")) == puts
     assert merge_status(bot, number)[1].startswith("Not mergeable. Merge refused")
+
+
+async def test_gitlab_pipeline_waiting_on_our_status_does_not_deadlock(bot: Bot) -> None:
+    """'Pipelines must succeed': GitLab says ci_still_running while prowlet's own merge status is
+    pending; the status still turns green, and the MR merges once GitLab agrees."""
+    fake: Any = bot.fake
+    if fake.name != "gitlab":
+        pytest.skip("GitLab merge checks")
+    number = await opened(bot, READY)
+    fake.set_mergeable(REPO, number, "ci_still_running")
+    await sync(bot)
+    assert merges(bot) == []
+    assert merge_status(bot, number) == ("success", "In merge pool.")
+    fake.set_mergeable(REPO, number, "mergeable")  # GitLab re-checks once our status is green
+    await sync(bot)
+    assert [n for n, _, _ in merges(bot)] == [number]
+
+
+async def unit_successes(bot: Bot, number: int, count: int) -> None:
+    sha = bot.fake.head_sha(REPO, number)
+    for _ in range(400):
+        states = [state for context, state, *_ in bot.fake.statuses(REPO, sha) if context == "unit"]
+        if states.count("success") >= count and states[-1] == "success":
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"unit did not succeed {count} times on !{number}")
+
+
+@pytest.mark.with_jobs
+async def test_jobs_rerun_on_the_new_base_before_the_next_merge(bot: Bot) -> None:
+    first, second = await opened_by_collaborator(bot), await opened_by_collaborator(bot)
+    await unit_successes(bot, first, 1)
+    await unit_successes(bot, second, 1)
+    for number in (first, second):
+        bot.fake.set_labels(REPO, number, READY, **pull_kind(bot))
+    await sync(bot)
+    assert [n for n, _, _ in merges(bot)] == [first]  # the second re-runs its job on the new base
+    await unit_successes(bot, second, 2)
+    await sync(bot)
+    assert [n for n, _, _ in merges(bot)] == [first, second]
+
+
+async def opened_by_collaborator(bot: Bot) -> int:
+    number, delivery = bot.fake.open_pull(REPO, author="carl")  # trusted: its jobs run on open
+    await bot.deliver(delivery)
+    return number

@@ -668,3 +668,54 @@ def test_applies_to(repos: tuple[str, ...], repo: str, applies: bool) -> None:
 def test_invalid_job_specs_are_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         JobSpec(**{"name": "unit", "run": "true", **kwargs})
+
+
+def _moved_origin(root: Path, conflicting: bool) -> tuple[Path, str]:
+    """main gains a commit after the PR branched off; with ``conflicting``, both edit hello.txt."""
+    bare, work = root / "moved.git", root / "moved-work"
+    bare.mkdir()
+    work.mkdir()
+    git(bare, "init", "-q", "--bare")
+    git(work, "init", "-q", "-b", "main")
+    (work / "hello.txt").write_text("base\n")
+    git(work, "add", ".")
+    git(work, "commit", "-q", "-m", "base")
+    git(work, "checkout", "-q", "-b", "pr")
+    (work / "hello.txt").write_text("from the PR\n")
+    git(work, "commit", "-q", "-am", "pr")
+    head = git(work, "rev-parse", "HEAD")
+    git(work, "push", "-q", str(bare), "HEAD:refs/pull/1/head")
+    git(work, "checkout", "-q", "main")
+    if conflicting:
+        (work / "hello.txt").write_text("main changed it too\n")
+    else:
+        (work / "merged-elsewhere.txt").write_text("another PR\n")
+        git(work, "add", ".")
+    git(work, "commit", "-q", "-am", "another PR merged")
+    git(work, "push", "-q", str(bare), "main")
+    return bare, head
+
+
+async def test_merge_base_runs_on_the_new_base(h: Harness, tmp_path: Path) -> None:
+    bare, head = _moved_origin(tmp_path, conflicting=False)
+    change = replace(CHANGE, head_sha=head, base_ref="main", merge_base=True,
+                     source=GitSource(f"file://{bare}", "refs/pull/1/head"))
+    record = await h.run(JobSpec("build", "cat hello.txt merged-elsewhere.txt"), change)
+    log = h.log(record.id)
+    assert record.state == "success", log
+    assert "from the PR" in log and "another PR" in log
+
+
+async def test_merge_base_conflict_is_an_error(h: Harness, tmp_path: Path) -> None:
+    bare, head = _moved_origin(tmp_path, conflicting=True)
+    change = replace(CHANGE, head_sha=head, base_ref="main", merge_base=True,
+                     source=GitSource(f"file://{bare}", "refs/pull/1/head"))
+    record = await h.run(JobSpec("build", "true"), change)
+    assert (record.state, record.description) == ("error", f"{head[:7]} does not merge cleanly into main.")
+
+
+async def test_without_merge_base_the_head_alone_is_tested(h: Harness, tmp_path: Path) -> None:
+    bare, head = _moved_origin(tmp_path, conflicting=False)
+    change = replace(CHANGE, head_sha=head, base_ref="main", source=GitSource(f"file://{bare}", "refs/pull/1/head"))
+    record = await h.run(JobSpec("build", "test ! -e merged-elsewhere.txt"), change)
+    assert record.state == "success", h.log(record.id)

@@ -68,3 +68,6 @@ class Change:
     base_ref: str
     author: str
     source: GitSource | None  # None when a clone is impossible: a job with clone=True then errors
+    # Test the head merged into the base branch as it is now (merge automation re-runs jobs this way
+    # after another PR merged into the same base).  Needs base_ref.
+    merge_base: bool = False

@@ -317,6 +317,13 @@ class Runner:
             target = "FETCH_HEAD"
         if code := await git("-c", "advice.detachedHead=false", "checkout", "-q", "--detach", target):
             raise _Outcome("error", f"Could not check out {short}: git checkout failed (exit {code}).")
+        if change.merge_base and change.base_ref:
+            # Full history of the base: a shallow fetch may not reach the merge base.
+            if code := await git("fetch", "--", source.url, f"refs/heads/{change.base_ref}", step_env=fetch_env):
+                raise _Outcome("error", f"Could not fetch the base branch {change.base_ref} (exit {code}).")
+            if await git("-c", "user.name=prowlet", "-c", "user.email=prowlet@localhost",
+                         "merge", "-q", "--no-edit", "--no-ff", "FETCH_HEAD"):
+                raise _Outcome("error", f"{short} does not merge cleanly into {change.base_ref}.")
         await git("log", "-1", "--format=HEAD is now %H %s")
 
     async def _git(

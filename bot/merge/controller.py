@@ -230,9 +230,12 @@ class MergeController:
 
     async def _merge_one(self, forge: AsyncForge, repo: str, pull: PullState) -> bool:
         item = pull.item
-        fresh = await forge.mergeability(item.ref)  # never merge blind: the head must be what was evaluated
-        if fresh.item.head_sha != item.head_sha or fresh.mergeable in (Mergeability.CONFLICT, Mergeability.BLOCKED):
-            log.info("merge skipped: changed since evaluated", number=item.ref.number)
+        # Never merge blind: the head must be what was evaluated, and the forge must say yes now.  An
+        # UNKNOWN verdict (still computing; GitLab waiting on a pipeline that includes our own status)
+        # waits for a later pass rather than risking a refusal.
+        fresh = await forge.mergeability(item.ref)
+        if fresh.item.head_sha != item.head_sha or fresh.mergeable is not Mergeability.CLEAN:
+            log.info("merge deferred", number=item.ref.number, mergeable=fresh.mergeable.value, reason=fresh.reason)
             return False
         try:
             await forge.merge(item.ref, item.head_sha or "", _method(pull, self.settings.method))
@@ -259,7 +262,7 @@ class MergeController:
                 continue
             change = Change(forge=forge.name, repo=repo, number=item.ref.number, head_sha=item.head_sha or "",
                             base_ref=item.base_ref or "", author=item.author or "",
-                            source=await forge.git_source(item.ref))
+                            source=await forge.git_source(item.ref), merge_base=True)
             for job in wanted:
                 await runner.start(job, change)
             started = True

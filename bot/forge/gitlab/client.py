@@ -99,13 +99,17 @@ _READ_STATES = {
 _ALREADY_PENDING = re.compile(r"cannot transition status via :enqueue from :pending", re.IGNORECASE)
 
 # An MR's ``detailed_merge_status`` (GitLab 15.6+) as a verdict.  Only "mergeable" is CLEAN and only
-# "conflict" is CONFLICT.  The statuses of a check still running are UNKNOWN: ask again later.
-# Every other status is BLOCKED, with GitLab's word as the reason: "ci_must_pass",
+# "conflict" is CONFLICT.  The statuses of a check still running are UNKNOWN: ask again later.  So
+# are "ci_must_pass" and "ci_still_running": prowlet judges statuses itself, and its own pending
+# merge status is part of the MR pipeline, so reading them as BLOCKED would never let it turn green
+# under "Pipelines must succeed".  Every other status is BLOCKED, with GitLab's word as the reason:
 # "discussions_not_resolved", "draft_status", "not_approved", "not_open", "need_rebase" (a
 # fast-forward-only project whose MR is behind its target: GitLab merges it after a rebase, so it is
 # not a conflict), and any status GitLab adds later.  GitLab reports one status at a time, the first
 # failing check: a draft that also conflicts is BLOCKED "draft_status".
-_DETAILED_UNKNOWN = frozenset({"checking", "unchecked", "preparing", "approvals_syncing"})
+_DETAILED_UNKNOWN = frozenset(
+    {"checking", "unchecked", "preparing", "approvals_syncing", "ci_must_pass", "ci_still_running"}
+)
 # GitLab before 15.6 has only ``merge_status``, which says nothing of pipelines, discussions or
 # approvals: "can_be_merged" is CLEAN although GitLab may still refuse the merge (``merge`` then
 # raises MergeRefusedError); "cannot_be_merged" is CONFLICT; "unchecked", "checking",
