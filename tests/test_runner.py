@@ -275,10 +275,9 @@ class Origin:
     other: str  # a commit on another branch, not reachable from the PR ref
 
 
-@pytest.fixture(scope="module")
-def origin(tmp_path_factory: pytest.TempPathFactory) -> Origin:
-    root = tmp_path_factory.mktemp("origin")
-    bare, work = root / "origin.git", root / "work"
+def _start_origin(root: Path, name: str) -> tuple[Path, Path]:
+    """A bare repository and a work tree whose "main" holds hello.txt ("base"), pushed."""
+    bare, work = root / f"{name}.git", root / f"{name}-work"
     bare.mkdir()
     work.mkdir()
     git(bare, "init", "-q", "--bare")
@@ -286,8 +285,14 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Origin:
     (work / "hello.txt").write_text("base\n")
     git(work, "add", ".")
     git(work, "commit", "-q", "-m", "base")
-    base = git(work, "rev-parse", "HEAD")
     git(work, "push", "-q", str(bare), "main")
+    return bare, work
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Origin:
+    bare, work = _start_origin(tmp_path_factory.mktemp("origin"), "origin")
+    base = git(work, "rev-parse", "HEAD")
     (work / "hello.txt").write_text("first\n")
     git(work, "commit", "-q", "-am", "first")
     first = git(work, "rev-parse", "HEAD")
@@ -672,14 +677,7 @@ def test_invalid_job_specs_are_refused(kwargs: dict[str, Any]) -> None:
 
 def _moved_origin(root: Path, conflicting: bool) -> tuple[Path, str]:
     """main gains a commit after the PR branched off; with ``conflicting``, both edit hello.txt."""
-    bare, work = root / "moved.git", root / "moved-work"
-    bare.mkdir()
-    work.mkdir()
-    git(bare, "init", "-q", "--bare")
-    git(work, "init", "-q", "-b", "main")
-    (work / "hello.txt").write_text("base\n")
-    git(work, "add", ".")
-    git(work, "commit", "-q", "-m", "base")
+    bare, work = _start_origin(root, "moved")
     git(work, "checkout", "-q", "-b", "pr")
     (work / "hello.txt").write_text("from the PR\n")
     git(work, "commit", "-q", "-am", "pr")
