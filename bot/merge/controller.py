@@ -30,7 +30,7 @@ from bot.forge.base import (
 )
 from bot.forge.offloop import AsyncForge
 from bot.merge.readiness import MergeRules, Verdict, evaluate, precheck
-from bot.owners_reader import changed_paths
+from bot.owners_reader import OwnersReader, changed_paths
 from bot.replies import render_note
 
 log = structlog.get_logger("prowlet.merge")
@@ -57,10 +57,12 @@ def _method(pull: PullState, default: str) -> MergeMethod:
 
 
 class MergeController:
-    def __init__(self, settings: MergeSettings, forges: Mapping[str, AsyncForge], ci: CIServices) -> None:
+    def __init__(self, settings: MergeSettings, forges: Mapping[str, AsyncForge], ci: CIServices,
+                 files: OwnersReader | None = None) -> None:
         self.settings = settings
         self._forges = forges
         self._ci = ci
+        self._files = files or OwnersReader()  # changed files cached by head sha, shared with plugins
         self._rules = MergeRules(settings.require_labels, settings.forbid_labels, settings.status_context)
         self._repos: set[tuple[str, str]] = set()  # repositories seen in webhooks, in scope
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}  # one pass per repository at a time
@@ -185,7 +187,7 @@ class MergeController:
         jobs = self._ci.jobs_for(repo)
         required: list[str] = []
         if jobs:
-            paths = changed_paths(await forge.changed_files(item.ref))
+            paths = changed_paths(await self._files.changed_files(forge, item.ref, item.head_sha))
             required = [job.name for job in jobs if not job.optional and job.should_run(paths)]
             stale = self._tested_before_last_merge(forge.name, repo, pull, required)
             if stale:
@@ -256,7 +258,7 @@ class MergeController:
         started = False
         for pull in others:
             item = pull.item
-            paths = changed_paths(await forge.changed_files(item.ref))
+            paths = changed_paths(await self._files.changed_files(forge, item.ref, item.head_sha))
             wanted = [job for job in jobs if job.should_run(paths)]
             if not wanted:
                 continue
