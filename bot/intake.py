@@ -41,6 +41,12 @@ def _reply(status: int, message: str) -> web.Response:
     return web.Response(status=status, body=orjson.dumps({"status": message}), content_type="application/json")
 
 
+def _not_configured(forge: str) -> web.Response:
+    # 503, not 404: GitLab disables a hook for good after a 4xx, but only for a while after a 5xx,
+    # so a hook pointed here before the credentials are set keeps working once they are.
+    return _reply(503, f"{forge} is not configured on this prowlet (see the log at start-up)")
+
+
 def _decode(body: bytes, content_type: str) -> dict[str, Any] | None:
     """JSON body, or GitHub's form-encoded ``payload=`` variant.  orjson: parsing is the largest
     share of intake's cost per delivery (bench/intake.py --breakdown)."""
@@ -72,7 +78,7 @@ class Intake:
     async def github(self, request: web.Request) -> web.Response:
         forge = self._forges.get("github")
         if forge is None:
-            return _reply(404, "GitHub is not configured on this prowlet")
+            return _not_configured("GitHub")
         body = await request.read()
         if not github_signature_ok(forge.secret, body, request.headers.get("X-Hub-Signature-256")):
             return _reply(401, "bad signature")
@@ -83,7 +89,7 @@ class Intake:
     async def gitlab(self, request: web.Request) -> web.Response:
         forge = self._forges.get("gitlab")
         if forge is None:
-            return _reply(404, "GitLab is not configured on this prowlet")
+            return _not_configured("GitLab")
         if not gitlab_token_ok(forge.secret, request.headers.get("X-Gitlab-Token")):
             return _reply(401, "bad token")
         body = await request.read()

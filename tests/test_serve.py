@@ -125,7 +125,7 @@ def test_serve_without_credentials_disables_forges_clearly(tmp_path: Path) -> No
     served = Served({}, tmp_path)
     try:
         assert _get(served.base + "/healthz")["forges"] == []
-        assert _post(served.base, Delivery("/hook/github", {"X-GitHub-Event": "ping"}, b"{}")) == 404
+        assert _post(served.base, Delivery("/hook/github", {"X-GitHub-Event": "ping"}, b"{}")) == 503
     finally:
         assert served.stop() == 0
     disabled = {line["forge"]: line["reason"] for line in served.log_lines() if line.get("event") == "forge disabled"}
