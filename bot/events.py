@@ -124,6 +124,15 @@ class ItemEvent(Event):
     labels_changed: frozenset[str] = field(default_factory=frozenset)  # for LABELED / UNLABELED
 
 
+@dataclass(frozen=True)
+class CIEvent(Event):
+    """CI finished on a PR/MR head: a GitHub check suite or workflow run, a GitLab MR pipeline.
+    Merge automation takes it as the cue to look at the repository again; the item carries only
+    its reference (and head sha) as the payload gives them."""
+
+    conclusion: str = ""  # the forge's word: success, failure, failed, canceled ...
+
+
 def order_key(event: Event) -> tuple[str, str, str, int]:
     """Events with the same key are handled in the order they were received."""
     ref = event.ref

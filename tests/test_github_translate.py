@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.events import (
+    CIEvent,
     CommentEvent,
     ItemAction,
     ItemEvent,
@@ -77,8 +78,10 @@ EXPECTED: dict[tuple[str, str], type | None] = {
         )
     },
     **{("check_run", action): None for action in ("created", "completed", "rerequested", "requested_action")},
-    **{("check_suite", action): None for action in ("requested", "completed", "rerequested")},
-    **{("workflow_run", action): None for action in ("requested", "completed")},
+    **{("check_suite", action): None for action in ("requested", "rerequested")},
+    ("check_suite", "completed"): CIEvent,  # those naming a PR; the others are None (see below)
+    ("workflow_run", "requested"): None,
+    ("workflow_run", "completed"): CIEvent,
     **{
         ("installation", action): None
         for action in ("created", "deleted", "suspend", "unsuspend", "new_permissions_accepted")
@@ -107,6 +110,8 @@ def test_every_fixture_translates_as_expected(path: Path) -> None:
     event = translate(event_type, "delivery-1", payload)
 
     expected = EXPECTED[(event_type, action)]
+    if expected is CIEvent and not payload[event_type].get("pull_requests"):
+        expected = None  # CI for no PR of this repository (a branch push, a fork's PR)
     if expected is None:
         assert event is None
         return
@@ -114,6 +119,11 @@ def test_every_fixture_translates_as_expected(path: Path) -> None:
     assert (event.delivery_id, event.forge) == ("delivery-1", "github")
     assert event.actor == payload["sender"]["login"]
     assert event.repo == payload["repository"]["full_name"]
+    if isinstance(event, CIEvent):  # names the PR and the head CI ran on, nothing more
+        assert event.ref.number == payload[event_type]["pull_requests"][0]["number"]
+        assert event.item.head_sha == payload[event_type]["head_sha"]
+        assert event.conclusion == payload[event_type]["conclusion"]
+        return
     assert event.item.author
 
 

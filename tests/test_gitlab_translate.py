@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.events import (
+    CIEvent,
     CommentEvent,
     Item,
     ItemAction,
@@ -67,7 +68,13 @@ FIXTURE_EXPECTATIONS = {
             url="http://example.com/gitlab-org/gitlab-test/merge_requests/1#note_1244",
         ),
     ),
-    "pipeline__success__1.json": ("Pipeline Hook", None),
+    "pipeline__success__1.json": (
+        "Pipeline Hook",
+        CIEvent("d1", "gitlab", "root",
+                Item(ItemRef("gitlab-org/gitlab-test", 1, ItemKind.PULL),
+                     head_sha="bcbb5ec396a2c0f828686f14fac9b80b780504f2"),
+                conclusion="success"),
+    ),
     "push__none__1.json": ("Push Hook", None),
 }
 
@@ -386,3 +393,22 @@ def test_payload_errors_name_the_field_and_never_echo_content(
 
 def test_ignored_events_are_not_inspected() -> None:
     assert translate("Push Hook", "d1", [SECRET]) is None  # type: ignore[arg-type]
+
+
+PIPELINES = [
+    ("running pipeline", {"object_attributes": {"status": "running"}}, False),
+    ("failed pipeline", {"object_attributes": {"status": "failed"}}, True),
+    ("branch pipeline", {"merge_request": None}, False),
+]
+
+
+@pytest.mark.parametrize("change,translated", [c[1:] for c in PIPELINES], ids=[c[0] for c in PIPELINES])
+def test_pipeline_hook(change: dict, translated: bool) -> None:
+    payload = load("pipeline__success__1.json")
+    for key, value in change.items():
+        if isinstance(value, dict):
+            payload[key].update(value)
+        else:
+            payload[key] = value
+    event = translate("Pipeline Hook", "d1", payload)
+    assert (event is not None) is translated

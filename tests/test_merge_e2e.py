@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +15,9 @@ import pytest
 from bot.app import MERGE_KEY
 from bot.events import ItemKind
 from tests.conftest import AUTHOR, REPO, Bot
+from tests.fakes.base import Delivery
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 READY = ["lgtm", "approved"]
 
@@ -220,3 +228,39 @@ async def opened_by_collaborator(bot: Bot) -> int:
     number, delivery = bot.fake.open_pull(REPO, author="carl")  # trusted: its jobs run on open
     await bot.deliver(delivery)
     return number
+
+
+def ci_finished(bot: Bot, number: int) -> Delivery:
+    """The webhook a forge sends when CI finishes on the PR's head, from the recorded payloads."""
+    fake: Any = bot.fake
+    sha = fake.head_sha(REPO, number)
+    if fake.name == "github":
+        payload = json.loads((FIXTURES / "github" / "check_suite__completed__1.json").read_text())
+        payload["repository"]["full_name"] = REPO
+        payload["check_suite"].update(head_sha=sha, conclusion="success")
+        payload["check_suite"]["pull_requests"][0]["number"] = number
+        body = json.dumps(payload).encode()
+        signature = "sha256=" + hmac.new(fake.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"X-GitHub-Event": "check_suite", "X-GitHub-Delivery": str(uuid.uuid4()),
+                   "X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+        return Delivery("/hook/github", headers, body)
+    payload = json.loads((FIXTURES / "gitlab" / "pipeline__success__1.json").read_text())
+    payload["project"]["path_with_namespace"] = REPO
+    payload["object_attributes"]["sha"] = sha
+    payload["merge_request"]["iid"] = number
+    headers = {"X-Gitlab-Event": "Pipeline Hook", "X-Gitlab-Token": fake.webhook_secret,
+               "X-Gitlab-Event-UUID": str(uuid.uuid4()), "Content-Type": "application/json"}
+    return Delivery("/hook/gitlab", headers, json.dumps(payload).encode())
+
+
+async def test_ci_finishing_starts_a_pass(bot: Bot) -> None:
+    """No periodic pass here (an hour apart): the CI-finished webhook alone gets the PR merged."""
+    merger = bot.client.app[MERGE_KEY]
+    number = await opened(bot, ["lgtm"])
+    await merger.idle()  # the open event's pass: not ready yet
+    bot.fake.set_labels(REPO, number, READY, **pull_kind(bot))  # no webhook: nothing starts a pass
+    await asyncio.sleep(0.1)
+    assert merges(bot) == []
+    assert await bot.deliver(ci_finished(bot, number)) == 202
+    await merger.idle()
+    assert [n for n, _, _ in merges(bot)] == [number]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.events import (
+    CIEvent,
     CommentEvent,
     Event,
     Item,
@@ -155,7 +156,28 @@ def _issues(root: _Fields, delivery_id: str) -> Event | None:
     return _item_event(root, delivery_id, "issue", _ISSUE_ACTIONS)
 
 
+def _ci_finished(key: str) -> Callable[[_Fields, str], Event | None]:
+    """check_suite / workflow_run ``completed`` for a PR of this repository (forks' PRs are not
+    listed by GitHub; the periodic merge pass covers those)."""
+
+    def handler(root: _Fields, delivery_id: str) -> Event | None:
+        if root.req("action", str) != "completed":
+            return None
+        run = root.obj(key)
+        pulls = run.opt("pull_requests", list, [])
+        if not pulls:
+            return None
+        first = _Fields(pulls[0], run, "pull_requests[0]")
+        ref = ItemRef(root.obj("repository").req("full_name", str), first.req("number", int), ItemKind.PULL)
+        item = Item(ref=ref, head_sha=run.opt("head_sha", str, None))
+        return CIEvent(delivery_id, FORGE, _actor(root), item, conclusion=run.opt("conclusion", str, ""))
+
+    return handler
+
+
 _HANDLERS: dict[str, Callable[[_Fields, str], Event | None]] = {
+    "check_suite": _ci_finished("check_suite"),
+    "workflow_run": _ci_finished("workflow_run"),
     "issue_comment": _issue_comment,
     "issues": _issues,
     "pull_request": _pull_request,

@@ -23,6 +23,7 @@ from functools import partial
 from typing import TypeVar
 
 from bot.events import (
+    CIEvent,
     CommentEvent,
     Event,
     Item,
@@ -188,8 +189,23 @@ def _req(payload: dict, path: str, kind: type[_T]) -> _T:
     return value
 
 
+_FINISHED_PIPELINE = {"success", "failed", "canceled", "skipped"}
+
+
+def _pipeline_hook(delivery_id: str, payload: dict) -> Event | None:
+    """A finished MR pipeline (branch and tag pipelines carry no merge_request: ignored)."""
+    status = _req(payload, "object_attributes.status", str)
+    if status not in _FINISHED_PIPELINE or _lookup(payload, "merge_request") is None:
+        return None
+    ref = ItemRef(_req(payload, "project.path_with_namespace", str), _req(payload, "merge_request.iid", int),
+                  ItemKind.PULL)
+    item = Item(ref=ref, head_sha=_opt(payload, "object_attributes.sha", str, None))
+    return CIEvent(delivery_id, FORGE, _req(payload, "user.username", str), item, conclusion=status)
+
+
 _HANDLERS: dict[str, Callable[[str, dict], Event | None]] = {
     "Note Hook": _note_hook,
+    "Pipeline Hook": _pipeline_hook,
     "Merge Request Hook": partial(_item_hook, ItemKind.PULL),
     "Issue Hook": partial(_item_hook, ItemKind.ISSUE),
 }
