@@ -24,6 +24,7 @@ Needs wrk (``apt-get install -y wrk``) and taskset (util-linux).  See bench/READ
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import hmac
 import json
@@ -466,39 +467,29 @@ def main() -> None:
     steal0 = (steal(scpu), steal(lcpu))
     results: dict[str, dict] = {k: {} for k in SERVERS}
     handled: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory(prefix="prowlet-bench-") as tmpdir:
-        tmp = Path(tmpdir)
-        body_file = tmp / "body.json"
-        body_file.write_bytes(body)
-        servers: dict[str, Server] = {}
-        try:
-            for kind in SERVERS:
-                servers[kind] = Server(kind, scpu, tmp)
-            problems = sanity(servers, body, signature)
-            if problems:
-                fail("sanity check failed:\n  " + "\n  ".join(problems))
-            print(f"servers up on CPU {scpu}, load generators on CPU {lcpu}; body {len(body):,} B; "
-                  f"{rounds} x {args.chunk} s per server per test, interleaved; warm-up {args.warmup} s",
-                  flush=True)
-            for kind in SERVERS:  # warm-up: imports, allocator, caches, connection set-up
-                wrk(servers[kind], 16, args.warmup, lcpu, body_file, signature)
+    with running_servers(SERVERS, scpu, body, handled) as (servers, body_file):
+        problems = sanity(servers, body, signature)
+        if problems:
+            fail("sanity check failed:\n  " + "\n  ".join(problems))
+        print(f"servers up on CPU {scpu}, load generators on CPU {lcpu}; body {len(body):,} B; "
+              f"{rounds} x {args.chunk} s per server per test, interleaved; warm-up {args.warmup} s",
+              flush=True)
+        for kind in SERVERS:  # warm-up: imports, allocator, caches, connection set-up
+            wrk(servers[kind], 16, args.warmup, lcpu, body_file, signature)
 
-            for conns in (16, 64):
-                res = closed_loop(servers, conns, rounds, args.chunk, lcpu, body_file, signature)
-                for kind in SERVERS:
-                    results[kind][f"c{conns}"] = res[kind]
-                    r = res[kind]
-                    print(f"  c={conns:<3} {LABEL[kind]:<20} {fmt(r['rps']):>9} acked/s  "
-                          f"(chunks {', '.join(f'{x:,.0f}' for x in r['chunk_rps'])})", flush=True)
-            res = openloop(servers, args.rate, rounds, args.chunk, args.warmup, lcpu, body_file, signature)
+        for conns in (16, 64):
+            res = closed_loop(servers, conns, rounds, args.chunk, lcpu, body_file, signature)
             for kind in SERVERS:
-                results[kind]["open"] = r = res[kind]
-                print(f"  {args.rate:g}/s {LABEL[kind]:<20} p50 {fmt(r['latency_ms']['50'], 2)} ms  "
-                      f"p99 {fmt(r['latency_ms']['99'], 2)} ms  (chunk p99s "
-                      f"{', '.join(f'{x:.1f}' for x in r['chunk_p99_ms'])})", flush=True)
-        finally:
-            for kind, srv in servers.items():
-                handled[kind] = srv.stop()
+                results[kind][f"c{conns}"] = res[kind]
+                r = res[kind]
+                print(f"  c={conns:<3} {LABEL[kind]:<20} {fmt(r['rps']):>9} acked/s  "
+                      f"(chunks {', '.join(f'{x:,.0f}' for x in r['chunk_rps'])})", flush=True)
+        res = openloop(servers, args.rate, rounds, args.chunk, args.warmup, lcpu, body_file, signature)
+        for kind in SERVERS:
+            results[kind]["open"] = r = res[kind]
+            print(f"  {args.rate:g}/s {LABEL[kind]:<20} p50 {fmt(r['latency_ms']['50'], 2)} ms  "
+                  f"p99 {fmt(r['latency_ms']['99'], 2)} ms  (chunk p99s "
+                  f"{', '.join(f'{x:.1f}' for x in r['chunk_p99_ms'])})", flush=True)
     elapsed = time.monotonic() - started
     args.steal = ((steal(scpu) - steal0[0]) / elapsed * 100, (steal(lcpu) - steal0[1]) / elapsed * 100)
     if args.json:
@@ -506,11 +497,10 @@ def main() -> None:
     report(args, results, handled, body, scpu, lcpu, elapsed, load0, rounds)
 
 
-def breakdown(args, rounds: int, scpu: int, lcpu: int, body: bytes, signature: str) -> None:
-    """Closed loop c=64 against the bare handler + one more intake step per server; the CPU time per
-    request of each, and what each step adds (a profiler-free breakdown: no sampling overhead)."""
-    kinds = tuple(STAGES)
-    started = time.monotonic()
+@contextlib.contextmanager
+def running_servers(kinds, scpu: int, body: bytes, handled: dict[str, dict]):  # noqa: ANN201
+    """Start one server process per kind on CPU ``scpu`` with the request body on disk for wrk;
+    stop them all at the end, recording what each handled in ``handled``."""
     with tempfile.TemporaryDirectory(prefix="prowlet-bench-") as tmpdir:
         tmp = Path(tmpdir)
         body_file = tmp / "body.json"
@@ -519,17 +509,26 @@ def breakdown(args, rounds: int, scpu: int, lcpu: int, body: bytes, signature: s
         try:
             for kind in kinds:
                 servers[kind] = Server(kind, scpu, tmp)
-            for kind in kinds:
-                status, text = post(servers[kind].url, body, signature, str(uuid.uuid4()))
-                if status != EXPECT[kind]:
-                    fail(f"{kind}: expected {EXPECT[kind]}, got {status} {text[:200]}")
-                wrk(servers[kind], 16, args.warmup, lcpu, body_file, signature)
-            print(f"{len(kinds)} servers on CPU {scpu}, wrk -c64 on CPU {lcpu}; {rounds} x {args.chunk} s each, "
-                  "interleaved", flush=True)
-            res = closed_loop(servers, 64, rounds, args.chunk, lcpu, body_file, signature, kinds)
+            yield servers, body_file
         finally:
-            for srv in servers.values():
-                srv.stop()
+            for kind, srv in servers.items():
+                handled[kind] = srv.stop()
+
+
+def breakdown(args, rounds: int, scpu: int, lcpu: int, body: bytes, signature: str) -> None:
+    """Closed loop c=64 against the bare handler + one more intake step per server; the CPU time per
+    request of each, and what each step adds (a profiler-free breakdown: no sampling overhead)."""
+    kinds = tuple(STAGES)
+    started = time.monotonic()
+    with running_servers(kinds, scpu, body, {}) as (servers, body_file):
+        for kind in kinds:
+            status, text = post(servers[kind].url, body, signature, str(uuid.uuid4()))
+            if status != EXPECT[kind]:
+                fail(f"{kind}: expected {EXPECT[kind]}, got {status} {text[:200]}")
+            wrk(servers[kind], 16, args.warmup, lcpu, body_file, signature)
+        print(f"{len(kinds)} servers on CPU {scpu}, wrk -c64 on CPU {lcpu}; {rounds} x {args.chunk} s each, "
+              "interleaved", flush=True)
+        res = closed_loop(servers, 64, rounds, args.chunk, lcpu, body_file, signature, kinds)
     print()
     head = ("server", "acked/s", "CPU us/req", "step adds (us)", "% of prowlet")
     total = res["prowlet"]["cpu_us_per_req"]
