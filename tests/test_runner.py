@@ -73,14 +73,17 @@ class Harness:
             await asyncio.sleep(0.01)
 
 
-async def make_harness(tmp: Path, max_concurrent: int = 2, poster: RecordingPoster | None = None) -> AsyncIterator[Harness]:
+async def make_harness(
+    tmp: Path, max_concurrent: int = 2, poster: RecordingPoster | None = None, max_log_bytes: int = 50 * 1024 * 1024
+) -> AsyncIterator[Harness]:
     store = JobStore(tmp / "data" / "jobs.sqlite3")
     app = web.Application()
     app.add_routes(job_routes(store))
     async with TestClient(TestServer(app)) as client:
         base_url = str(client.make_url("")).rstrip("/")
         poster = poster or RecordingPoster()
-        runner = Runner(store, {"github": poster}, base_url + "/", tmp / "work", max_concurrent, kill_grace=0.3)
+        runner = Runner(store, {"github": poster}, base_url + "/", tmp / "work", max_concurrent, kill_grace=0.3,
+                        max_log_bytes=max_log_bytes)
         yield Harness(tmp, store, poster, runner, client, base_url)
         await runner.close()
     store.close()
@@ -717,3 +720,15 @@ async def test_without_merge_base_the_head_alone_is_tested(h: Harness, tmp_path:
     change = replace(CHANGE, head_sha=head, base_ref="main", source=GitSource(f"file://{bare}", "refs/pull/1/head"))
     record = await h.run(JobSpec("build", "test ! -e merged-elsewhere.txt"), change)
     assert record.state == "success", h.log(record.id)
+
+
+async def test_a_job_whose_log_grows_without_end_is_stopped(tmp_path: Path) -> None:
+    async for h in make_harness(tmp_path, max_log_bytes=64 * 1024):
+        pidfile = tmp_path / "yes.pid"
+        job = JobSpec("chatty", f"yes 'a line of noise' & echo $! > {pidfile}; wait", clone=False, timeout=30)
+        record = await h.run(job, CHANGE)
+        assert (record.state, record.description) == ("error", "Job stopped: its log passed 64 KiB.")
+        assert not alive(int(pidfile.read_text()))  # the whole tree, background writer included
+        log = h.log(record.id)
+        assert "a line of noise" in log and "job stopped" in log
+        assert h.store.log_path(record.id).stat().st_size < 64 * 1024 + 4096  # the cap, plus the runner's notes

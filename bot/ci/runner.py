@@ -52,6 +52,15 @@ class StatusPoster(Protocol):
     async def set_status(self, repo: str, sha: str, status: CommitStatus) -> None: ...
 
 
+MAX_LOG_BYTES = 50 * 1024 * 1024  # per job: past this the job is stopped
+PIPE_DRAIN_SECONDS = 2.0  # after the job, how long its output may still take to arrive
+EXIT_POLL_SECONDS = 0.02
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MiB" if n >= 1024 * 1024 else f"{n / 1024:g} KiB"
+
+
 def format_duration(seconds: float) -> str:
     """1800 → "30m", 7200 → "2h", 90 → "90s", 0.5 → "0.5s"."""
     if seconds >= 3600 and seconds % 3600 == 0:
@@ -141,6 +150,7 @@ class Runner:
         max_concurrent: int = 2,
         *,
         kill_grace: float = KILL_GRACE,
+        max_log_bytes: int = MAX_LOG_BYTES,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -150,6 +160,7 @@ class Runner:
         self._workdir = Path(workdir)
         self._sem = asyncio.Semaphore(max_concurrent)
         self._kill_grace = kill_grace
+        self._max_log_bytes = max_log_bytes
         self._active: dict[tuple[str, str, int, str], _Run] = {}  # newest run per PR and job
         self._runs: dict[str, _Run] = {}  # every run whose task has not ended, by id
         self._post_locks: dict[tuple[str, str, str, str], tuple[asyncio.Lock, int]] = {}
@@ -348,25 +359,54 @@ class Runner:
     async def _command(self, run: _Run, workspace: Path, logf: BinaryIO, deadline: float) -> _Outcome:
         _note(logf, f"running: {run.job.run}")
         began = time.monotonic()
+        # Output goes through a pipe the runner copies into the log, up to the cap: a job printing
+        # without end is held back by the pipe, then stopped, instead of filling the disk.
         proc = await self._spawn(
             "/bin/sh", "-c", run.job.run, cwd=workspace, env=_job_env(run, workspace),
-            stdin=asyncio.subprocess.DEVNULL, stdout=logf, stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
+        assert proc.stdout is not None
+        copier = asyncio.ensure_future(self._copy_capped(proc.stdout, logf))
+        waiting = asyncio.ensure_future(_exited(proc))
+        loop = asyncio.get_running_loop()
         try:
-            remaining = max(deadline - asyncio.get_running_loop().time(), 0.001)
-            try:
-                code = await asyncio.wait_for(proc.wait(), remaining)
-            except TimeoutError:
-                await self._terminate(proc)
-                return _Outcome("error", f"Job timed out after {format_duration(run.job.timeout)}.")
+            while not waiting.done():
+                watched = {waiting} if copier.done() else {waiting, copier}  # the copier ends at EOF too
+                remaining = max(deadline - loop.time(), 0.001)
+                done, _ = await asyncio.wait(watched, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    await self._terminate(proc)
+                    return _Outcome("error", f"Job timed out after {format_duration(run.job.timeout)}.")
+                if copier in done and copier.result():  # the log is full
+                    await self._terminate(proc)
+                    _note(logf, f"the log passed {self._max_log_bytes:,} bytes: job stopped")
+                    return _Outcome("error", f"Job stopped: its log passed {_size(self._max_log_bytes)}.")
+            code = waiting.result()
         finally:
+            waiting.cancel()
             await self._reap(proc)
+            # The group is gone, so the pipe has closed; a process that left the group and kept it
+            # open only costs this wait.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(copier), PIPE_DRAIN_SECONDS)
+                await asyncio.wait_for(proc.wait(), PIPE_DRAIN_SECONDS)  # lets asyncio close the transport
+            copier.cancel()
         _note(logf, f"exit {code} after {time.monotonic() - began:.1f}s")
         if code == 0:
             return _Outcome("success", "Job succeeded.", 0)
         if code < 0:
             return _Outcome("failure", f"Job failed (killed by signal {-code}).", code)
         return _Outcome("failure", f"Job failed (exit {code}).", code)
+
+    async def _copy_capped(self, stream: asyncio.StreamReader, logf: BinaryIO) -> bool:
+        """Copy the job's output into its log until EOF (False), or until the log is full (True)."""
+        while chunk := await stream.read(64 * 1024):
+            room = self._max_log_bytes - logf.tell()
+            logf.write(chunk[: max(room, 0)])
+            logf.flush()
+            if len(chunk) > room:
+                return True
+        return False
 
     async def _spawn(self, *args: str | Path, **kwargs: Any) -> asyncio.subprocess.Process:
         """Start a process in its own group.  A cancellation while asyncio is still setting the
@@ -433,6 +473,14 @@ class Runner:
                 del self._post_locks[key]
             else:
                 self._post_locks[key] = (lock, users - 1)
+
+
+async def _exited(proc: asyncio.subprocess.Process) -> int:
+    """The exit code as soon as the process exits.  Not ``proc.wait()``: with a pipe, asyncio waits
+    for the pipe to close too, and a background child the job left behind keeps it open."""
+    while proc.returncode is None:
+        await asyncio.sleep(EXIT_POLL_SECONDS)
+    return proc.returncode
 
 
 def _note(logf: BinaryIO, text: str | bytes) -> None:
