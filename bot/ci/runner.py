@@ -366,24 +366,24 @@ class Runner:
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         assert proc.stdout is not None
-        copier = asyncio.ensure_future(self._copy_capped(proc.stdout, logf))
+        full = asyncio.Event()
+        copier = asyncio.ensure_future(self._copy_capped(proc.stdout, logf, full))
         waiting = asyncio.ensure_future(_exited(proc))
-        loop = asyncio.get_running_loop()
+        overflow = asyncio.ensure_future(full.wait())
         try:
-            while not waiting.done():
-                watched = {waiting} if copier.done() else {waiting, copier}  # the copier ends at EOF too
-                remaining = max(deadline - loop.time(), 0.001)
-                done, _ = await asyncio.wait(watched, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-                if not done:
-                    await self._terminate(proc)
-                    return _Outcome("error", f"Job timed out after {format_duration(run.job.timeout)}.")
-                if copier in done and copier.result():  # the log is full
-                    await self._terminate(proc)
-                    _note(logf, f"the log passed {self._max_log_bytes:,} bytes: job stopped")
-                    return _Outcome("error", f"Job stopped: its log passed {_size(self._max_log_bytes)}.")
+            remaining = max(deadline - asyncio.get_running_loop().time(), 0.001)
+            done, _ = await asyncio.wait({waiting, overflow}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                await self._terminate(proc)
+                return _Outcome("error", f"Job timed out after {format_duration(run.job.timeout)}.")
+            if waiting not in done:
+                await self._terminate(proc)
+                _note(logf, f"the log passed {self._max_log_bytes:,} bytes: job stopped")
+                return _Outcome("error", f"Job stopped: its log passed {_size(self._max_log_bytes)}.")
             code = waiting.result()
         finally:
             waiting.cancel()
+            overflow.cancel()
             await self._reap(proc)
             # The group is gone, so the pipe has closed; a process that left the group and kept it
             # open only costs this wait.
@@ -398,15 +398,16 @@ class Runner:
             return _Outcome("failure", f"Job failed (killed by signal {-code}).", code)
         return _Outcome("failure", f"Job failed (exit {code}).", code)
 
-    async def _copy_capped(self, stream: asyncio.StreamReader, logf: BinaryIO) -> bool:
-        """Copy the job's output into its log until EOF (False), or until the log is full (True)."""
+    async def _copy_capped(self, stream: asyncio.StreamReader, logf: BinaryIO, full: asyncio.Event) -> None:
+        """Copy the job's output into its log, up to the cap; past it, set ``full`` and discard.  It
+        reads on to EOF either way: a pipe left unread stays open, and so does its transport."""
         while chunk := await stream.read(64 * 1024):
             room = self._max_log_bytes - logf.tell()
-            logf.write(chunk[: max(room, 0)])
-            logf.flush()
+            if room > 0:
+                logf.write(chunk[:room])
+                logf.flush()
             if len(chunk) > room:
-                return True
-        return False
+                full.set()
 
     async def _spawn(self, *args: str | Path, **kwargs: Any) -> asyncio.subprocess.Process:
         """Start a process in its own group.  A cancellation while asyncio is still setting the
