@@ -27,7 +27,7 @@ from bot.workqueue import KeyedWorkQueue
 
 log = structlog.get_logger("prowlet")
 
-DRAIN_SECONDS = 30
+DRAIN_SECONDS = 30  # on shutdown, queued events get this long to finish
 QUEUE_KEY: web.AppKey[KeyedWorkQueue[Event]] = web.AppKey("queue", KeyedWorkQueue)
 RUNNER_KEY: web.AppKey[Runner] = web.AppKey("runner", Runner)
 MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
@@ -37,7 +37,7 @@ def _observe_for_merge(merger: MergeController, event: Event) -> None:
     if isinstance(event, ItemEvent) and event.action in (ItemAction.LABELED, ItemAction.UNLABELED):
         merger.forget_refusals(event.forge, event.repo, event.ref.number)  # the label may be the fix
     if event.ref.kind is ItemKind.PULL or isinstance(event, ItemEvent):
-        merger.poke(event.forge, event.repo)  # on shutdown, queued events get this long to finish
+        merger.poke(event.forge, event.repo)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ With no file at all, every core plugin is enabled for every repository.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from bot.ci.jobs import JobSpec
 from bot.commands import parse_commands
 from bot.options import ConfigError, ConfigProblem, build
 from bot.plugin import Plugin
+from bot.repo_globs import repo_matches
 
 
 @dataclass(frozen=True)
@@ -162,8 +162,7 @@ class MergeSettings:
         return problems
 
     def applies_to(self, repo: str) -> bool:
-        lowered = repo.lower()
-        return any(fnmatch.fnmatchcase(lowered, glob.lower()) for glob in self.repos)
+        return repo_matches(repo, self.repos)
 
 
 @dataclass(frozen=True)
@@ -177,8 +176,7 @@ class RepoRule:
         return [] if self.match else [("match", "list at least one repository glob, e.g. 'acme/*'")]
 
     def applies_to(self, repo: str) -> bool:
-        lowered = repo.lower()
-        return any(fnmatch.fnmatchcase(lowered, glob.lower()) for glob in self.match)
+        return repo_matches(repo, self.match)
 
 
 @dataclass(frozen=True)

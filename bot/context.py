@@ -136,6 +136,14 @@ class Context:
     async def remove_label(self, label: str) -> None:
         await self.forge.remove_label(self.ref, label)
 
+    async def set_label(self, label: str, wanted: bool) -> None:
+        """Add or remove ``label`` so that it is there exactly when ``wanted``; no call when it already is."""
+        present = label in (await self.item()).labels
+        if wanted and not present:
+            await self.add_labels([label])
+        elif present and not wanted:
+            await self.remove_label(label)
+
     async def reply(self, inv: Invocation | None, message: str) -> None:
         """Answer the event's actor, quoting the command this answers."""
         url = getattr(self.event, "url", None)

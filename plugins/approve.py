@@ -81,13 +81,6 @@ def _status_text(state: ApprovalState, required: Sequence[str], noun: str, prefi
     return "\n".join(lines)
 
 
-async def _set_label(ctx: Context, labels: frozenset[str], wanted: bool) -> None:
-    if wanted and LABEL not in labels:
-        await ctx.add_labels([LABEL])
-    elif not wanted and LABEL in labels:
-        await ctx.remove_label(LABEL)
-
-
 async def recompute(ctx: Context) -> None:
     item = await ctx.item()
     if item.state != "open":
@@ -95,11 +88,10 @@ async def recompute(ctx: Context) -> None:
     try:
         index = await ctx.owners()
     except OwnersError as err:
-        bot = (await ctx.forge.whoami()).lower()
-        await _set_label(ctx, item.labels, False)
+        await ctx.set_label(LABEL, False)
         await ctx.status_comment(MARKER, f"{MARKER}\nI can't work out approvals for this {ctx.noun()}: the OWNERS "
                                          f"file `{err.path}` on the base branch is invalid: {err.message}\n\n"
-                                         "Once it is fixed, any `/approve` will update this.", bot=bot)
+                                         "Once it is fixed, any `/approve` will update this.")
         return
     paths = await ctx.changed_paths()
     if not index.has_approvers(paths):
@@ -113,7 +105,7 @@ async def recompute(ctx: Context) -> None:
     state = compute_approval(index, paths, approvers, item.author or "",
                              require_self_approval=ctx.options.require_self_approval, seed=ctx.ref.number)
     required = sorted(index.required_reviewers_for(paths))
-    await _set_label(ctx, item.labels, state.approved)
+    await ctx.set_label(LABEL, state.approved)
     await ctx.status_comment(MARKER, _status_text(state, required, ctx.noun(), hint), comments, bot)
 
 

@@ -44,9 +44,7 @@ async def is_trusted(ctx: Context, login: str) -> bool:
 
 
 async def _change(ctx: Context) -> Change:
-    item = await ctx.item()
-    return Change(forge=ctx.forge.name, repo=ctx.event.repo, number=ctx.ref.number, head_sha=item.head_sha or "",
-                  base_ref=item.base_ref or "", author=item.author or "", source=await ctx.forge.git_source(ctx.ref))
+    return Change.of(ctx.forge.name, await ctx.item(), await ctx.forge.git_source(ctx.ref))
 
 
 async def _start(ctx: Context, jobs: Sequence[JobSpec]) -> list[str]:

@@ -44,7 +44,7 @@ async def verify(ctx: Context) -> None:
     problems = await _problems(ctx, item.head_sha)
     if problems:
         listing = "\n".join(f"- {code(err.path)}: {err.message}" for err in problems)
-        await ctx.add_labels([LABEL])
+        await ctx.set_label(LABEL, True)
         await ctx.status_comment(
             MARKER,
             f"{MARKER}\n@{item.author}: this {ctx.noun()} makes OWNERS files invalid, so I added the "

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -239,18 +236,12 @@ def ci_finished(bot: Bot, number: int) -> Delivery:
         payload["repository"]["full_name"] = REPO
         payload["check_suite"].update(head_sha=sha, conclusion="success")
         payload["check_suite"]["pull_requests"][0]["number"] = number
-        body = json.dumps(payload).encode()
-        signature = "sha256=" + hmac.new(fake.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
-        headers = {"X-GitHub-Event": "check_suite", "X-GitHub-Delivery": str(uuid.uuid4()),
-                   "X-Hub-Signature-256": signature, "Content-Type": "application/json"}
-        return Delivery("/hook/github", headers, body)
+        return fake.delivery("check_suite", payload)
     payload = json.loads((FIXTURES / "gitlab" / "pipeline__success__1.json").read_text())
     payload["project"]["path_with_namespace"] = REPO
     payload["object_attributes"]["sha"] = sha
     payload["merge_request"]["iid"] = number
-    headers = {"X-Gitlab-Event": "Pipeline Hook", "X-Gitlab-Token": fake.webhook_secret,
-               "X-Gitlab-Event-UUID": str(uuid.uuid4()), "Content-Type": "application/json"}
-    return Delivery("/hook/gitlab", headers, json.dumps(payload).encode())
+    return fake.delivery("Pipeline Hook", payload)
 
 
 async def test_ci_finishing_starts_a_pass(bot: Bot) -> None:

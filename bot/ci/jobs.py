@@ -6,12 +6,13 @@ the PR/MR head; its name is both the ``/test <name>`` argument and the commit-st
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.events import Item
 from bot.forge.base import GitSource
+from bot.repo_globs import repo_matches
 
 # A job name is a commit-status context and a /test argument: one word, no spaces or slashes-only.
 JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
@@ -43,8 +44,7 @@ class JobSpec:
 
     def applies_to(self, repo: str) -> bool:
         """Whether this job is configured for ``repo`` ("owner/repo", GitLab: "group/sub/project")."""
-        name = repo.lower()
-        return any(fnmatch.fnmatchcase(name, glob.lower()) for glob in self.repos)
+        return repo_matches(repo, self.repos)
 
     def should_run(self, changed_paths: Sequence[str]) -> bool:
         """Whether the job starts by itself for a change touching ``changed_paths`` (Prow's rules):
@@ -71,3 +71,9 @@ class Change:
     # Test the head merged into the base branch as it is now (merge automation re-runs jobs this way
     # after another PR merged into the same base).  Needs base_ref.
     merge_base: bool = False
+
+    @classmethod
+    def of(cls, forge: str, item: Item, source: GitSource | None, merge_base: bool = False) -> Change:
+        """The change a PR/MR's current head stands for."""
+        return cls(forge=forge, repo=item.ref.repo, number=item.ref.number, head_sha=item.head_sha or "",
+                   base_ref=item.base_ref or "", author=item.author or "", source=source, merge_base=merge_base)

@@ -262,9 +262,7 @@ class MergeController:
             wanted = [job for job in jobs if job.should_run(paths)]
             if not wanted:
                 continue
-            change = Change(forge=forge.name, repo=repo, number=item.ref.number, head_sha=item.head_sha or "",
-                            base_ref=item.base_ref or "", author=item.author or "",
-                            source=await forge.git_source(item.ref), merge_base=True)
+            change = Change.of(forge.name, item, await forge.git_source(item.ref), merge_base=True)
             for job in wanted:
                 await runner.start(job, change)
             started = True

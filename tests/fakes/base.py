@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.forge.base import ChangedFile, Permission
 
@@ -101,6 +101,10 @@ class FakeForge(Protocol):
 
     def set_changed_files(self, repo: str, number: int, files: Iterable[ChangedFile]) -> None:
         """What the PR/MR changes, as the forge's changed-files API will list it."""
+
+    def delivery(self, event: str, payload: dict[str, Any]) -> Delivery:
+        """The webhook, signed or tokened, that the forge would send for ``payload`` under the event
+        name ``event`` (``X-GitHub-Event`` / ``X-Gitlab-Event``): for payloads a test builds itself."""
 
     def set_labels(self, repo: str, number: int, labels: Iterable[str]) -> None:
         """Seed labels on an item without a webhook (labels must exist in the repo)."""

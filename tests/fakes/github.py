@@ -483,14 +483,14 @@ class FakeGitHub:
             payload = self._payload(
                 "pull_request__opened__1", state, author, number=item.number, pull_request=self._pull_json(state, item)
             )
-        return item.number, self._delivery("pull_request", payload)
+        return item.number, self.delivery("pull_request", payload)
 
     def open_issue(self, repo: str, author: str, title: str = "A bug", body: str = "") -> tuple[int, Delivery]:
         with self._lock:
             state = self._repo(repo)
             item = self._new_item(state, author, title, body, is_pull=False)
             payload = self._payload("issues__opened__1", state, author, issue=self._issue_json(state, item))
-        return item.number, self._delivery("issues", payload)
+        return item.number, self.delivery("issues", payload)
 
     def comment(self, repo: str, number: int, author: str, body: str) -> Delivery:
         with self._lock:
@@ -504,7 +504,7 @@ class FakeGitHub:
                 issue=self._issue_json(state, item),
                 comment=self._comment_json(state, item, comment),
             )
-        return self._delivery("issue_comment", payload)
+        return self.delivery("issue_comment", payload)
 
     def push(self, repo: str, number: int, pusher: str) -> Delivery:
         with self._lock:
@@ -521,7 +521,7 @@ class FakeGitHub:
                 after=item.head_sha,
                 pull_request=self._pull_json(state, item),
             )
-        return self._delivery("pull_request", payload)
+        return self.delivery("pull_request", payload)
 
     def review(self, repo: str, number: int, author: str, state: str, body: str = "") -> Delivery:
         if state not in _REVIEW_STATES:
@@ -546,7 +546,7 @@ class FakeGitHub:
                 review=self._review_json(repo_state, item, review, hook=True),
                 pull_request=self._pull_json(repo_state, item),
             )
-        return self._delivery("pull_request_review", payload)
+        return self.delivery("pull_request_review", payload)
 
     def start_review(self, repo: str, number: int, author: str, body: str = "") -> None:
         """A pending review (not part of FakeForge): started, not submitted, so no webhook.  GitHub
@@ -584,7 +584,7 @@ class FakeGitHub:
                 review=self._review_json(state, item, review, hook=True),
                 pull_request=self._pull_json(state, item),
             )
-        return self._delivery("pull_request_review", payload)
+        return self.delivery("pull_request_review", payload)
 
     def set_file(self, repo: str, path: str, content: str | None, branch: str = _DEFAULT_BRANCH) -> str:
         """Commit ``content`` at ``path`` on ``branch`` (None deletes it); returns the new head sha.
@@ -647,7 +647,7 @@ class FakeGitHub:
             payload = self._payload(
                 "pull_request__closed__1", state, merger, number=number, pull_request=self._pull_json(state, item)
             )
-        return self._delivery("pull_request", payload)
+        return self.delivery("pull_request", payload)
 
     # ---- inspection ------------------------------------------------------------------------
 
@@ -1166,7 +1166,8 @@ class FakeGitHub:
             payload.pop("installation", None)  # repository webhooks carry none
         return payload
 
-    def _delivery(self, event: str, payload: dict[str, Any]) -> Delivery:
+    def delivery(self, event: str, payload: dict[str, Any]) -> Delivery:
+        """The webhook the forge would send for ``payload`` (also for payloads a test builds itself)."""
         body = json.dumps(payload).encode()
         signature = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
         headers = {

@@ -1325,7 +1325,7 @@ class FakeGitLab:
         }
         if item.kind is ItemKind.ISSUE:
             del payload["reviewers"]
-        return self._delivery("Merge Request Hook" if kind == "merge_request" else "Issue Hook", payload)
+        return self.delivery("Merge Request Hook" if kind == "merge_request" else "Issue Hook", payload)
 
     def _note_hook(self, project: _Project, item: _Item, note: _Note) -> Delivery:
         is_pull = item.kind is ItemKind.PULL
@@ -1351,9 +1351,10 @@ class FakeGitLab:
             "action": "create",
             "url": f"{self._web_url(project, item)}#note_{note.id}",
         }
-        return self._delivery("Note Hook", payload)
+        return self.delivery("Note Hook", payload)
 
-    def _delivery(self, event: str, payload: dict[str, Any]) -> Delivery:
+    def delivery(self, event: str, payload: dict[str, Any]) -> Delivery:
+        """The webhook the forge would send for ``payload`` (also for payloads a test builds itself)."""
         headers = {
             "Content-Type": "application/json",
             "X-Gitlab-Event": event,
