@@ -137,3 +137,20 @@ async def bot(fake: FakeForge, config: Config, tmp_path: Path) -> AsyncIterator[
     app = build_app(config, {fake.name: enabled(fake)}, tmp_path / "data")
     async with TestClient(TestServer(app)) as client:
         yield Bot(client, fake)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    from tests.redis_server import RedisServer
+
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """Keys of one test, apart from every other test's on the shared server."""
+    import uuid
+
+    return f"t{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,36 @@
+"""Durable state: the event queue and small state, on SQLite (default) or Redis (replicas)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.store.base import Claimed, EventQueue, QueueStats, StateStore, Stores, StoreUnavailable
+
+__all__ = ["Claimed", "EventQueue", "QueueStats", "StateStore", "Stores", "StoreUnavailable", "open_stores"]
+
+
+def open_stores(data_dir: Path, redis_url: str | None = None, *, kind: str | None = None,
+                redis_prefix: str = "prowlet") -> Stores:
+    """Redis when a URL is given, else SQLite under ``data_dir``.  ``kind="memory"`` is for tests and
+    benchmarks.  Raises StoreUnavailable with a message fit for the operator."""
+    if kind == "memory":
+        from bot.store.memory import MemoryEventQueue, MemoryStateStore
+
+        async def nothing() -> None:
+            return None
+
+        return Stores(MemoryEventQueue(), MemoryStateStore(), "memory", False, nothing)
+    if redis_url:
+        from bot.store.redis import RedisStores
+
+        redis = RedisStores(redis_url, prefix=redis_prefix)
+        return Stores(redis.events, redis.state, "redis", True, redis.close)
+    from bot.store.sqlite import SqliteStores
+
+    sqlite = SqliteStores(data_dir)
+
+    async def close() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, sqlite.close)
+
+    return Stores(sqlite.events, sqlite.state, "sqlite", False, close)

@@ -1,0 +1,450 @@
+"""The embedded stores: one SQLite file (WAL) under ``PROWLET_DATA_DIR``, for one process.
+
+One thread owns the connection and runs every operation; what queues up while a transaction
+commits goes into the next one (group commit), so a burst of deliveries costs one fsync per batch,
+not one per delivery, while each ``submit`` still returns only after its row is on disk
+(``synchronous=FULL``: a power cut loses nothing acknowledged).
+
+Only one process may use a data directory (a file lock says so at once); replicas share Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from bot.store.base import Claimed, FailedEvent, QueueStats, StoreUnavailable
+
+T = TypeVar("T")
+MAX_BATCH = 512
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery TEXT NOT NULL UNIQUE,
+    order_key TEXT NOT NULL,
+    payload BLOB,
+    state TEXT NOT NULL,                  -- pending | done | failed
+    attempts INTEGER NOT NULL DEFAULT 0,
+    received_at REAL NOT NULL,
+    finished_at REAL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS events_pending ON events (order_key, seq) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS events_finished ON events (state, finished_at) WHERE state != 'pending';
+-- The oldest pending event of each key: the only one that may be claimed.
+CREATE TABLE IF NOT EXISTS heads (
+    order_key TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    available_at REAL NOT NULL,
+    holder TEXT,
+    token TEXT,
+    lease_until REAL
+);
+CREATE INDEX IF NOT EXISTS heads_by_seq ON heads (seq);
+CREATE TABLE IF NOT EXISTS kv (
+    ns TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    expires_at REAL,
+    PRIMARY KEY (ns, key)
+);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ns TEXT NOT NULL,
+    value BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_ns ON history (ns, seq);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    token INTEGER NOT NULL,
+    until REAL NOT NULL
+);
+"""
+
+
+class _Database:
+    """A connection owned by one thread; ``run`` queues an operation and awaits its result."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ops: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]] | None] = (
+            queue.SimpleQueue())
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="prowlet-sqlite", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise StoreUnavailable(f"cannot open {path}: {self._error}")
+
+    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if not self._thread.is_alive():
+            raise StoreUnavailable("the SQLite store is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._ops.put((op, future))
+        return await future
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._ops.put(None)
+            self._thread.join(10)
+
+    def _main(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # the WAL is fsynced at each commit
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error as err:
+            self._error = err
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while True:
+                first = self._ops.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        more = self._ops.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    batch.append(more)
+                self._commit(conn, batch)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _commit(conn: sqlite3.Connection, batch: list[Any]) -> None:
+        results: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op, future in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    value = op(conn)
+                except Exception as err:  # one bad operation must not undo the others in the batch
+                    conn.execute("ROLLBACK TO op")
+                    results.append((future, False, err))
+                else:
+                    results.append((future, True, value))
+                conn.execute("RELEASE op")
+            conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            if conn.in_transaction:
+                conn.rollback()
+            failure = StoreUnavailable(f"SQLite: {err}")
+            results = [(future, False, failure) for _, future in batch]
+        for future, ok, value in results:
+            future.get_loop().call_soon_threadsafe(_settle, future, ok, value)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # the awaiting task was cancelled
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+class _DataDirLock:
+    """One process per data directory: two would each believe they own every claim."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._fd)
+            raise StoreUnavailable(
+                f"another prowlet process is using {path.parent}; give each process its own "
+                "PROWLET_DATA_DIR, or set PROWLET_REDIS_URL to run replicas") from None
+
+    def release(self) -> None:
+        os.close(self._fd)
+
+
+def _advance(conn: sqlite3.Connection, order_key: str, after: int, now: float) -> None:
+    """The key's head is finished: the next pending event (if any) becomes the head."""
+    row = conn.execute("SELECT MIN(seq) FROM events WHERE state = 'pending' AND order_key = ? AND seq > ?",
+                       (order_key, after)).fetchone()
+    if row[0] is None:
+        conn.execute("DELETE FROM heads WHERE order_key = ?", (order_key,))
+    else:
+        conn.execute("UPDATE heads SET seq = ?, available_at = ?, holder = NULL, token = NULL, lease_until = NULL "
+                     "WHERE order_key = ?", (row[0], now, order_key))
+
+
+def _enqueue(conn: sqlite3.Connection, delivery: str, order_key: str, payload: bytes, now: float) -> None:
+    seq = conn.execute(
+        "INSERT INTO events (delivery, order_key, payload, state, received_at) VALUES (?, ?, ?, 'pending', ?)",
+        (delivery, order_key, payload, now)).lastrowid
+    conn.execute("INSERT OR IGNORE INTO heads (order_key, seq, available_at) VALUES (?, ?, ?)", (order_key, seq, now))
+
+
+class SqliteEventQueue:
+    def __init__(self, db: _Database) -> None:
+        self._db = db
+
+    async def submit(self, delivery: str, order_key: str, payload: bytes) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT state FROM events WHERE delivery = ?", (delivery,)).fetchone()
+            if row is not None:
+                if row[0] != "failed":
+                    return False
+                conn.execute("DELETE FROM events WHERE delivery = ?", (delivery,))  # again, at the back
+            _enqueue(conn, delivery, order_key, payload, time.time())
+            return True
+
+        return await self._db.run(op)
+
+    async def claim(self, consumer: str, limit: int, lease: float) -> list[Claimed]:
+        def op(conn: sqlite3.Connection) -> list[Claimed]:
+            now = time.time()
+            heads = conn.execute(
+                "SELECT order_key, seq FROM heads WHERE available_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
+                "ORDER BY seq LIMIT ?", (now, now, limit)).fetchall()
+            claimed = []
+            for order_key, seq in heads:
+                token = uuid.uuid4().hex
+                conn.execute("UPDATE heads SET holder = ?, token = ?, lease_until = ? WHERE order_key = ?",
+                             (consumer, token, now + lease, order_key))
+                delivery, payload, attempts = conn.execute(
+                    "UPDATE events SET attempts = attempts + 1 WHERE seq = ? RETURNING delivery, payload, attempts",
+                    (seq,)).fetchone()
+                claimed.append(Claimed(delivery, order_key, payload, attempts, token))
+            return claimed
+
+        return await self._db.run(op)
+
+    @staticmethod
+    def _held(conn: sqlite3.Connection, claimed: Claimed) -> int | None:
+        """The head's seq when ``claimed`` still holds it, else None."""
+        row = conn.execute("SELECT seq FROM heads WHERE order_key = ? AND token = ?",
+                           (claimed.order_key, claimed.token)).fetchone()
+        return row[0] if row else None
+
+    async def extend(self, claimed: Claimed, lease: float) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("UPDATE heads SET lease_until = ? WHERE order_key = ? AND token = ?",
+                               (time.time() + lease, claimed.order_key, claimed.token))
+            return cur.rowcount == 1
+
+        return await self._db.run(op)
+
+    async def ack(self, claimed: Claimed) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            seq = self._held(conn, claimed)
+            if seq is None:
+                return False
+            now = time.time()
+            conn.execute("UPDATE events SET state = 'done', payload = NULL, finished_at = ?, error = NULL WHERE seq = ?",
+                         (now, seq))
+            _advance(conn, claimed.order_key, seq, now)
+            return True
+
+        return await self._db.run(op)
+
+    async def fail(self, claimed: Claimed, error: str, retry_in: float | None) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            seq = self._held(conn, claimed)
+            if seq is None:
+                return False
+            now = time.time()
+            if retry_in is not None:
+                conn.execute("UPDATE events SET error = ? WHERE seq = ?", (error, seq))
+                conn.execute("UPDATE heads SET available_at = ?, holder = NULL, token = NULL, lease_until = NULL "
+                             "WHERE order_key = ?", (now + retry_in, claimed.order_key))
+            else:
+                conn.execute("UPDATE events SET state = 'failed', error = ?, finished_at = ? WHERE seq = ?",
+                             (error, now, seq))
+                _advance(conn, claimed.order_key, seq, now)
+            return True
+
+        return await self._db.run(op)
+
+    async def seen(self, delivery: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT state FROM events WHERE delivery = ?", (delivery,)).fetchone()
+            return row is not None and row[0] != "failed"
+
+        return await self._db.run(op)
+
+    async def stats(self, recent_failures: int = 20) -> QueueStats:
+        def op(conn: sqlite3.Connection) -> QueueStats:
+            now = time.time()
+            pending, oldest = conn.execute(
+                "SELECT COUNT(*), MIN(received_at) FROM events WHERE state = 'pending'").fetchone()
+            running = conn.execute("SELECT COUNT(*) FROM heads WHERE lease_until >= ?", (now,)).fetchone()[0]
+            failed = conn.execute("SELECT COUNT(*) FROM events WHERE state = 'failed'").fetchone()[0]
+            rows = conn.execute(
+                "SELECT delivery, order_key, attempts, error, finished_at FROM events WHERE state = 'failed' "
+                "ORDER BY finished_at DESC LIMIT ?", (recent_failures,)).fetchall()
+            return QueueStats(pending, running, oldest, failed,
+                              tuple(FailedEvent(d, k, a, e or "", f) for d, k, a, e, f in rows))
+
+        return await self._db.run(op)
+
+    async def retry_failed(self, delivery: str | None = None) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            where, args = ("AND delivery = ?", (delivery,)) if delivery else ("", ())
+            rows = conn.execute(f"SELECT delivery, order_key, payload FROM events WHERE state = 'failed' {where} "
+                                "ORDER BY seq", args).fetchall()
+            now = time.time()
+            for d, key, payload in rows:
+                conn.execute("DELETE FROM events WHERE delivery = ?", (d,))
+                _enqueue(conn, d, key, payload, now)
+            return len(rows)
+
+        return await self._db.run(op)
+
+    async def purge(self, handled_before: float) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM events WHERE state = 'done' AND finished_at < ?",
+                                (handled_before,)).rowcount
+
+        return await self._db.run(op)
+
+    async def release_all(self, consumer: str | None = None) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            where, args = ("AND holder = ?", (consumer,)) if consumer else ("", ())
+            return conn.execute(f"UPDATE heads SET holder = NULL, token = NULL, lease_until = NULL "
+                                f"WHERE token IS NOT NULL {where}", args).rowcount
+
+        return await self._db.run(op)
+
+    async def close(self) -> None:
+        pass  # the database is closed by SqliteStores.close
+
+
+class SqliteStateStore:
+    def __init__(self, db: _Database) -> None:
+        self._db = db
+
+    async def get(self, ns: str, key: str) -> Any | None:
+        def op(conn: sqlite3.Connection) -> Any | None:
+            row = conn.execute("SELECT value FROM kv WHERE ns = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                               (ns, key, time.time())).fetchone()
+            return orjson.loads(row[0]) if row else None
+
+        return await self._db.run(op)
+
+    async def put(self, ns: str, key: str, value: Any, ttl: float | None = None) -> None:
+        data = orjson.dumps(value)
+        expires = time.time() + ttl if ttl is not None else None
+        await self._db.run(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO kv (ns, key, value, expires_at) VALUES (?, ?, ?, ?)", (ns, key, data, expires)))
+
+    async def put_if_absent(self, ns: str, key: str, value: Any, ttl: float | None = None) -> bool:
+        data = orjson.dumps(value)
+
+        def op(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            expires = now + ttl if ttl is not None else None
+            cur = conn.execute(
+                "INSERT INTO kv (ns, key, value, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET "
+                "value = excluded.value, expires_at = excluded.expires_at WHERE kv.expires_at IS NOT NULL "
+                "AND kv.expires_at <= ?", (ns, key, data, expires, now))
+            return cur.rowcount == 1
+
+        return await self._db.run(op)
+
+    async def delete(self, ns: str, key: str) -> None:
+        await self._db.run(lambda conn: conn.execute("DELETE FROM kv WHERE ns = ? AND key = ?", (ns, key)))
+
+    async def items(self, ns: str) -> dict[str, Any]:
+        def op(conn: sqlite3.Connection) -> dict[str, Any]:
+            rows = conn.execute("SELECT key, value FROM kv WHERE ns = ? AND (expires_at IS NULL OR expires_at > ?)",
+                                (ns, time.time())).fetchall()
+            return {k: orjson.loads(v) for k, v in rows}
+
+        return await self._db.run(op)
+
+    async def append(self, ns: str, value: Any, keep: int) -> None:
+        data = orjson.dumps(value)
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO history (ns, value) VALUES (?, ?)", (ns, data))
+            conn.execute("DELETE FROM history WHERE ns = ? AND seq <= (SELECT seq FROM history WHERE ns = ? "
+                         "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (ns, ns, keep))
+
+        await self._db.run(op)
+
+    async def recent(self, ns: str, limit: int) -> list[Any]:
+        def op(conn: sqlite3.Connection) -> list[Any]:
+            rows = conn.execute("SELECT value FROM history WHERE ns = ? ORDER BY seq DESC LIMIT ?", (ns, limit)).fetchall()
+            return [orjson.loads(r[0]) for r in rows]
+
+        return await self._db.run(op)
+
+    async def acquire(self, name: str, holder: str, ttl: float) -> int | None:
+        def op(conn: sqlite3.Connection) -> int | None:
+            now = time.time()
+            row = conn.execute("SELECT holder, token, until FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                conn.execute("INSERT INTO leases (name, holder, token, until) VALUES (?, ?, 1, ?)", (name, holder, now + ttl))
+                return 1
+            current, token, until = row
+            if current == holder:
+                conn.execute("UPDATE leases SET until = ? WHERE name = ?", (now + ttl, name))
+                return token
+            if until > now:
+                return None
+            conn.execute("UPDATE leases SET holder = ?, token = token + 1, until = ? WHERE name = ?",
+                         (holder, now + ttl, name))
+            return token + 1
+
+        return await self._db.run(op)
+
+    async def release(self, name: str, holder: str) -> None:
+        # Expire rather than delete, so the fencing token keeps growing across holders.
+        await self._db.run(lambda conn: conn.execute(
+            "UPDATE leases SET until = 0 WHERE name = ? AND holder = ?", (name, holder)))
+
+    async def purge(self) -> int:
+        return await self._db.run(lambda conn: conn.execute(
+            "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?", (time.time(),)).rowcount)
+
+    async def close(self) -> None:
+        pass
+
+
+class SqliteStores:
+    """Both stores on one database file; ``close`` releases the data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _DataDirLock(data_dir / "prowlet.lock")
+        try:
+            self._db = _Database(data_dir / "state.sqlite3")
+        except StoreUnavailable:
+            self._lock.release()
+            raise
+        self.events = SqliteEventQueue(self._db)
+        self.state = SqliteStateStore(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+        self._lock.release()

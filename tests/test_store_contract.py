@@ -1,0 +1,234 @@
+"""One contract for every store: SQLite, Redis (a real redis-server) and the in-memory one."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.store import Stores, open_stores
+
+LEASE = 30.0
+SHORT = 0.2  # a lease or retry delay the tests wait out
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stores]:
+    if request.param == "redis":
+        pytest.importorskip("bot.store.redis")  # TEMPORARY until the Redis store lands
+        server = request.getfixturevalue("redis_server")
+        opened = open_stores(tmp_path, server.url, redis_prefix=request.getfixturevalue("redis_prefix"))
+    else:
+        opened = open_stores(tmp_path, kind=request.param)
+    yield opened
+    await opened.close()
+
+
+async def _fill(stores: Stores, *items: tuple[str, str]) -> None:
+    for delivery, key in items:
+        assert await stores.events.submit(delivery, key, f"payload of {delivery}".encode())
+
+
+# ---- the event queue ------------------------------------------------------------------------
+
+async def test_a_submitted_event_is_claimed_with_its_payload(stores: Stores) -> None:
+    await _fill(stores, ("d1", "pr-1"))
+    (claimed,) = await stores.events.claim("c1", 10, LEASE)
+    assert (claimed.delivery, claimed.order_key, claimed.payload, claimed.attempt) == ("d1", "pr-1", b"payload of d1", 1)
+    assert await stores.events.claim("c2", 10, LEASE) == []  # held
+
+
+@pytest.mark.parametrize("stage", ["pending", "running", "handled"])
+async def test_a_known_delivery_is_a_duplicate(stores: Stores, stage: str) -> None:
+    await _fill(stores, ("d1", "pr-1"))
+    if stage != "pending":
+        (claimed,) = await stores.events.claim("c1", 10, LEASE)
+        if stage == "handled":
+            assert await stores.events.ack(claimed)
+    assert not await stores.events.submit("d1", "pr-1", b"again")
+    assert await stores.events.seen("d1")
+
+
+async def test_only_the_oldest_event_of_a_key_is_claimable(stores: Stores) -> None:
+    await _fill(stores, ("a1", "A"), ("a2", "A"), ("b1", "B"))
+    first = await stores.events.claim("c1", 10, LEASE)
+    assert sorted(c.delivery for c in first) == ["a1", "b1"]
+    assert await stores.events.claim("c1", 10, LEASE) == []
+    for claimed in first:
+        assert await stores.events.ack(claimed)
+    assert [c.delivery for c in await stores.events.claim("c1", 10, LEASE)] == ["a2"]
+
+
+async def test_claims_come_oldest_first_and_respect_the_limit(stores: Stores) -> None:
+    await _fill(stores, *((f"d{i}", f"key-{i}") for i in range(5)))
+    assert [c.delivery for c in await stores.events.claim("c1", 2, LEASE)] == ["d0", "d1"]
+    assert [c.delivery for c in await stores.events.claim("c1", 10, LEASE)] == ["d2", "d3", "d4"]
+
+
+async def test_an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_off(stores: Stores) -> None:
+    await _fill(stores, ("d1", "pr-1"), ("d2", "pr-1"))
+    (old,) = await stores.events.claim("dead", 10, SHORT)
+    await asyncio.sleep(SHORT * 2)
+    (new,) = await stores.events.claim("alive", 10, LEASE)
+    assert (new.delivery, new.attempt) == ("d1", 2)
+    assert not await stores.events.ack(old)
+    assert not await stores.events.extend(old, LEASE)
+    assert not await stores.events.fail(old, "late", None)
+    assert await stores.events.ack(new)
+    assert [c.delivery for c in await stores.events.claim("alive", 10, LEASE)] == ["d2"]
+
+
+async def test_extending_a_lease_keeps_the_claim(stores: Stores) -> None:
+    await _fill(stores, ("d1", "pr-1"))
+    (claimed,) = await stores.events.claim("c1", 10, SHORT)
+    assert await stores.events.extend(claimed, LEASE)
+    await asyncio.sleep(SHORT * 2)
+    assert await stores.events.claim("c2", 10, LEASE) == []
+    assert await stores.events.ack(claimed)
+
+
+async def test_a_failure_with_retry_waits_and_keeps_the_order_of_its_key(stores: Stores) -> None:
+    await _fill(stores, ("d1", "pr-1"), ("d2", "pr-1"))
+    (claimed,) = await stores.events.claim("c1", 10, LEASE)
+    assert await stores.events.fail(claimed, "boom", retry_in=SHORT)
+    assert await stores.events.claim("c1", 10, LEASE) == []  # d2 may not overtake d1
+    await asyncio.sleep(SHORT * 2)
+    (again,) = await stores.events.claim("c1", 10, LEASE)
+    assert (again.delivery, again.attempt) == ("d1", 2)
+
+
+async def test_a_parked_failure_lets_its_key_move_on_and_can_be_retried(stores: Stores) -> None:
+    await _fill(stores, ("d1", "pr-1"), ("d2", "pr-1"))
+    (claimed,) = await stores.events.claim("c1", 10, LEASE)
+    assert await stores.events.fail(claimed, "gave up: boom", retry_in=None)
+    stats = await stores.events.stats()
+    assert (stats.pending, stats.failed) == (1, 1)
+    (failure,) = stats.recent_failures
+    assert (failure.delivery, failure.order_key, failure.attempts, failure.error) == ("d1", "pr-1", 1, "gave up: boom")
+    assert not await stores.events.seen("d1")  # repair may ask for it again
+    (next_one,) = await stores.events.claim("c1", 10, LEASE)
+    assert next_one.delivery == "d2"
+    assert await stores.events.ack(next_one)
+    assert await stores.events.retry_failed() == 1
+    (retried,) = await stores.events.claim("c1", 10, LEASE)
+    assert (retried.delivery, retried.payload) == ("d1", b"payload of d1")
+
+
+async def test_a_redelivery_of_a_parked_failure_is_accepted(stores: Stores) -> None:
+    await _fill(stores, ("d1", "pr-1"))
+    (claimed,) = await stores.events.claim("c1", 10, LEASE)
+    await stores.events.fail(claimed, "boom", retry_in=None)
+    assert await stores.events.submit("d1", "pr-1", b"redelivered")
+    (again,) = await stores.events.claim("c1", 10, LEASE)
+    assert (again.payload, again.attempt) == (b"redelivered", 1)
+    assert (await stores.events.stats()).failed == 0
+
+
+async def test_retrying_one_named_failure(stores: Stores) -> None:
+    await _fill(stores, ("d1", "A"), ("d2", "B"))
+    for claimed in await stores.events.claim("c1", 10, LEASE):
+        await stores.events.fail(claimed, "boom", retry_in=None)
+    assert await stores.events.retry_failed("d2") == 1
+    assert [c.delivery for c in await stores.events.claim("c1", 10, LEASE)] == ["d2"]
+    assert (await stores.events.stats()).failed == 1
+
+
+async def test_purge_forgets_old_handled_deliveries_only(stores: Stores) -> None:
+    await _fill(stores, ("d1", "A"), ("d2", "B"))
+    (d1, _) = sorted(await stores.events.claim("c1", 10, LEASE), key=lambda c: c.delivery)
+    await stores.events.ack(d1)
+    assert await stores.events.purge(time.time() + 1) == 1
+    assert await stores.events.submit("d1", "A", b"new")  # forgotten: a new delivery
+    assert not await stores.events.submit("d2", "B", b"again")  # still pending: remembered
+
+
+async def test_release_all_makes_claims_available_at_once(stores: Stores) -> None:
+    await _fill(stores, ("d1", "A"))
+    await stores.events.claim("previous-process", 10, LEASE)
+    assert await stores.events.release_all() == 1
+    (claimed,) = await stores.events.claim("this-process", 10, LEASE)
+    assert claimed.attempt == 2
+
+
+async def test_stats_count_pending_running_and_the_oldest(stores: Stores) -> None:
+    before = time.time()
+    await _fill(stores, ("d1", "A"), ("d2", "A"), ("d3", "B"))
+    await stores.events.claim("c1", 1, LEASE)
+    stats = await stores.events.stats()
+    assert (stats.pending, stats.running, stats.failed) == (3, 1, 0)
+    assert stats.oldest_received_at is not None and before - 1 <= stats.oldest_received_at <= time.time() + 1
+
+
+async def test_many_concurrent_submits_all_land(stores: Stores) -> None:
+    results = await asyncio.gather(*(stores.events.submit(f"d{i}", f"k{i % 7}", b"x") for i in range(300)))
+    assert all(results)
+    assert (await stores.events.stats()).pending == 300
+
+
+# ---- state -----------------------------------------------------------------------------------
+
+VALUES: list[Any] = [1, "text", {"a": [1, 2], "b": None}, [["x", 1.5]], True]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=["int", "str", "dict", "nested-list", "bool"])
+async def test_state_keeps_json_values(stores: Stores, value: Any) -> None:
+    await stores.state.put("ns", "k", value)
+    assert await stores.state.get("ns", "k") == value
+    assert await stores.state.get("ns", "other") is None
+    assert await stores.state.get("other-ns", "k") is None
+
+
+async def test_state_entries_expire(stores: Stores) -> None:
+    await stores.state.put("ns", "short", 1, ttl=SHORT)
+    await stores.state.put("ns", "long", 2)
+    await asyncio.sleep(SHORT * 2)
+    assert await stores.state.get("ns", "short") is None
+    assert await stores.state.items("ns") == {"long": 2}
+    assert await stores.state.purge() >= 0
+
+
+async def test_put_if_absent_sets_once_until_expiry(stores: Stores) -> None:
+    assert await stores.state.put_if_absent("once", "k", "first", ttl=SHORT)
+    assert not await stores.state.put_if_absent("once", "k", "second")
+    assert await stores.state.get("once", "k") == "first"
+    await asyncio.sleep(SHORT * 2)
+    assert await stores.state.put_if_absent("once", "k", "third")
+
+
+async def test_put_if_absent_has_one_winner_among_many(stores: Stores) -> None:
+    wins = await asyncio.gather(*(stores.state.put_if_absent("once", "job", i) for i in range(20)))
+    assert sum(wins) == 1
+
+
+async def test_delete_and_items(stores: Stores) -> None:
+    for key in ("a", "b", "c"):
+        await stores.state.put("repos", key, {"key": key})
+    await stores.state.delete("repos", "b")
+    assert await stores.state.items("repos") == {"a": {"key": "a"}, "c": {"key": "c"}}
+
+
+async def test_history_keeps_the_newest(stores: Stores) -> None:
+    for i in range(7):
+        await stores.state.append("merges", {"n": i}, keep=5)
+    assert await stores.state.recent("merges", 3) == [{"n": 6}, {"n": 5}, {"n": 4}]
+    assert [e["n"] for e in await stores.state.recent("merges", 100)] == [6, 5, 4, 3, 2]
+    assert await stores.state.recent("empty", 10) == []
+
+
+async def test_a_lease_has_one_holder_and_its_token_grows_when_it_changes_hands(stores: Stores) -> None:
+    first = await stores.state.acquire("merge:acme/api", "r1", SHORT)
+    assert first is not None
+    assert await stores.state.acquire("merge:acme/api", "r2", LEASE) is None
+    assert await stores.state.acquire("merge:acme/api", "r1", SHORT) == first  # renewal keeps the token
+    await asyncio.sleep(SHORT * 2)
+    second = await stores.state.acquire("merge:acme/api", "r2", LEASE)
+    assert second is not None and second > first
+    await stores.state.release("merge:acme/api", "r1")  # not the holder: no effect
+    assert await stores.state.acquire("merge:acme/api", "r1", LEASE) is None
+    await stores.state.release("merge:acme/api", "r2")
+    third = await stores.state.acquire("merge:acme/api", "r1", LEASE)
+    assert third is not None and third > second
