@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -15,7 +21,6 @@ from bot.ci.runner import Runner
 from bot.ci.services import AsyncNativeCI, CIServices
 from bot.ci.store import JobStore
 from bot.config import Config, ForgeTuning, GitHubTuning
-from bot.dedup import DeliveryLog
 from bot.dispatch import Dispatcher
 from bot.events import Event, ItemAction, ItemEvent, ItemKind
 from bot.forge.base import ForgeClient
@@ -23,12 +28,18 @@ from bot.forge.offloop import AsyncForge
 from bot.intake import MAX_BODY, ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
 from bot.settings import Settings
-from bot.workqueue import KeyedWorkQueue
+from bot.store import Stores, StoreUnavailable, open_stores
+from bot.worker import EventWorker
 
 log = structlog.get_logger("prowlet")
 
-DRAIN_SECONDS = 30  # on shutdown, queued events get this long to finish
-QUEUE_KEY: web.AppKey[KeyedWorkQueue[Event]] = web.AppKey("queue", KeyedWorkQueue)
+# On SIGTERM, events in hand get this long to finish (inside Docker's default 10 s stop); the rest
+# stay stored for the next process.  Correctness never depends on it.
+DRAIN_SECONDS = 8
+PURGE_EVERY = 3600  # seconds between clean-ups of expired delivery ids and state
+QUEUE_KEY: web.AppKey[EventWorker] = web.AppKey("queue", EventWorker)
+STORES_KEY: web.AppKey[Stores] = web.AppKey("stores", Stores)
+DISPATCH_KEY: web.AppKey[Dispatcher] = web.AppKey("dispatcher", Dispatcher)
 RUNNER_KEY: web.AppKey[Runner] = web.AppKey("runner", Runner)
 MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
 
@@ -94,8 +105,28 @@ def enabled_forges(settings: Settings, config: Config) -> dict[str, EnabledForge
     return forges
 
 
+def consumer_name() -> str:
+    """Names this process in claims and leases (host, pid and a random part for restarts)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+async def _purge_forever(stores: Stores, dedup_window: float) -> None:
+    while True:
+        try:
+            forgotten = await stores.events.purge(time.time() - dedup_window)
+            expired = await stores.state.purge()
+            if forgotten or expired:
+                log.info("store cleaned", deliveries_forgotten=forgotten, state_expired=expired)
+        except StoreUnavailable as err:
+            log.warning("store clean-up failed", error=str(err))
+        await asyncio.sleep(PURGE_EVERY)
+
+
 def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
-              public_url: str = "http://localhost:8080") -> web.Application:
+              public_url: str = "http://localhost:8080", stores: Stores | None = None) -> web.Application:
+    """``stores``: opened by the caller (``prowlet serve`` reports a failure cleanly); None opens the
+    embedded SQLite store under ``data_dir``."""
+    stores = stores or open_stores(data_dir)
     async_forges = {name: AsyncForge(f.client, f.max_concurrent_requests) for name, f in forges.items()}
     data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(data_dir / "jobs.sqlite3")
@@ -109,25 +140,36 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     merger = MergeController(config.raw.merge, async_forges, ci, dispatcher.owners_reader) if config.raw.merge else None
     if merger is not None:
         dispatcher.observers.append(partial(_observe_for_merge, merger))
-    queue: KeyedWorkQueue[Event] = KeyedWorkQueue(
-        dispatcher.handle,
-        max_pending=config.raw.queue.max_pending,
-        max_concurrent=config.raw.queue.max_concurrent_items,
-    )
+    queue_settings = config.raw.queue
+    worker = EventWorker(stores.events, dispatcher.handle, consumer=consumer_name(),
+                         max_concurrent=queue_settings.max_concurrent_items, max_attempts=queue_settings.max_attempts)
     intake = Intake(
         [ForgeIntake(name, f.webhook_secret, f.translate) for name, f in forges.items()],
-        queue,
-        DeliveryLog(ttl=config.raw.queue.dedup_window),
+        stores.events,
+        worker.wake,
     )
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())
     app.add_routes(job_routes(store))
-    app[QUEUE_KEY] = queue
+    app[QUEUE_KEY] = worker
+    app[STORES_KEY] = stores
+    app[DISPATCH_KEY] = dispatcher
     app[RUNNER_KEY] = runner
     if merger is not None:
         app[MERGE_KEY] = merger
 
+    background: list[asyncio.Task[None]] = []
+
     async def recover(app: web.Application) -> None:
+        if not stores.shared:  # the embedded store belongs to this process alone: old claims are moot
+            released = await stores.events.release_all()
+            if released:
+                log.warning("events cut off by the last stop will run again", count=released)
+        stats = await stores.events.stats(0)
+        log.info("event store open", store=stores.kind, pending=stats.pending, failed=stats.failed)
+        worker.start()
+        background.append(asyncio.get_running_loop().create_task(
+            _purge_forever(stores, queue_settings.dedup_window)))
         interrupted = await runner.recover()
         if interrupted:
             log.warning("jobs interrupted by a restart reported as errors", jobs=interrupted)
@@ -135,9 +177,11 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
             merger.start()
 
     async def drain(app: web.Application) -> None:
-        if not await queue.join(DRAIN_SECONDS):
-            log.warning("shutdown with events still pending", pending=queue.pending)
-        await queue.close()
+        # aiohttp stops listening before this runs: nothing new arrives.
+        await worker.stop(DRAIN_SECONDS)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         if merger is not None:
             await merger.stop()
         await runner.close()
@@ -145,6 +189,11 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         for forge in async_forges.values():
             forge.close()
 
+    async def close_stores(app: web.Application) -> None:
+        with contextlib.suppress(StoreUnavailable):
+            await stores.close()
+
     app.on_startup.append(recover)
     app.on_shutdown.append(drain)
+    app.on_cleanup.append(close_stores)
     return app

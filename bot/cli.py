@@ -1,4 +1,4 @@
-"""``prowlet serve | check-config | commands`` (also ``python -m bot``)."""
+"""``prowlet serve | check-config | queue | commands`` (also ``python -m bot``)."""
 
 from __future__ import annotations
 
@@ -59,16 +59,67 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigError as err:
         _print_problems(args.config or "built-in defaults", err)
         return 1
+    from bot.store import StoreUnavailable, open_stores
+
+    try:
+        stores = open_stores(settings.data_dir, settings.redis_url, redis_prefix=settings.redis_prefix)
+    except StoreUnavailable as err:
+        log.error("cannot open the event store", error=str(err))
+        return 2
     forges = enabled_forges(settings, config)
     if not forges:
         log.warning("no forge has credentials; webhooks will be refused until one is configured")
-    log.info("prowlet starting", host=args.host, port=args.port, config=args.config or "built-in defaults")
+    log.info("prowlet starting", host=args.host, port=args.port, config=args.config or "built-in defaults",
+             store=stores.kind)
     # Everything imported and configured so far lives for the whole process: move it out of the
     # collector's sight so full collections stay short (bench/intake.py measured the pauses).
     gc.freeze()
-    web.run_app(build_app(config, forges, settings.data_dir, settings.public_url), host=args.host, port=args.port, print=None,
-                access_log=None, shutdown_timeout=35)
+    web.run_app(build_app(config, forges, settings.data_dir, settings.public_url, stores), host=args.host,
+                port=args.port, print=None, access_log=None, shutdown_timeout=35)
     return 0
+
+
+def queue(args: argparse.Namespace) -> int:
+    """What is waiting, how old the oldest is, and what failed (with why); optionally retry."""
+    import asyncio
+    import time
+
+    from bot.settings import redacted_url
+    from bot.store import StoreUnavailable, open_stores
+
+    try:
+        settings = load_settings()
+        stores = open_stores(settings.data_dir, settings.redis_url, redis_prefix=settings.redis_prefix, exclusive=False)
+    except (SettingsError, StoreUnavailable) as err:
+        print(f"prowlet: {err}", file=sys.stderr)
+        return 2
+    where = redacted_url(settings.redis_url) if settings.redis_url else f"{settings.data_dir}/state.sqlite3"
+
+    async def report() -> int:
+        try:
+            if args.retry:
+                count = await stores.events.retry_failed(None if args.retry == "all" else args.retry)
+                print(f"{count} failed event(s) put back in line")
+                return 0 if count or args.retry == "all" else 1
+            stats = await stores.events.stats(args.limit)
+        finally:
+            await stores.close()
+        age = f"{time.time() - stats.oldest_received_at:.0f}s" if stats.oldest_received_at else "-"
+        print(f"store: {stores.kind} ({where})")
+        print(f"pending: {stats.pending}  running: {stats.running}  oldest pending: {age}  failed: {stats.failed}")
+        for failure in stats.recent_failures:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(failure.failed_at))
+            print(f"  FAILED {failure.delivery}  {failure.order_key}  attempts={failure.attempts}  at {when}Z")
+            print(f"         {failure.error}")
+        if stats.failed:
+            print("retry with: prowlet queue --retry DELIVERY (or --retry all)")
+        return 0
+
+    try:
+        return asyncio.run(report())
+    except StoreUnavailable as err:
+        print(f"prowlet: {err}", file=sys.stderr)
+        return 2
 
 
 def commands(args: argparse.Namespace) -> int:
@@ -92,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check-config", help="validate a config file; exits non-zero on problems")
     p.add_argument("file")
     p.set_defaults(run=check_config)
+
+    p = sub.add_parser("queue", help="show pending and failed events in the store (PROWLET_DATA_DIR / PROWLET_REDIS_URL)")
+    p.add_argument("--retry", metavar="DELIVERY", help="put a failed event (its delivery key, or 'all') back in line")
+    p.add_argument("--limit", type=int, default=20, help="how many recent failures to list (default 20)")
+    p.set_defaults(run=queue)
 
     p = sub.add_parser("commands", help="print the command table (Markdown) generated from the plugins")
     p.set_defaults(run=commands)

@@ -71,12 +71,13 @@ class GitHubTuning(ForgeTuning):
 
 @dataclass(frozen=True)
 class QueueSettings:
-    max_pending: int = 10000  # deliveries waiting to be handled; beyond it intake answers 503
-    max_concurrent_items: int = 32  # PRs/issues handled at once (events of one item stay in order)
-    dedup_window: int = 86400  # seconds a delivery id is remembered
+    max_concurrent_items: int = 32  # PRs/issues handled at once per process (each one's events stay in order)
+    dedup_window: int = 604800  # seconds a handled delivery id is remembered (7 days, GitHub's redelivery window)
+    max_attempts: int = 5  # an event whose handling keeps failing is parked after this many tries
 
     def check(self) -> list[tuple[str, str]]:
-        return [(k, "must be at least 1") for k in ("max_pending", "max_concurrent_items", "dedup_window") if getattr(self, k) < 1]
+        keys = ("max_concurrent_items", "dedup_window", "max_attempts")
+        return [(k, "must be at least 1") for k in keys if getattr(self, k) < 1]
 
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")

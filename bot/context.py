@@ -6,6 +6,7 @@ item's current state is fetched at most once per event however many commands ask
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from bot.forge.base import ChangedFile, Comment, Permission
 from bot.forge.offloop import AsyncForge
 from bot.owners import OwnersIndex
 from bot.owners_reader import OwnersReader, changed_paths
-from bot.replies import render_note, render_reply
+from bot.replies import has_marker, render_note, render_reply, with_marker
 
 if TYPE_CHECKING:
     from bot.ci.services import CIServices
@@ -47,7 +48,10 @@ class EventScope:
     labels: LabelCache
     owners_reader: OwnersReader
     ci: CIServices
+    attempt: int = 1  # more than 1: an earlier run of this event may have posted already
     _item: Item | None = None
+    _posted: int = 0
+    _existing: list[Comment] | None = None
     _permissions: dict[str, Permission] = field(default_factory=dict)
     _changed: list[ChangedFile] | None = None
     _owners: OwnersIndex | None = None
@@ -68,6 +72,22 @@ class EventScope:
             item = await self.item()
             self._changed = await self.owners_reader.changed_files(self.forge, self.event.ref, item.head_sha)
         return self._changed
+
+    async def post_comment(self, body: str) -> None:
+        """Post a message of this event's handling exactly once, however often the event is handled.
+
+        Each message carries a hidden marker (delivery, and its rank among this handling's messages:
+        handlers are deterministic given the same forge state).  On a first attempt nothing can have
+        been posted yet; on a retry the comments are read once and a marked message is not posted again."""
+        self._posted += 1
+        digest = hashlib.sha256(f"{self.event.forge}:{self.event.delivery_id}".encode()).hexdigest()[:16]
+        marker = f"{digest}.{self._posted}"
+        if self.attempt > 1:
+            if self._existing is None:
+                self._existing = await self.forge.list_comments(self.event.ref)
+            if any(has_marker(c.body, marker) for c in self._existing):
+                return
+        await self.forge.comment(self.event.ref, with_marker(body, marker))
 
     async def owners(self) -> OwnersIndex:
         """OWNERS for the changed files, at the base branch's current head.  Raises OwnersError."""
@@ -147,11 +167,10 @@ class Context:
     async def reply(self, inv: Invocation | None, message: str) -> None:
         """Answer the event's actor, quoting the command this answers."""
         url = getattr(self.event, "url", None)
-        body = render_reply(self.event.actor, message, inv.line if inv else None, url)
-        await self.forge.comment(self.ref, body)
+        await self._scope.post_comment(render_reply(self.event.actor, message, inv.line if inv else None, url))
 
     async def note(self, message: str) -> None:
-        await self.forge.comment(self.ref, render_note(message))
+        await self._scope.post_comment(render_note(message))
 
     async def status_comment(self, marker: str, text: str, comments: Sequence[Comment] | None = None,
                              bot: str | None = None) -> None:

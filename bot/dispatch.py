@@ -66,7 +66,8 @@ class Dispatcher:
             log.warning("cannot tell who the bot is; handling the event anyway", error=str(err))
         return None
 
-    async def handle(self, event: Event) -> None:
+    async def handle(self, event: Event, attempt: int = 1) -> None:
+        """Handle one event; ``attempt`` > 1 when the queue runs it again (after a crash or a failure)."""
         structlog.contextvars.bind_contextvars(
             delivery=event.delivery_id, forge=event.forge, repo=event.repo, number=event.ref.number
         )
@@ -82,7 +83,7 @@ class Dispatcher:
                 return
             repo_config = self.config.for_repo(event.repo)
             scope = EventScope(event=event, forge=forge, repo_config=repo_config, labels=self.labels,
-                               owners_reader=self.owners_reader, ci=self.ci)
+                               owners_reader=self.owners_reader, ci=self.ci, attempt=attempt)
             invocations = parse_commands(_command_text(event), repo_config.prefix)
             for plugin in repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)

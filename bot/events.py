@@ -133,10 +133,10 @@ class CIEvent(Event):
     conclusion: str = ""  # the forge's word: success, failure, failed, canceled ...
 
 
-def order_key(event: Event) -> tuple[str, str, str, int]:
-    """Events with the same key are handled in the order they were received."""
+def order_key(event: Event) -> str:
+    """Events with the same key are handled in the order they were received (one PR/MR or issue)."""
     ref = event.ref
-    return (event.forge, ref.repo, ref.kind.value, ref.number)
+    return f"{event.forge}:{ref.kind.value}:{ref.number}:{ref.repo}"
 
 
 class PayloadError(ValueError):

@@ -1,12 +1,16 @@
-"""The webhook receiver: verify, de-duplicate, translate and queue — then answer at once.
+"""The webhook receiver: verify, translate, store durably (de-duplicating) — then answer.
 
-Nothing here calls a forge: the forge times deliveries out after ~10 s, and GitLab disables a hook
-after repeated failures (a 4xx disables it for good), so every verified delivery gets a 2xx quickly
-and ignored events are answered 200 too.
+A delivery is answered 2xx only once it is stored (``EventQueue.submit`` returns after the commit):
+whatever happens to the process afterwards, this or the next process handles it.  A store that
+cannot take it gets 503, so the forge records a failed delivery that repair (bot/repair.py) or the
+forge's own retry brings back.  Nothing here calls a forge: the forge times deliveries out after
+~10 s, and GitLab disables a hook after repeated failures (a 4xx disables it for good), so every
+verified delivery gets an answer quickly and ignored events are answered 200 too.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +20,10 @@ import orjson
 import structlog
 from aiohttp import web
 
-from bot.dedup import DeliveryLog
 from bot.events import Event, PayloadError, order_key
+from bot.store.base import EventQueue, StoreUnavailable
+from bot.store.codec import encode
 from bot.verify import github_signature_ok, gitlab_token_ok
-from bot.workqueue import KeyedWorkQueue, QueueFull
 
 log = structlog.get_logger("prowlet.intake")
 
@@ -60,10 +64,10 @@ def _decode(body: bytes, content_type: str) -> dict[str, Any] | None:
 
 
 class Intake:
-    def __init__(self, forges: list[ForgeIntake], queue: KeyedWorkQueue[Event], deliveries: DeliveryLog) -> None:
+    def __init__(self, forges: list[ForgeIntake], events: EventQueue, on_accept: Callable[[], None]) -> None:
         self._forges = {f.name: f for f in forges}
-        self._queue = queue
-        self._deliveries = deliveries
+        self._events = events
+        self._on_accept = on_accept  # wakes the worker
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -73,7 +77,7 @@ class Intake:
         ]
 
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "forges": sorted(self._forges), "pending": self._queue.pending})
+        return web.json_response({"status": "ok", "forges": sorted(self._forges)})
 
     async def github(self, request: web.Request) -> web.Response:
         forge = self._forges.get("github")
@@ -84,7 +88,7 @@ class Intake:
             return _reply(401, "bad signature")
         event_type = request.headers.get("X-GitHub-Event")
         delivery = request.headers.get("X-GitHub-Delivery")
-        return self._accept(forge, event_type, delivery, body, request.content_type)
+        return await self._accept(forge, event_type, delivery, body, request.content_type)
 
     async def gitlab(self, request: web.Request) -> web.Response:
         forge = self._forges.get("gitlab")
@@ -96,16 +100,13 @@ class Intake:
         event_type = request.headers.get("X-Gitlab-Event")
         # Idempotency-Key (GitLab 17.4+) is stable across retries; the event UUID is the fallback.
         delivery = request.headers.get("Idempotency-Key") or request.headers.get("X-Gitlab-Event-UUID")
-        return self._accept(forge, event_type, delivery, body, request.content_type)
+        return await self._accept(forge, event_type, delivery, body, request.content_type)
 
-    def _accept(
+    async def _accept(
         self, forge: ForgeIntake, event_type: str | None, delivery: str | None, body: bytes, content_type: str
     ) -> web.Response:
         if not event_type:
             return _reply(400, "missing event type header")
-        dedup_key = f"{forge.name}:{delivery}" if delivery else None
-        if dedup_key and self._deliveries.seen(dedup_key):
-            return _reply(200, "duplicate")
         payload = _decode(body, content_type)
         if payload is None:
             return _reply(400, "body is not a JSON object")
@@ -116,11 +117,15 @@ class Intake:
             return _reply(400, f"malformed {event_type} payload: {err}")
         if event is None:
             return _reply(200, "ignored")
+        # The delivery id is the queue's key, so a redelivery is recognised as a duplicate; a
+        # delivery without one cannot be, and gets a key of its own.
+        key = f"{forge.name}:{delivery}" if delivery else f"{forge.name}:no-id:{uuid.uuid4().hex}"
         try:
-            self._queue.submit(order_key(event), event)
-        except QueueFull:
-            log.error("queue full; delivery refused", forge=forge.name, delivery=delivery)
-            return _reply(503, "busy, redeliver later")
-        if dedup_key:
-            self._deliveries.record(dedup_key)
+            accepted = await self._events.submit(key, order_key(event), encode(event))
+        except StoreUnavailable as err:
+            log.error("delivery refused: the store cannot take it", forge=forge.name, delivery=delivery, error=str(err))
+            return _reply(503, "cannot store the delivery now; redeliver later")
+        if not accepted:
+            return _reply(200, "duplicate")
+        self._on_accept()
         return _reply(202, "accepted")

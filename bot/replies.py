@@ -52,3 +52,12 @@ def render_reply(actor: str, message: str, command_line: str | None = None, url:
 def render_note(message: str) -> str:
     """A message not answering a command (e.g. "new commits removed lgtm")."""
     return neutralize(message)
+
+
+def with_marker(body: str, marker: str) -> str:
+    """A hidden line that identifies one message, so a retried handler can tell it was posted."""
+    return f"{body}\n\n<!-- prowlet:{marker} -->"
+
+
+def has_marker(body: str, marker: str) -> bool:
+    return f"<!-- prowlet:{marker} -->" in body

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 
 class SettingsError(ValueError):
@@ -56,6 +57,8 @@ class Settings:
     gitlab: GitLabSettings
     data_dir: Path
     public_url: str = "http://localhost:8080"  # links to job pages in commit statuses
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password
+    redis_prefix: str = "prowlet"  # keys' prefix, so deployments can share one Redis
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log filter that redacts them."""
@@ -65,8 +68,23 @@ class Settings:
             self.github.webhook_secret,
             self.gitlab.token,
             self.gitlab.webhook_secret,
+            redis_password(self.redis_url),
         )
         return [v for v in values if v]
+
+
+def redis_password(url: str | None) -> str | None:
+    return urlsplit(url).password if url else None
+
+
+def redacted_url(url: str) -> str:
+    """``redis://:secret@host:6379/0`` → ``redis://***@host:6379/0``: safe to log or show."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -117,4 +135,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     data_dir = Path(_get(env, "PROWLET_DATA_DIR") or "./data")
     public_url = _url(env, "PROWLET_PUBLIC_URL", "http://localhost:8080")
-    return Settings(github=github, gitlab=gitlab, data_dir=data_dir, public_url=public_url)
+    redis_url = _get(env, "PROWLET_REDIS_URL")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"PROWLET_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {redacted_url(redis_url)!r}")
+    redis_prefix = _get(env, "PROWLET_REDIS_PREFIX") or "prowlet"
+    return Settings(github=github, gitlab=gitlab, data_dir=data_dir, public_url=public_url, redis_url=redis_url,
+                    redis_prefix=redis_prefix)

@@ -25,7 +25,7 @@ BAD = [
     ("wrong nested type", {"plugins": {"options": {"label": {"restricted": ["a"]}}}},
      "plugins.options.label.restricted: expected a mapping, got list"),
     ("bad regex", {"ignore": {"pattern": "[bot"}}, "ignore.pattern: bad regular expression '[bot'"),
-    ("bool is not an int", {"queue": {"max_pending": True}}, "queue.max_pending: expected an integer, got boolean"),
+    ("bool is not an int", {"queue": {"max_attempts": True}}, "queue.max_attempts: expected an integer, got boolean"),
     ("int out of range", {"queue": {"max_concurrent_items": 0}}, "queue.max_concurrent_items: must be at least 1"),
     ("bad prefix", {"commands": {"prefix": "P!"}}, "commands.prefix: invalid command prefix 'P!'"),
     ("prefix without separator", {"commands": {"prefix": "prow"}}, "commands.prefix: invalid command prefix"),
@@ -49,7 +49,7 @@ def test_bad_config_names_key_and_problem(data: object, message: str) -> None:
 
 def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(ConfigError) as err:
-        parse_config({"colour": 1, "queue": {"max_pending": "x"}, "plugins": {"enabled": ["nope"]}}, REGISTRY)
+        parse_config({"colour": 1, "queue": {"max_attempts": "x"}, "plugins": {"enabled": ["nope"]}}, REGISTRY)
     assert len(err.value.problems) == 3
 
 

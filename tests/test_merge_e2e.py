@@ -71,7 +71,9 @@ def add_failing_check(bot: Bot, number: int) -> None:
 
 
 def set_conflict(bot: Bot, number: int, conflict: bool) -> None:
+    """As on a real forge, a conflict comes or goes because a branch moved: here the base does."""
     fake: Any = bot.fake
+    fake.set_file(REPO, "moved-base.txt", f"conflict={conflict}", branch="main")
     if fake.name == "github":
         fake.set_mergeable(REPO, number, "dirty" if conflict else "clean")
     else:

@@ -11,9 +11,10 @@ __all__ = ["Claimed", "EventQueue", "QueueStats", "StateStore", "Stores", "Store
 
 
 def open_stores(data_dir: Path, redis_url: str | None = None, *, kind: str | None = None,
-                redis_prefix: str = "prowlet") -> Stores:
+                redis_prefix: str = "prowlet", exclusive: bool = True) -> Stores:
     """Redis when a URL is given, else SQLite under ``data_dir``.  ``kind="memory"`` is for tests and
-    benchmarks.  Raises StoreUnavailable with a message fit for the operator."""
+    benchmarks; ``exclusive=False`` lets a tool open the SQLite store beside a running server.
+    Raises StoreUnavailable with a message fit for the operator."""
     if kind == "memory":
         from bot.store.memory import MemoryEventQueue, MemoryStateStore
 
@@ -28,7 +29,7 @@ def open_stores(data_dir: Path, redis_url: str | None = None, *, kind: str | Non
         return Stores(redis.events, redis.state, "redis", True, redis.close)
     from bot.store.sqlite import SqliteStores
 
-    sqlite = SqliteStores(data_dir)
+    sqlite = SqliteStores(data_dir, exclusive)
 
     async def close() -> None:
         await asyncio.get_running_loop().run_in_executor(None, sqlite.close)

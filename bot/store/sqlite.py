@@ -104,7 +104,7 @@ class _Database:
 
     def _main(self) -> None:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")  # the WAL is fsynced at each commit
             conn.executescript(_SCHEMA)
@@ -146,6 +146,8 @@ class _Database:
                     value = op(conn)
                 except Exception as err:  # one bad operation must not undo the others in the batch
                     conn.execute("ROLLBACK TO op")
+                    if isinstance(err, sqlite3.Error):
+                        err = StoreUnavailable(f"SQLite: {err}")
                     results.append((future, False, err))
                 else:
                     results.append((future, True, value))
@@ -432,19 +434,24 @@ class SqliteStateStore:
 
 
 class SqliteStores:
-    """Both stores on one database file; ``close`` releases the data directory."""
+    """Both stores on one database file; ``close`` releases the data directory.
 
-    def __init__(self, data_dir: Path) -> None:
+    ``exclusive=False`` is for short-lived tools (``prowlet queue``) beside a running server: SQLite's
+    own locking keeps their few transactions safe; only a second *server* must be kept out."""
+
+    def __init__(self, data_dir: Path, exclusive: bool = True) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = _DataDirLock(data_dir / "prowlet.lock")
+        self._lock = _DataDirLock(data_dir / "prowlet.lock") if exclusive else None
         try:
             self._db = _Database(data_dir / "state.sqlite3")
         except StoreUnavailable:
-            self._lock.release()
+            if self._lock is not None:
+                self._lock.release()
             raise
         self.events = SqliteEventQueue(self._db)
         self.state = SqliteStateStore(self._db)
 
     def close(self) -> None:
         self._db.close()
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()

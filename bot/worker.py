@@ -1,0 +1,153 @@
+"""Takes events from the durable queue and handles them: at least once, in order per PR/MR.
+
+Each claim is a lease kept alive while its event is handled; a process that dies stops renewing, so
+its events go to whichever process claims next (the next start of this one, or a replica).  A handler
+that raises is retried with exponential backoff (its PR's later events wait, keeping order) and,
+after ``max_attempts``, parked as failed: visible in ``prowlet queue``, retried by a redelivery or by
+``prowlet queue --retry``, never dropped.
+
+Intake ``wake()``s the worker after each accepted delivery, so handling starts at once; the poll
+interval only matters for retries coming due and for events another replica stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from bot.events import Event
+from bot.store.base import Claimed, EventQueue, StoreUnavailable
+from bot.store.codec import CodecError, decode
+
+log = structlog.get_logger("prowlet.worker")
+
+Handler = Callable[[Event, int], Awaitable[None]]  # (event, attempt number: 1 on the first)
+
+
+def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
+    """Seconds before attempt ``attempt + 1``: 2, 4, 8 ... capped."""
+    return min(cap, base * 2 ** (attempt - 1))
+
+
+class EventWorker:
+    def __init__(self, events: EventQueue, handle: Handler, *, consumer: str, max_concurrent: int = 32,
+                 lease: float = 60.0, poll: float = 1.0, max_attempts: int = 5, retry_base: float = 2.0) -> None:
+        self._events = events
+        self._handle = handle
+        self.consumer = consumer
+        self._max_concurrent = max_concurrent
+        self._lease = lease
+        self._poll = poll
+        self._max_attempts = max_attempts
+        self._retry_base = retry_base
+        self._tasks: dict[asyncio.Task[None], Claimed] = {}
+        self._wakeup = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._loop_task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming, give events in hand ``grace`` seconds, then cut the rest off and hand
+        their claims back: they are stored, so the next process (or a replica) handles them."""
+        self._stopping = True
+        self.wake()
+        if self._loop_task is not None:
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self._tasks:
+            _, unfinished = await asyncio.wait(list(self._tasks), timeout=grace)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            if unfinished:
+                log.warning("events left for the next process", count=len(unfinished))
+        with contextlib.suppress(StoreUnavailable):
+            await self._events.release_all(self.consumer)
+
+    async def join(self, timeout: float = 30.0) -> bool:
+        """Wait until nothing is pending or in flight (tests; orderly shutdown reports)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._tasks and (await self._events.stats(0)).pending == 0:
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wakeup.clear()  # before claiming: a wake during the claim is not lost
+            free = self._max_concurrent - len(self._tasks)
+            claimed: list[Claimed] = []
+            if free > 0:
+                try:
+                    claimed = await self._events.claim(self.consumer, free, self._lease)
+                except StoreUnavailable as err:
+                    log.warning("cannot claim events; will try again", error=str(err))
+                except Exception:
+                    log.exception("claiming events failed; will try again")
+            for item in claimed:
+                task = asyncio.get_running_loop().create_task(self._work(item))
+                self._tasks[task] = item
+                task.add_done_callback(self._done)
+            if claimed and len(claimed) == free:
+                await self._wait(None)  # every slot busy: a finishing task wakes us
+            elif not claimed:
+                await self._wait(self._poll)
+
+    async def _wait(self, timeout: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        self.wake()  # a slot is free, and the finished key's next event may be claimable
+
+    async def _work(self, claimed: Claimed) -> None:
+        bound = log.bind(delivery=claimed.delivery, attempt=claimed.attempt)
+        try:
+            event = decode(claimed.payload)
+        except CodecError as err:
+            bound.error("stored event cannot be read; parked", error=str(err))
+            await self._finish(self._events.fail(claimed, str(err), None), bound)
+            return
+        keeper = asyncio.get_running_loop().create_task(self._keep_lease(claimed, bound))
+        try:
+            await self._handle(event, claimed.attempt)
+        except Exception as err:
+            retry_in = backoff(claimed.attempt, self._retry_base) if claimed.attempt < self._max_attempts else None
+            bound.exception("event handling failed", retry_in=retry_in)
+            await self._finish(self._events.fail(claimed, f"{type(err).__name__}: {err}"[:500], retry_in), bound)
+        else:
+            await self._finish(self._events.ack(claimed), bound)
+        finally:
+            keeper.cancel()
+
+    async def _finish(self, outcome: Awaitable[bool], bound: structlog.typing.FilteringBoundLogger) -> None:
+        try:
+            if not await outcome:
+                bound.warning("claim was lost before the event finished; another consumer has it")
+        except StoreUnavailable as err:
+            # The event stays claimed; its lease runs out and it is handled again (idempotently).
+            bound.warning("could not record the outcome; the event will run again", error=str(err))
+
+    async def _keep_lease(self, claimed: Claimed, bound: structlog.typing.FilteringBoundLogger) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                if not await self._events.extend(claimed, self._lease):
+                    bound.warning("lease lost while handling; another consumer may run this event too")
+                    return
+            except StoreUnavailable as err:
+                bound.warning("could not renew the lease", error=str(err))
