@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,68 +12,10 @@ from tests.conftest import AUTHOR, COLLAB, REPO, seed
 from tests.fakes.base import Delivery
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitlab import FakeGitLab
-
-PROWLET = Path(sys.executable).parent / "prowlet"  # the console script installed with the package
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.loads(resp.read())
-
-
-def _post(base: str, delivery: Delivery) -> int:
-    req = urllib.request.Request(base + delivery.path, data=delivery.body, headers=delivery.headers, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status
-    except urllib.error.HTTPError as err:
-        return err.code
-
-
-def _wait_for(predicate, what: str, seconds: float = 20) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Served:
-    def __init__(self, env: dict[str, str], tmp_path: Path) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = tmp_path / "prowlet.log"
-        self._log = self.log_path.open("w")
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GITLAB_"))}
-        full_env.update(env, PROWLET_LOG_FORMAT="json", PROWLET_DATA_DIR=str(tmp_path))
-        self.proc = subprocess.Popen([str(PROWLET), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                                     env=full_env, stderr=self._log, stdout=self._log)
-
-        def up() -> bool:
-            try:
-                _get(self.base + "/healthz")
-                return True
-            except OSError:
-                assert self.proc.poll() is None, self.log_path.read_text()
-                return False
-
-        _wait_for(up, "prowlet to listen")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=40)
-        self._log.close()
-        return code
-
-    def log_lines(self) -> list[dict]:
-        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.startswith("{")]
+from tests.served import PROWLET, Served, forge_env
+from tests.served import get_json as _get
+from tests.served import post as _post
+from tests.served import wait_for as _wait_for
 
 
 @pytest.fixture
@@ -94,10 +28,7 @@ def fakes() -> Iterator[tuple[FakeGitHub, FakeGitLab]]:
 
 def test_serve_both_forges_from_the_environment(fakes: tuple[FakeGitHub, FakeGitLab], tmp_path: Path) -> None:
     gh, gl = fakes
-    env = {
-        "GITHUB_TOKEN": gh.token, "GITHUB_API_URL": gh.api_url, "GITHUB_WEBHOOK_SECRET": gh.webhook_secret,
-        "GITLAB_TOKEN": gl.token, "GITLAB_URL": gl.api_url, "GITLAB_WEBHOOK_SECRET": gl.webhook_secret,
-    }
+    env = forge_env(gh, gl)
     served = Served(env, tmp_path)
     try:
         assert _get(served.base + "/healthz")["forges"] == ["github", "gitlab"]

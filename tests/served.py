@@ -1,0 +1,101 @@
+"""`prowlet serve` as a real process, configured only by the environment, for tests that need the
+real entry point: start-up and shutdown, crashes (SIGKILL), replicas."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.fakes.base import Delivery, FakeForge
+
+PROWLET = Path(sys.executable).parent / "prowlet"  # the console script installed with the package
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def post(base: str, delivery: Delivery, timeout: float = 5) -> int:
+    """The HTTP status, or 0 when no answer came (refused, reset, timed out)."""
+    req = urllib.request.Request(base + delivery.path, data=delivery.body, headers=delivery.headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return 0
+
+
+def wait_for(predicate: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def forge_env(*fakes: FakeForge) -> dict[str, str]:
+    """The environment that points prowlet at these fakes."""
+    env: dict[str, str] = {}
+    for fake in fakes:
+        if fake.name == "github":
+            env.update(GITHUB_TOKEN=fake.token, GITHUB_API_URL=fake.api_url, GITHUB_WEBHOOK_SECRET=fake.webhook_secret)
+        else:
+            env.update(GITLAB_TOKEN=fake.token, GITLAB_URL=fake.api_url, GITLAB_WEBHOOK_SECRET=fake.webhook_secret)
+    return env
+
+
+class Served:
+    def __init__(self, env: dict[str, str], tmp_path: Path, *, data_dir: Path | None = None, name: str = "prowlet",
+                 args: tuple[str, ...] = ()) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / f"{name}.log"
+        self._log = self.log_path.open("w")
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GITLAB_", "PROWLET_"))}
+        full_env.update(PROWLET_LOG_FORMAT="json", PROWLET_DATA_DIR=str(data_dir or tmp_path))
+        full_env.update(env)
+        self.proc = subprocess.Popen([str(PROWLET), "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
+                                     env=full_env, stderr=self._log, stdout=self._log)
+
+        def up() -> bool:
+            try:
+                get_json(self.base + "/healthz")
+                return True
+            except OSError:
+                assert self.proc.poll() is None, self.log_path.read_text()
+                return False
+
+        wait_for(up, "prowlet to listen")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=40)
+        self._log.close()
+        return code
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self._log.close()
+
+    def log_lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.startswith("{")]
