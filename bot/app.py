@@ -136,7 +136,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         jobs=[job.to_spec() for job in config.raw.jobs],
         native={name: AsyncNativeCI(f.native_ci, async_forges[name]) for name, f in forges.items() if f.native_ci},
     )
-    dispatcher = Dispatcher(config, async_forges, ci)
+    dispatcher = Dispatcher(config, async_forges, ci, stores.state)
     merger = MergeController(config.raw.merge, async_forges, ci, dispatcher.owners_reader) if config.raw.merge else None
     if merger is not None:
         dispatcher.observers.append(partial(_observe_for_merge, merger))

@@ -24,6 +24,9 @@ from bot.replies import has_marker, render_note, render_reply, with_marker
 if TYPE_CHECKING:
     from bot.ci.services import CIServices
     from bot.config import RepoConfig
+    from bot.store.base import StateStore
+
+ONCE_TTL = 7 * 86400  # as long as a delivery id is remembered
 
 
 class LabelCache:
@@ -49,6 +52,7 @@ class EventScope:
     owners_reader: OwnersReader
     ci: CIServices
     attempt: int = 1  # more than 1: an earlier run of this event may have posted already
+    state: StateStore | None = None
     _item: Item | None = None
     _posted: int = 0
     _existing: list[Comment] | None = None
@@ -88,6 +92,14 @@ class EventScope:
             if any(has_marker(c.body, marker) for c in self._existing):
                 return
         await self.forge.comment(self.event.ref, with_marker(body, marker))
+
+    async def once(self, what: str) -> bool:
+        """True the first time this event's handling asks for ``what`` (however often the event runs):
+        for effects a forge cannot make idempotent, such as starting a pipeline."""
+        if self.state is None:
+            return True
+        key = f"{self.event.forge}:{self.event.delivery_id}:{what}"
+        return await self.state.put_if_absent("once", key, True, ttl=ONCE_TTL)
 
     async def owners(self) -> OwnersIndex:
         """OWNERS for the changed files, at the base branch's current head.  Raises OwnersError."""
@@ -135,6 +147,9 @@ class Context:
 
     async def changed_files(self) -> list[ChangedFile]:
         return await self._scope.changed_files()
+
+    async def once(self, what: str) -> bool:
+        return await self._scope.once(what)
 
     async def changed_paths(self) -> list[str]:
         return changed_paths(await self._scope.changed_files())

@@ -24,6 +24,7 @@ from bot.forge.base import (
 from bot.forge.offloop import AsyncForge
 from bot.plugin import Command, Plugin
 from bot.replies import code
+from bot.store.base import StateStore
 
 log = structlog.get_logger("prowlet.dispatch")
 
@@ -39,8 +40,10 @@ def _command_text(event: Event) -> str:
 
 
 class Dispatcher:
-    def __init__(self, config: Config, forges: Mapping[str, AsyncForge], ci: CIServices) -> None:
+    def __init__(self, config: Config, forges: Mapping[str, AsyncForge], ci: CIServices,
+                 state: StateStore | None = None) -> None:
         self.config = config
+        self.state = state
         self.forges = dict(forges)
         self.ci = ci
         # Called after each handled event (merge automation schedules a pass for its repository).
@@ -83,7 +86,7 @@ class Dispatcher:
                 return
             repo_config = self.config.for_repo(event.repo)
             scope = EventScope(event=event, forge=forge, repo_config=repo_config, labels=self.labels,
-                               owners_reader=self.owners_reader, ci=self.ci, attempt=attempt)
+                               owners_reader=self.owners_reader, ci=self.ci, attempt=attempt, state=self.state)
             invocations = parse_commands(_command_text(event), repo_config.prefix)
             for plugin in repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)

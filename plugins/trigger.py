@@ -53,7 +53,9 @@ async def _start(ctx: Context, jobs: Sequence[JobSpec]) -> list[str]:
         return []
     change = await _change(ctx)
     for job in jobs:
-        await runner.start(job, change)
+        # Once per delivery: a rerun of this event (after a crash) must not start the job again.
+        if await ctx.once(f"job:{job.name}:{change.head_sha}"):
+            await runner.start(job, change)
     return [job.name for job in jobs]
 
 
@@ -134,8 +136,11 @@ async def test(ctx: Context, inv: Invocation) -> None:
     for name in wanted:
         if name.lower() in jobs:
             await _start(ctx, [jobs[name.lower()]])  # named explicitly: runs whatever its file filter says
-        elif native is None or await native.run(ctx.ref, (await ctx.item()).head_sha or "", name) is None:
+        elif native is None:
             unknown.append(name)
+        elif await ctx.once(f"native:{name}"):
+            if await native.run(ctx.ref, (await ctx.item()).head_sha or "", name) is None:
+                unknown.append(name)
     if unknown:
         await ctx.reply(inv, f"I don't know {', '.join(code(u) for u in unknown)}; {await _job_list(ctx)}")
 
@@ -153,6 +158,8 @@ async def retest(ctx: Context, inv: Invocation) -> None:
     started = await _start(ctx, again)
     native = ctx.ci.native.get(ctx.forge.name)
     if native is not None:
+        if not await ctx.once("native-retest"):
+            return  # an earlier run of this event already asked the forge (and answered)
         started += await native.retest(ctx.ref, item.head_sha or "")
     if not started:
         await ctx.reply(inv, "nothing has failed on the current commit, so there is nothing to re-run.")
