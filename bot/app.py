@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -22,6 +23,8 @@ from bot.forge.base import ForgeClient
 from bot.forge.offloop import AsyncForge
 from bot.intake import MAX_BODY, ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
+from bot.repair import Repairer
+from bot.scope import announce_repos_in_scope
 from bot.settings import Settings
 from bot.workqueue import KeyedWorkQueue
 
@@ -31,6 +34,7 @@ DRAIN_SECONDS = 30  # on shutdown, queued events get this long to finish
 QUEUE_KEY: web.AppKey[KeyedWorkQueue[Event]] = web.AppKey("queue", KeyedWorkQueue)
 RUNNER_KEY: web.AppKey[Runner] = web.AppKey("runner", Runner)
 MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
+REPAIR_KEY: web.AppKey[Repairer] = web.AppKey("repair", Repairer)
 
 
 def _observe_for_merge(merger: MergeController, event: Event) -> None:
@@ -114,18 +118,26 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         max_pending=config.raw.queue.max_pending,
         max_concurrent=config.raw.queue.max_concurrent_items,
     )
+    deliveries = DeliveryLog(ttl=config.raw.queue.dedup_window)
     intake = Intake(
         [ForgeIntake(name, f.webhook_secret, f.translate) for name, f in forges.items()],
         queue,
-        DeliveryLog(ttl=config.raw.queue.dedup_window),
+        deliveries,
     )
+
+    async def already_handled(forge: str, delivery_id: str) -> bool:
+        return deliveries.seen(f"{forge}:{delivery_id}")  # intake's dedup key
+
+    repairer = Repairer(async_forges, public_url, already_handled, config.raw.intake.repair_seconds)
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())
     app.add_routes(job_routes(store))
     app[QUEUE_KEY] = queue
     app[RUNNER_KEY] = runner
+    app[REPAIR_KEY] = repairer
     if merger is not None:
         app[MERGE_KEY] = merger
+    background: list[asyncio.Task[int]] = []
 
     async def recover(app: web.Application) -> None:
         interrupted = await runner.recover()
@@ -133,8 +145,13 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
             log.warning("jobs interrupted by a restart reported as errors", jobs=interrupted)
         if merger is not None:
             merger.start()
+            background.append(asyncio.get_running_loop().create_task(announce_repos_in_scope(async_forges, merger)))
+        repairer.start()
 
     async def drain(app: web.Application) -> None:
+        await repairer.stop()
+        for task in background:
+            task.cancel()
         if not await queue.join(DRAIN_SECONDS):
             log.warning("shutdown with events still pending", pending=queue.pending)
         await queue.close()
