@@ -35,6 +35,7 @@ QUEUE_KEY: web.AppKey[KeyedWorkQueue[Event]] = web.AppKey("queue", KeyedWorkQueu
 RUNNER_KEY: web.AppKey[Runner] = web.AppKey("runner", Runner)
 MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
 REPAIR_KEY: web.AppKey[Repairer] = web.AppKey("repair", Repairer)
+SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # start-up discovery, if any
 
 
 def _observe_for_merge(merger: MergeController, event: Event) -> None:
@@ -138,6 +139,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     if merger is not None:
         app[MERGE_KEY] = merger
     background: list[asyncio.Task[int]] = []
+    app[SCOPE_KEY] = background
 
     async def recover(app: web.Application) -> None:
         interrupted = await runner.recover()

@@ -157,7 +157,7 @@ class Repairer:
                 settled = False
             else:
                 asked += 1
-                log.info("redelivery requested", forge=name, delivery=attempt.delivery_id, event=attempt.event,
+                log.info("redelivery requested", forge=name, delivery=attempt.delivery_id, event_type=attempt.event,
                          failed_at=attempt.at.isoformat(), status=attempt.status)
             self._asked[key] = self._asked.get(key, 0) + 1
         if settled:  # else the same window is read again next pass

@@ -174,6 +174,19 @@ class FakeForge(Protocol):
     def set_labels(self, repo: str, number: int, labels: Iterable[str]) -> None:
         """Seed labels on an item without a webhook (labels must exist in the repo)."""
 
+    # ---- webhooks sent to hooks (repair of missed deliveries) ------------------------------
+    def add_hook(self, repo_or_org: str, url: str) -> int:
+        """A webhook on a repository/project or an organisation/group; returns its id."""
+
+    def send(self, delivery: Delivery, *, answer_lost: bool = False) -> list[int | None]:
+        """POST ``delivery`` to every matching hook and record each attempt with the receiver's
+        status (None: no answer).  Blocks: never call it from the loop serving the receiver."""
+
+    def hooks_idle(self, timeout: float = 30) -> None:
+        """Wait until every redelivery asked for has been attempted."""
+
+    def set_archived(self, repo: str, archived: bool = True) -> None: ...
+
     # ---- inspection ----------------------------------------------------------------------
     def labels(self, repo: str, number: int) -> set[str]: ...
 
