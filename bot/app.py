@@ -27,6 +27,8 @@ from bot.forge.base import ForgeClient
 from bot.forge.offloop import AsyncForge
 from bot.intake import MAX_BODY, ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
+from bot.repair import Repairer
+from bot.scope import announce_repos_in_scope
 from bot.settings import Settings
 from bot.store import Stores, StoreUnavailable, open_stores
 from bot.worker import EventWorker
@@ -42,6 +44,8 @@ STORES_KEY: web.AppKey[Stores] = web.AppKey("stores", Stores)
 DISPATCH_KEY: web.AppKey[Dispatcher] = web.AppKey("dispatcher", Dispatcher)
 RUNNER_KEY: web.AppKey[Runner] = web.AppKey("runner", Runner)
 MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
+REPAIR_KEY: web.AppKey[Repairer] = web.AppKey("repair", Repairer)
+SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # start-up discovery, if any
 
 
 def _observe_for_merge(merger: MergeController, event: Event) -> None:
@@ -148,6 +152,11 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         stores.events,
         worker.wake,
     )
+
+    async def already_handled(forge: str, delivery_id: str) -> bool:
+        return await stores.events.seen(f"{forge}:{delivery_id}")  # intake's key for the delivery
+
+    repairer = Repairer(async_forges, public_url, already_handled, config.raw.intake.repair_seconds)
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())
     app.add_routes(job_routes(store))
@@ -155,9 +164,11 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     app[STORES_KEY] = stores
     app[DISPATCH_KEY] = dispatcher
     app[RUNNER_KEY] = runner
+    app[REPAIR_KEY] = repairer
     if merger is not None:
         app[MERGE_KEY] = merger
-
+    discovery: list[asyncio.Task[int]] = []
+    app[SCOPE_KEY] = discovery
     background: list[asyncio.Task[None]] = []
 
     async def recover(app: web.Application) -> None:
@@ -175,13 +186,16 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
             log.warning("jobs interrupted by a restart reported as errors", jobs=interrupted)
         if merger is not None:
             merger.start()
+            discovery.append(asyncio.get_running_loop().create_task(announce_repos_in_scope(async_forges, merger)))
+        repairer.start()
 
     async def drain(app: web.Application) -> None:
         # aiohttp stops listening before this runs: nothing new arrives.
+        await repairer.stop()
         await worker.stop(DRAIN_SECONDS)
-        for task in background:
+        for task in [*background, *discovery]:
             task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
+        await asyncio.gather(*background, *discovery, return_exceptions=True)
         if merger is not None:
             await merger.stop()
         await runner.close()

@@ -82,6 +82,7 @@ class QueueSettings:
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+_OFF = re.compile(r"0+[hms]?")
 
 
 def parse_duration(text: str) -> float | None:
@@ -92,6 +93,23 @@ def parse_duration(text: str) -> float | None:
     hours, minutes, seconds = (int(g or 0) for g in match.groups())
     total = hours * 3600 + minutes * 60 + seconds
     return float(total) or None
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    # How often prowlet asks the forges for deliveries to its hooks that failed (it was down or
+    # unreachable) and has them redelivered; the first pass runs at start-up.  "0": never.
+    repair_interval: str = "5m"
+
+    @property
+    def repair_seconds(self) -> float:
+        """The interval in seconds; 0.0 when repair is off."""
+        return 0.0 if _OFF.fullmatch(self.repair_interval.strip()) else parse_duration(self.repair_interval) or 0.0
+
+    def check(self) -> list[tuple[str, str]]:
+        if _OFF.fullmatch(self.repair_interval.strip()) or parse_duration(self.repair_interval) is not None:
+            return []
+        return [("repair_interval", f"expected a duration such as 90s, 5m or 1h, or \"0\" for off, got {self.repair_interval!r}")]
 
 
 @dataclass(frozen=True)
@@ -193,6 +211,7 @@ class RawConfig:
     plugins: PluginSettings = field(default_factory=PluginSettings)
     repos: list[RepoRule] = field(default_factory=list)
     queue: QueueSettings = field(default_factory=QueueSettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
     github: GitHubTuning = field(default_factory=GitHubTuning)
     gitlab: ForgeTuning = field(default_factory=ForgeTuning)
     jobs: list[JobSettings] = field(default_factory=list)

@@ -36,6 +36,9 @@ BAD = [
     ("top level not a mapping", ["a"], "expected a mapping, got list"),
     ("negative throttle", {"github": {"seconds_between_writes": -1}}, "github.seconds_between_writes: must not be negative"),
     ("gitlab has no throttle", {"gitlab": {"seconds_between_writes": 1}}, "gitlab.seconds_between_writes: unknown key"),
+    ("bad repair interval", {"intake": {"repair_interval": "5 minutes"}},
+     "intake.repair_interval: expected a duration such as 90s, 5m or 1h"),
+    ("repair interval is a string", {"intake": {"repair_interval": 300}}, "intake.repair_interval: expected a string"),
     ("options for an option-less plugin", {"plugins": {"options": {"hold": {"a": 1}}}}, "plugins.options.hold: this plugin has no options"),
 ]
 
@@ -63,7 +66,7 @@ def test_documented_config_equals_builtin_defaults() -> None:
 
 def test_every_option_is_documented_in_config_yaml() -> None:
     data = yaml.safe_load((ROOT / "config.yaml").read_text())
-    for section in ("commands", "ignore", "queue", "github", "gitlab", "runner"):
+    for section in ("commands", "ignore", "queue", "intake", "github", "gitlab", "runner"):
         fields = set(getattr(RawConfig(), section).__dataclass_fields__)
         assert set(data[section]) == fields, section
     for plugin in REGISTRY:

@@ -10,6 +10,7 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
@@ -27,6 +28,9 @@ from bot.forge.base import (
     ForgeClient,
     ForgeUnavailableError,
     GitSource,
+    Hook,
+    HookLevel,
+    HookScope,
     InvalidRequestError,
     Mergeability,
     MergeMethod,
@@ -1253,4 +1257,109 @@ def test_fake_requires_auth(fake: FakeGitHub) -> None:
     assert json.loads(caught.value.read()) == {
         "message": "Requires authentication",
         "documentation_url": "https://docs.github.com/rest",
+    }
+
+
+# ---- repositories in scope and the bot's hooks -----------------------------------------------
+
+
+def _nowhere() -> str:
+    """A URL nothing listens on: deliveries to it fail."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/hook/github"
+
+
+def test_list_repos_with_a_token(fake: FakeGitHub, client: GitHubClient) -> None:
+    fake.add_org_member("acme-org", fake.bot_login)
+    for repo in ("acme-org/api", "acme-org/old", "bob/tools", "zed/private"):
+        fake.add_repo(repo)
+    fake.set_archived("acme-org/old")
+    fake.set_permission("bob/tools", fake.bot_login, Permission.WRITE)
+
+    assert client.list_repos(["*"]) == ["acme-org/api", "bob/tools"]  # member, collaborator; not archived
+    assert calls(fake, 0) == [("GET", "/user/repos")]
+    before = len(fake.requests)
+    assert client.list_repos(["acme-org/*", f"{REPO.split('/')[0]}/w*"]) == ["acme-org/api", REPO]
+    assert calls(fake, before) == [
+        ("GET", "/orgs/acme/repos"), ("GET", "/users/acme/repos"),  # acme is a user: the fallback
+        ("GET", "/orgs/acme-org/repos"),
+    ]
+    before = len(fake.requests)
+    assert client.list_repos(["bob/tools"]) == ["bob/tools"]  # named outright: no request
+    assert calls(fake, before) == []
+
+
+def test_list_repos_with_an_app(fake: FakeGitHub, app_key: tuple[str, str]) -> None:
+    private, public = app_key
+    fake.register_app("4242", public, slug="prowlet")
+    fake.add_repo("other-org/tools")
+    fake.add_repo("other-org/old")
+    fake.set_archived("other-org/old")
+    client = GitHubClient(fake.api_url, app_id="4242", app_private_key=private, **FAST)
+
+    assert client.list_repos(["*"]) == [REPO, "other-org/tools"]
+    assert client.list_repos(["other-org/*", "nobody/thing"]) == ["other-org/tools"]  # not installed: left out
+    paths = [path for _, path in calls(fake, 0)]
+    assert paths.count("/installation/repositories") == 4  # one per installation and listing
+    assert len([p for p in paths if p.endswith("/access_tokens")]) == 2  # tokens reused
+
+
+def test_repository_hook_deliveries_and_redelivery(fake: FakeGitHub, client: GitHubClient) -> None:
+    url = _nowhere()
+    fake.set_permission(REPO, fake.bot_login, Permission.ADMIN)
+    fake.add_hook(REPO, _nowhere().replace("/hook/github", "/other"))  # someone else's hook
+    hook_id = fake.add_hook(REPO, url)
+    number, opened = fake.open_pull(REPO, author="bob")
+    assert fake.send(opened) == [None, None]  # refused at both
+
+    scope = HookScope(HookLevel.REPO, REPO)
+    assert client.hook_scopes([REPO]) == [HookScope(HookLevel.ORG, "acme"), scope]
+    assert client.find_hooks(scope, url + "/") == [Hook(scope, hook_id)]
+    [attempt] = client.hook_deliveries(Hook(scope, hook_id), datetime.now(UTC) - timedelta(hours=1))
+    assert attempt.delivery_id == opened.headers["X-GitHub-Delivery"]
+    assert (attempt.ok, attempt.event, attempt.status) == (False, "pull_request.opened", "failed to connect to host")
+
+    before = len(fake.requests)
+    client.redeliver(Hook(scope, hook_id), attempt.attempt_id)
+    fake.hooks_idle()
+    assert calls(fake, before) == [("POST", f"/repos/{REPO}/hooks/{hook_id}/deliveries/{attempt.attempt_id}/attempts")]
+    guid = opened.headers["X-GitHub-Delivery"]
+    assert fake.hook_deliveries(hook_id) == [(guid, False, 0), (guid, True, 0)]  # same guid, a redelivery
+
+    # the look-back ends the listing: nothing newer than a minute from now
+    assert client.hook_deliveries(Hook(scope, hook_id), datetime.now(UTC) + timedelta(minutes=1)) == []
+
+
+def test_hooks_without_admin_are_not_found(fake: FakeGitHub, client: GitHubClient) -> None:
+    fake.set_permission(REPO, fake.bot_login, Permission.WRITE)
+    with pytest.raises(NotFoundError):
+        client.find_hooks(HookScope(HookLevel.REPO, REPO), _nowhere())
+    with pytest.raises(NotFoundError):  # a user account has no organisation hooks
+        client.find_hooks(HookScope(HookLevel.ORG, "acme"), _nowhere())
+    fake.add_org_member("acme-org", fake.bot_login)
+    hook_id = fake.add_hook("acme-org", "https://prowlet.example/hook/github")
+    scope = HookScope(HookLevel.ORG, "acme-org")
+    assert client.find_hooks(scope, "https://prowlet.example/hook/github") == [Hook(scope, hook_id)]
+
+
+def test_the_app_hook(fake: FakeGitHub, app_key: tuple[str, str]) -> None:
+    private, public = app_key
+    url = _nowhere()
+    fake.register_app("4242", public, slug="prowlet")
+    fake.set_app_hook(url)
+    client = GitHubClient(fake.api_url, app_id="4242", app_private_key=private, **FAST)
+    number, opened = fake.open_pull(REPO, author="bob")
+    assert fake.send(opened) == [None]
+
+    app = HookScope(HookLevel.APP)
+    assert client.hook_scopes([REPO])[0] == app
+    assert client.find_hooks(app, "https://other.example/hook/github") == []
+    [hook] = client.find_hooks(app, url)
+    [attempt] = client.hook_deliveries(hook, datetime.now(UTC) - timedelta(hours=1))
+    client.redeliver(hook, attempt.attempt_id)
+    fake.hooks_idle()
+    assert [redelivery for _, redelivery, _ in fake.hook_deliveries()] == [False, True]
+    assert {path for _, path in calls(fake, 0) if path.startswith("/app/hook")} == {
+        "/app/hook/config", "/app/hook/deliveries", f"/app/hook/deliveries/{attempt.attempt_id}/attempts",
     }

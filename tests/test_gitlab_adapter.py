@@ -7,6 +7,7 @@ import json
 import re
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -20,6 +21,9 @@ from bot.forge.base import (
     ForgeClient,
     ForgeError,
     ForgeUnavailableError,
+    Hook,
+    HookLevel,
+    HookScope,
     InvalidRequestError,
     Mergeability,
     MergeMethod,
@@ -1103,3 +1107,92 @@ def test_deliveries_translate_to_the_events_people_caused(
         review = event_of(fake.review(REPO, mr.number, author="carol", state=state))
         assert isinstance(review, ReviewEvent)
         assert (review.actor, review.state, review.ref) == ("carol", expected, mr)
+
+
+# ---- projects in scope and the bot's hooks ---------------------------------------------------
+
+
+def _nowhere() -> str:
+    """A URL nothing listens on: deliveries to it fail."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/hook/gitlab"
+
+
+def test_list_repos(fake: FakeGitLab, client: GitLabClient) -> None:
+    for repo in ("group/sub/deeper/tool", "group/old", "other/thing", "dave/own"):
+        fake.add_repo(repo)
+    fake.set_archived("group/old")
+    fake.set_permission("other/thing", fake.bot_login, Permission.READ)
+    fake.set_permission("group/old", fake.bot_login, Permission.READ)
+
+    assert client.list_repos(["*"]) == ["other/thing"]  # the bot is a member (archived left out)
+    assert calls(fake, "GET", "/projects") == 1
+    assert fake.requests[-1].query["membership"].lower() == "true"
+    assert client.list_repos(["group/*"]) == ["group/sub/deeper/tool", REPO]
+    assert client.list_repos(["group/sub/d*"]) == ["group/sub/deeper/tool"]
+    assert fake.requests[-1].path == "/groups/group%2Fsub/projects"  # the deepest literal group
+    assert fake.requests[-1].query["include_subgroups"].lower() == "true"
+    assert client.list_repos(["dave/*"]) == ["dave/own"]  # a user's namespace
+    assert [r.path for r in fake.requests[-2:]] == ["/groups/dave/projects", "/users/dave/projects"]
+    before = len(fake.requests)
+    assert client.list_repos(["x/y"]) == ["x/y"]  # named outright: no request
+    assert len(fake.requests) == before
+
+
+def test_hook_events_and_resend(fake: FakeGitLab, client: GitLabClient) -> None:
+    url = _nowhere()
+    fake.set_permission(REPO, fake.bot_login, Permission.MAINTAIN)
+    hook_id = fake.add_hook(REPO, url)
+    number, opened = fake.open_pull(REPO, author="bob")
+    notes = [fake.comment(REPO, number, "alice", f"/hold {i}") for i in range(22)]
+    for delivery in [opened, *notes]:
+        assert fake.send(delivery) == [None]
+
+    scope = HookScope(HookLevel.REPO, REPO)
+    assert client.hook_scopes([REPO]) == [
+        HookScope(HookLevel.ORG, "group"), HookScope(HookLevel.ORG, "group/sub"), scope,
+    ]
+    assert client.find_hooks(scope, url) == [Hook(scope, hook_id)]
+    hook = Hook(scope, hook_id)
+    before = len(fake.requests)
+    attempts = client.hook_deliveries(hook, datetime.now(UTC) - timedelta(hours=1))
+    assert len(attempts) == 23
+    assert [r.path.rsplit("/", 1)[-1] for r in fake.requests[before:]] == ["events", "events"]  # 20 a page
+    assert [a.delivery_id for a in attempts][-1] == opened.headers["Idempotency-Key"]  # newest first
+    assert (attempts[-1].ok, attempts[-1].event, attempts[-1].status) == (False, "Merge Request Hook", "internal error")
+
+    # reading stops at the look-back: the newest three are on the first page
+    before = len(fake.requests)
+    assert len(client.hook_deliveries(hook, attempts[2].at)) >= 3
+    assert len(fake.requests) == before + 1
+
+    client.redeliver(hook, attempts[-1].attempt_id)
+    key = opened.headers["Idempotency-Key"]
+    assert [status for k, status in fake.hook_events(hook_id) if k == key] == ["internal error", "internal error"]
+    assert fake.requests[-1] == RecordedRequest(
+        "POST", f"/projects/{ENCODED}/hooks/{hook_id}/events/{attempts[-1].attempt_id}/resend"
+    )
+
+
+def test_hooks_need_maintainer_or_group_owner(fake: FakeGitLab, client: GitLabClient) -> None:
+    fake.set_permission(REPO, fake.bot_login, Permission.WRITE)
+    with pytest.raises(ForbiddenError):
+        client.find_hooks(HookScope(HookLevel.REPO, REPO), _nowhere())
+    with pytest.raises(ForbiddenError):
+        client.find_hooks(HookScope(HookLevel.ORG, "group"), _nowhere())
+    with pytest.raises(NotFoundError):
+        client.find_hooks(HookScope(HookLevel.ORG, "no-such-group"), _nowhere())
+    fake.add_group_member("group", fake.bot_login, 50)  # Owner of the group
+    hook_id = fake.add_hook("group", "https://prowlet.example/hook/gitlab")
+    scope = HookScope(HookLevel.ORG, "group")
+    assert client.find_hooks(scope, "https://prowlet.example/hook/gitlab") == [Hook(scope, hook_id)]
+
+
+def test_resend_rate_limit_is_not_waited_out(fake: FakeGitLab, client: GitLabClient) -> None:
+    fake.set_permission(REPO, fake.bot_login, Permission.MAINTAIN)
+    hook = Hook(HookScope(HookLevel.REPO, REPO), fake.add_hook(REPO, _nowhere()))
+    fake.fail_next("POST", r"/resend$", 429)
+    with pytest.raises(RateLimitedError):
+        client.redeliver(hook, "1")
+    assert calls(fake, "POST", "/resend") == 1

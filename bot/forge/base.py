@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from bot.events import Item, ItemRef, ReviewState
@@ -119,6 +120,42 @@ class MergeMethod(enum.Enum):
     MERGE = "merge"
     SQUASH = "squash"
     REBASE = "rebase"
+
+
+class HookLevel(enum.Enum):
+    """Where a webhook is configured.  GitHub: the App's own hook, an organisation's, a repository's.
+    GitLab: a group's (ORG) or a project's (REPO); GitLab has no App hook."""
+
+    APP = "app"
+    ORG = "org"
+    REPO = "repo"
+
+
+@dataclass(frozen=True)
+class HookScope:
+    level: HookLevel
+    name: str = ""  # "" for APP; the organisation / group path; the repository / project path
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One webhook of the bot's own (its URL is prowlet's), as the forge numbers it."""
+
+    scope: HookScope
+    id: int  # 0 for the GitHub App's hook (an App has exactly one)
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One attempt to deliver a webhook, as the forge recorded it.  A redelivery is a new attempt
+    with the same ``delivery_id``."""
+
+    attempt_id: str  # what ``redeliver`` takes: GitHub's delivery id, GitLab's hook event id
+    delivery_id: str  # what intake dedups on: X-GitHub-Delivery, GitLab Idempotency-Key (else event UUID)
+    at: datetime  # when it was attempted, aware UTC
+    ok: bool  # the receiver answered 2xx
+    event: str = ""  # the event name, for logs ("issue_comment", "Note Hook")
+    status: str = ""  # the forge's words for the outcome ("failed to connect to host", "internal error")
 
 
 class ForgeError(Exception):
@@ -232,3 +269,24 @@ class ForgeClient(Protocol):
 
     def open_issues_with_label(self, repo: str, label: str) -> list[int]:
         """Numbers (GitLab: iids) of open issues carrying ``label`` (not PRs/MRs)."""
+
+    # ---- repositories in scope, and repair of missed deliveries ------------------------------
+
+    def list_repos(self, globs: Sequence[str]) -> list[str]:
+        """Repositories/projects the bot can see that match any glob (``bot.repo_globs``), archived
+        ones left out, sorted.  Listings are chosen per ``repo_globs.listing_plan``; every page."""
+
+    def hook_scopes(self, repos: Sequence[str]) -> list[HookScope]:
+        """Where the bot's hooks for ``repos`` may be configured, broadest first: the App (GitHub
+        App credentials only), then each owner / ancestor group, then each repository."""
+
+    def find_hooks(self, scope: HookScope, url: str) -> list[Hook]:
+        """The hooks at ``scope`` whose URL is ``url``.  ForbiddenError / NotFoundError when the bot
+        may not read hooks there."""
+
+    def hook_deliveries(self, hook: Hook, since: datetime) -> list[DeliveryAttempt]:
+        """The hook's delivery attempts, newest first, back to ``since`` (paging stops there)."""
+
+    def redeliver(self, hook: Hook, attempt_id: str) -> None:
+        """Ask the forge to deliver that attempt's webhook again (same body and delivery id).
+        Never retried automatically."""

@@ -12,6 +12,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 from bot.events import Item, ItemRef
@@ -20,8 +21,11 @@ from bot.forge.base import (
     ChangedFile,
     Comment,
     CommitStatus,
+    DeliveryAttempt,
     ForgeClient,
     GitSource,
+    Hook,
+    HookScope,
     MergeMethod,
     Permission,
     PullState,
@@ -134,3 +138,18 @@ class AsyncForge:
 
     async def open_issues_with_label(self, repo: str, label: str) -> list[int]:
         return await self._run(self._client.open_issues_with_label, repo, label)
+
+    async def list_repos(self, globs: Sequence[str]) -> list[str]:
+        return await self._run(self._client.list_repos, list(globs))
+
+    def hook_scopes(self, repos: Sequence[str]) -> list[HookScope]:
+        return self._client.hook_scopes(list(repos))  # no request: computed from the names
+
+    async def find_hooks(self, scope: HookScope, url: str) -> list[Hook]:
+        return await self._run(self._client.find_hooks, scope, url)
+
+    async def hook_deliveries(self, hook: Hook, since: datetime) -> list[DeliveryAttempt]:
+        return await self._run(self._client.hook_deliveries, hook, since)
+
+    async def redeliver(self, hook: Hook, attempt_id: str) -> None:
+        await self._run(self._client.redeliver, hook, attempt_id)

@@ -21,9 +21,13 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import time
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import aiohttp
 
 from bot.forge.base import ChangedFile, Permission
 
@@ -35,6 +39,67 @@ class Delivery:
     path: str  # "/hook/github" | "/hook/gitlab"
     headers: dict[str, str]
     body: bytes
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a hook's receiver answered to one delivery attempt."""
+
+    status: int | None  # None: no HTTP answer at all
+    reason: str = ""  # why there was none: "failed to connect to host" | "timed out"
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class HookSender:
+    """Sends webhooks from a fake forge's own event loop, as the forge's hook workers do.
+
+    ``post`` runs on that loop; ``run`` runs a coroutine there from another thread and waits for
+    it (never call it from the thread of the loop that serves the receiver: it would wait on
+    itself).  ``schedule`` starts a send in the background (a redelivery the forge answered 202
+    for); ``idle`` waits until every such send is over."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._session: aiohttp.ClientSession | None = None
+        self._pending: set[asyncio.Task[Any]] = set()
+
+    async def post(self, url: str, headers: dict[str, str], body: bytes, *, answer_lost: bool = False) -> Answer:
+        """POST one delivery.  ``answer_lost``: the receiver gets it but the forge records no answer,
+        as when the receiver answers after the forge's timeout."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        start = time.monotonic()
+        try:
+            async with self._session.post(url, data=body, headers=headers) as response:
+                text = await response.text()
+                answer = Answer(response.status, body=text, headers=dict(response.headers))
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
+            return Answer(None, reason="failed to connect to host", seconds=time.monotonic() - start)
+        if answer_lost:
+            return Answer(None, reason="timed out", seconds=time.monotonic() - start)
+        return Answer(answer.status, body=answer.body, headers=answer.headers, seconds=time.monotonic() - start)
+
+    def schedule(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Start ``coroutine`` on the fake's loop (call from that loop)."""
+        task = self._loop.create_task(coroutine)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def idle(self, timeout: float = 30) -> None:
+        self.run(self._drain(), timeout)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self.run(self._session.close(), 10)
 
 
 @dataclass
@@ -108,6 +173,19 @@ class FakeForge(Protocol):
 
     def set_labels(self, repo: str, number: int, labels: Iterable[str]) -> None:
         """Seed labels on an item without a webhook (labels must exist in the repo)."""
+
+    # ---- webhooks sent to hooks (repair of missed deliveries) ------------------------------
+    def add_hook(self, repo_or_org: str, url: str) -> int:
+        """A webhook on a repository/project or an organisation/group; returns its id."""
+
+    def send(self, delivery: Delivery, *, answer_lost: bool = False) -> list[int | None]:
+        """POST ``delivery`` to every matching hook and record each attempt with the receiver's
+        status (None: no answer).  Blocks: never call it from the loop serving the receiver."""
+
+    def hooks_idle(self, timeout: float = 30) -> None:
+        """Wait until every redelivery asked for has been attempted."""
+
+    def set_archived(self, repo: str, archived: bool = True) -> None: ...
 
     # ---- inspection ----------------------------------------------------------------------
     def labels(self, repo: str, number: int) -> set[str]: ...

@@ -58,7 +58,7 @@ import jwt
 from aiohttp import web
 
 from bot.forge.base import ChangedFile, Permission
-from tests.fakes.base import Delivery, RecordedRequest
+from tests.fakes.base import Answer, Delivery, HookSender, RecordedRequest
 
 _PREFIX = "/api/v3"
 _FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "github"
@@ -123,6 +123,9 @@ _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the fake clock's first reading
 _APP_ROUTE = "app"  # routes authenticated with the App's JWT instead of a token
 _LOGIN = web.RequestKey("login", str)  # who the request's token belongs to
 _BY_INSTALLATION = web.RequestKey("by_installation", bool)  # the token is an App installation's
+_SCOPE = web.RequestKey("scope", str)  # the lower-cased owner an installation token is scoped to
+_APP_HOOK = 0  # the App's own hook, among the hooks (an App has exactly one)
+_NO_ANSWER_CODE = 0  # status_code of a delivery that got no HTTP answer
 
 
 @dataclass
@@ -227,10 +230,39 @@ class _Repo:
     runs: dict[int, _WorkflowRun] = field(default_factory=dict)  # by id, in creation order
     reruns: list[tuple[int, str]] = field(default_factory=list)  # (run id, "rerun" | "rerun-failed-jobs")
     merges: list[tuple[int, str, str]] = field(default_factory=list)  # API merges: (number, head sha, method)
+    archived: bool = False
 
     @property
     def owner(self) -> str:
         return self.full_name.split("/")[0]
+
+
+@dataclass
+class _HookDelivery:
+    """One attempt to deliver a webhook to a hook, as GitHub records it."""
+
+    id: int
+    guid: str
+    delivered_at: str
+    redelivery: bool
+    duration: float
+    status: str  # "OK", "Invalid HTTP Response: 503", "failed to connect to host", "timed out"
+    status_code: int  # 0 when there was no HTTP answer
+    event: str
+    action: str | None
+    installation_id: int | None
+    repository_id: int | None
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class _Hook:
+    id: int
+    kind: str  # "Repository" | "Organization" | "App"
+    owner: str  # the repository's full name or the organisation's login ("" for the App's hook)
+    url: str
+    deliveries: list[_HookDelivery] = field(default_factory=list)  # oldest first
 
 
 @dataclass
@@ -290,6 +322,7 @@ class FakeGitHub:
         self._orgs: dict[str, dict[str, bool]] = {}  # lower-cased org → lower-cased member login → public
         self._clock = _EPOCH - timedelta(seconds=1)  # the time of the latest event
         self._deleted: set[str] = set()  # lower-cased logins of deleted accounts
+        self._hooks: dict[int, _Hook] = {}  # by id; the App's hook is _APP_HOOK
         self._port = 0
         self.add_user(bot_login)
 
@@ -308,9 +341,11 @@ class FakeGitHub:
         self._thread = threading.Thread(target=self._loop.run_forever, name="FakeGitHub", daemon=True)
         self._thread.start()
         self._runner = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        self._sender = HookSender(self._loop)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._sender.close()
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
@@ -384,6 +419,30 @@ class FakeGitHub:
         with self._lock:
             self._user(org)
             self._orgs.setdefault(org.lower(), {})[self._user(login).lower()] = public
+
+    def add_hook(self, repo_or_org: str, url: str) -> int:
+        """A webhook on a repository ("owner/name") or an organisation (created on first use);
+        returns its id.  ``send`` delivers to it."""
+        with self._lock:
+            if "/" in repo_or_org:
+                kind, owner = "Repository", self._repo(repo_or_org).full_name
+            else:
+                kind, owner = "Organization", self._user(repo_or_org)
+                self._orgs.setdefault(owner.lower(), {})
+            hook = _Hook(next(self._ids), kind, owner, url)
+            self._hooks[hook.id] = hook
+            return hook.id
+
+    def set_app_hook(self, url: str) -> None:
+        """The App's webhook URL (after ``register_app``): every installation's events go there."""
+        with self._lock:
+            if self._app is None:
+                raise ValueError("register_app first")
+            self._hooks[_APP_HOOK] = _Hook(_APP_HOOK, "App", "", url)
+
+    def set_archived(self, repo: str, archived: bool = True) -> None:
+        with self._lock:
+            self._repo(repo).archived = archived
 
     def add_check_run(
         self,
@@ -649,7 +708,60 @@ class FakeGitHub:
             )
         return self.delivery("pull_request", payload)
 
+    def send(self, delivery: Delivery, *, answer_lost: bool = False) -> list[int | None]:
+        """Deliver ``delivery`` as GitHub would: to every hook of its repository, of the repository's
+        organisation, and the App's hook (with an App); each attempt is recorded with what the
+        receiver answered (``None``: no answer: refused, or with ``answer_lost`` timed out).
+        Returns the status per hook.  Blocks: call it from a thread whose loop does not serve the
+        receiver (``asyncio.to_thread`` from a test that runs prowlet)."""
+        payload = json.loads(delivery.body)
+        full_name = str((payload.get("repository") or {}).get("full_name") or "")
+        with self._lock:
+            hooks = [
+                hook for hook in self._hooks.values()
+                if (hook.kind == "Repository" and hook.owner.lower() == full_name.lower())
+                or (hook.kind == "Organization" and hook.owner.lower() == full_name.split("/")[0].lower())
+                or (hook.kind == "App" and self._app is not None)
+            ]
+        return [
+            self._sender.run(self._attempt(hook, delivery.headers, delivery.body, answer_lost=answer_lost))
+            for hook in hooks
+        ]
+
+    def hooks_idle(self, timeout: float = 30) -> None:
+        """Wait until every redelivery asked for has been attempted (blocks, like ``send``)."""
+        self._sender.idle(timeout)
+
+    async def _attempt(
+        self, hook: _Hook, headers: dict[str, str], body: bytes, *, redelivery: bool = False, answer_lost: bool = False
+    ) -> int | None:
+        """POST to the hook's URL and record the attempt (on the fake's loop, the lock not held)."""
+        answer = await self._sender.post(hook.url, headers, body, answer_lost=answer_lost)
+        payload = json.loads(body)
+        with self._lock:
+            hook.deliveries.append(_HookDelivery(
+                id=next(self._ids),
+                guid=headers["X-GitHub-Delivery"],
+                delivered_at=_now(),
+                redelivery=redelivery,
+                duration=round(answer.seconds, 2),
+                status=_delivery_status(answer),
+                status_code=answer.status if answer.status is not None else _NO_ANSWER_CODE,
+                event=headers["X-GitHub-Event"],
+                action=payload.get("action"),
+                installation_id=(payload.get("installation") or {}).get("id"),
+                repository_id=(payload.get("repository") or {}).get("id"),
+                headers=dict(headers),
+                body=body,
+            ))
+        return answer.status
+
     # ---- inspection ------------------------------------------------------------------------
+
+    def hook_deliveries(self, hook_id: int = _APP_HOOK) -> list[tuple[str, bool, int]]:
+        """(guid, redelivery, status_code) of every attempt to deliver to the hook, oldest first."""
+        with self._lock:
+            return [(d.guid, d.redelivery, d.status_code) for d in self._hooks[hook_id].deliveries]
 
     def labels(self, repo: str, number: int) -> set[str]:
         with self._lock:
@@ -832,6 +944,7 @@ class FakeGitHub:
             "html_url": f"{self._web_url}/{state.full_name}",
             "url": self._api_path(state),
             "default_branch": "main",
+            "archived": state.archived,
         }
 
     def _label_json(self, state: _Repo, name: str) -> dict[str, Any]:
@@ -1220,6 +1333,20 @@ class FakeGitHub:
             ("GET", repo + "/actions/runs", self._list_workflow_runs, None),
             ("POST", repo + "/actions/runs/{id:\\d+}/rerun", self._rerun, None),
             ("POST", repo + "/actions/runs/{id:\\d+}/rerun-failed-jobs", self._rerun_failed_jobs, None),
+            ("GET", "/app/installations", self._list_installations, _APP_ROUTE + ":installations"),
+            ("GET", "/installation/repositories", self._list_installation_repos, None),
+            ("GET", "/user/repos", self._list_user_repos, None),
+            ("GET", "/orgs/{owner}/repos", self._list_org_repos, None),
+            ("GET", "/users/{owner}/repos", self._list_owner_repos, None),
+            ("GET", "/app/hook/config", self._get_app_hook_config, _APP_ROUTE + ":hook-config"),
+            ("GET", "/app/hook/deliveries", self._list_hook_deliveries, _APP_ROUTE + ":hook-deliveries"),
+            ("POST", "/app/hook/deliveries/{delivery:\\d+}/attempts", self._redeliver, _APP_ROUTE + ":hook-attempts"),
+            ("GET", repo + "/hooks", self._list_hooks, None),
+            ("GET", repo + "/hooks/{hook:\\d+}/deliveries", self._list_hook_deliveries, None),
+            ("POST", repo + "/hooks/{hook:\\d+}/deliveries/{delivery:\\d+}/attempts", self._redeliver, None),
+            ("GET", "/orgs/{owner}/hooks", self._list_hooks, None),
+            ("GET", "/orgs/{owner}/hooks/{hook:\\d+}/deliveries", self._list_hook_deliveries, None),
+            ("POST", "/orgs/{owner}/hooks/{hook:\\d+}/deliveries/{delivery:\\d+}/attempts", self._redeliver, None),
         ]
 
     def _endpoint(self, handler: Callable[[web.Request, Any], web.Response]) -> Callable[..., Any]:
@@ -1285,6 +1412,7 @@ class FakeGitHub:
             return _error(404, "Not Found")  # outside the installation: invisible, as on GitHub
         request[_LOGIN] = f"{self._app.slug}[bot]"
         request[_BY_INSTALLATION] = True
+        request[_SCOPE] = scope
         return None
 
     def _valid_jwt(self, token: str) -> bool:
@@ -1364,8 +1492,11 @@ class FakeGitHub:
         return self._installation_json(org)
 
     def _installation_json(self, owner: str) -> web.Response:
+        return web.json_response(self._installation_data(owner))
+
+    def _installation_data(self, owner: str) -> dict[str, Any]:
         installation_id = self._installation_id(owner)
-        return web.json_response(
+        return (
             {
                 "id": installation_id,
                 "account": self._user_json(owner),
@@ -1384,6 +1515,132 @@ class FakeGitHub:
                 "single_file_name": None,
             }
         )
+
+    # ---- repositories and hooks (endpoints, lock held) --------------------------------------
+
+    def _list_installations(self, request: web.Request, body: Any) -> web.Response:
+        """The App is installed on every account owning a repository, and on every organisation."""
+        owners = {state.owner.lower(): state.owner for state in self._repos.values()}
+        owners |= {org: self._users[org][0] for org in self._orgs}
+        return self._page(request, [self._installation_data(owner) for owner in sorted(owners.values())])
+
+    def _list_installation_repos(self, request: web.Request, body: Any) -> web.Response:
+        if not request.get(_BY_INSTALLATION):
+            raise _Abort(403, "You must authenticate with an installation access token in order to list repositories for an installation.")
+        repos = [s for s in self._sorted_repos() if s.owner.lower() == request[_SCOPE]]
+        return self._page(request, [self._repo_json(s) for s in repos], "repositories", repository_selection="all")
+
+    def _list_user_repos(self, request: web.Request, body: Any) -> web.Response:
+        """What the token's user owns, collaborates on, or sees as a member of its organisation."""
+        if request.get(_BY_INSTALLATION):
+            raise _Abort(403, "Resource not accessible by integration")
+        login = request[_LOGIN].lower()
+        repos = [
+            s for s in self._sorted_repos()
+            if s.owner.lower() == login or self._level(s, login) or login in self._orgs.get(s.owner.lower(), {})
+        ]
+        return self._page(request, [self._repo_json(s) for s in repos])
+
+    def _list_org_repos(self, request: web.Request, body: Any) -> web.Response:
+        org = request.match_info["owner"].lower()
+        if org not in self._orgs:
+            raise _Abort(404, "Not Found")
+        return self._page(request, [self._repo_json(s) for s in self._sorted_repos() if s.owner.lower() == org])
+
+    def _list_owner_repos(self, request: web.Request, body: Any) -> web.Response:
+        owner = request.match_info["owner"].lower()
+        if owner not in self._users:
+            raise _Abort(404, "Not Found")
+        return self._page(request, [self._repo_json(s) for s in self._sorted_repos() if s.owner.lower() == owner])
+
+    def _sorted_repos(self) -> list[_Repo]:
+        return sorted(self._repos.values(), key=lambda state: state.full_name.lower())
+
+    def _get_app_hook_config(self, request: web.Request, body: Any) -> web.Response:
+        hook = self._hooks.get(_APP_HOOK)
+        return web.json_response({"content_type": "json", "insecure_ssl": "0", "url": hook.url if hook else ""})
+
+    def _list_hooks(self, request: web.Request, body: Any) -> web.Response:
+        """A repository's hooks need admin on it, an organisation's membership in it (GitHub:
+        admin:repo_hook / admin:org_hook); an App's installation may read them.  Else 404."""
+        kind, owner = self._hook_owner(request)
+        hooks = [h for h in self._hooks.values() if h.kind == kind and h.owner.lower() == owner.lower()]
+        return self._page(request, [self._hook_json(hook) for hook in hooks])
+
+    def _list_hook_deliveries(self, request: web.Request, body: Any) -> web.Response:
+        """Newest first, ``per_page`` (default 30, at most 100) with a ``cursor`` in the Link header."""
+        hook = self._hook_of(request)
+        entries = list(reversed(hook.deliveries))
+        per_page = min(int(request.query.get("per_page", 30)), 100)
+        cursor = request.query.get("cursor")
+        start = next((i for i, d in enumerate(entries) if f"v1_{d.id}" == cursor), 0) if cursor else 0
+        chunk = entries[start : start + per_page]
+        response = web.json_response([_delivery_json(d) for d in chunk])
+        if start + per_page < len(entries):
+            next_url = request.url.update_query(per_page=per_page, cursor=f"v1_{entries[start + per_page].id}")
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
+        return response
+
+    def _redeliver(self, request: web.Request, body: Any) -> web.Response:
+        """202, then the same body and headers (the same guid) go out again as a new attempt."""
+        hook = self._hook_of(request)
+        wanted = int(request.match_info["delivery"])
+        original = next((d for d in hook.deliveries if d.id == wanted), None)
+        if original is None:
+            raise _Abort(404, "Not Found")
+        self._sender.schedule(self._attempt(hook, original.headers, original.body, redelivery=True))
+        return web.json_response({}, status=202)
+
+    def _hook_owner(self, request: web.Request) -> tuple[str, str]:
+        """("Repository" | "Organization", its name) for a hooks route the caller may read."""
+        if "name" in request.match_info:
+            state = self._repo_of(request)
+            if not request.get(_BY_INSTALLATION) and self._level(state, request[_LOGIN]) < Permission.ADMIN:
+                raise _Abort(404, "Not Found")
+            return "Repository", state.full_name
+        org = request.match_info["owner"]
+        members = self._orgs.get(org.lower())
+        if members is None or not (request.get(_BY_INSTALLATION) or request[_LOGIN].lower() in members):
+            raise _Abort(404, "Not Found")
+        return "Organization", org
+
+    def _hook_of(self, request: web.Request) -> _Hook:
+        if "hook" not in request.match_info:
+            hook = self._hooks.get(_APP_HOOK)
+        else:
+            kind, owner = self._hook_owner(request)
+            hook = self._hooks.get(int(request.match_info["hook"]))
+            if hook is not None and (hook.kind != kind or hook.owner.lower() != owner.lower()):
+                hook = None
+        if hook is None:
+            raise _Abort(404, "Not Found")
+        return hook
+
+    def _hook_json(self, hook: _Hook) -> dict[str, Any]:
+        where = f"repos/{hook.owner}" if hook.kind == "Repository" else f"orgs/{quote(hook.owner)}"
+        api = f"{self.api_url}/{where}/hooks/{hook.id}"
+        last = hook.deliveries[-1] if hook.deliveries else None
+        data = {
+            "type": hook.kind,
+            "id": hook.id,
+            "name": "web",
+            "active": True,
+            "events": ["issue_comment", "issues", "pull_request", "pull_request_review"],
+            "config": {"content_type": "json", "insecure_ssl": "0", "url": hook.url},
+            "updated_at": "2024-01-01T00:00:00Z",
+            "created_at": "2024-01-01T00:00:00Z",
+            "url": api,
+            "ping_url": f"{api}/pings",
+            "deliveries_url": f"{api}/deliveries",
+        }
+        if hook.kind == "Repository":
+            data["test_url"] = f"{api}/test"
+            data["last_response"] = {
+                "code": last.status_code if last else None,
+                "status": ("active" if last.status == "OK" else "failed") if last else "unused",
+                "message": None,
+            }
+        return data
 
     def _create_token(self, request: web.Request, body: Any) -> web.Response:
         installation_id = int(request.match_info["id"])
@@ -1726,6 +1983,32 @@ class FakeGitHub:
             return self._commit_of(state, ref)
         except KeyError:
             raise _Abort(422, f"No commit found for SHA: {ref}") from None
+
+
+def _delivery_status(answer: Answer) -> str:
+    """GitHub's words for an attempt's outcome ("OK" for a 2xx; the no-answer wordings are the
+    fake's own, GitHub's exact text is not recorded here)."""
+    if answer.status is None:
+        return answer.reason
+    return "OK" if 200 <= answer.status < 300 else f"Invalid HTTP Response: {answer.status}"
+
+
+def _delivery_json(delivery: _HookDelivery) -> dict[str, Any]:
+    """An entry of a hook's deliveries list."""
+    return {
+        "id": delivery.id,
+        "guid": delivery.guid,
+        "delivered_at": delivery.delivered_at,
+        "redelivery": delivery.redelivery,
+        "duration": delivery.duration,
+        "status": delivery.status,
+        "status_code": delivery.status_code,
+        "event": delivery.event,
+        "action": delivery.action,
+        "installation_id": delivery.installation_id,
+        "repository_id": delivery.repository_id,
+        "throttled_at": None,
+    }
 
 
 def _state_filter(request: web.Request) -> str:

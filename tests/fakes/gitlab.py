@@ -68,7 +68,7 @@ from yarl import URL
 
 from bot.events import ItemKind
 from bot.forge.base import ChangedFile, Permission
-from tests.fakes.base import Delivery, RecordedRequest
+from tests.fakes.base import Delivery, HookSender, RecordedRequest
 
 API_PREFIX = "/api/v4"
 _FIXTURES = Path(__file__).parent.parent / "fixtures" / "gitlab"
@@ -140,6 +140,12 @@ _STATUS_EVENTS = {
     "skipped": ("skip", {"created"}),
 }
 _MAX_STATUS_DESCRIPTION = 255
+_HOOK_TRIGGERS = {"Note Hook": "note_hooks", "Merge Request Hook": "merge_request_hooks",
+                  "Issue Hook": "issue_hooks", "Push Hook": "push_hooks"}
+_NO_ANSWER = "internal error"  # a hook event's response_status when the receiver gave no answer
+_MAX_EVENTS_PER_PAGE = 20  # GET .../hooks/:id/events refuses a larger per_page
+_EVENTS_KEPT = timedelta(days=7)  # the events API shows the last 7 days
+_RESEND = re.compile(r"/(?P<kind>projects|groups)/(?P<owner>[^/]+)/hooks/(?P<hook_id>\d+)/events/(?P<event_id>\d+)/resend")
 # The system notes GitLab adds when people are added to / removed from an item's list.
 _PEOPLE_NOTES = {
     "assignees": ("assigned to", "unassigned"),
@@ -241,6 +247,32 @@ class _Project:
     pipelines: list[_Pipeline] = field(default_factory=list)  # oldest first
     pipeline_actions: list[tuple[int, str]] = field(default_factory=list)  # (pipeline id, action)
     merges: list[tuple[int, str, bool]] = field(default_factory=list)  # (iid, head sha, squash)
+    archived: bool = False
+
+
+@dataclass
+class _HookEvent:
+    """One attempt to deliver a webhook, as GitLab logs it (``WebHookLog``)."""
+
+    id: int
+    url: str
+    trigger: str
+    headers: dict[str, str]  # as sent (the token too); listed with the token redacted
+    body: bytes
+    response_status: str  # "200", "503", "internal error"
+    response_body: str
+    response_headers: dict[str, str]
+    execution_duration: float
+    created_at: datetime  # real time: the events API shows the last 7 days
+
+
+@dataclass
+class _GlHook:
+    id: int
+    kind: str  # "projects" | "groups"
+    path: str  # the project's or group's full path
+    url: str
+    events: list[_HookEvent] = field(default_factory=list)  # oldest first
 
 
 @dataclass
@@ -287,6 +319,7 @@ class FakeGitLab:
         self._failures: list[_Failure] = []
         self._port: int | None = None
         self._time = _EPOCH  # the fake clock: advanced by _tick()
+        self._hooks: dict[int, _GlHook] = {}
         self._bot = self._user(bot_login)
         self._routes: list[tuple[str, str, _Handler]] = [
             ("GET", r"/user", self._get_current_user),
@@ -310,6 +343,11 @@ class FakeGitLab:
             ("GET", _MR + "/pipelines", self._list_mr_pipelines),
             ("POST", _MR + "/pipelines", self._create_mr_pipeline),
             ("POST", _PROJECT + r"/pipelines/(?P<pipeline_id>\d+)/retry", self._retry_pipeline),
+            ("GET", r"/projects", self._list_projects),
+            ("GET", r"/groups/(?P<group>[^/]+)/projects", self._list_group_projects),
+            ("GET", r"/users/(?P<user>[^/]+)/projects", self._list_user_projects),
+            ("GET", r"/(?P<kind>projects|groups)/(?P<owner>[^/]+)/hooks", self._list_hooks),
+            ("GET", r"/(?P<kind>projects|groups)/(?P<owner>[^/]+)/hooks/(?P<hook_id>\d+)/events", self._list_events),
         ]
 
     # ---- server lifecycle ----------------------------------------------------------------
@@ -326,9 +364,11 @@ class FakeGitLab:
         self._thread.start()
         if not started.wait(10):
             raise RuntimeError("FakeGitLab did not start")
+        self._sender = HookSender(self._loop)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._sender.close()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._port = None
@@ -454,6 +494,65 @@ class FakeGitLab:
         with self._lock:
             project, item = self._find(repo, number, ItemKind.PULL)
             return self._new_pipeline(project, item, sha, status).id
+
+    def add_hook(self, project_or_group: str, url: str) -> int:
+        """A webhook on a project or a group (a project's namespace, or one with members); returns
+        its id.  ``send`` delivers to it."""
+        with self._lock:
+            kind = "projects" if project_or_group in self._projects else "groups"
+            if kind == "groups" and not self._is_group(project_or_group):
+                raise ValueError(f"{project_or_group} is neither a project nor a group")
+            hook = _GlHook(next(self._ids), kind, project_or_group, url)
+            self._hooks[hook.id] = hook
+            return hook.id
+
+    def set_archived(self, repo: str, archived: bool = True) -> None:
+        with self._lock:
+            self._projects[repo].archived = archived
+
+    def send(self, delivery: Delivery, *, answer_lost: bool = False) -> list[int | None]:
+        """Deliver ``delivery`` as GitLab would: to every hook of its project and of the project's
+        ancestor groups, each attempt logged as a hook event with the receiver's answer (``None``:
+        no answer, logged "internal error"; ``answer_lost``: received, but answered too late).
+        Returns the status per hook.  Blocks: call it from a thread whose loop does not serve the
+        receiver.  GitLab's own automatic retries are not modelled."""
+        path = str(json.loads(delivery.body).get("project", {}).get("path_with_namespace") or "")
+        with self._lock:
+            hooks = [
+                hook for hook in self._hooks.values()
+                if (hook.kind == "projects" and hook.path == path)
+                or (hook.kind == "groups" and path.startswith(f"{hook.path}/"))
+            ]
+        return [self._sender.run(self._attempt(hook, delivery.headers, delivery.body, answer_lost)) for hook in hooks]
+
+    def hooks_idle(self, timeout: float = 30) -> None:
+        """Nothing to wait for: GitLab resends synchronously.  (The same call as on FakeGitHub.)"""
+        self._sender.idle(timeout)
+
+    def hook_events(self, hook_id: int) -> list[tuple[str, str]]:
+        """(Idempotency-Key, response_status) of every attempt to deliver to the hook, oldest first."""
+        with self._lock:
+            return [(e.headers.get("Idempotency-Key", ""), e.response_status) for e in self._hooks[hook_id].events]
+
+    async def _attempt(
+        self, hook: _GlHook, headers: dict[str, str], body: bytes, answer_lost: bool = False
+    ) -> int | None:
+        """POST to the hook's URL and log the event (on the fake's loop, the lock not held)."""
+        answer = await self._sender.post(hook.url, headers, body, answer_lost=answer_lost)
+        with self._lock:
+            hook.events.append(_HookEvent(
+                id=next(self._ids),
+                url=hook.url,
+                trigger=_HOOK_TRIGGERS.get(headers.get("X-Gitlab-Event", ""), "push_hooks"),
+                headers=dict(headers),
+                body=body,
+                response_status=str(answer.status) if answer.status is not None else _NO_ANSWER,
+                response_body=answer.body,
+                response_headers=answer.headers,
+                execution_duration=round(answer.seconds, 3),
+                created_at=datetime.now(UTC),
+            ))
+        return answer.status
 
     def fail_next(
         self, method: str, path_regex: str, status: int, times: int = 1, *, message: str | None = None
@@ -696,6 +795,9 @@ class FakeGitLab:
             return _failure_response(failure)
         if request.headers.get("PRIVATE-TOKEN") != self.token:
             return _message(401, "401 Unauthorized")
+        resend = _RESEND.fullmatch(path)
+        if resend and request.method == "POST":
+            return await self._resend(resend)
         params = {**query, **(await request.json() if request.can_read_body else {})}
         for method, pattern, handler in self._routes:
             match = re.fullmatch(pattern, path)
@@ -706,6 +808,20 @@ class FakeGitLab:
                 except _HttpError as err:
                     return _message(err.status, err.message)
         return web.json_response({"error": "404 Not Found"}, status=404)
+
+    async def _resend(self, match: re.Match[str]) -> web.Response:
+        """POST .../hooks/:hook_id/events/:hook_event_id/resend: GitLab sends the event again at
+        once (same body, same Idempotency-Key) and answers 201 with the receiver's status."""
+        try:
+            with self._lock:
+                hook = self._hook_of(match)
+                event = next((e for e in hook.events if e.id == int(match["event_id"])), None)
+                if event is None:
+                    raise _HttpError(404, "404 Not found")
+        except _HttpError as err:
+            return _message(err.status, err.message)
+        status = await self._attempt(hook, event.headers, event.body)
+        return web.json_response({"response_status": status if status is not None else _NO_ANSWER}, status=201)
 
     def _take_failure(self, method: str, path: str) -> _Failure | None:
         for failure in self._failures:
@@ -999,8 +1115,123 @@ class FakeGitLab:
         note.body = params["body"]
         return web.json_response(self._note_json(project, item, note))
 
+    # ---- projects in scope and hooks (lock held) ----------------------------------------------
+
+    def _list_projects(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        projects = list(self._projects.values())
+        if str(params.get("membership", "")).lower() == "true":
+            projects = [p for p in projects if self._access(p.path, self._bot) > 0]
+        return _paginated(self._projects_json(projects, params), params, url)
+
+    def _list_group_projects(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        group = unquote(match["group"])
+        if not self._is_group(group):
+            raise _HttpError(404, "404 Group Not Found")
+        nested = str(params.get("include_subgroups", "")).lower() == "true"
+        projects = [
+            p for p in self._projects.values()
+            if p.path.startswith(f"{group}/") and (nested or p.path.rsplit("/", 1)[0] == group)
+        ]
+        return _paginated(self._projects_json(projects, params), params, url)
+
+    def _list_user_projects(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        user = self._users.get(unquote(match["user"]).lower())
+        if user is None:
+            raise _HttpError(404, "404 User Not Found")
+        projects = [p for p in self._projects.values() if p.path.rsplit("/", 1)[0].lower() == user.username.lower()]
+        return _paginated(self._projects_json(projects, params), params, url)
+
+    def _projects_json(self, projects: list[_Project], params: dict[str, Any]) -> list[dict[str, Any]]:
+        archived = str(params.get("archived", "")).lower()
+        if archived in ("true", "false"):
+            projects = [p for p in projects if p.archived == (archived == "true")]
+        return [self._project_json(p) for p in sorted(projects, key=lambda p: p.id)]
+
+    def _project_json(self, project: _Project) -> dict[str, Any]:
+        namespace, _, name = project.path.rpartition("/")
+        return {
+            "id": project.id,
+            "name": name,
+            "path": name,
+            "path_with_namespace": project.path,
+            "name_with_namespace": project.path.replace("/", " / "),
+            "archived": project.archived,
+            "default_branch": _DEFAULT_BRANCH,
+            "web_url": f"{self.api_url}/{project.path}",
+            "namespace": {"full_path": namespace, "path": namespace.rsplit("/", 1)[-1],
+                          "kind": "group" if self._is_group(namespace) else "user"},
+        }
+
+    def _access(self, path: str, user: _User, *, project: bool = True) -> int:
+        """A user's access level on a project (or group) path, inherited from its ancestor groups."""
+        levels = [self._projects[path].members.get(user.id, 0)] if project and path in self._projects else []
+        parts = path.split("/")
+        for depth in range(1, len(parts) + (0 if project else 1)):
+            levels.append(self._group_members.get("/".join(parts[:depth]), {}).get(user.id, 0))
+        return max(levels, default=0)
+
+    def _hook_owner(self, match: re.Match[str]) -> tuple[str, str]:
+        """(kind, path) of a hooks route the bot may read: a project's hooks need Maintainer, a
+        group's Owner; GitLab answers 403 otherwise."""
+        kind, owner = match["kind"], unquote(match["owner"])
+        if kind == "projects":
+            project = self._project_by(match["owner"])
+            if self._access(project.path, self._bot) < _ACCESS_LEVELS[Permission.MAINTAIN]:
+                raise _HttpError(403, "403 Forbidden")
+            return kind, project.path
+        if not self._is_group(owner):
+            raise _HttpError(404, "404 Group Not Found")
+        if self._access(owner, self._bot, project=False) < _ACCESS_LEVELS[Permission.ADMIN]:
+            raise _HttpError(403, "403 Forbidden")
+        return kind, owner
+
+    def _hook_of(self, match: re.Match[str]) -> _GlHook:
+        kind, owner = self._hook_owner(match)
+        hook = self._hooks.get(int(match["hook_id"]))
+        if hook is None or hook.kind != kind or hook.path != owner:
+            raise _HttpError(404, "404 Not found")
+        return hook
+
+    def _list_hooks(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        kind, owner = self._hook_owner(match)
+        hooks = [h for h in self._hooks.values() if h.kind == kind and h.path == owner]
+        return _paginated([self._hook_json(h) for h in hooks], params, url)
+
+    def _list_events(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        """The last 7 days, newest first, at most 20 a page."""
+        hook = self._hook_of(match)
+        if not 1 <= int(params.get("per_page", 20)) <= _MAX_EVENTS_PER_PAGE:
+            return web.json_response({"error": "per_page does not have a valid value"}, status=400)
+        cutoff = datetime.now(UTC) - _EVENTS_KEPT
+        events = [e for e in reversed(hook.events) if e.created_at >= cutoff]
+        return _paginated([_event_json(e) for e in events], params, url)
+
+    def _hook_json(self, hook: _GlHook) -> dict[str, Any]:
+        data = {
+            "id": hook.id,
+            "url": hook.url,
+            "name": "",
+            "description": "",
+            "push_events": False,
+            "issues_events": True,
+            "merge_requests_events": True,
+            "note_events": True,
+            "enable_ssl_verification": True,
+            "alert_status": "executable",
+            "disabled_until": None,
+            "created_at": _iso(_EPOCH),
+        }
+        data["project_id" if hook.kind == "projects" else "group_id"] = (
+            self._projects[hook.path].id if hook.kind == "projects" else 0
+        )
+        return data
+
     def _project(self, match: re.Match[str]) -> _Project:
-        key = unquote(match["project"])
+        return self._project_by(match["project"])
+
+    def _project_by(self, raw: str) -> _Project:
+        """The project a path segment names: its URL-encoded full path, or its id."""
+        key = unquote(raw)
         project = self._projects.get(key) or next(
             (p for p in self._projects.values() if str(p.id) == key), None
         )
@@ -1360,9 +1591,29 @@ class FakeGitLab:
             "X-Gitlab-Event": event,
             "X-Gitlab-Token": self.webhook_secret,
             "X-Gitlab-Event-UUID": str(uuid.uuid4()),
+            "Idempotency-Key": str(uuid.uuid4()),  # GitLab 17.4+: kept when the event is resent
             "X-Gitlab-Instance": self.api_url,
         }
         return Delivery("/hook/gitlab", headers, json.dumps(payload).encode())
+
+
+def _event_json(event: _HookEvent) -> dict[str, Any]:
+    """A hook event as GET .../hooks/:id/events lists it (API::Entities::WebHookLog)."""
+    headers = dict(event.headers)
+    if "X-Gitlab-Token" in headers:
+        headers["X-Gitlab-Token"] = "[REDACTED]"
+    return {
+        "id": event.id,
+        "url": event.url,
+        "trigger": event.trigger,
+        "request_headers": headers,
+        "request_data": json.loads(event.body),
+        "response_headers": event.response_headers,
+        "response_body": event.response_body,
+        "execution_duration": event.execution_duration,
+        "response_status": event.response_status,
+        "created_at": _iso(event.created_at),
+    }
 
 
 def _paginated(items: list[Any], params: dict[str, Any], url: URL) -> web.Response:

@@ -23,19 +23,25 @@ from github.CheckRun import CheckRun
 from github.GithubObject import NotSet
 from github.Issue import Issue
 from github.PullRequest import PullRequest
+from github.Requester import Requester
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util import Retry
 
 from bot.events import Item, ItemKind, ItemRef, ReviewState
+from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
     ChangedFile,
     Comment,
     CommitStatus,
+    DeliveryAttempt,
     ForbiddenError,
     ForgeError,
     ForgeUnavailableError,
     GitSource,
+    Hook,
+    HookLevel,
+    HookScope,
     InvalidRequestError,
     Mergeability,
     MergeMethod,
@@ -538,6 +544,116 @@ class GitHubClient:
             if "pull_request" not in entry and entry.get("state", "open") == "open"
         ]
 
+    # ---- repositories in scope, and repair of missed deliveries ----------------------------
+
+    @_neutral_errors
+    def list_repos(self, globs: Sequence[str]) -> list[str]:
+        """An App: every installation's repositories (``GET /app/installations``, then
+        ``GET /installation/repositories`` with each installation's token), whatever the globs.
+        A token: ``GET /user/repos`` when a glob's owner is not literal (``*``), else each literal
+        owner's ``GET /orgs/{owner}/repos`` (``/users/{owner}/repos`` for a user account); a glob
+        without wildcards names its repository without a request.  Every page of 100; archived
+        repositories left out."""
+        plan = listing_plan(globs, nested=False)
+        found: dict[str, str] = {}
+        for entry in self._repo_listings(plan):
+            if not entry.get("archived"):
+                found.setdefault(entry["full_name"].lower(), entry["full_name"])
+        if self._integration is None:  # an App's listing is complete; a token's exact names are taken as given
+            for repo in plan.exact:
+                found.setdefault(repo.lower(), repo)
+        return sorted((name for name in found.values() if repo_matches(name, globs)), key=str.lower)
+
+    def hook_scopes(self, repos: Sequence[str]) -> list[HookScope]:
+        """The App's hook (App credentials only), each owner's organisation hooks, each repository's."""
+        owners = {repo.split("/", 1)[0].lower(): repo.split("/", 1)[0] for repo in repos}
+        scopes = [HookScope(HookLevel.APP)] if self._integration is not None else []
+        scopes += [HookScope(HookLevel.ORG, owner) for owner in sorted(owners.values(), key=str.lower)]
+        return scopes + [HookScope(HookLevel.REPO, repo) for repo in repos]
+
+    @_neutral_errors
+    def find_hooks(self, scope: HookScope, url: str) -> list[Hook]:
+        """App: ``GET /app/hook/config`` (JWT), one request.  Organisation / repository:
+        ``GET /orgs/{org}/hooks`` / ``GET /repos/{o}/{r}/hooks``, which need the organisation's
+        owner or the repository's admin (token: ``admin:org_hook`` / ``admin:repo_hook``; App:
+        "webhooks: read" on the organisation / repository); GitHub answers 404 otherwise."""
+        wanted = url.rstrip("/")
+        if scope.level is HookLevel.APP:
+            if self._integration is None:
+                raise NotFoundError("GitHub find_hooks failed: the App hook needs GitHub App credentials")
+            _, config = self._integration.requester.requestJsonAndCheck("GET", "/app/hook/config")
+            return [Hook(scope, 0)] if str((config or {}).get("url") or "").rstrip("/") == wanted else []
+        if scope.level is HookLevel.ORG:
+            requester, path = self._gh_owner(scope.name).requester, f"/orgs/{quote(scope.name, safe='')}/hooks"
+        else:
+            requester, path = self._gh(scope.name).requester, f"/repos/{scope.name}/hooks"
+        return [
+            Hook(scope, entry["id"])
+            for entry in _requester_pages(requester, path, {"per_page": 100})
+            if str((entry.get("config") or {}).get("url") or "").rstrip("/") == wanted
+        ]
+
+    @_neutral_errors
+    def hook_deliveries(self, hook: Hook, since: datetime) -> list[DeliveryAttempt]:
+        """``GET .../deliveries`` (``/app/hook/deliveries`` with the JWT), newest first, 100 a page,
+        following the cursor in the Link header until an attempt is older than ``since``.  Each
+        attempt (a redelivery too) is one entry; ``guid`` is the X-GitHub-Delivery it carried."""
+        requester, base = self._hook_route(hook)
+        attempts = []
+        for entry in _requester_pages(requester, f"{base}/deliveries", {"per_page": 100}):
+            at = _parse_time(entry.get("delivered_at"))
+            if at < since:
+                break
+            code = entry.get("status_code") or 0  # 0: no HTTP answer (refused, timed out)
+            event = str(entry.get("event") or "") + (f".{entry['action']}" if entry.get("action") else "")
+            attempts.append(DeliveryAttempt(
+                attempt_id=str(entry["id"]), delivery_id=str(entry.get("guid") or ""), at=at,
+                ok=200 <= int(code) < 300, event=event, status=str(entry.get("status") or ""),
+            ))
+        return attempts
+
+    @_neutral_errors
+    def redeliver(self, hook: Hook, attempt_id: str) -> None:
+        """``POST .../deliveries/{id}/attempts``: GitHub answers 202 and sends the same payload with
+        the same X-GitHub-Delivery (recorded as a new attempt, ``redelivery: true``).  GitHub keeps
+        deliveries redeliverable for 3 days.  A POST: never retried."""
+        requester, base = self._hook_route(hook)
+        requester.requestJsonAndCheck("POST", f"{base}/deliveries/{quote(attempt_id, safe='')}/attempts")
+
+    def _hook_route(self, hook: Hook) -> tuple[Requester, str]:
+        scope = hook.scope
+        if scope.level is HookLevel.APP:
+            if self._integration is None:
+                raise NotFoundError("GitHub: the App hook needs GitHub App credentials")
+            return self._integration.requester, "/app/hook"
+        if scope.level is HookLevel.ORG:
+            return self._gh_owner(scope.name).requester, f"/orgs/{quote(scope.name, safe='')}/hooks/{hook.id}"
+        return self._gh(scope.name).requester, f"/repos/{scope.name}/hooks/{hook.id}"
+
+    def _repo_listings(self, plan: Any) -> Iterator[dict[str, Any]]:
+        if self._integration is not None:
+            for installation in self._integration.get_installations():
+                login = installation.account.login
+                github = self._installation(login, lambda installation=installation: installation)
+                yield from _requester_pages(
+                    github.requester, "/installation/repositories", {"per_page": 100}, key="repositories"
+                )
+            return
+        if plan.everything:
+            yield from _pages(self._github, "/user/repos", {"per_page": 100})
+            return
+        for owner in sorted(plan.namespaces):
+            try:
+                yield from _pages(self._github, f"/orgs/{quote(owner, safe='')}/repos", {"per_page": 100, "type": "all"})
+            except GithubException as exc:
+                if exc.status != 404:  # 404: not an organisation; a user's, then
+                    raise
+                try:
+                    yield from _pages(self._github, f"/users/{quote(owner, safe='')}/repos", {"per_page": 100})
+                except GithubException as again:
+                    if again.status != 404:  # no such account: nothing to list
+                        raise
+
     # ---- shared with bot.forge.github.actions ----------------------------------------------
 
     def sdk(self, repo: str) -> Github:
@@ -674,12 +790,28 @@ _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 def _pages(github: Github, url: str, parameters: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every entry of a listing, page after page, following the Link header's "next" (which repeats
     the query).  Raw JSON, for what PyGithub objects would fetch one by one."""
+    return _requester_pages(github.requester, url, parameters)
+
+
+def _requester_pages(
+    requester: Requester, url: str, parameters: dict[str, Any] | None, key: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """``_pages`` on a requester (also the App's, authenticated with its JWT); ``key``: the list
+    is wrapped in an object under that key.  Lazy: a caller that stops early asks no more pages."""
     next_url: str | None = url
     while next_url is not None:
-        headers, data = github.requester.requestJsonAndCheck("GET", next_url, parameters=parameters)
-        yield from data or []
+        headers, data = requester.requestJsonAndCheck("GET", next_url, parameters=parameters)
+        yield from ((data or {}).get(key) or []) if key else (data or [])
         match = _NEXT_LINK.search(headers.get("link") or "")
         next_url, parameters = (match.group(1) if match else None), None
+
+
+def _parse_time(text: str | None) -> datetime:
+    """GitHub's ISO 8601 time as an aware UTC datetime; the epoch when absent."""
+    if not text:
+        return datetime.fromtimestamp(0, UTC)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _combined_statuses(github: Github, repo: str, sha: str) -> Iterator[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+from urllib.parse import quote
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,15 +23,20 @@ from cachetools import TTLCache
 from gitlab.exceptions import GitlabError
 
 from bot.events import Item, ItemKind, ItemRef, ReviewState
+from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
     ChangedFile,
     Comment,
     CommitStatus,
+    DeliveryAttempt,
     ForbiddenError,
     ForgeError,
     ForgeUnavailableError,
     GitSource,
+    Hook,
+    HookLevel,
+    HookScope,
     InvalidRequestError,
     Mergeability,
     MergeMethod,
@@ -374,6 +380,99 @@ class GitLabClient:
             issues = self._project(repo).issues.list(state="opened", labels=[label], get_all=True)
         return sorted({issue.iid for issue in issues})
 
+    # ---- repositories in scope, and repair of missed deliveries ------------------------------
+
+    def list_repos(self, globs: Sequence[str]) -> list[str]:
+        # A glob with a literal leading group: GET /groups/:id/projects?include_subgroups=true for
+        # its deepest literal group ("group/sub/*" → group/sub); a user's namespace then
+        # GET /users/:id/projects.  Otherwise GET /projects?membership=true: what the bot is a
+        # member of.  archived=false, every page of 100.  A glob without wildcards names its
+        # project without a request.
+        plan = listing_plan(globs, nested=True)
+        found: dict[str, str] = {}
+        with self._errors("list the projects in scope"):
+            for entry in self._project_listings(plan):
+                if not entry.get("archived"):
+                    found.setdefault(entry["path_with_namespace"].lower(), entry["path_with_namespace"])
+        for repo in plan.exact:
+            found.setdefault(repo.lower(), repo)
+        return sorted((name for name in found.values() if repo_matches(name, globs)), key=str.lower)
+
+    def hook_scopes(self, repos: Sequence[str]) -> list[HookScope]:
+        # Group hooks (GitLab Premium) of every ancestor group, outermost first, then project hooks.
+        groups: dict[str, str] = {}
+        for repo in repos:
+            parts = repo.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                group = "/".join(parts[:depth])
+                groups.setdefault(group.lower(), group)
+        ordered = sorted(groups.values(), key=lambda g: (g.count("/"), g.lower()))
+        return [HookScope(HookLevel.ORG, g) for g in ordered] + [HookScope(HookLevel.REPO, r) for r in repos]
+
+    def find_hooks(self, scope: HookScope, url: str) -> list[Hook]:
+        # GET /projects/:id/hooks (Maintainer) or /groups/:id/hooks (Owner): 403 without the role.
+        if scope.level is HookLevel.APP:
+            raise NotFoundError("GitLab has no App hook")
+        wanted = url.rstrip("/")
+        with self._errors(f"list the hooks of {scope.name}"):
+            hooks = self._gl.http_list(f"{_hooks_path(scope)}", per_page=100, get_all=True)
+        return [Hook(scope, hook["id"]) for hook in hooks if str(hook.get("url") or "").rstrip("/") == wanted]
+
+    def hook_deliveries(self, hook: Hook, since: datetime) -> list[DeliveryAttempt]:
+        # GET .../hooks/:hook_id/events (GitLab 17.3+): the last 7 days, newest first, at most 20 a
+        # page; pages are fetched as they are read, so reading stops at ``since``.  The stored
+        # request headers carry the Idempotency-Key (17.4+) and X-Gitlab-Event-UUID that intake
+        # dedups on; a resend keeps the Idempotency-Key.  Success is a 2xx response_status; a
+        # delivery that got no answer says "internal error".
+        attempts = []
+        with self._errors(f"list the events of hook {hook.id} of {hook.scope.name}"):
+            events = self._gl.http_list(f"{_hooks_path(hook.scope)}/{hook.id}/events", per_page=20, iterator=True)
+            for event in events:
+                at = _parse_time(event.get("created_at"))
+                if at < since:
+                    break
+                headers = event.get("request_headers") or {}
+                delivery = headers.get("Idempotency-Key") or headers.get("X-Gitlab-Event-UUID") or f"event-{event['id']}"
+                status = str(event.get("response_status") or "")
+                attempts.append(DeliveryAttempt(
+                    attempt_id=str(event["id"]), delivery_id=str(delivery), at=at, ok=status.startswith("2"),
+                    event=str(headers.get("X-Gitlab-Event") or event.get("trigger") or ""), status=status,
+                ))
+        return attempts
+
+    def redeliver(self, hook: Hook, attempt_id: str) -> None:
+        # POST .../events/:hook_event_id/resend (GitLab 17.4+): GitLab sends it again at once, with
+        # the same body and Idempotency-Key.  Limited to 5 a minute per hook and user: a 429 is
+        # not waited out (RateLimitedError), and not retried (nor is any error: a POST).
+        path = f"{_hooks_path(hook.scope)}/{hook.id}/events/{quote(attempt_id, safe='')}/resend"
+        with self._errors(f"resend event {attempt_id} of hook {hook.id} of {hook.scope.name}"):
+            self._gl.http_post(path, retry_transient_errors=False, obey_rate_limit=False)
+
+    def _project_listings(self, plan: Any) -> Iterator[dict[str, Any]]:
+        pages = {"per_page": 100, "get_all": True}
+        if plan.everything:
+            yield from self._gl.http_list("/projects", query_data={"membership": True, "archived": False}, **pages)
+            return
+        for namespace in sorted(plan.namespaces):
+            try:
+                yield from self._gl.http_list(
+                    f"/groups/{quote(namespace, safe='')}/projects",
+                    query_data={"include_subgroups": True, "archived": False},
+                    **pages,
+                )
+            except GitlabError as err:
+                if err.response_code != 404:
+                    raise
+                if "/" in namespace:  # a nested path names a group or nothing
+                    continue
+                try:  # a user's namespace
+                    yield from self._gl.http_list(
+                        f"/users/{quote(namespace, safe='')}/projects", query_data={"archived": False}, **pages
+                    )
+                except GitlabError as again:
+                    if again.response_code != 404:
+                        raise
+
     @contextmanager
     def sdk(self, repo: str, action: str) -> Iterator[Any]:
         """The lazy python-gitlab project ``repo`` (no request yet), for this package's other
@@ -454,6 +553,19 @@ class GitLabClient:
     def _redact(self, text: str) -> str:
         """``text`` without the token, in case a server or proxy echoes it in an error."""
         return text.replace(self._token, "***") if self._token else text
+
+
+def _hooks_path(scope: HookScope) -> str:
+    kind = "groups" if scope.level is HookLevel.ORG else "projects"
+    return f"/{kind}/{quote(scope.name, safe='')}/hooks"
+
+
+def _parse_time(text: str | None) -> datetime:
+    """GitLab's ISO 8601 time as an aware UTC datetime; the epoch when absent."""
+    if not text:
+        return datetime.fromtimestamp(0, UTC)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _require_pull(ref: ItemRef, what: str = "reviewers") -> None:
