@@ -47,6 +47,7 @@ class EventScope:
     labels: LabelCache
     owners_reader: OwnersReader
     ci: CIServices
+    invocations: Sequence[Invocation] = ()  # every command in the event's text, in order
     _item: Item | None = None
     _permissions: dict[str, Permission] = field(default_factory=dict)
     _changed: list[ChangedFile] | None = None
@@ -90,6 +91,11 @@ class Context:
         self.repo_config = scope.repo_config
         self.owners_reader = scope.owners_reader
         self.ci = scope.ci
+
+    @property
+    def invocations(self) -> Sequence[Invocation]:
+        """Every command in the comment (or description) being handled, this plugin's or not."""
+        return self._scope.invocations
 
     @property
     def ref(self):  # noqa: ANN201 - ItemRef

@@ -81,9 +81,9 @@ class Dispatcher:
                 log.debug("event ignored", reason=reason, actor=event.actor)
                 return
             repo_config = self.config.for_repo(event.repo)
-            scope = EventScope(event=event, forge=forge, repo_config=repo_config, labels=self.labels,
-                               owners_reader=self.owners_reader, ci=self.ci)
             invocations = parse_commands(_command_text(event), repo_config.prefix)
+            scope = EventScope(event=event, forge=forge, repo_config=repo_config, labels=self.labels,
+                               owners_reader=self.owners_reader, ci=self.ci, invocations=invocations)
             for plugin in repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)
             for observe in self.observers:
@@ -136,7 +136,8 @@ class Dispatcher:
         if ctx.ref.kind not in command.on:
             await ctx.reply(inv, f"{code('/' + command.name)} only works on {ctx.forge.capabilities.pull_noun}s.")
             return
-        denied = await command.who.check(ctx, inv)
+        rule = ctx.repo_config.rule_for(command.name, command.who)
+        denied = await rule.check(ctx, inv)
         if denied:
             ctx.log.info("command refused", command=command.name, actor=ctx.event.actor)
             await ctx.reply(inv, f"you can't use {code('/' + command.name)}: {denied}")

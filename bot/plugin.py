@@ -23,6 +23,7 @@ EventHandler = Callable[["Context"], Awaitable[None]]
 
 BOTH_KINDS = frozenset({ItemKind.PULL, ItemKind.ISSUE})
 PULLS_ONLY = frozenset({ItemKind.PULL})
+ISSUES_ONLY = frozenset({ItemKind.ISSUE})
 
 
 @dataclass(frozen=True)

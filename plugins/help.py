@@ -11,7 +11,8 @@ from bot.plugin import Command, Plugin
 
 async def show_help(ctx: Context, inv: Invocation) -> None:
     message = help_message(
-        ctx.repo_config.plugins, ctx.repo_config.prefix, ctx.forge.capabilities.consumes_quick_actions
+        ctx.repo_config.plugins, ctx.repo_config.prefix, ctx.forge.capabilities.consumes_quick_actions,
+        ctx.repo_config.who,
     )
     await ctx.reply(inv, message)
 

@@ -174,3 +174,31 @@ def test_documented_merge_block_is_the_default() -> None:
 
     assert parse_config(data, REGISTRY).raw.merge == MergeSettings()
     assert load_config(ROOT / "config.yaml", REGISTRY).raw.merge is None
+
+
+WHO_PROBLEMS = [
+    ("unknown rule name", {"commands": {"who": {"assign": "friends"}}}, "commands.who.assign: unknown rule 'friends'"),
+    ("unknown command", {"commands": {"who": {"frobnicate": "anyone"}}}, "commands.who.frobnicate: unknown command"),
+    ("unknown rule per repository", {"repos": [{"match": ["a/*"], "who": {"kind": "members"}}]},
+     "repos[0].who.kind: unknown rule 'members'"),
+    ("unknown command per repository", {"repos": [{"match": ["a/*"], "who": {"nope": "anyone"}}]},
+     "repos[0].who.nope: unknown command"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), WHO_PROBLEMS, ids=[w[0] for w in WHO_PROBLEMS])
+def test_who_overrides_are_checked(name: str, data: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, REGISTRY)
+    assert message in str(err.value)
+
+
+def test_who_override_per_repository_refines_the_global_one() -> None:
+    from bot.permissions import ANYONE, COLLABORATORS, MAINTAINERS
+    config = parse_config({"commands": {"who": {"assign": "collaborators", "kind": "maintainers"}},
+                           "repos": [{"match": ["acme/*"], "who": {"assign": "anyone"}}]}, REGISTRY)
+    here, elsewhere = config.for_repo("acme/widgets"), config.for_repo("other/x")
+    assert here.rule_for("assign", COLLABORATORS) is ANYONE
+    assert elsewhere.rule_for("assign", ANYONE) is COLLABORATORS
+    assert here.rule_for("kind", ANYONE) is MAINTAINERS
+    assert here.rule_for("lgtm", ANYONE) is ANYONE  # not configured: the command's own rule

@@ -158,6 +158,7 @@ class _Item:
     state: str = "open"  # "open" | "closed"
     merged_by: str | None = None  # set when merged
     closed_at: str | None = None
+    state_reason: str | None = None  # issues: "completed" | "not_planned" | "reopened" once changed
     labels: list[str] = field(default_factory=list)
     assignees: list[str] = field(default_factory=list)
     reviewers: list[str] = field(default_factory=list)
@@ -672,6 +673,11 @@ class FakeGitHub:
             item = self._item(self._repo(repo), number)
             return "merged" if item.merged_by else item.state
 
+    def state_reason(self, repo: str, number: int) -> str | None:
+        """An issue's ``state_reason`` (not part of FakeForge: GitLab has none)."""
+        with self._lock:
+            return self._item(self._repo(repo), number).state_reason
+
     def head_sha(self, repo: str, number: int) -> str:
         with self._lock:
             return self._pull(self._repo(repo), number).head_sha
@@ -873,7 +879,7 @@ class FakeGitHub:
             "author_association": self._association(state, item.author),
             "active_lock_reason": None,
             "body": item.body or None,
-            "state_reason": None,
+            "state_reason": item.state_reason,
         }
         if item.is_pull:
             pull_api = self._api_path(state, f"pulls/{item.number}")
@@ -1440,10 +1446,15 @@ class FakeGitHub:
     def _edit_issue(self, request: web.Request, body: Any) -> web.Response:
         state, item = self._item_of(request)
         new_state = (body or {}).get("state", item.state)
+        reason = (body or {}).get("state_reason")
         if new_state not in ("open", "closed") or (new_state == "open" and item.merged_by):
             raise _Abort(422, "Validation Failed", errors=[{"resource": "Issue", "field": "state", "code": "invalid"}])
+        if reason not in (None, "completed", "not_planned", "reopened"):
+            raise _Abort(422, "Validation Failed", errors=[{"resource": "Issue", "field": "state_reason", "code": "invalid"}])
         if new_state != item.state:
             item.state, item.closed_at = new_state, (self._tick() if new_state == "closed" else None)
+            if not item.is_pull:  # GitHub sets a reason on issues only: the one given, else the default
+                item.state_reason = reason or ("completed" if new_state == "closed" else "reopened")
         return web.json_response(self._issue_json(state, item))
 
     def _add_labels(self, request: web.Request, body: Any) -> web.Response:

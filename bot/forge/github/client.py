@@ -313,8 +313,13 @@ class GitHubClient:
             self._pull(ref).delete_review_request(reviewers=list(logins))
 
     @_neutral_errors
-    def set_open(self, ref: ItemRef, is_open: bool) -> None:
-        self._issue(ref).edit(state="open" if is_open else "closed")
+    def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
+        if is_open:
+            self._issue(ref).edit(state="open")
+        elif not_planned and ref.kind is ItemKind.ISSUE:
+            self._issue(ref).edit(state="closed", state_reason="not_planned")
+        else:
+            self._issue(ref).edit(state="closed")
 
     @_neutral_errors
     def permission(self, repo: str, login: str) -> Permission:

@@ -131,7 +131,7 @@ class _Gitlab(gitlab.Gitlab):
 
 class GitLabClient:
     name = "gitlab"
-    capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request")
+    capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request", closes_as_not_planned=False)
 
     def __init__(self, url: str, *, token: str, timeout: float = 15.0) -> None:
         # Reads and our updates (add_labels, full assignee lists, state_event, commit statuses) are
@@ -204,7 +204,8 @@ class GitLabClient:
         _require_pull(ref)
         self._remove_people(ref, "reviewers", logins)
 
-    def set_open(self, ref: ItemRef, is_open: bool) -> None:
+    def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
+        # GitLab has no "not planned" state (capabilities say so): a plain close.
         self._update(ref, "reopen" if is_open else "close", state_event="reopen" if is_open else "close")
 
     def permission(self, repo: str, login: str) -> Permission:
