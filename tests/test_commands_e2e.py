@@ -133,7 +133,8 @@ CASES = [
     Case("lifecycle by outsider (Prow: anyone)", [(OUTSIDER, "/lifecycle rotten")], labels={"lifecycle/rotten"}),
     # help and noise
     Case("help", [(OUTSIDER, "/help")], reply="| `/lgtm` |"),
-    Case("help on an issue", [(OUTSIDER, "/help")], on_issue=True, reply="these are the commands"),
+    Case("help on an issue asks for help (Prow)", [(OUTSIDER, "/help")], on_issue=True, labels={"help wanted"},
+         reply="This request has been marked as needing help from a contributor."),
     Case("unknown command ignored", [(COLLAB, "/frobnicate")], labels=set()),
     Case("plain comment", [(COLLAB, "looks good to me")], labels=set()),
 ]
@@ -231,7 +232,7 @@ async def test_commands_in_a_new_issue_description(bot: Bot) -> None:
 
 async def test_help_shows_the_form_that_works_on_this_forge(bot: Bot) -> None:
     fake = bot.fake
-    number, opened = fake.open_issue(REPO, author=AUTHOR)
+    number, opened = fake.open_pull(REPO, author=AUTHOR)
     await bot.deliver(opened)
     await bot.deliver(fake.comment(REPO, number, OUTSIDER, "/help"))
     (reply,) = bot.bot_comments(number)
