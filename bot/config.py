@@ -260,7 +260,8 @@ class Config:
         return cached
 
     def _resolve(self, repo: str) -> RepoConfig:
-        enabled = list(self.raw.plugins.enabled if self.raw.plugins.enabled is not None else self._by_name)
+        enabled = list(self.raw.plugins.enabled if self.raw.plugins.enabled is not None
+                       else [p.name for p in self.registry if p.default])
         options = {name: dict(opts) for name, opts in self.raw.plugins.options.items()}
         who = dict(self.raw.commands.who)
         for rule in self.raw.repos:  # later rules refine earlier ones

@@ -11,8 +11,10 @@ from plugins import (
     lgtm,
     lifecycle,
     owners_label,
+    size,
     trigger,
     verify_owners,
+    wip,
 )
 
 REGISTRY: list[Plugin] = [
@@ -27,6 +29,9 @@ REGISTRY: list[Plugin] = [
     approve.PLUGIN,
     blunderbuss.PLUGIN,
     trigger.PLUGIN,
+    # opt-in (name them in plugins.enabled)
+    wip.PLUGIN,
+    size.PLUGIN,
 ]
 
 

@@ -72,9 +72,11 @@ def test_every_option_is_documented_in_config_yaml() -> None:
 
 
 RESOLVE = [
-    ("defaults enable every core plugin", [], "acme/widgets", {p.name for p in REGISTRY}),
+    ("defaults enable every core plugin", [], "acme/widgets", {p.name for p in REGISTRY if p.default}),
+    ("opt-in plugins are named to enable them", [{"match": ["acme/*"], "enabled": ["size", "wip"]}], "acme/widgets",
+     {"size", "wip"}),
     ("org glob replaces the set", [{"match": ["acme/*"], "enabled": ["lgtm", "hold"]}], "acme/widgets", {"lgtm", "hold"}),
-    ("glob does not match other orgs", [{"match": ["acme/*"], "enabled": ["lgtm"]}], "other/x", {p.name for p in REGISTRY}),
+    ("glob does not match other orgs", [{"match": ["acme/*"], "enabled": ["lgtm"]}], "other/x", {p.name for p in REGISTRY if p.default}),
     ("later rule refines earlier", [{"match": ["acme/*"], "enabled": ["lgtm", "hold"]}, {"match": ["acme/widgets"], "disabled": ["hold"]}],
      "acme/widgets", {"lgtm"}),
     ("globs are case-insensitive", [{"match": ["ACME/*"], "enabled": ["help"]}], "acme/Widgets", {"help"}),

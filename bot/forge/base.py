@@ -49,6 +49,9 @@ class ChangedFile:
     path: str
     status: str = "modified"  # "added" | "modified" | "removed" | "renamed"
     previous_path: str | None = None
+    # Lines added and deleted (the size plugin's measure).  Not part of a file's identity.
+    additions: int = field(default=0, compare=False)
+    deletions: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)

@@ -549,6 +549,25 @@ class FakeGitHub:
             )
         return self.delivery("pull_request_review", payload)
 
+    def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
+                  draft: bool | None = None) -> Delivery:
+        """A person changes a PR's title (pull_request edited, with ``changes.title.from``) or its
+        draft state (converted_to_draft / ready_for_review): one change per call."""
+        if (title is None) == (draft is None):
+            raise ValueError("give a new title or a draft state, not both")
+        with self._lock:
+            state = self._repo(repo)
+            item = self._pull(state, number)
+            extra: dict[str, Any] = {}
+            if title is not None:
+                action, extra["changes"] = "edited", {"title": {"from": item.title}}
+                item.title = title
+            else:
+                action, item.draft = ("converted_to_draft" if draft else "ready_for_review"), bool(draft)
+            payload = self._payload("pull_request__opened__1", state, editor, action=action, number=number,
+                                    pull_request=self._pull_json(state, item), **extra)
+        return self.delivery("pull_request", payload)
+
     def start_review(self, repo: str, number: int, author: str, body: str = "") -> None:
         """A pending review (not part of FakeForge): started, not submitted, so no webhook.  GitHub
         shows it to its author alone; ``review`` by the same author submits it."""
@@ -1761,7 +1780,10 @@ def _changed_files(files: Iterable[ChangedFile]) -> list[ChangedFile]:
 
 
 def _line_counts(file: ChangedFile) -> tuple[int, int]:
-    """(additions, deletions) the fake reports for a PR's file: one line in and/or out."""
+    """(additions, deletions) the fake reports for a PR's file: the file's own counts when seeded,
+    else one line in and/or out."""
+    if file.additions or file.deletions:
+        return file.additions, file.deletions
     return {"added": (1, 0), "removed": (0, 1), "modified": (1, 1)}.get(file.status, (0, 0))
 
 

@@ -89,6 +89,8 @@ _PROJECT = r"/projects/(?P<project>[^/]+)"
 _ITEM = _PROJECT + r"/(?P<kind>merge_requests|issues)/(?P<iid>\d+)"
 _MR = _PROJECT + r"/(?P<kind>merge_requests)/(?P<iid>\d+)"
 _DEFAULT_BRANCH = "main"
+# GitLab takes an MR whose title starts so for a draft (and writes "Draft: " itself)
+_DRAFT_PREFIX = re.compile(r"^\s*(?:\[draft\]|\(draft\)|draft:|draft\s-)\s*", re.IGNORECASE)
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the fake clock's start
 _FILE_MODE = "100644"
 _CHANGE_STATUSES = {"added", "modified", "removed", "renamed"}
@@ -511,6 +513,24 @@ class FakeGitLab:
             user = self._user(pusher)
             self._add_note(item, user, "added 1 commit", system=True)
             return self._item_hook(project, item, user, "update", oldrev=oldrev)
+
+    def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
+                  draft: bool | None = None) -> Delivery:
+        """A person changes an MR's title or draft state: Merge Request Hook update with ``changes``.
+        As on GitLab, the draft state is the title's "Draft:" prefix: setting one changes the other."""
+        if (title is None) == (draft is None):
+            raise ValueError("give a new title or a draft state, not both")
+        with self._lock:
+            project, item = self._find(repo, number, ItemKind.PULL)
+            if draft is not None:
+                bare = _DRAFT_PREFIX.sub("", item.title)
+                title = f"Draft: {bare}" if draft else bare
+            changes: dict[str, Any] = {"title": {"previous": item.title, "current": title}}
+            now_draft = _DRAFT_PREFIX.match(title) is not None
+            if now_draft != item.draft:
+                changes["draft"] = {"previous": item.draft, "current": now_draft}
+            item.title, item.draft = title, now_draft
+            return self._item_hook(project, item, self._user(editor), "update", changes=changes)
 
     def review(self, repo: str, number: int, author: str, state: str, body: str = "") -> Delivery:
         """``state`` is "approved" or "unapproved".  GitLab approvals carry no text: ``body`` is unused.
@@ -1308,7 +1328,8 @@ class FakeGitLab:
             }
         )
 
-    def _item_hook(self, project: _Project, item: _Item, actor: _User, action: str, **extra: str) -> Delivery:
+    def _item_hook(self, project: _Project, item: _Item, actor: _User, action: str,
+                   changes: dict[str, Any] | None = None, **extra: str) -> Delivery:
         attrs = self._hook_attrs(project, item) | {"action": action, **extra}
         kind = "merge_request" if item.kind is ItemKind.PULL else "issue"
         payload = {
@@ -1319,7 +1340,7 @@ class FakeGitLab:
             "repository": self._hook_repository(project),
             "object_attributes": attrs,
             "labels": attrs["labels"],
-            "changes": {},
+            "changes": changes or {},
             "assignees": [self._hook_user(user) for user in item.assignees],
             "reviewers": [self._hook_user(user) for user in item.reviewers],
         }
@@ -1429,6 +1450,9 @@ def _diff_json(file: ChangedFile) -> dict[str, Any]:
         "renamed": "",  # a pure rename has no hunks
         "modified": "@@ -1 +1 @@\n-old\n+new\n",
     }
+    if file.additions or file.deletions:  # seeded counts: one hunk with that many lines out and in
+        lines = ["-old"] * file.deletions + ["+new"] * file.additions
+        diffs[file.status] = f"@@ -1,{file.deletions} +1,{file.additions} @@\n" + "\n".join(lines) + "\n"
     return {
         "old_path": file.previous_path or file.path,
         "new_path": file.path,

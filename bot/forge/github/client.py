@@ -379,7 +379,8 @@ class GitHubClient:
         for file in self._pull(ref).get_files():
             status = _FILE_STATUSES.get(file.status, "modified")
             previous = file.previous_filename if status == "renamed" else None
-            files.append(ChangedFile(path=file.filename, status=status, previous_path=previous))
+            files.append(ChangedFile(path=file.filename, status=status, previous_path=previous,
+                                     additions=file.additions or 0, deletions=file.deletions or 0))
         return files
 
     @_neutral_errors

@@ -504,13 +504,21 @@ def _merge_verdict(data: dict[str, Any]) -> tuple[Mergeability, str]:
 
 def _changed_file(diff: dict[str, Any]) -> ChangedFile:
     """One entry of GitLab's MR diffs as a ChangedFile."""
+    counts = _line_counts(diff.get("diff") or "")
     if diff["new_file"]:
-        return ChangedFile(diff["new_path"], "added")
+        return ChangedFile(diff["new_path"], "added", None, *counts)
     if diff["deleted_file"]:
-        return ChangedFile(diff["old_path"], "removed")
+        return ChangedFile(diff["old_path"], "removed", None, *counts)
     if diff["renamed_file"]:
-        return ChangedFile(diff["new_path"], "renamed", previous_path=diff["old_path"])
-    return ChangedFile(diff["new_path"])
+        return ChangedFile(diff["new_path"], "renamed", diff["old_path"], *counts)
+    return ChangedFile(diff["new_path"], "modified", None, *counts)
+
+
+def _line_counts(diff: str) -> tuple[int, int]:
+    """(additions, deletions) in a unified diff's hunks.  GitLab gives no counts, and no text for a
+    diff it collapsed as too large: that file then counts 0 (see README, Differences from Prow)."""
+    lines = diff.splitlines()  # hunks only: GitLab's diff text has no ---/+++ file header
+    return sum(line.startswith("+") for line in lines), sum(line.startswith("-") for line in lines)
 
 
 def _commit_status(data: dict[str, Any]) -> CommitStatus:
