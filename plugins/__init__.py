@@ -11,6 +11,7 @@ from plugins import (
     lgtm,
     lifecycle,
     owners_label,
+    retitle,
     size,
     trigger,
     verify_owners,
@@ -29,6 +30,7 @@ REGISTRY: list[Plugin] = [
     approve.PLUGIN,
     blunderbuss.PLUGIN,
     trigger.PLUGIN,
+    retitle.PLUGIN,
     # opt-in (name them in plugins.enabled)
     wip.PLUGIN,
     size.PLUGIN,

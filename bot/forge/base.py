@@ -198,6 +198,9 @@ class ForgeClient(Protocol):
         """Close or reopen the item.  ``not_planned`` closes an issue as not planned where the forge
         has that state (``capabilities.closes_as_not_planned``); elsewhere it closes as usual."""
 
+    def set_title(self, ref: ItemRef, title: str) -> None:
+        """Give the PR/MR or issue a new title."""
+
     def permission(self, repo: str, login: str) -> Permission:
         """The user's effective access to the repository; NONE when not a member/collaborator."""
 

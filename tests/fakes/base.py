@@ -129,6 +129,8 @@ class FakeForge(Protocol):
     def state(self, repo: str, number: int) -> str:
         """"open" | "closed" | "merged"."""
 
+    def title(self, repo: str, number: int) -> str: ...
+
     def head_sha(self, repo: str, number: int) -> str: ...
 
     @property

@@ -692,6 +692,10 @@ class FakeGitHub:
             item = self._item(self._repo(repo), number)
             return "merged" if item.merged_by else item.state
 
+    def title(self, repo: str, number: int) -> str:
+        with self._lock:
+            return self._item(self._repo(repo), number).title
+
     def state_reason(self, repo: str, number: int) -> str | None:
         """An issue's ``state_reason`` (not part of FakeForge: GitLab has none)."""
         with self._lock:
@@ -1464,6 +1468,10 @@ class FakeGitHub:
 
     def _edit_issue(self, request: web.Request, body: Any) -> web.Response:
         state, item = self._item_of(request)
+        title = (body or {}).get("title", item.title)
+        if not isinstance(title, str) or not title.strip():
+            raise _Abort(422, "Validation Failed", errors=[{"resource": "Issue", "field": "title", "code": "missing_field"}])
+        item.title = title
         new_state = (body or {}).get("state", item.state)
         reason = (body or {}).get("state_reason")
         if new_state not in ("open", "closed") or (new_state == "open" and item.merged_by):

@@ -129,7 +129,7 @@ _MERGE_STATUSES = {
     ),
 }
 _LIST_STATES = {"opened", "closed", "merged", "locked", "all"}
-_UPDATE_PARAMS = {"add_labels", "remove_labels", "assignee_ids", "reviewer_ids", "state_event"}
+_UPDATE_PARAMS = {"add_labels", "remove_labels", "assignee_ids", "reviewer_ids", "state_event", "title"}
 # What POST .../statuses/:sha does for each state: GitLab's state-machine event and the states it
 # may leave.  The status it acts on is the bot's pending/running one of that name, or a new
 # "created" one.
@@ -574,6 +574,10 @@ class FakeGitLab:
         with self._lock:
             return _NEUTRAL_STATES[self._find(repo, number, kind)[1].state]
 
+    def title(self, repo: str, number: int, *, kind: ItemKind | None = None) -> str:
+        with self._lock:
+            return self._find(repo, number, kind)[1].title
+
     def head_sha(self, repo: str, number: int) -> str:
         with self._lock:
             return self._find(repo, number, ItemKind.PULL)[1].sha
@@ -956,6 +960,15 @@ class FakeGitLab:
             self._change_labels(
                 project, item, _split(params.get("add_labels")), _split(params.get("remove_labels"))
             )
+        if "title" in params:
+            if not str(params["title"]).strip():
+                raise _HttpError(400, "title is empty")
+            if params["title"] != item.title:
+                self._add_note(item, self._bot, f"changed title from **{item.title}** to **{params['title']}**",
+                               system=True)
+            item.title = params["title"]
+            if item.kind is ItemKind.PULL:  # GitLab's draft state is the title's prefix
+                item.draft = _DRAFT_PREFIX.match(item.title) is not None
         if "assignee_ids" in params:
             self._set_people(project, item, "assignees", params["assignee_ids"])
         if "reviewer_ids" in params and item.kind is ItemKind.PULL:

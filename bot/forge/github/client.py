@@ -322,6 +322,10 @@ class GitHubClient:
             self._issue(ref).edit(state="closed")
 
     @_neutral_errors
+    def set_title(self, ref: ItemRef, title: str) -> None:
+        self._issue(ref).edit(title=title)  # PATCH /issues/N: a PR is an issue too
+
+    @_neutral_errors
     def permission(self, repo: str, login: str) -> Permission:
         # Raw request: PyGithub returns either ``permission`` or ``role_name`` and both are needed.
         url = f"/repos/{repo}/collaborators/{quote(login, safe='')}/permission"

@@ -208,6 +208,9 @@ class GitLabClient:
         # GitLab has no "not planned" state (capabilities say so): a plain close.
         self._update(ref, "reopen" if is_open else "close", state_event="reopen" if is_open else "close")
 
+    def set_title(self, ref: ItemRef, title: str) -> None:
+        self._update(ref, "retitle", title=title)
+
     def permission(self, repo: str, login: str) -> Permission:
         user_id = self._user_id(login)
         if user_id is None:
