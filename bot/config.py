@@ -16,7 +16,8 @@ import yaml
 from bot.ci.jobs import JobSpec
 from bot.commands import parse_commands
 from bot.options import ConfigError, ConfigProblem, build
-from bot.plugin import Plugin
+from bot.permissions import RULES
+from bot.plugin import Plugin, Rule
 from bot.repo_globs import repo_matches
 
 
@@ -25,13 +26,22 @@ class CommandSettings:
     # GitLab runs its own quick actions (/assign, /label, /close, /cc ...) before prowlet sees a
     # note, so every command is also accepted as /<prefix><name>, e.g. /prow-assign.
     prefix: str = "prow-"
+    # command name (no slash) → who may use it, replacing the command's own rule (Prow's):
+    # one of the names in bot.permissions.RULES, e.g. {"assign": "collaborators"}.
+    who: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> list[tuple[str, str]]:
+        problems = _who_problems(self.who)
         try:
             parse_commands("", self.prefix)  # the parser owns the rule for what a prefix may be
         except ValueError as err:
-            return [("prefix", str(err))]
-        return []
+            problems.append(("prefix", str(err)))
+        return problems
+
+
+def _who_problems(who: dict[str, str]) -> list[tuple[str, str]]:
+    known = ", ".join(RULES)
+    return [(f"who.{name}", f"unknown rule {rule!r} (known: {known})") for name, rule in who.items() if rule not in RULES]
 
 
 @dataclass(frozen=True)
@@ -190,9 +200,13 @@ class RepoRule:
     enabled: list[str] | None = None  # replaces the enabled set
     disabled: list[str] = field(default_factory=list)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    who: dict[str, str] = field(default_factory=dict)  # merged over commands.who
 
     def check(self) -> list[tuple[str, str]]:
-        return [] if self.match else [("match", "list at least one repository glob, e.g. 'acme/*'")]
+        problems = _who_problems(self.who)
+        if not self.match:
+            problems.append(("match", "list at least one repository glob, e.g. 'acme/*'"))
+        return problems
 
     def applies_to(self, repo: str) -> bool:
         return repo_matches(repo, self.match)
@@ -235,6 +249,11 @@ class RepoConfig:
     plugins: tuple[Plugin, ...]
     options: dict[str, Any]
     prefix: str
+    who: dict[str, Rule] = field(default_factory=dict)  # configured rules by command name
+
+    def rule_for(self, name: str, declared: Rule) -> Rule:
+        """Who may use command ``name`` here: the configured rule, else the command's own."""
+        return self.who.get(name, declared)
 
 
 class Config:
@@ -261,11 +280,14 @@ class Config:
         return cached
 
     def _resolve(self, repo: str) -> RepoConfig:
-        enabled = list(self.raw.plugins.enabled if self.raw.plugins.enabled is not None else self._by_name)
+        enabled = list(self.raw.plugins.enabled if self.raw.plugins.enabled is not None
+                       else [p.name for p in self.registry if p.default])
         options = {name: dict(opts) for name, opts in self.raw.plugins.options.items()}
+        who = dict(self.raw.commands.who)
         for rule in self.raw.repos:  # later rules refine earlier ones
             if not rule.applies_to(repo):
                 continue
+            who.update(rule.who)
             if rule.enabled is not None:
                 enabled = list(rule.enabled)
             enabled = [p for p in enabled if p not in rule.disabled]
@@ -273,7 +295,8 @@ class Config:
                 options[name] = {**options.get(name, {}), **opts}
         plugins = tuple(p for p in self.registry if p.name in enabled)
         built = {p.name: build(p.options, options.get(p.name, {})) if p.options else None for p in plugins}
-        return RepoConfig(plugins=plugins, options=built, prefix=self.raw.commands.prefix)
+        rules = {name.lower(): RULES[rule] for name, rule in who.items()}
+        return RepoConfig(plugins=plugins, options=built, prefix=self.raw.commands.prefix, who=rules)
 
 
 def _check_plugin_refs(raw: RawConfig, registry: list[Plugin]) -> list[ConfigProblem]:
@@ -297,12 +320,21 @@ def _check_plugin_refs(raw: RawConfig, registry: list[Plugin]) -> list[ConfigPro
             else:
                 build(plugin.options, section, f"{key}.{name}", problems)
 
+    commands = {cmd.name for plugin in registry for cmd in plugin.commands}
+
+    def who(key: str, rules: dict[str, str]) -> None:
+        for name in rules:
+            if name.lower() not in commands:
+                problems.append(ConfigProblem(f"{key}.{name}", "unknown command (see `prowlet commands`)"))
+
     names("plugins.enabled", raw.plugins.enabled)
     options("plugins.options", raw.plugins.options)
+    who("commands.who", raw.commands.who)
     for i, rule in enumerate(raw.repos):
         names(f"repos[{i}].enabled", rule.enabled)
         names(f"repos[{i}].disabled", rule.disabled)
         options(f"repos[{i}].options", rule.options)
+        who(f"repos[{i}].who", rule.who)
     return problems
 
 

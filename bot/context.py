@@ -53,6 +53,7 @@ class EventScope:
     ci: CIServices
     attempt: int = 1  # more than 1: an earlier run of this event may have posted already
     state: StateStore | None = None
+    invocations: Sequence[Invocation] = ()  # every command in the event's text, in order
     _item: Item | None = None
     _posted: int = 0
     _existing: list[Comment] | None = None
@@ -122,6 +123,11 @@ class Context:
         self.repo_config = scope.repo_config
         self.owners_reader = scope.owners_reader
         self.ci = scope.ci
+
+    @property
+    def invocations(self) -> Sequence[Invocation]:
+        """Every command in the comment (or description) being handled, this plugin's or not."""
+        return self._scope.invocations
 
     @property
     def ref(self):  # noqa: ANN201 - ItemRef

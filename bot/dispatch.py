@@ -12,7 +12,7 @@ from bot.commands import Invocation, parse_commands
 from bot.config import Config
 from bot.context import Context, EventScope, LabelCache
 from bot.owners_reader import OwnersReader
-from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ReviewEvent
+from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ItemKind, ReviewEvent
 from bot.forge.base import (
     ForbiddenError,
     ForgeError,
@@ -85,9 +85,10 @@ class Dispatcher:
                 log.debug("event ignored", reason=reason, actor=event.actor)
                 return
             repo_config = self.config.for_repo(event.repo)
-            scope = EventScope(event=event, forge=forge, repo_config=repo_config, labels=self.labels,
-                               owners_reader=self.owners_reader, ci=self.ci, attempt=attempt, state=self.state)
             invocations = parse_commands(_command_text(event), repo_config.prefix)
+            scope = EventScope(event=event, forge=forge, repo_config=repo_config, labels=self.labels,
+                               owners_reader=self.owners_reader, ci=self.ci, invocations=invocations,
+                               attempt=attempt, state=self.state)
             for plugin in repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)
             for observe in self.observers:
@@ -132,15 +133,19 @@ class Dispatcher:
             ctx.log.warning("could not report the failure", error=str(err))
 
     async def _run_command(self, ctx: Context, candidates: list[Command], inv: Invocation) -> None:
-        command = next((c for c in candidates if c.accepts(inv.args)), None)
-        if command is None:
+        accepting = [c for c in candidates if c.accepts(inv.args)]
+        if not accepting:
             usages = " or ".join(code(c.usage) for c in candidates)
             await ctx.reply(inv, f"I didn't understand that. Usage: {usages}.")
             return
-        if ctx.ref.kind not in command.on:
-            await ctx.reply(inv, f"{code('/' + command.name)} only works on {ctx.forge.capabilities.pull_noun}s.")
+        # The same words may mean different commands on PRs/MRs and on issues (/help).
+        command = next((c for c in accepting if ctx.ref.kind in c.on), None)
+        if command is None:
+            where = f"{ctx.forge.capabilities.pull_noun}s" if ItemKind.PULL in accepting[0].on else "issues"
+            await ctx.reply(inv, f"{code('/' + accepting[0].name)} only works on {where}.")
             return
-        denied = await command.who.check(ctx, inv)
+        rule = ctx.repo_config.rule_for(command.name, command.who)
+        denied = await rule.check(ctx, inv)
         if denied:
             ctx.log.info("command refused", command=command.name, actor=ctx.event.actor)
             await ctx.reply(inv, f"you can't use {code('/' + command.name)}: {denied}")

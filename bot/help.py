@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from bot.plugin import PULLS_ONLY, Plugin
+from bot.events import ItemKind
+
+from bot.plugin import PULLS_ONLY, Plugin, Rule
 
 GITLAB_CLASHES = frozenset(
     {"approve", "unapprove", "assign", "unassign", "label", "unlabel", "close", "reopen", "cc", "merge", "rebase", "title", "draft", "lock", "unlock", "milestone"}
@@ -27,14 +29,24 @@ def _usage(usage: str, name: str, prefix: str, mode: str) -> str:
     return f"`{usage}`"
 
 
-def command_rows(plugins: Iterable[Plugin], prefix: str = "", mode: str = "plain") -> list[str]:
+def _where(on: frozenset) -> str:
+    if on == PULLS_ONLY:
+        return "PRs/MRs"
+    return "issues" if ItemKind.PULL not in on else "PRs/MRs, issues"
+
+
+def command_rows(plugins: Iterable[Plugin], prefix: str = "", mode: str = "plain",
+                 who: Mapping[str, Rule] | None = None) -> list[str]:
+    """One table row per declared command; ``who`` holds the rules configured for this repository."""
+    who = who or {}
     rows = []
     for plugin in plugins:
         for cmd in plugin.commands:
-            where = "PRs/MRs" if cmd.on == PULLS_ONLY else "PRs/MRs, issues"
+            where = _where(cmd.on)
+            rule = who.get(cmd.name, cmd.who)
             example = ", ".join(f"`{e}`" for e in cmd.examples)
             rows.append(
-                f"| {_usage(cmd.usage, cmd.name, prefix, mode)} | {_cell(cmd.help)} | {_cell(cmd.who.describe)} "
+                f"| {_usage(cmd.usage, cmd.name, prefix, mode)} | {_cell(cmd.help)} | {_cell(rule.describe)} "
                 f"| {where} | {example} | `{plugin.name}` |"
             )
     return rows
@@ -47,19 +59,20 @@ def readme_table(plugins: Iterable[Plugin], prefix: str) -> str:
     return "\n".join(TABLE_HEADER + command_rows(plugins, prefix, "readme"))
 
 
-def help_message(plugins: Iterable[Plugin], prefix: str, consumes_quick_actions: bool) -> str:
-    """The body of the /help reply for one repository."""
+def help_message(plugins: Iterable[Plugin], prefix: str, consumes_quick_actions: bool,
+                 who: Mapping[str, Rule] | None = None) -> str:
+    """The body of the /help reply for one repository (``who``: its configured rules)."""
     plugins = list(plugins)
     if not plugins:
         return "no prowlet commands are enabled in this repository."
     lines = ["these are the commands enabled in this repository:", "", *TABLE_HEADER]
     if consumes_quick_actions:
-        lines += command_rows(plugins, prefix, "gitlab")
+        lines += command_rows(plugins, prefix, "gitlab", who)
         lines += [
             "",
             f"GitLab runs its own quick actions (such as `/assign`, `/label`, `/close`, `/cc`) before I see a comment, "
             f"so use the `{prefix}` forms shown for those; every command also works as `/{prefix}<name>`.",
         ]
     else:
-        lines += command_rows(plugins, prefix)
+        lines += command_rows(plugins, prefix, who=who)
     return "\n".join(lines)

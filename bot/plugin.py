@@ -23,6 +23,7 @@ EventHandler = Callable[["Context"], Awaitable[None]]
 
 BOTH_KINDS = frozenset({ItemKind.PULL, ItemKind.ISSUE})
 PULLS_ONLY = frozenset({ItemKind.PULL})
+ISSUES_ONLY = frozenset({ItemKind.ISSUE})
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ class Plugin:
     commands: tuple[Command, ...] = ()
     subscriptions: tuple[Subscription, ...] = ()
     options: type[Any] | None = None  # a dataclass whose fields all have defaults
+    # Enabled when the config names no plugins (plugins.enabled: null).  Plugins that act on every
+    # PR/MR unasked (size, wip, welcome ...) are opt-in: they are named in plugins.enabled.
+    default: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def commands_named(self, name: str) -> list[Command]:

@@ -43,7 +43,7 @@ def render_reply(actor: str, message: str, command_line: str | None = None, url:
         parts.append(
             "<details>\n\n"
             f"In response to {source}:\n\n{quote(command_line)}\n\n"
-            "Comment `/help` to see the commands I understand here.\n"
+            "`/help` on a pull or merge request lists the commands I understand here.\n"
             "</details>"
         )
     return neutralize("\n\n".join(parts))

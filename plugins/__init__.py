@@ -11,8 +11,11 @@ from plugins import (
     lgtm,
     lifecycle,
     owners_label,
+    retitle,
+    size,
     trigger,
     verify_owners,
+    wip,
 )
 
 REGISTRY: list[Plugin] = [
@@ -27,6 +30,10 @@ REGISTRY: list[Plugin] = [
     approve.PLUGIN,
     blunderbuss.PLUGIN,
     trigger.PLUGIN,
+    retitle.PLUGIN,
+    # opt-in (name them in plugins.enabled)
+    wip.PLUGIN,
+    size.PLUGIN,
 ]
 
 

@@ -8,7 +8,7 @@ from bot.commands import Invocation, parse_commands
 from bot.context import Context
 from bot.events import ItemAction, ItemEvent
 from bot.owners import OwnersError, suggest_reviewers
-from bot.permissions import AUTHOR_OR_COLLABORATORS
+from bot.permissions import ANYONE
 from bot.plugin import PULLS_ONLY, Command, Plugin, Subscription
 from bot.replies import code
 
@@ -62,6 +62,8 @@ async def on_ready(ctx: Context) -> None:
 
 
 async def auto_cc(ctx: Context, inv: Invocation) -> None:
+    if (await ctx.item()).state != "open":
+        return  # Prow: a closed PR gets no reviewers, and no reply
     await _request(ctx, inv)
 
 
@@ -69,7 +71,7 @@ PLUGIN = Plugin(
     name="blunderbuss",
     description="Requests reviews from OWNERS reviewers when a PR/MR is opened or marked ready for review.",
     commands=(
-        Command("auto-cc", auto_cc, AUTHOR_OR_COLLABORATORS, "Requests reviews from OWNERS reviewers now.",
+        Command("auto-cc", auto_cc, ANYONE, "Requests reviews from OWNERS reviewers now.",
                 examples=("/auto-cc",), on=PULLS_ONLY),
     ),
     subscriptions=(Subscription(on_ready, (ItemEvent,), _should_run),),

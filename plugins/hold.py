@@ -23,9 +23,11 @@ PLUGIN = Plugin(
     name="hold",
     description=f"Adds or removes the {LABEL} label, which keeps a change from merging.",
     commands=(
-        Command("hold", hold, ANYONE, f"Adds the {LABEL} label.", examples=("/hold",), on=PULLS_ONLY),
-        Command("hold", unhold, ANYONE, _UNHOLD_HELP, syntax="cancel", args=arg_pattern("cancel"),
-                examples=("/hold cancel",), on=PULLS_ONLY),
+        # Checked in order: "cancel" first, so a reason cannot start with the word cancel.
+        Command("hold", unhold, ANYONE, _UNHOLD_HELP, syntax="cancel [reason]", args=arg_pattern(r"cancel(\s.*)?"),
+                examples=("/hold cancel", "/hold cancel tests pass now"), on=PULLS_ONLY),
+        Command("hold", hold, ANYONE, f"Adds the {LABEL} label; a reason may follow.", syntax="[reason]",
+                args=arg_pattern(r".*"), examples=("/hold", "/hold needs more tests"), on=PULLS_ONLY),
         Command("unhold", unhold, ANYONE, _UNHOLD_HELP, examples=("/unhold",), on=PULLS_ONLY),
         Command("remove-hold", unhold, ANYONE, _UNHOLD_HELP, examples=("/remove-hold",), on=PULLS_ONLY),
     ),

@@ -1,23 +1,35 @@
-"""/label, /remove-label and the prefixed shortcuts (/kind bug → kind/bug)."""
+"""/label, /remove-label and the family shortcuts (/kind bug → kind/bug), as Prow's label plugin.
+
+The item's labels are read once per comment, so every label command in it works from the same
+state (``/remove-kind bug`` then ``/kind bug`` in one comment removes kind/bug, as in Prow).
+Existing labels of a list are applied and only the missing ones reported.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot.commands import Invocation
 from bot.context import Context
-from bot.permissions import COLLABORATORS
-from bot.plugin import Command, Plugin, arg_pattern
+from bot.permissions import ANYONE, COLLAB_NOTE, COLLABORATOR_LEVEL, is_org_member, owner_of
+from bot.plugin import Command, Plugin, Rule, arg_pattern
 from bot.replies import code
 
 PREFIXES = ("kind", "priority", "area", "triage", "sig")
-NAMES = arg_pattern(r"\S+(?:\s+\S+)*")
+# Families whose last label going adds needs-<family>, when the repository has that label (Prow).
+NEEDS_FAMILIES = ("kind", "priority", "sig", "triage")
+TRIAGE_ACCEPTED = "triage/accepted"  # only organisation members may add it (Prow)
+ANY_ARGS = arg_pattern(r".*")  # an empty command is no command: silence, as in Prow
 
 
 @dataclass(frozen=True)
 class LabelOptions:
     # label → logins allowed to add or remove it; everyone else is told who may.
     restricted: dict[str, list[str]] = field(default_factory=dict)
+    # labels anyone may add with /label (Prow's additional_labels); other repository labels need a
+    # collaborator.  kind/, priority/, area/, triage/ and sig/ labels are open to anyone.
+    additional_labels: list[str] = field(default_factory=list)
 
 
 def _requested(inv: Invocation, prefix: str | None) -> list[str]:
@@ -25,60 +37,165 @@ def _requested(inv: Invocation, prefix: str | None) -> list[str]:
     return [f"{prefix}/{n}" for n in names] if prefix else names
 
 
-async def _resolve(ctx: Context, inv: Invocation, wanted: list[str]) -> list[str] | None:
-    """Map requested names to the repository's labels (case-insensitively); reply and return None
-    when any is missing or restricted for this user."""
-    existing = {label.lower(): label for label in await ctx.repo_labels(wanted)}
-    missing = [w for w in wanted if w.lower() not in existing]
-    if missing:
-        await ctx.reply(
-            inv,
-            f"the label(s) {', '.join(code(m) for m in missing)} cannot be applied, because this repository "
-            "doesn't have them.",
-        )
+def _family(label: str) -> str | None:
+    head, sep, _ = label.partition("/")
+    return head.lower() if sep and head.lower() in PREFIXES else None
+
+
+def _lower(labels: Iterable[str]) -> set[str]:
+    return {label.lower() for label in labels}
+
+
+async def _label_rule(ctx: Context, inv: Invocation) -> str | None:
+    """Anyone may /label a family label or one of ``additional_labels``; other labels need a collaborator."""
+    open_to_all = _lower(ctx.options.additional_labels)
+    names = inv.args.split()
+    if all(_family(n) or n.lower() in open_to_all for n in names):
         return None
-    resolved = [existing[w.lower()] for w in wanted]
-    restricted = {k.lower(): v for k, v in ctx.options.restricted.items()}
-    actor = ctx.event.actor.lower()
-    for label in resolved:
-        allowed = restricted.get(label.lower())
-        if allowed is not None and actor not in {a.lower() for a in allowed}:
-            who = ", ".join(code(a) for a in allowed) or "nobody"
-            await ctx.reply(inv, f"only {who} may add or remove the {code(label)} label.")
-            return None
-    return resolved
+    if await ctx.permission(ctx.event.actor) >= COLLABORATOR_LEVEL:
+        return None
+    return ("only collaborators may use it for labels other than kind/priority/area/triage/sig ones "
+            "and those configured in `additional_labels`.")
+
+
+LABEL_RULE = Rule(
+    f"anyone for kind/priority/area/triage/sig labels and `label.additional_labels`; collaborators "
+    f"{COLLAB_NOTE} for other labels", _label_rule,
+)
+
+
+class _Outcome:
+    """What one command could not do, said in one reply."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+    async def send(self, ctx: Context, inv: Invocation) -> None:
+        if self.lines:
+            await ctx.reply(inv, " ".join(self.lines))
+
+
+def _restriction(ctx: Context, label: str) -> str | None:
+    allowed = {k.lower(): v for k, v in ctx.options.restricted.items()}.get(label.lower())
+    if allowed is None or ctx.event.actor.lower() in _lower(allowed):
+        return None
+    who = ", ".join(code(a) for a in allowed) or "nobody"
+    return f"only {who} may add or remove the {code(label)} label."
+
+
+def _added_by_this_comment(ctx: Context) -> set[str]:
+    """Labels the comment's add commands ask for (lower-cased), for the needs-* rule."""
+    added: set[str] = set()
+    for inv in ctx.invocations:
+        if inv.name in PREFIXES:
+            added |= _lower(_requested(inv, inv.name))
+        elif inv.name == "label":
+            added |= _lower(_requested(inv, None))
+    return added
+
+
+async def add(ctx: Context, inv: Invocation, wanted: Sequence[str]) -> None:
+    if not wanted:
+        return
+    existing = {label.lower(): label for label in await ctx.repo_labels(wanted)}
+    current = _lower((await ctx.item()).labels)
+    outcome = _Outcome()
+    missing = [w for w in wanted if w.lower() not in existing]
+    to_add: list[str] = []
+    triage_refused = False
+    for name in dict.fromkeys(existing[w.lower()] for w in wanted if w.lower() in existing):
+        if name.lower() in current:
+            continue
+        if name.lower() == TRIAGE_ACCEPTED and not await is_org_member(ctx, ctx.event.actor):
+            triage_refused = True
+            continue
+        refusal = _restriction(ctx, name)
+        if refusal:
+            outcome.say(refusal)
+            continue
+        to_add.append(name)
+    await ctx.add_labels(to_add)
+    # A needs-<family> label has done its job once the family has a label (Prow's
+    # require-matching-label reacts to the label event; the bot's own events are not seen).
+    for family in {_family(name) for name in to_add} - {None}:
+        if f"needs-{family}" in current:
+            await ctx.remove_label(next(lab for lab in (await ctx.item()).labels if lab.lower() == f"needs-{family}"))
+    if missing:
+        outcome.say(f"The label(s) {', '.join(code(m) for m in missing)} cannot be applied, because the "
+                    "repository doesn't have them.")
+    if triage_refused:
+        outcome.say(f"The label {code(TRIAGE_ACCEPTED)} cannot be applied. Only members of the "
+                    f"{owner_of(ctx.event.repo)} organisation can add the label.")
+    await outcome.send(ctx, inv)
+
+
+async def remove(ctx: Context, inv: Invocation, wanted: Sequence[str]) -> None:
+    if not wanted:
+        return
+    item = await ctx.item()
+    on_item = {label.lower(): label for label in item.labels}
+    outcome = _Outcome()
+    absent = [w for w in dict.fromkeys(wanted) if w.lower() not in on_item]
+    removed: list[str] = []
+    for name in dict.fromkeys(on_item[w.lower()] for w in wanted if w.lower() in on_item):
+        refusal = _restriction(ctx, name)
+        if refusal:
+            outcome.say(refusal)
+            continue
+        await ctx.remove_label(name)
+        removed.append(name)
+    await _add_needs_labels(ctx, removed, set(on_item))
+    if absent:
+        outcome.say(f"Those labels are not set on this {ctx.noun()}: {', '.join(code(a) for a in absent)}.")
+    await outcome.send(ctx, inv)
+
+
+async def _add_needs_labels(ctx: Context, removed: Sequence[str], before: set[str]) -> None:
+    """The last label of a required family going adds needs-<family>, if the repository has it."""
+    gone = _lower(removed)
+    added = _added_by_this_comment(ctx)
+    wanted = []
+    for family in NEEDS_FAMILIES:
+        needs = f"needs-{family}"
+        if not any(_family(g) == family for g in gone) or any(_family(a) == family for a in added):
+            continue
+        if all(label in gone for label in before if _family(label) == family) and needs not in before:
+            wanted.append(needs)
+    if wanted:
+        existing = {label.lower(): label for label in await ctx.repo_labels()}
+        await ctx.add_labels([existing[w] for w in wanted if w in existing])
 
 
 def _adder(prefix: str | None):  # noqa: ANN202
     async def handler(ctx: Context, inv: Invocation) -> None:
-        labels = await _resolve(ctx, inv, _requested(inv, prefix))
-        if labels:
-            await ctx.add_labels(labels)
+        await add(ctx, inv, _requested(inv, prefix))
 
     return handler
 
 
 def _remover(prefix: str | None):  # noqa: ANN202
     async def handler(ctx: Context, inv: Invocation) -> None:
-        labels = await _resolve(ctx, inv, _requested(inv, prefix))
-        for label in labels or ():
-            await ctx.remove_label(label)
+        await remove(ctx, inv, _requested(inv, prefix))
 
     return handler
 
 
 def _commands() -> tuple[Command, ...]:
     commands = [
-        Command("label", _adder(None), COLLABORATORS, "Adds existing repository labels.", syntax="label ...",
-                args=NAMES, examples=("/label needs-docs",)),
-        Command("remove-label", _remover(None), COLLABORATORS, "Removes labels.", syntax="label ...",
-                args=NAMES, examples=("/remove-label needs-docs",)),
+        Command("label", _adder(None), LABEL_RULE, "Adds existing repository labels.", syntax="label ...",
+                args=ANY_ARGS, examples=("/label needs-docs",)),
+        Command("remove-label", _remover(None), LABEL_RULE, "Removes labels.", syntax="label ...",
+                args=ANY_ARGS, examples=("/remove-label needs-docs",)),
     ]
     for prefix in PREFIXES:
-        commands.append(Command(prefix, _adder(prefix), COLLABORATORS, f"Adds {prefix}/<value> labels.",
-                                syntax="value ...", args=NAMES, examples=(f"/{prefix} {_EXAMPLE[prefix]}",)))
-        commands.append(Command(f"remove-{prefix}", _remover(prefix), COLLABORATORS, f"Removes {prefix}/<value> labels.",
-                                syntax="value ...", args=NAMES, examples=(f"/remove-{prefix} {_EXAMPLE[prefix]}",)))
+        extra = " `triage/accepted`: organisation members only." if prefix == "triage" else ""
+        commands.append(Command(prefix, _adder(prefix), ANYONE, f"Adds {prefix}/<value> labels.{extra}",
+                                syntax="value ...", args=ANY_ARGS, examples=(f"/{prefix} {_EXAMPLE[prefix]}",)))
+        commands.append(Command(f"remove-{prefix}", _remover(prefix), ANYONE, f"Removes {prefix}/<value> labels.",
+                                syntax="value ...", args=ANY_ARGS, examples=(f"/remove-{prefix} {_EXAMPLE[prefix]}",)))
     return tuple(commands)
 
 

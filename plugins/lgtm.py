@@ -45,7 +45,14 @@ REVIEWERS = Rule(
 
 
 async def add(ctx: Context, inv: Invocation) -> None:
-    await ctx.add_labels([LABEL])
+    item = await ctx.item()
+    # Prow assigns a reviewer who is not an assignee yet: the assignees show who reviewed.
+    if ctx.event.actor.lower() not in {a.lower() for a in item.assignees}:
+        refused = await ctx.forge.add_assignees(ctx.ref, [ctx.event.actor])
+        if refused:
+            ctx.log.info("lgtm: the reviewer could not be assigned", actor=ctx.event.actor)
+    if LABEL not in item.labels:
+        await ctx.add_labels([LABEL])
 
 
 async def cancel(ctx: Context, inv: Invocation) -> None:
@@ -65,7 +72,8 @@ PLUGIN = Plugin(
     name="lgtm",
     description="Adds the lgtm label when a reviewer approves the change; removes it on new commits.",
     commands=(
-        Command("lgtm", add, REVIEWERS, "Adds the lgtm label.", examples=("/lgtm",), on=PULLS_ONLY),
+        Command("lgtm", add, REVIEWERS, "Adds the lgtm label and assigns you if you are not yet an assignee.",
+                syntax="[no-issue]", args=arg_pattern("(no-issue)?"), examples=("/lgtm",), on=PULLS_ONLY),
         Command("lgtm", cancel, AUTHOR_OR_COLLABORATORS, _CANCEL_HELP, syntax="cancel",
                 args=arg_pattern("cancel"), examples=("/lgtm cancel",), on=PULLS_ONLY),
         Command("remove-lgtm", cancel, AUTHOR_OR_COLLABORATORS, _CANCEL_HELP, examples=("/remove-lgtm",), on=PULLS_ONLY),

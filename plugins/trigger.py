@@ -84,7 +84,9 @@ async def on_change(ctx: Context) -> None:
 
 
 async def _may_test(ctx: Context, inv: Invocation) -> str | None:
-    if await is_trusted(ctx, ctx.event.actor) or OK in (await ctx.item()).labels:
+    """Prow: a trusted commenter, or anyone on a trusted change (trusted author, or ok-to-test)."""
+    item = await ctx.item()
+    if OK in item.labels or await is_trusted(ctx, ctx.event.actor) or await is_trusted(ctx, item.author or ""):
         return None
     return "only trusted users (collaborators or organisation members) can start jobs before someone comments `/ok-to-test`."
 
@@ -95,7 +97,7 @@ async def _trusted_only(ctx: Context, inv: Invocation) -> str | None:
     return "only collaborators and organisation members can vouch for a change."
 
 
-TESTERS = Rule("trusted users; anyone once the PR/MR has ok-to-test", _may_test)
+TESTERS = Rule("trusted users; anyone on a PR/MR from a trusted author or with ok-to-test", _may_test)
 TRUSTED = Rule("collaborators (GitLab: Developer or higher), organisation members, configured trusted users", _trusted_only)
 
 

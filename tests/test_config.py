@@ -75,9 +75,11 @@ def test_every_option_is_documented_in_config_yaml() -> None:
 
 
 RESOLVE = [
-    ("defaults enable every core plugin", [], "acme/widgets", {p.name for p in REGISTRY}),
+    ("defaults enable every core plugin", [], "acme/widgets", {p.name for p in REGISTRY if p.default}),
+    ("opt-in plugins are named to enable them", [{"match": ["acme/*"], "enabled": ["size", "wip"]}], "acme/widgets",
+     {"size", "wip"}),
     ("org glob replaces the set", [{"match": ["acme/*"], "enabled": ["lgtm", "hold"]}], "acme/widgets", {"lgtm", "hold"}),
-    ("glob does not match other orgs", [{"match": ["acme/*"], "enabled": ["lgtm"]}], "other/x", {p.name for p in REGISTRY}),
+    ("glob does not match other orgs", [{"match": ["acme/*"], "enabled": ["lgtm"]}], "other/x", {p.name for p in REGISTRY if p.default}),
     ("later rule refines earlier", [{"match": ["acme/*"], "enabled": ["lgtm", "hold"]}, {"match": ["acme/widgets"], "disabled": ["hold"]}],
      "acme/widgets", {"lgtm"}),
     ("globs are case-insensitive", [{"match": ["ACME/*"], "enabled": ["help"]}], "acme/Widgets", {"help"}),
@@ -177,3 +179,31 @@ def test_documented_merge_block_is_the_default() -> None:
 
     assert parse_config(data, REGISTRY).raw.merge == MergeSettings()
     assert load_config(ROOT / "config.yaml", REGISTRY).raw.merge is None
+
+
+WHO_PROBLEMS = [
+    ("unknown rule name", {"commands": {"who": {"assign": "friends"}}}, "commands.who.assign: unknown rule 'friends'"),
+    ("unknown command", {"commands": {"who": {"frobnicate": "anyone"}}}, "commands.who.frobnicate: unknown command"),
+    ("unknown rule per repository", {"repos": [{"match": ["a/*"], "who": {"kind": "members"}}]},
+     "repos[0].who.kind: unknown rule 'members'"),
+    ("unknown command per repository", {"repos": [{"match": ["a/*"], "who": {"nope": "anyone"}}]},
+     "repos[0].who.nope: unknown command"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), WHO_PROBLEMS, ids=[w[0] for w in WHO_PROBLEMS])
+def test_who_overrides_are_checked(name: str, data: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, REGISTRY)
+    assert message in str(err.value)
+
+
+def test_who_override_per_repository_refines_the_global_one() -> None:
+    from bot.permissions import ANYONE, COLLABORATORS, MAINTAINERS
+    config = parse_config({"commands": {"who": {"assign": "collaborators", "kind": "maintainers"}},
+                           "repos": [{"match": ["acme/*"], "who": {"assign": "anyone"}}]}, REGISTRY)
+    here, elsewhere = config.for_repo("acme/widgets"), config.for_repo("other/x")
+    assert here.rule_for("assign", COLLABORATORS) is ANYONE
+    assert elsewhere.rule_for("assign", ANYONE) is COLLABORATORS
+    assert here.rule_for("kind", ANYONE) is MAINTAINERS
+    assert here.rule_for("lgtm", ANYONE) is ANYONE  # not configured: the command's own rule

@@ -158,3 +158,13 @@ async def test_retest_with_nothing_failed_says_so(bot: Bot) -> None:
     await settle(bot, sha, {"flaky"}, runs=2)
     await bot.deliver(bot.fake.comment(REPO, number, COLLAB, "/retest"))
     assert "nothing has failed" in bot.bot_comments(number)[-1]
+
+
+async def test_anyone_may_test_a_change_from_a_trusted_author(bot: Bot) -> None:
+    """Prow: an untrusted commenter may /test a PR whose author is trusted."""
+    number = await _open(bot, author=COLLAB)
+    sha = bot.fake.head_sha(REPO, number)
+    await bot.deliver(bot.fake.comment(REPO, number, OUTSIDER, "/test manual"))
+    states = await settle(bot, sha, {"manual"})
+    assert states["manual"][-1] == "success"
+    assert not any("only trusted users" in c for c in bot.bot_comments(number))

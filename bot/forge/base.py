@@ -50,6 +50,9 @@ class ChangedFile:
     path: str
     status: str = "modified"  # "added" | "modified" | "removed" | "renamed"
     previous_path: str | None = None
+    # Lines added and deleted (the size plugin's measure).  Not part of a file's identity.
+    additions: int = field(default=0, compare=False)
+    deletions: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class Capabilities:
     consumes_quick_actions: bool = False
     # What the forge calls a proposed change, for messages: "pull request" / "merge request".
     pull_noun: str = "pull request"
+    # Issues can be closed as "not planned" (GitHub's state_reason); GitLab has no such state.
+    closes_as_not_planned: bool = True
 
 
 class StatusState(enum.Enum):
@@ -226,8 +231,12 @@ class ForgeClient(Protocol):
 
     def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None: ...
 
-    def set_open(self, ref: ItemRef, is_open: bool) -> None:
-        """Close or reopen the item."""
+    def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
+        """Close or reopen the item.  ``not_planned`` closes an issue as not planned where the forge
+        has that state (``capabilities.closes_as_not_planned``); elsewhere it closes as usual."""
+
+    def set_title(self, ref: ItemRef, title: str) -> None:
+        """Give the PR/MR or issue a new title."""
 
     def permission(self, repo: str, login: str) -> Permission:
         """The user's effective access to the repository; NONE when not a member/collaborator."""

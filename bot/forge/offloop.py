@@ -97,8 +97,11 @@ class AsyncForge:
     async def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None:
         await self._run(self._client.remove_review_request, ref, list(logins))
 
-    async def set_open(self, ref: ItemRef, is_open: bool) -> None:
-        await self._run(self._client.set_open, ref, is_open)
+    async def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
+        await self._run(self._client.set_open, ref, is_open, not_planned=not_planned)
+
+    async def set_title(self, ref: ItemRef, title: str) -> None:
+        await self._run(self._client.set_title, ref, title)
 
     async def permission(self, repo: str, login: str) -> Permission:
         return await self._run(self._client.permission, repo, login)

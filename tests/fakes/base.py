@@ -155,6 +155,12 @@ class FakeForge(Protocol):
         """New commits on a PR/MR: a new head sha.  GitHub: pull_request synchronize; GitLab:
         Merge Request Hook update with oldrev."""
 
+    def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
+                  draft: bool | None = None) -> Delivery:
+        """A new title or draft state for a PR/MR.  GitHub: pull_request edited / converted_to_draft /
+        ready_for_review; GitLab: Merge Request Hook update with ``changes`` (the draft state is the
+        title's "Draft:" prefix there)."""
+
     def review(self, repo: str, number: int, author: str, state: str, body: str = "") -> Delivery:
         """``state`` is "approved" | "changes_requested" | "commented" on GitHub (pull_request_review
         submitted) and "approved" | "unapproved" on GitLab (Merge Request Hook approved/unapproved)."""
@@ -200,6 +206,8 @@ class FakeForge(Protocol):
 
     def state(self, repo: str, number: int) -> str:
         """"open" | "closed" | "merged"."""
+
+    def title(self, repo: str, number: int) -> str: ...
 
     def head_sha(self, repo: str, number: int) -> str: ...
 

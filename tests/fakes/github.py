@@ -161,6 +161,7 @@ class _Item:
     state: str = "open"  # "open" | "closed"
     merged_by: str | None = None  # set when merged
     closed_at: str | None = None
+    state_reason: str | None = None  # issues: "completed" | "not_planned" | "reopened" once changed
     labels: list[str] = field(default_factory=list)
     assignees: list[str] = field(default_factory=list)
     reviewers: list[str] = field(default_factory=list)
@@ -607,6 +608,25 @@ class FakeGitHub:
             )
         return self.delivery("pull_request_review", payload)
 
+    def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
+                  draft: bool | None = None) -> Delivery:
+        """A person changes a PR's title (pull_request edited, with ``changes.title.from``) or its
+        draft state (converted_to_draft / ready_for_review): one change per call."""
+        if (title is None) == (draft is None):
+            raise ValueError("give a new title or a draft state, not both")
+        with self._lock:
+            state = self._repo(repo)
+            item = self._pull(state, number)
+            extra: dict[str, Any] = {}
+            if title is not None:
+                action, extra["changes"] = "edited", {"title": {"from": item.title}}
+                item.title = title
+            else:
+                action, item.draft = ("converted_to_draft" if draft else "ready_for_review"), bool(draft)
+            payload = self._payload("pull_request__opened__1", state, editor, action=action, number=number,
+                                    pull_request=self._pull_json(state, item), **extra)
+        return self.delivery("pull_request", payload)
+
     def start_review(self, repo: str, number: int, author: str, body: str = "") -> None:
         """A pending review (not part of FakeForge): started, not submitted, so no webhook.  GitHub
         shows it to its author alone; ``review`` by the same author submits it."""
@@ -783,6 +803,15 @@ class FakeGitHub:
         with self._lock:
             item = self._item(self._repo(repo), number)
             return "merged" if item.merged_by else item.state
+
+    def title(self, repo: str, number: int) -> str:
+        with self._lock:
+            return self._item(self._repo(repo), number).title
+
+    def state_reason(self, repo: str, number: int) -> str | None:
+        """An issue's ``state_reason`` (not part of FakeForge: GitLab has none)."""
+        with self._lock:
+            return self._item(self._repo(repo), number).state_reason
 
     def head_sha(self, repo: str, number: int) -> str:
         with self._lock:
@@ -986,7 +1015,7 @@ class FakeGitHub:
             "author_association": self._association(state, item.author),
             "active_lock_reason": None,
             "body": item.body or None,
-            "state_reason": None,
+            "state_reason": item.state_reason,
         }
         if item.is_pull:
             pull_api = self._api_path(state, f"pulls/{item.number}")
@@ -1696,11 +1725,20 @@ class FakeGitHub:
 
     def _edit_issue(self, request: web.Request, body: Any) -> web.Response:
         state, item = self._item_of(request)
+        title = (body or {}).get("title", item.title)
+        if not isinstance(title, str) or not title.strip():
+            raise _Abort(422, "Validation Failed", errors=[{"resource": "Issue", "field": "title", "code": "missing_field"}])
+        item.title = title
         new_state = (body or {}).get("state", item.state)
+        reason = (body or {}).get("state_reason")
         if new_state not in ("open", "closed") or (new_state == "open" and item.merged_by):
             raise _Abort(422, "Validation Failed", errors=[{"resource": "Issue", "field": "state", "code": "invalid"}])
+        if reason not in (None, "completed", "not_planned", "reopened"):
+            raise _Abort(422, "Validation Failed", errors=[{"resource": "Issue", "field": "state_reason", "code": "invalid"}])
         if new_state != item.state:
             item.state, item.closed_at = new_state, (self._tick() if new_state == "closed" else None)
+            if not item.is_pull:  # GitHub sets a reason on issues only: the one given, else the default
+                item.state_reason = reason or ("completed" if new_state == "closed" else "reopened")
         return web.json_response(self._issue_json(state, item))
 
     def _add_labels(self, request: web.Request, body: Any) -> web.Response:
@@ -2033,7 +2071,10 @@ def _changed_files(files: Iterable[ChangedFile]) -> list[ChangedFile]:
 
 
 def _line_counts(file: ChangedFile) -> tuple[int, int]:
-    """(additions, deletions) the fake reports for a PR's file: one line in and/or out."""
+    """(additions, deletions) the fake reports for a PR's file: the file's own counts when seeded,
+    else one line in and/or out."""
+    if file.additions or file.deletions:
+        return file.additions, file.deletions
     return {"added": (1, 0), "removed": (0, 1), "modified": (1, 1)}.get(file.status, (0, 0))
 
 

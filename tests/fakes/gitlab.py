@@ -89,6 +89,8 @@ _PROJECT = r"/projects/(?P<project>[^/]+)"
 _ITEM = _PROJECT + r"/(?P<kind>merge_requests|issues)/(?P<iid>\d+)"
 _MR = _PROJECT + r"/(?P<kind>merge_requests)/(?P<iid>\d+)"
 _DEFAULT_BRANCH = "main"
+# GitLab takes an MR whose title starts so for a draft (and writes "Draft: " itself)
+_DRAFT_PREFIX = re.compile(r"^\s*(?:\[draft\]|\(draft\)|draft:|draft\s-)\s*", re.IGNORECASE)
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the fake clock's start
 _FILE_MODE = "100644"
 _CHANGE_STATUSES = {"added", "modified", "removed", "renamed"}
@@ -127,7 +129,7 @@ _MERGE_STATUSES = {
     ),
 }
 _LIST_STATES = {"opened", "closed", "merged", "locked", "all"}
-_UPDATE_PARAMS = {"add_labels", "remove_labels", "assignee_ids", "reviewer_ids", "state_event"}
+_UPDATE_PARAMS = {"add_labels", "remove_labels", "assignee_ids", "reviewer_ids", "state_event", "title"}
 # What POST .../statuses/:sha does for each state: GitLab's state-machine event and the states it
 # may leave.  The status it acts on is the bot's pending/running one of that name, or a new
 # "created" one.
@@ -611,6 +613,24 @@ class FakeGitLab:
             self._add_note(item, user, "added 1 commit", system=True)
             return self._item_hook(project, item, user, "update", oldrev=oldrev)
 
+    def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
+                  draft: bool | None = None) -> Delivery:
+        """A person changes an MR's title or draft state: Merge Request Hook update with ``changes``.
+        As on GitLab, the draft state is the title's "Draft:" prefix: setting one changes the other."""
+        if (title is None) == (draft is None):
+            raise ValueError("give a new title or a draft state, not both")
+        with self._lock:
+            project, item = self._find(repo, number, ItemKind.PULL)
+            if draft is not None:
+                bare = _DRAFT_PREFIX.sub("", item.title)
+                title = f"Draft: {bare}" if draft else bare
+            changes: dict[str, Any] = {"title": {"previous": item.title, "current": title}}
+            now_draft = _DRAFT_PREFIX.match(title) is not None
+            if now_draft != item.draft:
+                changes["draft"] = {"previous": item.draft, "current": now_draft}
+            item.title, item.draft = title, now_draft
+            return self._item_hook(project, item, self._user(editor), "update", changes=changes)
+
     def review(self, repo: str, number: int, author: str, state: str, body: str = "") -> Delivery:
         """``state`` is "approved" or "unapproved".  GitLab approvals carry no text: ``body`` is unused.
         Approving twice or withdrawing an approval never given changes nothing."""
@@ -652,6 +672,10 @@ class FakeGitLab:
     def state(self, repo: str, number: int, *, kind: ItemKind | None = None) -> str:
         with self._lock:
             return _NEUTRAL_STATES[self._find(repo, number, kind)[1].state]
+
+    def title(self, repo: str, number: int, *, kind: ItemKind | None = None) -> str:
+        with self._lock:
+            return self._find(repo, number, kind)[1].title
 
     def head_sha(self, repo: str, number: int) -> str:
         with self._lock:
@@ -1052,6 +1076,15 @@ class FakeGitLab:
             self._change_labels(
                 project, item, _split(params.get("add_labels")), _split(params.get("remove_labels"))
             )
+        if "title" in params:
+            if not str(params["title"]).strip():
+                raise _HttpError(400, "title is empty")
+            if params["title"] != item.title:
+                self._add_note(item, self._bot, f"changed title from **{item.title}** to **{params['title']}**",
+                               system=True)
+            item.title = params["title"]
+            if item.kind is ItemKind.PULL:  # GitLab's draft state is the title's prefix
+                item.draft = _DRAFT_PREFIX.match(item.title) is not None
         if "assignee_ids" in params:
             self._set_people(project, item, "assignees", params["assignee_ids"])
         if "reviewer_ids" in params and item.kind is ItemKind.PULL:
@@ -1539,7 +1572,8 @@ class FakeGitLab:
             }
         )
 
-    def _item_hook(self, project: _Project, item: _Item, actor: _User, action: str, **extra: str) -> Delivery:
+    def _item_hook(self, project: _Project, item: _Item, actor: _User, action: str,
+                   changes: dict[str, Any] | None = None, **extra: str) -> Delivery:
         attrs = self._hook_attrs(project, item) | {"action": action, **extra}
         kind = "merge_request" if item.kind is ItemKind.PULL else "issue"
         payload = {
@@ -1550,7 +1584,7 @@ class FakeGitLab:
             "repository": self._hook_repository(project),
             "object_attributes": attrs,
             "labels": attrs["labels"],
-            "changes": {},
+            "changes": changes or {},
             "assignees": [self._hook_user(user) for user in item.assignees],
             "reviewers": [self._hook_user(user) for user in item.reviewers],
         }
@@ -1680,6 +1714,9 @@ def _diff_json(file: ChangedFile) -> dict[str, Any]:
         "renamed": "",  # a pure rename has no hunks
         "modified": "@@ -1 +1 @@\n-old\n+new\n",
     }
+    if file.additions or file.deletions:  # seeded counts: one hunk with that many lines out and in
+        lines = ["-old"] * file.deletions + ["+new"] * file.additions
+        diffs[file.status] = f"@@ -1,{file.deletions} +1,{file.additions} @@\n" + "\n".join(lines) + "\n"
     return {
         "old_path": file.previous_path or file.path,
         "new_path": file.path,

@@ -319,8 +319,17 @@ class GitHubClient:
             self._pull(ref).delete_review_request(reviewers=list(logins))
 
     @_neutral_errors
-    def set_open(self, ref: ItemRef, is_open: bool) -> None:
-        self._issue(ref).edit(state="open" if is_open else "closed")
+    def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
+        if is_open:
+            self._issue(ref).edit(state="open")
+        elif not_planned and ref.kind is ItemKind.ISSUE:
+            self._issue(ref).edit(state="closed", state_reason="not_planned")
+        else:
+            self._issue(ref).edit(state="closed")
+
+    @_neutral_errors
+    def set_title(self, ref: ItemRef, title: str) -> None:
+        self._issue(ref).edit(title=title)  # PATCH /issues/N: a PR is an issue too
 
     @_neutral_errors
     def permission(self, repo: str, login: str) -> Permission:
@@ -380,7 +389,8 @@ class GitHubClient:
         for file in self._pull(ref).get_files():
             status = _FILE_STATUSES.get(file.status, "modified")
             previous = file.previous_filename if status == "renamed" else None
-            files.append(ChangedFile(path=file.filename, status=status, previous_path=previous))
+            files.append(ChangedFile(path=file.filename, status=status, previous_path=previous,
+                                     additions=file.additions or 0, deletions=file.deletions or 0))
         return files
 
     @_neutral_errors

@@ -137,7 +137,7 @@ class _Gitlab(gitlab.Gitlab):
 
 class GitLabClient:
     name = "gitlab"
-    capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request")
+    capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request", closes_as_not_planned=False)
 
     def __init__(self, url: str, *, token: str, timeout: float = 15.0) -> None:
         # Reads and our updates (add_labels, full assignee lists, state_event, commit statuses) are
@@ -210,8 +210,12 @@ class GitLabClient:
         _require_pull(ref)
         self._remove_people(ref, "reviewers", logins)
 
-    def set_open(self, ref: ItemRef, is_open: bool) -> None:
+    def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
+        # GitLab has no "not planned" state (capabilities say so): a plain close.
         self._update(ref, "reopen" if is_open else "close", state_event="reopen" if is_open else "close")
+
+    def set_title(self, ref: ItemRef, title: str) -> None:
+        self._update(ref, "retitle", title=title)
 
     def permission(self, repo: str, login: str) -> Permission:
         user_id = self._user_id(login)
@@ -615,13 +619,21 @@ def _merge_verdict(data: dict[str, Any]) -> tuple[Mergeability, str]:
 
 def _changed_file(diff: dict[str, Any]) -> ChangedFile:
     """One entry of GitLab's MR diffs as a ChangedFile."""
+    counts = _line_counts(diff.get("diff") or "")
     if diff["new_file"]:
-        return ChangedFile(diff["new_path"], "added")
+        return ChangedFile(diff["new_path"], "added", None, *counts)
     if diff["deleted_file"]:
-        return ChangedFile(diff["old_path"], "removed")
+        return ChangedFile(diff["old_path"], "removed", None, *counts)
     if diff["renamed_file"]:
-        return ChangedFile(diff["new_path"], "renamed", previous_path=diff["old_path"])
-    return ChangedFile(diff["new_path"])
+        return ChangedFile(diff["new_path"], "renamed", diff["old_path"], *counts)
+    return ChangedFile(diff["new_path"], "modified", None, *counts)
+
+
+def _line_counts(diff: str) -> tuple[int, int]:
+    """(additions, deletions) in a unified diff's hunks.  GitLab gives no counts, and no text for a
+    diff it collapsed as too large: that file then counts 0 (see README, Differences from Prow)."""
+    lines = diff.splitlines()  # hunks only: GitLab's diff text has no ---/+++ file header
+    return sum(line.startswith("+") for line in lines), sum(line.startswith("-") for line in lines)
 
 
 def _commit_status(data: dict[str, Any]) -> CommitStatus:
