@@ -48,9 +48,9 @@ REPAIR_KEY: web.AppKey[Repairer] = web.AppKey("repair", Repairer)
 SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # start-up discovery, if any
 
 
-def _observe_for_merge(merger: MergeController, event: Event) -> None:
+async def _observe_for_merge(merger: MergeController, event: Event) -> None:
     if isinstance(event, ItemEvent) and event.action in (ItemAction.LABELED, ItemAction.UNLABELED):
-        merger.forget_refusals(event.forge, event.repo, event.ref.number)  # the label may be the fix
+        await merger.forget_refusals(event.forge, event.repo, event.ref.number)  # the label may be the fix
     if event.ref.kind is ItemKind.PULL or isinstance(event, ItemEvent):
         merger.poke(event.forge, event.repo)
 
@@ -141,11 +141,13 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         native={name: AsyncNativeCI(f.native_ci, async_forges[name]) for name, f in forges.items() if f.native_ci},
     )
     dispatcher = Dispatcher(config, async_forges, ci, stores.state)
-    merger = MergeController(config.raw.merge, async_forges, ci, dispatcher.owners_reader) if config.raw.merge else None
+    consumer = consumer_name()
+    merger = MergeController(config.raw.merge, async_forges, ci, dispatcher.owners_reader, stores.state,
+                             holder=consumer) if config.raw.merge else None
     if merger is not None:
         dispatcher.observers.append(partial(_observe_for_merge, merger))
     queue_settings = config.raw.queue
-    worker = EventWorker(stores.events, dispatcher.handle, consumer=consumer_name(),
+    worker = EventWorker(stores.events, dispatcher.handle, consumer=consumer,
                          max_concurrent=queue_settings.max_concurrent_items, max_attempts=queue_settings.max_attempts)
     intake = Intake(
         [ForgeIntake(name, f.webhook_secret, f.translate) for name, f in forges.items()],

@@ -47,7 +47,7 @@ class Dispatcher:
         self.forges = dict(forges)
         self.ci = ci
         # Called after each handled event (merge automation schedules a pass for its repository).
-        self.observers: list[Callable[[Event], None]] = []
+        self.observers: list[Callable[[Event], Awaitable[None]]] = []
         self.labels = LabelCache()
         self.owners_reader = OwnersReader()
         self._bot_logins: dict[str, str] = {}
@@ -92,7 +92,7 @@ class Dispatcher:
             for plugin in repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)
             for observe in self.observers:
-                observe(event)
+                await observe(event)
         finally:
             log.debug("event handled", seconds=round(time.monotonic() - started, 3))
             structlog.contextvars.clear_contextvars()

@@ -31,7 +31,11 @@ from bot.forge.base import (
 from bot.forge.offloop import AsyncForge
 from bot.merge.readiness import MergeRules, Verdict, evaluate, precheck
 from bot.owners_reader import OwnersReader, changed_paths
-from bot.replies import render_note
+from bot.events import ItemRef
+from bot.merge.state import MergeState
+from bot.replies import has_marker, render_note, with_marker
+from bot.store.base import StateStore, StoreUnavailable
+from bot.store.memory import MemoryStateStore
 
 log = structlog.get_logger("prowlet.merge")
 
@@ -44,6 +48,7 @@ class PassResult:
     merged: list[int]
     ready: list[int]
     waiting: dict[int, str]
+    ran: bool = True  # False: another replica held the repository's lease
 
 
 def _method(pull: PullState, default: str) -> MergeMethod:
@@ -58,19 +63,20 @@ def _method(pull: PullState, default: str) -> MergeMethod:
 
 class MergeController:
     def __init__(self, settings: MergeSettings, forges: Mapping[str, AsyncForge], ci: CIServices,
-                 files: OwnersReader | None = None) -> None:
+                 files: OwnersReader | None = None, state: StateStore | None = None, holder: str = "prowlet") -> None:
         self.settings = settings
         self._forges = forges
         self._ci = ci
         self._files = files or OwnersReader()  # changed files cached by head sha, shared with plugins
         self._rules = MergeRules(settings.require_labels, settings.forbid_labels, settings.status_context)
-        self._repos: set[tuple[str, str]] = set()  # repositories seen in webhooks, in scope
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}  # one pass per repository at a time
-        self._written: dict[tuple[str, str, str], str] = {}  # (forge, repo, sha) -> status description
-        # The forge's verdict per (PR, head sha, base sha): only those two can change it.
-        self._mergeable: dict[tuple[str, str, int, str, str], tuple[Mergeability, str]] = {}
-        self._refused: dict[tuple[str, str, int, str], str] = {}  # merges refused for a head: not retried
-        self._last_merge: dict[tuple[str, str, str], float] = {}  # (forge, repo, base) -> time
+        # Scope, statuses written, mergeability, refusals, merges and the pass lease: durable, shared.
+        self.state = MergeState(state or MemoryStateStore())
+        self._holder = holder  # this process, in the pass lease
+        # A pass holds the lease for this long and renews it while it runs, so a replica that dies
+        # mid-pass is replaced within one sync_interval (lease + the others' half-interval tick).
+        self._lease_ttl = max(5.0, settings.sync_interval / 2)
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}  # one pass per repository in this process
+        self._again: set[tuple[str, str]] = set()  # poked while a pass ran: run once more
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -81,10 +87,18 @@ class MergeController:
         if forge not in self._forges or not self.settings.applies_to(repo):
             return
         key = (forge, repo)
-        self._repos.add(key)
         task = self._pending.get(key)
         if task is None or task.done():
-            self._pending[key] = asyncio.get_running_loop().create_task(self._guarded(forge, repo))
+            self._pending[key] = asyncio.get_running_loop().create_task(self._poked(forge, repo))
+        else:
+            self._again.add(key)  # the running pass may have read the state before this event
+
+    async def _poked(self, forge: str, repo: str) -> None:
+        try:
+            await self.state.add_repo(forge, repo)
+        except StoreUnavailable as err:
+            log.warning("cannot record the repository in scope", forge=forge, repo=repo, error=str(err))
+        await self._guarded(forge, repo, poked=True)
 
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self._every_interval())
@@ -101,27 +115,74 @@ class MergeController:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _every_interval(self) -> None:
+        """Every half interval, pass over each repository in scope whose last pass (by any replica)
+        is an interval old: replicas share the work, and one that dies is covered by the others."""
+        interval = self.settings.sync_interval
         while True:
-            await asyncio.sleep(self.settings.sync_interval)
-            for forge, repo in sorted(self._repos):
-                await self._guarded(forge, repo)
+            await asyncio.sleep(interval / 2)
+            try:
+                repos = await self.state.repos()
+            except StoreUnavailable as err:
+                log.warning("cannot read the repositories in scope", error=str(err))
+                continue
+            for forge, repo in sorted(repos):
+                if forge not in self._forges or not self.settings.applies_to(repo):
+                    continue
+                try:
+                    last = await self.state.last_pass(forge, repo)
+                except StoreUnavailable:
+                    continue
+                if last is None or time.time() - last >= interval * 0.9:
+                    await self._guarded(forge, repo, poked=False)
 
-    async def _guarded(self, forge: str, repo: str) -> None:
+    async def _guarded(self, forge: str, repo: str, poked: bool) -> None:
         try:
-            await self.sync(forge, repo)
-        except ForgeError as err:
+            await self.sync(forge, repo, poked=poked)
+        except (ForgeError, StoreUnavailable) as err:
             log.warning("merge pass failed", forge=forge, repo=repo, error=str(err))
         except Exception:
             log.exception("merge pass crashed", forge=forge, repo=repo)
 
     # ---- one pass --------------------------------------------------------------------------
 
-    async def sync(self, forge_name: str, repo: str) -> PassResult:
+    async def sync(self, forge_name: str, repo: str, poked: bool = True) -> PassResult:
+        """One pass (more while events keep asking), under the repository's lease.  When another
+        replica holds it, a poked pass asks that replica for one more pass instead."""
         lock = self._locks.setdefault((forge_name, repo), asyncio.Lock())
         async with lock:
-            return await self._sync(self._forges[forge_name], repo)
+            token = await self.state.acquire(forge_name, repo, self._holder, self._lease_ttl)
+            if token is None:
+                if poked:
+                    await self.state.mark_dirty(forge_name, repo)
+                return PassResult(merged=[], ready=[], waiting={}, ran=False)
+            keeper = asyncio.get_running_loop().create_task(self._keep_lease(forge_name, repo, token))
+            try:
+                while True:
+                    self._again.discard((forge_name, repo))
+                    await self.state.clear_dirty(forge_name, repo)
+                    result = await self._sync(self._forges[forge_name], repo, token)
+                    if (forge_name, repo) not in self._again and not await self.state.is_dirty(forge_name, repo):
+                        return result
+            finally:
+                keeper.cancel()
+                await self.state.release(forge_name, repo, self._holder)
 
-    async def _sync(self, forge: AsyncForge, repo: str) -> PassResult:
+    async def _keep_lease(self, forge: str, repo: str, token: int) -> None:
+        while True:
+            await asyncio.sleep(self._lease_ttl / 3)
+            try:
+                if await self.state.acquire(forge, repo, self._holder, self._lease_ttl) != token:
+                    log.warning("merge lease lost during a pass", forge=forge, repo=repo)
+                    return
+            except StoreUnavailable as err:
+                log.warning("cannot renew the merge lease", forge=forge, repo=repo, error=str(err))
+
+    async def _still_holding(self, forge: str, repo: str, token: int) -> bool:
+        """Fencing before a merge: the lease must still be ours, with the token this pass began with."""
+        return await self.state.acquire(forge, repo, self._holder, self._lease_ttl) == token
+
+    async def _sync(self, forge: AsyncForge, repo: str, token: int) -> PassResult:
+        started = time.monotonic()
         pulls = await forge.list_open_pulls(repo)
         label = self.settings.blocker_label
         blockers = await forge.open_issues_with_label(repo, label) if label else []
@@ -133,9 +194,11 @@ class MergeController:
         for pull, verdict in verdicts.values():
             await self._write_status(forge, repo, pull, verdict)
         ready = [pull for pull, verdict in verdicts.values() if verdict.ready]
-        merged = await self._merge_ready(forge, repo, ready)
+        merged = await self._merge_ready(forge, repo, ready, token)
         waiting = {n: v.description for n, (_, v) in verdicts.items() if not v.ready}
         log.info("merge pass", forge=forge.name, repo=repo, open=len(pulls), ready=len(ready), merged=merged)
+        await self.state.record_pass(forge.name, repo, time.monotonic() - started, len(pulls),
+                                     [p.item.ref.number for p in ready], merged, waiting)
         return PassResult(merged=merged, ready=[p.item.ref.number for p in ready], waiting=waiting)
 
     async def _with_mergeability(self, forge: AsyncForge, repo: str, pulls: list[PullState]) -> list[PullState]:
@@ -150,12 +213,12 @@ class MergeController:
             if base not in bases:
                 bases[base] = await forge.branch_sha(repo, base)
             key = (forge.name, repo, pull.item.ref.number, pull.item.head_sha or "", bases[base])
-            verdict = self._mergeable.get(key)
+            verdict = await self.state.mergeable(*key)
             if verdict is None:
                 fresh = await forge.mergeability(pull.item.ref)
                 verdict = (fresh.mergeable, fresh.reason)
                 if fresh.mergeable is not Mergeability.UNKNOWN:
-                    self._mergeable[key] = verdict
+                    await self.state.set_mergeable(*key, verdict)
             # Only the verdict is cached: labels and the rest come from this pass's listing.
             result.append(replace(pull, mergeable=verdict[0], reason=verdict[1]))
         return result
@@ -180,7 +243,7 @@ class MergeController:
         if early is not None:
             return early
         item = pull.item
-        refused = self._refused.get((forge.name, repo, item.ref.number, item.head_sha or ""))
+        refused = await self.state.refusal(forge.name, repo, item.ref.number, item.head_sha or "")
         if refused:
             return Verdict(False, f"Not mergeable. Merge refused: {refused}"[:140])
         statuses = await forge.list_statuses(repo, item.head_sha or "")
@@ -189,15 +252,15 @@ class MergeController:
         if jobs:
             paths = changed_paths(await self._files.changed_files(forge, item.ref, item.head_sha))
             required = [job.name for job in jobs if not job.optional and job.should_run(paths)]
-            stale = self._tested_before_last_merge(forge.name, repo, pull, required)
+            stale = await self._tested_before_last_merge(forge.name, repo, pull, required)
             if stale:
                 return Verdict(False, f"Not mergeable. Job {stale} is re-running on the new base.")
         optional = [job.name for job in jobs if job.optional]
         return evaluate(pull, statuses, self._rules, required_jobs=required, optional_jobs=optional, blockers=blockers)
 
-    def _tested_before_last_merge(self, forge: str, repo: str, pull: PullState, required: list[str]) -> str | None:
+    async def _tested_before_last_merge(self, forge: str, repo: str, pull: PullState, required: list[str]) -> str | None:
         """A required built-in job whose latest run started before the last merge into this base."""
-        since = self._last_merge.get((forge, repo, pull.item.base_ref or ""))
+        since = await self.state.last_merge(forge, repo, pull.item.base_ref or "")
         runner = self._ci.runner
         if since is None or runner is None:
             return None
@@ -206,24 +269,27 @@ class MergeController:
 
     async def _write_status(self, forge: AsyncForge, repo: str, pull: PullState, verdict: Verdict) -> None:
         sha = pull.item.head_sha or ""
-        key = (forge.name, repo, sha)
-        if self._written.get(key) == verdict.description:
-            return  # written only when it changes
+        if await self.state.status_written(forge.name, repo, sha) == verdict.description:
+            return  # written only when it changes, also across restarts
         state = StatusState.SUCCESS if verdict.ready else StatusState.PENDING
         await forge.set_status(repo, sha, CommitStatus(self.settings.status_context, state, verdict.description))
-        self._written[key] = verdict.description
+        await self.state.set_status_written(forge.name, repo, sha, verdict.description)
 
-    async def _merge_ready(self, forge: AsyncForge, repo: str, ready: list[PullState]) -> list[int]:
+    async def _merge_ready(self, forge: AsyncForge, repo: str, ready: list[PullState], token: int) -> list[int]:
         merged: list[int] = []
         retest_base: set[str] = set()
         for pull in ready:
             base = pull.item.base_ref or ""
             if base in retest_base:
                 continue
+            if not await self._still_holding(forge.name, repo, token):
+                log.warning("merge lease lost; leaving the merges to its new holder", forge=forge.name, repo=repo)
+                break
             if not await self._merge_one(forge, repo, pull):
                 continue
             merged.append(pull.item.ref.number)
-            self._last_merge[(forge.name, repo, base)] = time.time()
+            await self.state.record_merge(forge.name, repo, pull.item.ref.number, pull.item.head_sha or "", base,
+                                          _method(pull, self.settings.method).value)
             # Others into this base: re-run prowlet's jobs on the new base first, or merge directly.
             others = [p for p in ready if p.item.base_ref == base and p.item.ref.number not in merged]
             if await self._retest(forge, repo, others):
@@ -242,10 +308,12 @@ class MergeController:
         try:
             await forge.merge(item.ref, item.head_sha or "", _method(pull, self.settings.method))
         except MergeRefusedError as err:
-            self._refused[(forge.name, repo, item.ref.number, item.head_sha or "")] = str(err)
-            await forge.comment(item.ref, render_note(
-                f"@{item.author}: I tried to merge this {forge.capabilities.pull_noun} at `{(item.head_sha or '')[:12]}` "
-                f"but the forge refused: {err}\n\nI will try again once it changes (new commits or a label change)."))
+            sha = item.head_sha or ""
+            await self.state.refuse(forge.name, repo, item.ref.number, sha, str(err))
+            note = render_note(
+                f"@{item.author}: I tried to merge this {forge.capabilities.pull_noun} at `{sha[:12]}` "
+                f"but the forge refused: {err}\n\nI will try again once it changes (new commits or a label change).")
+            await self._comment_once(forge, item.ref, note, f"refused.{item.ref.number}.{sha[:12]}")
             await self._write_status(forge, repo, pull, Verdict(False, f"Not mergeable. Merge refused: {err}"[:140]))
             return False
         log.info("merged", forge=forge.name, repo=repo, number=item.ref.number, sha=item.head_sha)
@@ -268,7 +336,12 @@ class MergeController:
             started = True
         return started
 
-    def forget_refusals(self, forge: str, repo: str, number: int) -> None:
+    async def _comment_once(self, forge: AsyncForge, ref: ItemRef, body: str, marker: str) -> None:
+        """A refusal is said once per head, even if a crash came between the comment and the record."""
+        if any(has_marker(c.body, marker) for c in await forge.list_comments(ref)):
+            return
+        await forge.comment(ref, with_marker(body, marker))
+
+    async def forget_refusals(self, forge: str, repo: str, number: int) -> None:
         """A label change may be the fix for a refusal (e.g. a hold lifted): allow one more try."""
-        for key in [k for k in self._refused if k[:3] == (forge, repo, number)]:
-            del self._refused[key]
+        await self.state.forget_refusals(forge, repo, number)
