@@ -136,3 +136,19 @@ async def test_stop_hands_unfinished_events_back_for_the_next_process(stores: St
     assert await nxt.join(10)
     await nxt.stop(1)
     assert attempts == [2]  # the second run knows an earlier one may have acted
+
+
+async def test_leases_of_events_in_hand_are_renewed(stores: Stores) -> None:
+    release = asyncio.Event()
+
+    async def slow(e: Event, attempt: int) -> None:
+        await release.wait()
+
+    await submit(stores, event(1, "a", "d1"))
+    w = EventWorker(stores.events, slow, consumer="keeper", lease=0.3, poll=0.05)
+    w.start()
+    await asyncio.sleep(1.0)  # three leases long: without renewal another consumer could take it
+    assert await stores.events.claim("other", 10, 30) == []
+    release.set()
+    assert await w.join(10)
+    await w.stop(1)

@@ -29,53 +29,53 @@ class CodecError(ValueError):
     """A stored record that this version of prowlet cannot read."""
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
+def _default(value: Any) -> Any:
+    """What orjson does not encode itself (dataclasses and enums it does, in C)."""
     if isinstance(value, frozenset):
         return sorted(value)
-    return value
+    raise TypeError(f"cannot encode {type(value).__name__}")
 
 
 def encode(event: Event) -> bytes:
     name = type(event).__name__
     if name not in EVENT_TYPES:
         raise CodecError(f"no codec for {name}")
-    return orjson.dumps({"v": VERSION, "type": name, "event": _plain(event)})
+    return orjson.dumps({"v": VERSION, "type": name, "event": event}, default=_default)
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+Converter = Callable[[Any], Any]
+_DECODERS: dict[type, Callable[[dict[str, Any]], Any]] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _build(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _converter(tp: Any) -> Converter | None:
+    """How to turn a JSON value back into a field of type ``tp`` (None: as it is)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _build(inner[0], value)
+        convert = _converter(inner[0])
+        return None if convert is None else (lambda v: None if v is None else convert(v))
     if origin is frozenset:
-        return frozenset(value)
+        return frozenset
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return tp(value)
+        return tp
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _from_fields(tp, value)
-    return value
+        return _decoder(tp)
+    return None
 
 
-def _from_fields(cls: type, data: dict[str, Any]) -> Any:
-    hints = _hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    # Unknown keys (written by a newer prowlet) are left out rather than refused.
-    return cls(**{k: _build(hints[k], v) for k, v in data.items() if k in known})
+def _decoder(cls: type) -> Callable[[dict[str, Any]], Any]:
+    """Built once per class from its type hints: decoding runs for every handled event."""
+    if cls not in _DECODERS:
+        hints = typing.get_type_hints(cls)
+        plan = {f.name: _converter(hints[f.name]) for f in dataclasses.fields(cls)}
+
+        def build(data: dict[str, Any]) -> Any:
+            # Unknown keys (written by a newer prowlet) are left out rather than refused.
+            return cls(**{k: (v if (convert := plan[k]) is None else convert(v))
+                          for k, v in data.items() if k in plan})
+
+        _DECODERS[cls] = build
+    return _DECODERS[cls]
 
 
 def decode(data: bytes) -> Event:
@@ -87,8 +87,7 @@ def decode(data: bytes) -> Event:
             version = record["v"]
         if version != VERSION:
             raise CodecError(f"record version {version} is newer than this prowlet ({VERSION})")
-        cls = EVENT_TYPES[record["type"]]
-        return _from_fields(cls, record["event"])
+        return _decoder(EVENT_TYPES[record["type"]])(record["event"])
     except CodecError:
         raise
     except (ValueError, KeyError, TypeError) as err:

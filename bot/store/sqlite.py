@@ -158,17 +158,22 @@ class _Database:
                 conn.rollback()
             failure = StoreUnavailable(f"SQLite: {err}")
             results = [(future, False, failure) for _, future in batch]
-        for future, ok, value in results:
-            future.get_loop().call_soon_threadsafe(_settle, future, ok, value)
+        # One wake-up per event loop per batch, not one per operation: each is a syscall.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for result in results:
+            by_loop.setdefault(result[0].get_loop(), []).append(result)
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle, settled)
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the awaiting task was cancelled
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in results:
+        if future.done():  # the awaiting task was cancelled
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 class _DataDirLock:
