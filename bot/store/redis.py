@@ -3,7 +3,9 @@
 Every change that touches more than one key is one Lua script, so it is atomic and one round trip.
 The scripts read the clock with Redis' ``TIME``: leases and retry times are judged by one clock for
 every replica, not by each host's own.  They build key names from the prefix, so they need one
-Redis server (a primary, Sentinel-managed or not) — not Redis Cluster.
+Redis server (a primary, Sentinel-managed or not) — not Redis Cluster — and they carry Redis 7
+script flags (Redis 7.0 or newer): a Redis at its maxmemory refuses new events and state, but still
+lets consumers claim, ack, fail and purge, so the queue can drain.
 
 Keys, under the prefix ``p`` (default "prowlet"; tests and deployments sharing a server pick their own):
 
@@ -59,6 +61,11 @@ RECLAIM_BATCH = 1000  # expired leases / due retries moved back to ready per cla
 
 # ---- Lua --------------------------------------------------------------------------------------
 
+# Redis 7 script flags.  A full Redis (maxmemory) refuses new events and state, but the scripts that
+# move or drop what it holds may still run, so the consumers can drain it.
+_DRAINS = "#!lua flags=allow-oom\n"
+_READS = "#!lua flags=no-writes\n"
+
 _QUEUE_PRELUDE = """
 local p = ARGV[1]
 local t = redis.call('TIME')
@@ -111,7 +118,7 @@ return 1
 """
 
 # ARGV: prefix, consumer, limit, lease seconds → flat list of (delivery, key, payload, attempts, token)
-_CLAIM = _QUEUE_PRELUDE + """
+_CLAIM = _DRAINS + _QUEUE_PRELUDE + """
 local consumer, limit, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 -- leases that ran out: taken over by whoever claims next
 for _, k in ipairs(redis.call('ZRANGEBYSCORE', LEASED, '-inf', '(' .. num(now), 'LIMIT', 0, %(batch)d)) do
@@ -141,14 +148,14 @@ return out
 """ % {"batch": RECLAIM_BATCH}
 
 # ARGV: prefix, order_key, token, lease seconds
-_EXTEND = _QUEUE_PRELUDE + """
+_EXTEND = _DRAINS + _QUEUE_PRELUDE + """
 if not held(ARGV[2], ARGV[3]) then return 0 end
 redis.call('ZADD', LEASED, 'XX', num(now + tonumber(ARGV[4])), ARGV[2])
 return 1
 """
 
 # ARGV: prefix, order_key, token
-_ACK = _QUEUE_PRELUDE + """
+_ACK = _DRAINS + _QUEUE_PRELUDE + """
 local k = ARGV[2]
 local d = held(k, ARGV[3])
 if not d then return 0 end
@@ -161,7 +168,7 @@ return 1
 """
 
 # ARGV: prefix, order_key, token, error, retry_in seconds ('' = park as failed)
-_FAIL = _QUEUE_PRELUDE + """
+_FAIL = _DRAINS + _QUEUE_PRELUDE + """
 local k = ARGV[2]
 local d = held(k, ARGV[3])
 if not d then return 0 end
@@ -182,7 +189,7 @@ return 1
 
 # ARGV: prefix, how many recent failures → pending, running, oldest received_at, failed, then
 # (delivery, order_key, attempts, error, failed_at) per recent failure, newest first
-_STATS = _QUEUE_PRELUDE + """
+_STATS = _READS + _QUEUE_PRELUDE + """
 local n = tonumber(ARGV[2])
 local oldest = redis.call('ZRANGE', PENDING, 0, 0, 'WITHSCORES')
 local out = {redis.call('ZCARD', PENDING), redis.call('ZCOUNT', LEASED, num(now), '+inf'), oldest[2] or '',
@@ -219,7 +226,7 @@ return #targets
 """
 
 # ARGV: prefix, handled_before (epoch seconds)
-_PURGE = _QUEUE_PRELUDE + """
+_PURGE = _DRAINS + _QUEUE_PRELUDE + """
 local old = redis.call('ZRANGEBYSCORE', DONE, '-inf', '(' .. ARGV[2], 'LIMIT', 0, %(batch)d)
 for _, d in ipairs(old) do
   redis.call('DEL', ev(d))
@@ -229,7 +236,7 @@ return #old
 """ % {"batch": PURGE_BATCH}
 
 # ARGV: prefix, consumer ('' = everyone)
-_RELEASE_ALL = _QUEUE_PRELUDE + """
+_RELEASE_ALL = _DRAINS + _QUEUE_PRELUDE + """
 local n = 0
 for _, k in ipairs(redis.call('ZRANGE', LEASED, 0, -1)) do
   if ARGV[2] == '' or redis.call('HGET', holder(k), 'holder') == ARGV[2] then
@@ -271,7 +278,7 @@ return 1
 """
 
 # KEYS: namespace index; ARGV: prefix of the namespace's entries → flat key, value list
-_ITEMS = _STATE_PRELUDE + """
+_ITEMS = _READS + _STATE_PRELUDE + """
 local out = {}
 for _, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. num(now), '+inf')) do
   local v = redis.call('GET', ARGV[1] .. k)
@@ -281,7 +288,7 @@ return out
 """
 
 # KEYS: namespaces with TTLs; ARGV: prefix
-_STATE_PURGE = _STATE_PRELUDE + """
+_STATE_PURGE = _DRAINS + _STATE_PRELUDE + """
 local n = 0
 for _, ns in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local idx = ARGV[1] .. ':kvidx:' .. ns
@@ -317,7 +324,7 @@ return redis.call('HINCRBY', KEYS[1], 'token', 1)
 """
 
 # KEYS: lease; ARGV: holder.  Expire rather than delete, so the token keeps growing across holders.
-_RELEASE = """
+_RELEASE = _DRAINS + """
 if redis.call('HGET', KEYS[1], 'holder') == ARGV[1] then redis.call('HSET', KEYS[1], 'until', 0) end
 return 1
 """
