@@ -205,7 +205,9 @@ def test_the_url_shown_to_operators_has_no_password(url: str, shown: str) -> Non
     assert redact(url) == shown
 
 
-def test_a_malformed_url_is_store_unavailable_without_the_password() -> None:
+@pytest.mark.parametrize("url", ["http://:secret@redis:6379/0", "redis://:secret@redis:port/0"],
+                         ids=["wrong-scheme", "bad-port"])
+def test_a_malformed_url_is_store_unavailable_without_the_password(url: str) -> None:
     with pytest.raises(StoreUnavailable) as caught:
-        RedisStores("http://:secret@redis:6379/0")
+        RedisStores(url)
     assert "secret" not in str(caught.value)

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import orjson
 import redis.asyncio as aioredis
@@ -350,7 +350,9 @@ def _secrets(url: str) -> list[str]:
         parts = urlsplit(url)
     except ValueError:
         return [url]
-    return [s for s in (parts.password, parts.username if parts.password is None else None, parts.query) if s]
+    found = (parts.password, parts.username if parts.password is None else None, parts.query)
+    # as written in the URL and as redis-py sends it (percent-decoded)
+    return [s for raw in found if raw for s in {raw, unquote(raw)}]
 
 
 class _Unavailable:
