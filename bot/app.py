@@ -148,7 +148,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         dispatcher.observers.append(partial(_observe_for_merge, merger))
     queue_settings = config.raw.queue
     worker = EventWorker(stores.events, dispatcher.handle, consumer=consumer,
-                         max_concurrent=queue_settings.max_concurrent_items, max_attempts=queue_settings.max_attempts)
+                         max_concurrent=queue_settings.max_concurrent_items, max_attempts=queue_settings.max_attempts,
+                         lease=queue_settings.lease)
     intake = Intake(
         [ForgeIntake(name, f.webhook_secret, f.translate) for name, f in forges.items()],
         stores.events,

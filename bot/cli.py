@@ -84,7 +84,7 @@ def queue(args: argparse.Namespace) -> int:
     import asyncio
     import time
 
-    from bot.settings import redacted_url
+    from bot.urls import redact_url
     from bot.store import StoreUnavailable, open_stores
 
     try:
@@ -93,7 +93,7 @@ def queue(args: argparse.Namespace) -> int:
     except (SettingsError, StoreUnavailable) as err:
         print(f"prowlet: {err}", file=sys.stderr)
         return 2
-    where = redacted_url(settings.redis_url) if settings.redis_url else f"{settings.data_dir}/state.sqlite3"
+    where = redact_url(settings.redis_url) if settings.redis_url else f"{settings.data_dir}/state.sqlite3"
 
     async def report() -> int:
         try:

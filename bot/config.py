@@ -84,10 +84,14 @@ class QueueSettings:
     max_concurrent_items: int = 32  # PRs/issues handled at once per process (each one's events stay in order)
     dedup_window: int = 604800  # seconds a handled delivery id is remembered (7 days, GitHub's redelivery window)
     max_attempts: int = 5  # an event whose handling keeps failing is parked after this many tries
+    lease: int = 30  # seconds a process holds an event without renewing: a dead one's events move on after it
 
     def check(self) -> list[tuple[str, str]]:
         keys = ("max_concurrent_items", "dedup_window", "max_attempts")
-        return [(k, "must be at least 1") for k in keys if getattr(self, k) < 1]
+        problems = [(k, "must be at least 1") for k in keys if getattr(self, k) < 1]
+        if self.lease < 3:
+            problems.append(("lease", "must be at least 3 seconds (it is renewed every third of it)"))
+        return problems
 
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")

@@ -7,7 +7,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from bot.urls import redact_url, url_secrets
 
 
 class SettingsError(ValueError):
@@ -68,23 +69,8 @@ class Settings:
             self.github.webhook_secret,
             self.gitlab.token,
             self.gitlab.webhook_secret,
-            redis_password(self.redis_url),
         )
-        return [v for v in values if v]
-
-
-def redis_password(url: str | None) -> str | None:
-    return urlsplit(url).password if url else None
-
-
-def redacted_url(url: str) -> str:
-    """``redis://:secret@host:6379/0`` → ``redis://***@host:6379/0``: safe to log or show."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        return [v for v in values if v] + (url_secrets(self.redis_url) if self.redis_url else [])
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -137,7 +123,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     public_url = _url(env, "PROWLET_PUBLIC_URL", "http://localhost:8080")
     redis_url = _get(env, "PROWLET_REDIS_URL")
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise SettingsError(f"PROWLET_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {redacted_url(redis_url)!r}")
+        raise SettingsError(f"PROWLET_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {redact_url(redis_url)!r}")
     redis_prefix = _get(env, "PROWLET_REDIS_PREFIX") or "prowlet"
     return Settings(github=github, gitlab=gitlab, data_dir=data_dir, public_url=public_url, redis_url=redis_url,
                     redis_prefix=redis_prefix)

@@ -19,7 +19,6 @@ SHORT = 0.2  # a lease or retry delay the tests wait out
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stores]:
     if request.param == "redis":
-        pytest.importorskip("bot.store.redis")  # TEMPORARY until the Redis store lands
         server = request.getfixturevalue("redis_server")
         opened = open_stores(tmp_path, server.url, redis_prefix=request.getfixturevalue("redis_prefix"))
     else:
