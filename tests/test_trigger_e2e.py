@@ -18,7 +18,9 @@ def config_data(tmp_path: Path) -> dict[str, Any]:
     return {"jobs": [
         {"name": "unit", "run": "echo unit-ok $PROWLET_REPO#$PROWLET_NUMBER", "clone": False},
         {"name": "docs", "run": "echo docs", "clone": False, "run_if_changed": "^docs/"},
-        {"name": "flaky", "run": f"test -e {marker} || (touch {marker}; exit 1)", "clone": False, "optional": True},
+        # A plain process: it keeps its state outside the workspace, which the sandbox forbids.
+        {"name": "flaky", "run": f"test -e {marker} || (touch {marker}; exit 1)", "clone": False, "optional": True,
+         "executor": "process"},
         {"name": "manual", "run": "echo manual", "clone": False, "always_run": False},
     ]}
 
