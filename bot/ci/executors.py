@@ -175,12 +175,17 @@ class SandboxExecutor(Executor):
         for hidden in self.hidden:
             hidden = hidden.resolve()
             if any(hidden == e or e in hidden.parents for e in exposed) and hidden.exists():
-                args += ["--tmpfs", str(hidden)] if hidden.is_dir() else ["--ro-bind", "/dev/null", str(hidden)]
+                if hidden.is_dir():
+                    args += ["--tmpfs", str(hidden), "--remount-ro", str(hidden)]
+                else:
+                    args += ["--ro-bind", "/dev/null", str(hidden)]
         if workspace_source is not None:
             args += ["--bind", workspace_source, IN_JOB]
         else:
             args += ["--dir", IN_JOB]
-        return args + ["--chdir", IN_JOB]
+        # The sandbox's own root (a tmpfs holding the mount points) read-only too: only the
+        # workspace and /tmp take writes.
+        return args + ["--remount-ro", "/", "--chdir", IN_JOB]
 
     def launch(self, run: JobRun, bind_workspace: bool = True) -> Launch:
         if not self._tools:

@@ -5,7 +5,7 @@ Two layers, so that a limit holds without cgroups and its reason is known:
   RLIMIT_NPROC bounds a fork bomb at once (in the sandbox's fresh user namespace it counts the job's
   own tasks), RLIMIT_CPU sends SIGXCPU, RLIMIT_FSIZE sends SIGXFSZ past the workspace cap;
 - ``watch``: every ``POLL`` seconds it sums the job's process tree from ``/proc`` (tasks, resident
-  memory, CPU time including reaped children) and, every ``WALK_EVERY`` seconds, the workspace's
+  memory as PSS, CPU time including reaped children) and, every ``WALK_EVERY`` seconds, the workspace's
   disk usage; the first limit passed ends the job with that reason.  Memory is only watched (an
   address-space rlimit breaks runtimes that reserve large virtual ranges), so a job may overshoot
   it by what it allocates in one poll interval.
@@ -44,7 +44,7 @@ def human_seconds(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    memory: int | None = None  # bytes of resident memory, summed over the job's processes
+    memory: int | None = None  # bytes of resident memory (PSS), summed over the job's processes
     processes: int | None = None  # tasks (processes and threads) at once
     cpu_seconds: float | None = None  # CPU time, summed
     workspace_bytes: int | None = None  # disk used in the workspace (and the size of its /tmp)
@@ -155,8 +155,22 @@ def _tree_sample(root: int) -> _Sample | None:
         if f[0] in (b"Z", b"X"):
             continue
         tasks += int(f[17])
-        rss += int(f[21]) * _PAGE
+        rss += _proportional_memory(pid, int(f[21]) * _PAGE)
     return _Sample(tasks, rss, ticks / _TICKS)
+
+
+def _proportional_memory(pid: int, rss: int) -> int:
+    """The process's share of resident memory (PSS): pages shared by N processes count 1/N each,
+    so a job's forked children are not charged N times for the parent's pages.  RSS where the
+    kernel does not say."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss
 
 
 def disk_usage(path: Path) -> int:
