@@ -343,3 +343,62 @@ async def test_a_job_whose_secret_is_not_set_is_refused(h: Harness, sandbox_work
     record, _ = await h.run(JobSpec("deploy", "echo should-not-run", clone=False, secrets=("NOT_SET_ANYWHERE",)))
     assert (record.state, record.description) == (
         "error", "Refused: the secret NOT_SET_ANYWHERE is not set in prowlet's environment.")
+
+
+# -- how each executor is started: pure ----------------------------------------------------------
+
+JOB_RUN_ENV = {"PROWLET_JOB": "unit", "CI": "true", "DEPLOY_KEY": DEPLOY_KEY}
+
+
+@pytest.mark.parametrize("executor_name", ["sandbox", "container", "process"])
+def test_secrets_travel_in_the_environment_never_in_argv(executor_name: str, tmp_path: Path) -> None:
+    from bot.ci.executors import JobRun
+
+    executor = {"sandbox": SandboxExecutor(), "container": ContainerExecutor(), "process": ProcessExecutor()}[executor_name]
+    launch = executor.launch(JobRun("0" * 32, "make test", JOB_RUN_ENV, tmp_path, LIMITED, image=IMAGE))
+    assert not any(DEPLOY_KEY in arg for arg in launch.argv), launch.argv  # any local user can read argv
+    assert launch.env["DEPLOY_KEY"] == DEPLOY_KEY
+    assert not {"GITHUB_TOKEN", "GITLAB_WEBHOOK_SECRET"} & set(launch.env)
+
+
+CONTAINER_FLAGS = [
+    ("no capabilities", ["--cap-drop", "ALL"]),
+    ("no new privileges", ["--security-opt", "no-new-privileges"]),
+    ("read-only root", ["--read-only"]),
+    ("memory", ["--memory", str(64 << 20)]),
+    ("processes", ["--pids-limit", "32"]),
+    ("cpu time", ["--ulimit", "cpu=2:7"]),
+    ("workspace mount", ["-w", "/workspace"]),
+    ("secret by name only", ["-e", "DEPLOY_KEY"]),
+    ("no network", ["--network", "none"]),
+]
+
+
+@pytest.mark.parametrize("flags", [c[1] for c in CONTAINER_FLAGS], ids=[c[0] for c in CONTAINER_FLAGS])
+def test_container_run_flags(flags: list[str], tmp_path: Path) -> None:
+    from bot.ci.executors import JobRun
+
+    argv = ContainerExecutor().launch(JobRun("0" * 32, "make", JOB_RUN_ENV, tmp_path, LIMITED, network=False,
+                                             image=IMAGE)).argv
+    assert any(argv[i:i + len(flags)] == flags for i in range(len(argv))), argv
+    assert argv[-4:] == [IMAGE, "/bin/sh", "-c", "make"]
+
+
+SANDBOX_FLAGS = [
+    ("every namespace", ["--unshare-all", "--unshare-user"], True),
+    ("no nested user namespaces", ["--disable-userns"], True),
+    ("dies with prowlet", ["--die-with-parent"], True),
+    ("shares the network when asked", ["--share-net"], True),
+    ("private /tmp capped at the workspace size", ["--size", str(8 << 20), "--tmpfs", "/tmp"], True),
+    ("root read-only", ["--remount-ro", "/"], True),
+]
+
+
+@pytest.mark.parametrize("flags,present", [c[1:] for c in SANDBOX_FLAGS], ids=[c[0] for c in SANDBOX_FLAGS])
+def test_sandbox_flags(flags: list[str], present: bool, tmp_path: Path) -> None:
+    from bot.ci.executors import JobRun
+
+    argv = SandboxExecutor().launch(JobRun("0" * 32, "make", JOB_RUN_ENV, tmp_path, LIMITED)).argv
+    assert any(argv[i:i + len(flags)] == flags for i in range(len(argv))) is present, argv
+    offline = SandboxExecutor().launch(JobRun("0" * 32, "make", JOB_RUN_ENV, tmp_path, LIMITED, network=False)).argv
+    assert "--share-net" not in offline
