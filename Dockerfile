@@ -11,9 +11,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PROWLET_LOG_FORMAT=json
 
 # git: the built-in runner checks out PR heads; tini: reaps processes jobs leave behind
-# (prowlet would otherwise be PID 1 and collect zombies).
+# (prowlet would otherwise be PID 1 and collect zombies); bubblewrap: the sandbox built-in jobs run
+# in (it needs user namespaces: run with a seccomp profile that allows them, or jobs are refused).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git tini \
+    && apt-get install -y --no-install-recommends git tini bubblewrap \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -22,9 +22,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.ci.links import JobLinks  # noqa: E402
+from bot.ci.reporter import StatusReporter  # noqa: E402
 from bot.ci.runner import Runner  # noqa: E402
 from bot.ci.services import CIServices  # noqa: E402
 from bot.ci.store import JobStore  # noqa: E402
+from bot.outcomes import Bus  # noqa: E402
 from bot.config import MergeSettings  # noqa: E402
 from bot.forge.offloop import AsyncForge  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
@@ -51,7 +54,9 @@ async def measure(fake: Any, n: int) -> tuple[int, int, Counter[str]]:
     forge = AsyncForge(make_client(fake))
     with tempfile.TemporaryDirectory() as tmp:
         store = JobStore(Path(tmp) / "jobs.sqlite3")
-        ci = CIServices(runner=Runner(store, {forge.name: forge}, "http://x", Path(tmp) / "w"))
+        bus = Bus()
+        StatusReporter({forge.name: forge}).attach(bus)
+        ci = CIServices(runner=Runner(store, bus, JobLinks("http://x", b"k" * 32), Path(tmp) / "w"))
         merger = MergeController(MergeSettings(), {forge.name: forge}, ci)
         before = len(fake.requests)
         await merger.sync(forge.name, REPO)

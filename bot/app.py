@@ -8,6 +8,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -15,9 +16,11 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from bot.ci.links import JobLinks, load_key
 from bot.ci.native import NativeCI
 from bot.ci.pages import job_routes
-from bot.ci.runner import Runner
+from bot.ci.reporter import StatusReporter
+from bot.ci.runner import Runner, default_executors
 from bot.ci.services import AsyncNativeCI, CIServices
 from bot.ci.store import JobStore
 from bot.config import Config, ForgeTuning, GitHubTuning
@@ -27,6 +30,7 @@ from bot.forge.base import ForgeClient
 from bot.forge.offloop import AsyncForge
 from bot.intake import MAX_BODY, ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
+from bot.outcomes import Bus
 from bot.repair import Repairer
 from bot.scope import announce_repos_in_scope
 from bot.settings import Settings
@@ -43,6 +47,7 @@ QUEUE_KEY: web.AppKey[EventWorker] = web.AppKey("queue", EventWorker)
 STORES_KEY: web.AppKey[Stores] = web.AppKey("stores", Stores)
 DISPATCH_KEY: web.AppKey[Dispatcher] = web.AppKey("dispatcher", Dispatcher)
 RUNNER_KEY: web.AppKey[Runner] = web.AppKey("runner", Runner)
+BUS_KEY: web.AppKey[Bus] = web.AppKey("outcomes", Bus)
 MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
 REPAIR_KEY: web.AppKey[Repairer] = web.AppKey("repair", Repairer)
 SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # start-up discovery, if any
@@ -126,15 +131,50 @@ async def _purge_forever(stores: Stores, dedup_window: float) -> None:
         await asyncio.sleep(PURGE_EVERY)
 
 
+async def _expire_job_logs_forever(store: JobStore, retention: float) -> None:
+    while True:
+        try:
+            deleted = await asyncio.to_thread(store.delete_logs, time.time() - retention)
+            if deleted:
+                log.info("old job logs deleted", count=deleted)
+        except OSError as err:
+            log.warning("job log clean-up failed", error=str(err))
+        await asyncio.sleep(PURGE_EVERY)
+
+
+def _job_secrets(config: Config, env: Mapping[str, str]) -> dict[str, str]:
+    """The values of the variables jobs name in ``secrets:``, read once; each missing one is said
+    once here (its jobs are refused with the same words)."""
+    found = {}
+    for name in dict.fromkeys(n for job in config.raw.jobs for n in job.secrets):
+        if env.get(name):
+            found[name] = env[name]
+        else:
+            log.warning("a job secret is not set in the environment; jobs needing it will be refused", secret=name)
+    return found
+
+
 def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
-              public_url: str = "http://localhost:8080", stores: Stores | None = None) -> web.Application:
+              public_url: str = "http://localhost:8080", stores: Stores | None = None, *,
+              dashboard_token: str | None = None, masked: Iterable[str] = (),
+              env: Mapping[str, str] | None = None) -> web.Application:
     """``stores``: opened by the caller (``prowlet serve`` reports a failure cleanly); None opens the
-    embedded SQLite store under ``data_dir``."""
+    embedded SQLite store under ``data_dir``.  ``masked``: prowlet's own secrets, masked in job logs
+    too; ``env``: where job secrets are read from (default: the process environment)."""
     stores = stores or open_stores(data_dir)
     async_forges = {name: AsyncForge(f.client, f.max_concurrent_requests) for name, f in forges.items()}
     data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(data_dir / "jobs.sqlite3")
-    runner = Runner(store, async_forges, public_url, data_dir / "workspaces", config.raw.runner.max_concurrent)
+    runner_settings = config.raw.runner
+    links = JobLinks(public_url, load_key(data_dir))
+    bus = Bus()
+    StatusReporter(async_forges).attach(bus)
+    runner = Runner(
+        store, bus, links, data_dir / "workspaces", runner_settings.max_concurrent,
+        executors=default_executors(data_dir, runner_settings.sandbox_paths, runner_settings.container_cli),
+        default_executor=runner_settings.executor, limits=runner_settings.limits,
+        secrets=_job_secrets(config, os.environ if env is None else env), masked=masked,
+    )
     ci = CIServices(
         runner=runner,
         jobs=[job.to_spec() for job in config.raw.jobs],
@@ -162,11 +202,12 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     repairer = Repairer(async_forges, public_url, already_handled, config.raw.intake.repair_seconds)
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())
-    app.add_routes(job_routes(store))
+    app.add_routes(job_routes(store, links, dashboard_token, runner_settings.log_retention))
     app[QUEUE_KEY] = worker
     app[STORES_KEY] = stores
     app[DISPATCH_KEY] = dispatcher
     app[RUNNER_KEY] = runner
+    app[BUS_KEY] = bus
     app[REPAIR_KEY] = repairer
     if merger is not None:
         app[MERGE_KEY] = merger
@@ -184,6 +225,11 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         worker.start()
         background.append(asyncio.get_running_loop().create_task(
             _purge_forever(stores, queue_settings.dedup_window)))
+        used = {job.executor or runner_settings.executor for job in config.raw.jobs}
+        if used:
+            await runner.prepare(sorted(used))
+        background.append(asyncio.get_running_loop().create_task(
+            _expire_job_logs_forever(store, runner_settings.log_retention_seconds)))
         interrupted = await runner.recover()
         if interrupted:
             log.warning("jobs interrupted by a restart reported as errors", jobs=interrupted)

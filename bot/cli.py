@@ -74,7 +74,9 @@ def serve(args: argparse.Namespace) -> int:
     # Everything imported and configured so far lives for the whole process: move it out of the
     # collector's sight so full collections stay short (bench/intake.py measured the pauses).
     gc.freeze()
-    web.run_app(build_app(config, forges, settings.data_dir, settings.public_url, stores), host=args.host,
+    app = build_app(config, forges, settings.data_dir, settings.public_url, stores,
+                    dashboard_token=settings.dashboard_token, masked=settings.secrets())
+    web.run_app(app, host=args.host,
                 port=args.port, print=None, access_log=None, shutdown_timeout=35)
     return 0
 

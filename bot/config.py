@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
+from bot.ci.executors import DEFAULT_SANDBOX_PATHS, EXECUTORS
 from bot.ci.jobs import JobSpec
+from bot.ci.limits import Limits
 from bot.commands import parse_commands
 from bot.options import ConfigError, ConfigProblem, build
 from bot.permissions import RULES
@@ -94,19 +96,63 @@ class QueueSettings:
         return problems
 
 
-_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_SIZE = re.compile(r"(\d+)([KMG]?)", re.IGNORECASE)
 _JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _OFF = re.compile(r"0+[hms]?")
 
 
 def parse_duration(text: str) -> float | None:
-    """"90s", "30m", "1h30m" → seconds; None when malformed or zero."""
+    """"90s", "30m", "1h30m", "30d" → seconds; None when malformed or zero."""
     match = _DURATION.fullmatch(text.strip()) if text.strip() else None
     if not match:
         return None
-    hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    total = hours * 3600 + minutes * 60 + seconds
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    total = days * 86400 + hours * 3600 + minutes * 60 + seconds
     return float(total) or None
+
+
+def parse_size(text: str) -> int | None:
+    """"512M", "4G", "100K", "1048576" → bytes (K/M/G are powers of 1024); None when malformed or zero."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        return None
+    return int(match.group(1)) * 1024 ** " KMG".index(match.group(2).upper() or " ") or None
+
+
+def _is_off(text: str) -> bool:
+    return text.strip() in ("0", "off")
+
+
+# A limit given as text: a size or duration, or "0" / "off" for none.
+def _limit_problems(key: str, text: str | None, parse: Any, example: str) -> list[tuple[str, str]]:
+    if text is None or _is_off(text) or parse(text) is not None:
+        return []
+    return [(key, f"expected {example}, or \"0\" for no limit, got {text!r}")]
+
+
+def _limits(memory: str | None, processes: int | None, cpu_time: str | None, workspace_size: str | None,
+            off: Any) -> Limits:
+    """Runner defaults: ``off`` is None (no limit).  A job's: a value not given is None (the
+    runner's default applies) and ``off`` is 0 (no limit for this job)."""
+    def value(text: str | None, parse: Any) -> Any:
+        if text is None:
+            return None
+        return off if _is_off(text) else parse(text)
+
+    return Limits(memory=value(memory, parse_size),
+                  processes=None if processes is None else (processes or off),
+                  cpu_seconds=value(cpu_time, parse_duration),
+                  workspace_bytes=value(workspace_size, parse_size))
+
+
+# The bot's own secrets: a job config naming one of these would hand it the bot's account.
+BOT_SECRETS = frozenset({
+    "GITHUB_TOKEN", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_PRIVATE_KEY_FILE",
+    "GITHUB_WEBHOOK_SECRET", "GITLAB_TOKEN", "GITLAB_WEBHOOK_SECRET", "PROWLET_DASHBOARD_TOKEN",
+    "PROWLET_REDIS_URL",
+})
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -139,9 +185,32 @@ class JobSettings:
     optional: bool = False
     repos: list[str] = field(default_factory=lambda: ["*"])
     timeout: str = "30m"
+    executor: str | None = None  # null: runner.executor
+    image: str = ""  # container executor: the image to run in
+    network: bool = True
+    secrets: list[str] = field(default_factory=list)  # names of prowlet's environment variables
+    memory: str | None = None  # null: the runner's default; "0": no limit
+    processes: int | None = None
+    cpu_time: str | None = None
+    workspace_size: str | None = None
 
     def check(self) -> list[tuple[str, str]]:
         problems = []
+        if self.executor is not None and self.executor not in EXECUTORS:
+            problems.append(("executor", f"must be one of {', '.join(EXECUTORS)} (or null), got {self.executor!r}"))
+        if self.executor == "container" and not self.image.strip():
+            problems.append(("image", "the container executor needs an image"))
+        for i, name in enumerate(self.secrets):
+            if not _ENV_NAME.fullmatch(name):
+                problems.append((f"secrets[{i}]", f"not an environment variable name: {name!r}"))
+            elif name in BOT_SECRETS or name.startswith("PROWLET_") or name in ("PATH", "HOME", "CI"):
+                problems.append((f"secrets[{i}]", f"{name} is prowlet's own (or a job variable); "
+                                 "give the job a credential of its own"))
+        problems += _limit_problems("memory", self.memory, parse_size, "a size such as 512M or 4G")
+        problems += _limit_problems("cpu_time", self.cpu_time, parse_duration, "a duration such as 90s or 1h")
+        problems += _limit_problems("workspace_size", self.workspace_size, parse_size, "a size such as 512M or 10G")
+        if self.processes is not None and self.processes < 0:
+            problems.append(("processes", "must not be negative"))
         if not _JOB_NAME.fullmatch(self.name) or self.name.lower() == "all":
             problems.append(("name", f"must be letters, digits, '.', '_' or '-' (not 'all'), got {self.name!r}"))
         if not self.run.strip():
@@ -155,15 +224,45 @@ class JobSettings:
     def to_spec(self) -> JobSpec:
         return JobSpec(name=self.name, run=self.run, clone=self.clone, always_run=self.always_run,
                        run_if_changed=self.run_if_changed, skip_if_only_changed=self.skip_if_only_changed,
-                       optional=self.optional, repos=tuple(self.repos), timeout=parse_duration(self.timeout) or 1800.0)
+                       optional=self.optional, repos=tuple(self.repos), timeout=parse_duration(self.timeout) or 1800.0,
+                       executor=self.executor, image=self.image, network=self.network, secrets=tuple(self.secrets),
+                       limits=_limits(self.memory, self.processes, self.cpu_time, self.workspace_size, 0))
 
 
 @dataclass(frozen=True)
 class RunnerSettings:
     max_concurrent: int = 2  # jobs running at once on this machine; the rest wait, pending
+    executor: str = "sandbox"  # sandbox | container | process, for jobs that name none
+    memory: str = "4G"  # per job; "0": no limit
+    processes: int = 512
+    cpu_time: str = "1h"
+    workspace_size: str = "10G"
+    log_retention: str = "30d"  # job logs are deleted this long after the job finished
+    sandbox_paths: list[str] = field(default_factory=lambda: list(DEFAULT_SANDBOX_PATHS))
+    container_cli: str = "docker"  # or podman
 
     def check(self) -> list[tuple[str, str]]:
-        return [] if 1 <= self.max_concurrent <= 64 else [("max_concurrent", "must be between 1 and 64")]
+        problems = [] if 1 <= self.max_concurrent <= 64 else [("max_concurrent", "must be between 1 and 64")]
+        if self.executor not in EXECUTORS:
+            problems.append(("executor", f"must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"))
+        problems += _limit_problems("memory", self.memory, parse_size, "a size such as 512M or 4G")
+        problems += _limit_problems("cpu_time", self.cpu_time, parse_duration, "a duration such as 90s or 1h")
+        problems += _limit_problems("workspace_size", self.workspace_size, parse_size, "a size such as 512M or 10G")
+        if self.processes < 0:
+            problems.append(("processes", "must not be negative"))
+        if parse_duration(self.log_retention) is None:
+            problems.append(("log_retention", f"expected a duration such as 30d or 12h, got {self.log_retention!r}"))
+        problems += [(f"sandbox_paths[{i}]", "must be an absolute path") for i, p in enumerate(self.sandbox_paths)
+                     if not p.startswith("/")]
+        return problems
+
+    @property
+    def limits(self) -> Limits:
+        return _limits(self.memory, self.processes, self.cpu_time, self.workspace_size, None)
+
+    @property
+    def log_retention_seconds(self) -> float:
+        return parse_duration(self.log_retention) or 30 * 86400.0
 
 
 MERGE_METHODS = ("merge", "squash", "rebase")

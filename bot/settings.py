@@ -60,6 +60,7 @@ class Settings:
     public_url: str = "http://localhost:8080"  # links to job pages in commit statuses
     redis_url: str | None = field(default=None, repr=False)  # may hold a password
     redis_prefix: str = "prowlet"  # keys' prefix, so deployments can share one Redis
+    dashboard_token: str | None = field(default=None, repr=False)  # opens GET /jobs; unset: no job list
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log filter that redacts them."""
@@ -69,6 +70,7 @@ class Settings:
             self.github.webhook_secret,
             self.gitlab.token,
             self.gitlab.webhook_secret,
+            self.dashboard_token,
         )
         return [v for v in values if v] + (url_secrets(self.redis_url) if self.redis_url else [])
 
@@ -126,4 +128,4 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"PROWLET_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {redact_url(redis_url)!r}")
     redis_prefix = _get(env, "PROWLET_REDIS_PREFIX") or "prowlet"
     return Settings(github=github, gitlab=gitlab, data_dir=data_dir, public_url=public_url, redis_url=redis_url,
-                    redis_prefix=redis_prefix)
+                    redis_prefix=redis_prefix, dashboard_token=_get(env, "PROWLET_DASHBOARD_TOKEN"))

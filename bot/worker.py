@@ -150,9 +150,10 @@ class EventWorker:
         rather than a task per event (intake's hot path creates enough tasks already)."""
         while True:
             await asyncio.sleep(self._lease / 3)
-            for claimed in list(self._tasks.values()):
+            for task, claimed in list(self._tasks.items()):
                 try:
-                    if not await self._events.extend(claimed, self._lease):
+                    # A task that finished meanwhile has acknowledged: its claim is gone, not lost.
+                    if not await self._events.extend(claimed, self._lease) and task in self._tasks:
                         log.warning("lease lost while handling; another consumer may run this event too",
                                     delivery=claimed.delivery)
                 except StoreUnavailable as err:

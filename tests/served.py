@@ -71,7 +71,8 @@ class Served:
         self.log_path = tmp_path / f"{name}.log"
         self._log = self.log_path.open("w")
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GITLAB_", "PROWLET_"))}
-        full_env.update(PROWLET_LOG_FORMAT="json", PROWLET_DATA_DIR=str(data_dir or tmp_path))
+        # Unbuffered: a process killed with SIGKILL still leaves every line it logged.
+        full_env.update(PROWLET_LOG_FORMAT="json", PROWLET_DATA_DIR=str(data_dir or tmp_path), PYTHONUNBUFFERED="1")
         full_env.update(env)
         self.proc = subprocess.Popen([str(PROWLET), "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
                                      env=full_env, stderr=self._log, stdout=self._log)

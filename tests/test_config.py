@@ -40,6 +40,22 @@ BAD = [
      "intake.repair_interval: expected a duration such as 90s, 5m or 1h"),
     ("repair interval is a string", {"intake": {"repair_interval": 300}}, "intake.repair_interval: expected a string"),
     ("options for an option-less plugin", {"plugins": {"options": {"hold": {"a": 1}}}}, "plugins.options.hold: this plugin has no options"),
+    ("unknown executor", {"runner": {"executor": "chroot"}}, "runner.executor: must be one of sandbox, container, process"),
+    ("job with unknown executor", {"jobs": [{"name": "u", "run": "true", "executor": "vm"}]},
+     "jobs[0].executor: must be one of sandbox, container, process"),
+    ("container job without image", {"jobs": [{"name": "u", "run": "true", "executor": "container"}]},
+     "jobs[0].image: the container executor needs an image"),
+    ("job asks for the bot's token", {"jobs": [{"name": "u", "run": "true", "secrets": ["GITHUB_TOKEN"]}]},
+     "jobs[0].secrets[0]: GITHUB_TOKEN is prowlet's own"),
+    ("job asks for a webhook secret", {"jobs": [{"name": "u", "run": "true", "secrets": ["NPM", "GITLAB_WEBHOOK_SECRET"]}]},
+     "jobs[0].secrets[1]: GITLAB_WEBHOOK_SECRET is prowlet's own"),
+    ("job secret not a variable name", {"jobs": [{"name": "u", "run": "true", "secrets": ["A-B"]}]},
+     "jobs[0].secrets[0]: not an environment variable name"),
+    ("bad memory size", {"runner": {"memory": "4 GB"}}, "runner.memory: expected a size such as 512M or 4G"),
+    ("bad job cpu time", {"jobs": [{"name": "u", "run": "true", "cpu_time": "lots"}]},
+     "jobs[0].cpu_time: expected a duration such as 90s or 1h"),
+    ("bad log retention", {"runner": {"log_retention": "a month"}}, "runner.log_retention: expected a duration"),
+    ("relative sandbox path", {"runner": {"sandbox_paths": ["usr"]}}, "runner.sandbox_paths[0]: must be an absolute path"),
 ]
 
 
@@ -155,7 +171,39 @@ def test_bad_jobs(jobs: object, message: str) -> None:
     assert any(str(p).startswith(message) for p in err.value.problems), err.value.problems
 
 
-DURATIONS = [("seconds", "90s", 90.0), ("minutes", "30m", 1800.0), ("mixed", "1h30m", 5400.0), ("bad", "1d", None), ("empty", "", None)]
+DURATIONS = [("seconds", "90s", 90.0), ("minutes", "30m", 1800.0), ("mixed", "1h30m", 5400.0), ("days", "30d", 2592000.0),
+             ("bad unit", "1w", None), ("units out of order", "30m1h", None), ("empty", "", None)]
+
+SIZES = [("bytes", "1048576", 1 << 20), ("kibibytes", "100K", 100 << 10), ("mebibytes", "512M", 512 << 20),
+         ("gibibytes lower case", "4g", 4 << 30), ("zero is not a size", "0", None), ("bad unit", "4T", None),
+         ("fraction", "1.5G", None), ("empty", "", None)]
+
+
+@pytest.mark.parametrize("text,size", [c[1:] for c in SIZES], ids=[c[0] for c in SIZES])
+def test_sizes(text: str, size: int | None) -> None:
+    from bot.config import parse_size
+
+    assert parse_size(text) == size
+
+
+LIMITS = [
+    ("runner defaults", {}, {}, (4 << 30, 512, 3600.0, 10 << 30)),
+    ("runner limits off", {"memory": "0", "processes": 0, "cpu_time": "off", "workspace_size": "0"}, {},
+     (None, None, None, None)),
+    ("job overrides", {}, {"memory": "1G", "processes": 64, "cpu_time": "10m", "workspace_size": "1G"},
+     (1 << 30, 64, 600.0, 1 << 30)),
+    ("job turns a limit off", {}, {"memory": "0", "processes": 0}, (None, None, 3600.0, 10 << 30)),
+    ("job keeps the runner's", {"memory": "2G"}, {"cpu_time": "5m"}, (2 << 30, 512, 300.0, 10 << 30)),
+]
+
+
+@pytest.mark.parametrize("runner,job,expected", [c[1:] for c in LIMITS], ids=[c[0] for c in LIMITS])
+def test_job_limits_merge_over_the_runners(runner: dict, job: dict, expected: tuple) -> None:
+    from bot.ci.runner import merged_limits
+
+    config = parse_config({"runner": runner, "jobs": [{"name": "unit", "run": "true", **job}]}, REGISTRY)
+    limits = merged_limits(config.raw.runner.limits, config.raw.jobs[0].to_spec().limits)
+    assert (limits.memory, limits.processes, limits.cpu_seconds, limits.workspace_bytes) == expected
 
 
 @pytest.mark.parametrize("text,seconds", [c[1:] for c in DURATIONS], ids=[c[0] for c in DURATIONS])

@@ -19,10 +19,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.ci.jobs import Change, JobSpec
+from bot.ci.links import JobLinks
 from bot.ci.pages import job_routes
+from bot.ci.reporter import StatusReporter
 from bot.ci.runner import Runner, format_duration
 from bot.ci.store import JobRecord, JobStore
 from bot.forge.base import CommitStatus, ForgeUnavailableError, GitSource, StatusState
+from bot.outcomes import Bus
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -48,6 +51,9 @@ class RecordingPoster:
         return [(s.state, s.description) for _, h, s in self.posted if h == sha and context in (None, s.context)]
 
 
+KEY = b"k" * 32
+
+
 @dataclass
 class Harness:
     tmp: Path
@@ -56,6 +62,7 @@ class Harness:
     runner: Runner
     client: TestClient
     base_url: str
+    links: JobLinks
 
     async def run(self, job: JobSpec, change: Change = CHANGE) -> JobRecord:
         record = await self.runner.start(job, change)
@@ -78,13 +85,18 @@ async def make_harness(
 ) -> AsyncIterator[Harness]:
     store = JobStore(tmp / "data" / "jobs.sqlite3")
     app = web.Application()
-    app.add_routes(job_routes(store))
+    app.add_routes(job_routes(store, JobLinks("http://unused", KEY)))  # pages check tokens, not URLs
     async with TestClient(TestServer(app)) as client:
         base_url = str(client.make_url("")).rstrip("/")
+        links = JobLinks(base_url + "/", KEY)
         poster = poster or RecordingPoster()
-        runner = Runner(store, {"github": poster}, base_url + "/", tmp / "work", max_concurrent, kill_grace=0.3,
-                        max_log_bytes=max_log_bytes)
-        yield Harness(tmp, store, poster, runner, client, base_url)
+        bus = Bus()
+        StatusReporter({"github": poster}).attach(bus)
+        # These tests are about process control, so they run jobs as plain processes (they watch
+        # pid files outside the workspace); tests/test_sandbox.py runs jobs in the sandbox.
+        runner = Runner(store, bus, links, tmp / "work", max_concurrent, default_executor="process",
+                        kill_grace=0.3, max_log_bytes=max_log_bytes)
+        yield Harness(tmp, store, poster, runner, client, base_url, links)
         await runner.close()
     store.close()
 
@@ -157,7 +169,7 @@ async def test_outcome_becomes_status_with_working_link(
     assert h.poster.states() == [(PENDING, "Job triggered."), (status, description)]
     for repo, sha, posted in h.poster.posted:
         assert (repo, sha, posted.context) == (REPO, SHA, "unit")
-        assert posted.target_url == f"{h.base_url}/jobs/{record.id}"
+        assert posted.target_url == f"{h.base_url}/jobs/{record.id}/{h.links.token(record.id)}"
         async with h.client.session.get(posted.target_url) as resp:  # the "Details" link works
             assert resp.status == 200
             assert "unit" in await resp.text()
@@ -215,13 +227,13 @@ async def test_output_is_logged_and_served_escaped(h: Harness) -> None:
 
     log = h.log(record.id)
     assert "<script>alert(1)</script>" in log and "to-stderr" in log
-    async with h.client.get(f"/jobs/{record.id}") as resp:
+    async with h.client.get(h.links.path(record.id)) as resp:
         page = await resp.text()
         assert resp.status == 200 and resp.content_type == "text/html"
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
         assert "<script>" not in page
         assert "script-src" not in resp.headers["Content-Security-Policy"]  # default-src 'none' covers it
-    async with h.client.get(f"/jobs/{record.id}/log") as resp:
+    async with h.client.get(h.links.path(record.id) + "/log") as resp:
         assert resp.status == 200 and resp.content_type == "text/plain"
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert "<script>alert(1)</script>" in await resp.text()
@@ -437,16 +449,16 @@ async def test_clone_over_http_sends_the_header_but_never_shows_it(
         assert not any(secret in value for env in jobs_env for value in env.values())
 
 
-def test_git_output_is_scrubbed_of_every_form_of_the_header() -> None:
-    from bot.ci.runner import _scrub, _secret_forms
+def test_git_output_is_masked_of_every_form_of_the_header() -> None:
+    from bot.ci.masking import Masker, header_secrets
 
     value = HEADER.split(": ", 1)[1]
     credential = value.split()[-1]
-    output = f"fatal: {HEADER}\nsaw {value}\nbare {credential}\nBasic auth failed\n".encode()
-    scrubbed = _scrub(output, _secret_forms(HEADER)).decode()
-    assert credential not in scrubbed
-    assert scrubbed.count("[redacted]") == 3
-    assert "Basic auth failed" in scrubbed  # short common words are not treated as secrets
+    output = f"fatal: {HEADER}\nsaw {value}\nbare {credential}\ntoken {TOKEN}\nBasic auth failed\n".encode()
+    masked = Masker(header_secrets(HEADER)).mask(output).decode()
+    assert credential not in masked and TOKEN not in masked
+    assert masked.count("***") == 4
+    assert "Basic auth failed" in masked  # short common words are not treated as secrets
 
 
 # -- scheduling -----------------------------------------------------------------------------------
@@ -502,7 +514,7 @@ async def test_a_new_run_supersedes_the_running_one(
     else:
         assert old.state == "success"
     def statuses_of(job_id: str) -> list[tuple[StatusState, str]]:
-        return [(s.state, s.description) for _, _, s in h.poster.posted if s.target_url.endswith(job_id)]
+        return [(s.state, s.description) for _, _, s in h.poster.posted if f"/jobs/{job_id}/" in s.target_url]
 
     assert statuses_of(first.id) == old_statuses
     assert statuses_of(record.id) == [(PENDING, "Job triggered."), (SUCCESS, "Job succeeded.")]
@@ -581,7 +593,10 @@ async def test_recover_reports_jobs_interrupted_by_a_restart(tmp_path: Path) -> 
 
     store = JobStore(path)  # a new process: the records survived
     poster = RecordingPoster()
-    runner = Runner(store, {"github": poster}, "https://prowlet.example.com", tmp_path / "work")
+    bus = Bus()
+    StatusReporter({"github": poster}).attach(bus)
+    links = JobLinks("https://prowlet.example.com", KEY)
+    runner = Runner(store, bus, links, tmp_path / "work")
     assert await runner.recover() == 2
 
     for record in (running, queued):
@@ -590,8 +605,8 @@ async def test_recover_reports_jobs_interrupted_by_a_restart(tmp_path: Path) -> 
         assert after.finished_at is not None
     assert store.get(done.id).state == "success"
     assert [(repo, sha, s) for repo, sha, s in poster.posted] == [
-        (REPO, SHA, CommitStatus("unit", ERROR, "Interrupted by a prowlet restart.", f"https://prowlet.example.com/jobs/{running.id}")),
-        (REPO, SHA, CommitStatus("lint", ERROR, "Interrupted by a prowlet restart.", f"https://prowlet.example.com/jobs/{queued.id}")),
+        (REPO, SHA, CommitStatus("unit", ERROR, "Interrupted by a prowlet restart.", links.url(running.id))),
+        (REPO, SHA, CommitStatus("lint", ERROR, "Interrupted by a prowlet restart.", links.url(queued.id))),
     ]
     assert not leftover.exists()
     assert store.unfinished() == []

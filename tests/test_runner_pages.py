@@ -1,4 +1,5 @@
-"""Job pages: /jobs, /jobs/{id} (HTML), /jobs/{id}/log (text/plain), from a store filled by hand."""
+"""Job pages: /jobs (dashboard token), /jobs/{id}/{token} (HTML), /jobs/{id}/{token}/log (text/plain),
+from a store filled by hand."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.ci.links import JobLinks
 from bot.ci.pages import PAGE_LOG_BYTES, job_routes
 from bot.ci.store import JobRecord, JobStore
 
 SHA = "c0ffee" + "0" * 34
+LINKS = JobLinks("https://prowlet.example.com", b"k" * 32)
+DASHBOARD = "dash-board-token-1234"
 
 
 @pytest.fixture
@@ -26,7 +30,7 @@ def store(tmp_path: Path) -> JobStore:
 @pytest.fixture
 async def client(store: JobStore) -> AsyncIterator[TestClient]:
     app = web.Application()
-    app.add_routes(job_routes(store))
+    app.add_routes(job_routes(store, LINKS, DASHBOARD, "30d"))
     async with TestClient(TestServer(app)) as c:
         yield c
 
@@ -40,28 +44,43 @@ def make(store: JobStore, job: str = "unit", log: str | None = None, **finish: o
     return store.get(record.id)
 
 
+def page(record: JobRecord) -> str:
+    return LINKS.path(record.id)
+
+
 @pytest.mark.parametrize(
     "path",
     [
-        "/jobs/{unknown}",
-        "/jobs/{unknown}/log",
-        "/jobs/{upper}",  # ids are lowercase hex: no normalising
-        "/jobs/{upper}/log",
-        "/jobs/{short}",
-        "/jobs/..%2F..%2Fjobs.sqlite3",
-        "/jobs/..%2Fjobs.sqlite3/log",
-        "/jobs/{known}x",
-        "/jobs/{known}/log/extra",
+        pytest.param("/jobs/{known}", id="no-token"),
+        pytest.param("/jobs/{known}/log", id="no-token-log"),
+        pytest.param("/jobs/{known}/{other_token}", id="another-jobs-token"),
+        pytest.param("/jobs/{known}/{other_token}/log", id="another-jobs-token-log"),
+        pytest.param("/jobs/{known}/{token_upper}", id="token-upper-case"),
+        pytest.param("/jobs/{known}/{token_short}", id="token-cut-short"),
+        pytest.param("/jobs/{unknown}/{unknown_token}", id="unknown-id-with-its-token"),
+        pytest.param("/jobs/{upper}/{token}", id="id-upper-case"),  # ids are lowercase hex: no normalising
+        pytest.param("/jobs/{short}/{token}/log", id="id-cut-short"),
+        pytest.param("/jobs/..%2F..%2Fjobs.sqlite3/{token}", id="traversal-id"),
+        pytest.param("/jobs/{known}/..%2F..%2Fjob-links.key", id="traversal-token"),
+        pytest.param("/jobs/{known}/{token}x", id="token-with-extra"),
+        pytest.param("/jobs/{known}/{token}/log/extra", id="log-with-extra"),
+        pytest.param("/jobs", id="dashboard-without-token"),
+        pytest.param("/jobs?token=wrong", id="dashboard-wrong-token"),
     ],
 )
-async def test_unknown_or_malformed_ids_are_404(client: TestClient, store: JobStore, path: str) -> None:
-    known = make(store, log="secret-ish log\n").id
-    url = path.format(unknown="0" * 32, upper=known.upper(), short=known[:31], known=known)
+async def test_without_the_right_token_or_id_everything_is_404(client: TestClient, store: JobStore, path: str) -> None:
+    known = make(store, log="secret-ish log\n")
+    other = make(store, job="other")
+    token = LINKS.token(known.id)
+    url = path.format(unknown="0" * 32, unknown_token=LINKS.token("0" * 32), upper=known.id.upper(),
+                      short=known.id[:31], known=known.id, token=token, other_token=LINKS.token(other.id),
+                      token_upper=token.upper(), token_short=token[:-1])
     async with client.get(url) as resp:
         assert resp.status == 404
-        assert "secret-ish" not in await resp.text()
-    async with client.get(f"/jobs/{known}/log") as resp:  # the known one is there
-        assert resp.status == 200
+        text = await resp.text()
+        assert "secret-ish" not in text and known.id not in text
+    async with client.get(page(known) + "/log") as resp:  # with its token, the known one is there
+        assert resp.status == 200 and await resp.text() == "secret-ish log\n"
 
 
 @pytest.mark.parametrize(
@@ -78,59 +97,89 @@ async def test_job_page(
 ) -> None:
     record = make(store, log="step 1\n<b>bold</b> & more\n", **finish)
 
-    async with client.get(f"/jobs/{record.id}") as resp:
+    async with client.get(page(record)) as resp:
         assert resp.status == 200 and resp.content_type == "text/html"
         assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
-        page = await resp.text()
-    assert ('<meta http-equiv="refresh" content="5">' in page) is refresh
+        html = await resp.text()
+    assert ('<meta http-equiv="refresh" content="5">' in html) is refresh
     for text in ("unit", "acme/widgets", "#12", SHA, f">{state}<", record.description, "step 1"):
-        assert text in page, text
-    assert re.search(rf"<th>exit code</th><td>{exit_text}</td>", page)
-    assert "&lt;b&gt;bold&lt;/b&gt; &amp; more" in page and "<b>bold" not in page
-    assert f'href="{record.id}/log"' in page
+        assert text in html, text
+    assert re.search(rf"<th>exit code</th><td>{exit_text}</td>", html)
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; more" in html and "<b>bold" not in html
+    assert f'href="{LINKS.path(record.id)}/log"' in html
 
 
 async def test_running_job_page_refreshes(client: TestClient, store: JobStore) -> None:
     record = make(store)
     store.update(record.id, state="running")
-    async with client.get(f"/jobs/{record.id}") as resp:
-        page = await resp.text()
-    assert '<meta http-equiv="refresh" content="5">' in page and ">running<" in page
+    async with client.get(page(record)) as resp:
+        html = await resp.text()
+    assert '<meta http-equiv="refresh" content="5">' in html and ">running<" in html
 
 
 async def test_page_shows_the_tail_of_a_long_log(client: TestClient, store: JobStore) -> None:
     log = "FIRST LINE\n" + "x" * PAGE_LOG_BYTES + "\nLAST LINE\n"
     record = make(store, log=log, state="success", description="Job succeeded.", exit_code=0)
-    async with client.get(f"/jobs/{record.id}") as resp:
-        page = await resp.text()
-    assert "LAST LINE" in page and "FIRST LINE" not in page and "Showing the last" in page
-    async with client.get(f"/jobs/{record.id}/log") as resp:
+    async with client.get(page(record)) as resp:
+        html = await resp.text()
+    assert "LAST LINE" in html and "FIRST LINE" not in html and "Showing the last" in html
+    async with client.get(page(record) + "/log") as resp:
         assert await resp.text() == log  # the plain log is whole
 
 
 @pytest.mark.parametrize("log", ["line one\n<script>alert(1)</script>\n\u00e9t\u00e9 ✓\n", None])
 async def test_plain_log(client: TestClient, store: JobStore, log: str | None) -> None:
     record = make(store, log=log)
-    async with client.get(f"/jobs/{record.id}/log") as resp:
+    async with client.get(page(record) + "/log") as resp:
         assert resp.status == 200
         assert resp.content_type == "text/plain" and resp.charset == "utf-8"
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert await resp.text() == (log or "")
 
 
-async def test_index_lists_the_100_most_recent(client: TestClient, store: JobStore) -> None:
+@pytest.mark.parametrize("how", ["query", "bearer"])
+async def test_index_with_the_dashboard_token_lists_the_100_most_recent(
+    client: TestClient, store: JobStore, how: str
+) -> None:
     records = [make(store, job=f"job-{i:03d}") for i in range(105)]
     store.finish(records[-1].id, "failure", "Job failed (exit 1).", 1)
     make(store, job="x<y>")  # escaped like everything else (not a valid JobSpec name, but the store takes it)
 
-    async with client.get("/jobs") as resp:
+    request = ("/jobs?token=" + DASHBOARD, {}) if how == "query" else ("/jobs", {"Authorization": f"Bearer {DASHBOARD}"})
+    async with client.get(request[0], headers=request[1]) as resp:
         assert resp.status == 200 and resp.content_type == "text/html"
-        page = await resp.text()
-    links = re.findall(r'href="jobs/([0-9a-f]{32})"', page)
+        html = await resp.text()
+    links = re.findall(r'href="/jobs/([0-9a-f]{32})/([0-9a-f]{32})"', html)
     assert len(links) == 100
     newest_first = [r.id for r in reversed(records)][:99]
-    assert links[1:] == newest_first
-    assert "x&lt;y&gt;" in page and "x<y>" not in page
+    assert [job_id for job_id, _ in links[1:]] == newest_first
+    assert all(LINKS.valid(job_id, token) for job_id, token in links), "each link carries its job's token"
+    assert "x&lt;y&gt;" in html and "x<y>" not in html
     for old in records[:6]:
-        assert old.id not in page
-    assert "Job failed (exit 1)." in page
+        assert old.id not in html
+    assert "Job failed (exit 1)." in html
+
+
+async def test_without_a_dashboard_token_configured_there_is_no_job_list(store: JobStore) -> None:
+    make(store)
+    app = web.Application()
+    app.add_routes(job_routes(store, LINKS, None))
+    async with TestClient(TestServer(app)) as c:
+        for url in ("/jobs", "/jobs?token=", "/jobs?token=None"):
+            async with c.get(url) as resp:
+                assert resp.status == 404
+
+
+async def test_a_log_past_its_retention_is_gone_and_the_page_says_so(client: TestClient, store: JobStore) -> None:
+    import time
+
+    old = make(store, log="old output\n", state="success", description="Job succeeded.", exit_code=0)
+    running = make(store, log="still running\n")
+    assert store.delete_logs(time.time() + 1) == 1  # only finished jobs' logs go
+    assert not store.log_path(old.id).exists() and store.log_path(running.id).exists()
+    async with client.get(page(old)) as resp:
+        html = await resp.text()
+    assert resp.status == 200 and "The log has been deleted (logs are kept for 30d)." in html
+    async with client.get(page(old) + "/log") as resp:
+        assert resp.status == 200 and await resp.text() == ""
+    assert store.delete_logs(time.time() + 1) == 0

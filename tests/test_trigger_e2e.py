@@ -18,7 +18,9 @@ def config_data(tmp_path: Path) -> dict[str, Any]:
     return {"jobs": [
         {"name": "unit", "run": "echo unit-ok $PROWLET_REPO#$PROWLET_NUMBER", "clone": False},
         {"name": "docs", "run": "echo docs", "clone": False, "run_if_changed": "^docs/"},
-        {"name": "flaky", "run": f"test -e {marker} || (touch {marker}; exit 1)", "clone": False, "optional": True},
+        # A plain process: it keeps its state outside the workspace, which the sandbox forbids.
+        {"name": "flaky", "run": f"test -e {marker} || (touch {marker}; exit 1)", "clone": False, "optional": True,
+         "executor": "process"},
         {"name": "manual", "run": "echo manual", "clone": False, "always_run": False},
     ]}
 
@@ -62,6 +64,12 @@ async def test_trusted_pr_runs_its_jobs_with_log_links(bot: Bot) -> None:
     assert resp.status == 200 and f"unit-ok {REPO}#{number}" in await resp.text()
     page = await bot.client.get(f"/{path}")
     assert page.status == 200 and "unit" in await page.text()
+    # The link carries the job's token: without it (or with another's) there is no such page.
+    job_id, token = path.split("/")[-2:]
+    for other in (f"/jobs/{job_id}", f"/jobs/{job_id}/log", f"/jobs/{job_id}/{token[::-1]}/log", "/jobs"):
+        resp = await bot.client.get(other)
+        assert resp.status == 404, other
+        assert "unit-ok" not in await resp.text()
 
 
 async def test_untrusted_pr_waits_for_ok_to_test(bot: Bot) -> None:
@@ -168,3 +176,15 @@ async def test_anyone_may_test_a_change_from_a_trusted_author(bot: Bot) -> None:
     states = await settle(bot, sha, {"manual"})
     assert states["manual"][-1] == "success"
     assert not any("only trusted users" in c for c in bot.bot_comments(number))
+
+
+@pytest.mark.parametrize("config_data", [{"runner": {"executor": "container", "container_cli": "no-such-container-cli"},
+                                          "jobs": [{"name": "unit", "run": "echo hi", "clone": False,
+                                                    "image": "python:3.11-slim"}]}])
+async def test_jobs_for_an_executor_that_cannot_run_here_are_refused(bot: Bot) -> None:
+    number = await _open(bot)
+    sha = bot.fake.head_sha(REPO, number)
+    await settle(bot, sha, {"unit"})
+    (final,) = [d for c, s, d, _ in bot.fake.statuses(REPO, sha) if c == "unit" and s in ("error", "failed")]
+    # GitLab has no "error" state: the adapter says it in the description.
+    assert "Refused: the container executor cannot run jobs on this host (no-such-container-cli is not installed)." in final

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.ci.limits import Limits
 from bot.events import Item
 from bot.forge.base import GitSource
 from bot.repo_globs import repo_matches
@@ -29,6 +30,11 @@ class JobSpec:
     optional: bool = False  # a failure does not block merging
     repos: tuple[str, ...] = ("*",)  # fnmatch globs over "owner/repo" (case-insensitive)
     timeout: float = 1800.0  # seconds
+    executor: str | None = None  # sandbox | container | process; None: the runner's default
+    image: str = ""  # container executor: the image to run in
+    network: bool = True  # False: the job gets no network (its own empty network namespace)
+    secrets: tuple[str, ...] = ()  # names of prowlet's environment variables passed to this job
+    limits: Limits = Limits()  # None fields: the runner's defaults
 
     def __post_init__(self) -> None:
         if not JOB_NAME.fullmatch(self.name):
@@ -39,6 +45,8 @@ class JobSpec:
             raise ValueError(f"job {self.name!r}: run_if_changed and skip_if_only_changed are mutually exclusive")
         if not self.timeout > 0:
             raise ValueError(f"job {self.name!r}: timeout must be positive")
+        if self.executor == "container" and not self.image:
+            raise ValueError(f"job {self.name!r}: the container executor needs an image")
         if isinstance(self.repos, str):  # ("a/b") is a str, not a tuple: a classic slip
             raise ValueError(f"job {self.name!r}: repos must be a tuple of globs")
 

@@ -1,19 +1,24 @@
 """Job pages: where a commit status's "Details" link leads.
 
-``GET /jobs`` (the 100 newest), ``GET /jobs/{id}`` (HTML, refreshing while the job runs) and
-``GET /jobs/{id}/log`` (text/plain).  Ids are checked against ``[0-9a-f]{32}`` before anything
-touches the disk, logs are HTML-escaped, and every page forbids scripts (Content-Security-Policy),
-so a job printing ``<script>`` shows it and nothing more.
+``GET /jobs/{id}/{token}`` (HTML, refreshing while the job runs) and ``GET /jobs/{id}/{token}/log``
+(text/plain): without the job's own token (``bot.ci.links``) both answer 404, as for a job that does
+not exist.  ``GET /jobs`` (the 100 newest, linked with their tokens) needs the dashboard token
+(``PROWLET_DASHBOARD_TOKEN``, as ``?token=`` or ``Authorization: Bearer``); without one configured
+it is a 404 too.  Ids are checked against ``[0-9a-f]{32}`` before anything touches the disk, logs and
+every field are HTML-escaped, and every page forbids scripts (Content-Security-Policy), so a job
+printing ``<script>`` shows it and nothing more.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 import time
 from pathlib import Path
 
 from aiohttp import web
 
+from bot.ci.links import JobLinks
 from bot.ci.store import JobRecord, JobStore, valid_id
 
 RECENT = 100
@@ -64,16 +69,29 @@ def _read_tail(path: Path, limit: int) -> tuple[str, bool]:
     return data.decode(errors="replace"), size > limit
 
 
-def job_routes(store: JobStore) -> list[web.RouteDef]:
+def _dashboard_allowed(request: web.Request, dashboard_token: str | None) -> bool:
+    if not dashboard_token:
+        return False
+    auth = request.headers.get("Authorization", "")
+    given = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else request.query.get("token", "")
+    return hmac.compare_digest(given.encode(), dashboard_token.encode())
+
+
+def job_routes(store: JobStore, links: JobLinks, dashboard_token: str | None = None,
+               log_retention: str = "") -> list[web.RouteDef]:
     def lookup(request: web.Request) -> JobRecord | None:
-        job_id = request.match_info["id"]
-        return store.get(job_id) if valid_id(job_id) else None
+        job_id, token = request.match_info["id"], request.match_info["token"]
+        if not valid_id(job_id) or not links.valid(job_id, token):
+            return None
+        return store.get(job_id)
 
     async def index(request: web.Request) -> web.Response:
+        if not _dashboard_allowed(request, dashboard_token):
+            return _not_found()
         rows = []
         for r in store.recent(RECENT):
             rows.append(
-                f'<tr><td><a href="jobs/{r.id}">{html.escape(r.job)}</a></td><td>{html.escape(r.forge)}</td>'
+                f'<tr><td><a href="{html.escape(links.path(r.id))}">{html.escape(r.job)}</a></td><td>{html.escape(r.forge)}</td>'
                 f"<td>{html.escape(r.repo)}</td><td>#{r.number}</td><td><code>{html.escape(r.sha[:12])}</code></td>"
                 f'<td class="{html.escape(r.state)}">{html.escape(r.state)}</td><td>{_when(r.started_at)}</td>'
                 f"<td>{_duration(r)}</td><td>{html.escape(r.description)}</td></tr>"
@@ -90,7 +108,8 @@ def job_routes(store: JobStore) -> list[web.RouteDef]:
         record = lookup(request)
         if record is None:
             return _not_found()
-        text, cut = _read_tail(store.log_path(record.id), PAGE_LOG_BYTES)
+        path = store.log_path(record.id)
+        text, cut = _read_tail(path, PAGE_LOG_BYTES)
         e = html.escape
         fields = [
             ("job", e(record.job)),
@@ -106,9 +125,12 @@ def job_routes(store: JobStore) -> list[web.RouteDef]:
         ]
         table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in fields)
         note = f"<p>Showing the last {PAGE_LOG_BYTES // 1024} KiB.</p>" if cut else ""
+        if record.finished and not path.exists():
+            kept = f" (logs are kept for {e(log_retention)})" if log_retention else ""
+            note = f"<p>The log has been deleted{kept}.</p>"
         body = (
-            f'<p><a href="../jobs">all jobs</a></p><h1>{e(record.job)}</h1><table>{table}</table>'
-            f'<h2>Log</h2><p><a href="{record.id}/log">plain text</a></p>{note}<pre>{e(text)}</pre>'
+            f"<h1>{e(record.job)}</h1><table>{table}</table>"
+            f'<h2>Log</h2><p><a href="{e(links.path(record.id))}/log">plain text</a></p>{note}<pre>{e(text)}</pre>'
         )
         return _page(f"{record.job} {record.state}", body, refresh=not record.finished)
 
@@ -123,6 +145,6 @@ def job_routes(store: JobStore) -> list[web.RouteDef]:
 
     return [
         web.get("/jobs", index),
-        web.get("/jobs/{id}", page),
-        web.get("/jobs/{id}/log", plain_log),
+        web.get("/jobs/{id}/{token}", page),
+        web.get("/jobs/{id}/{token}/log", plain_log),
     ]

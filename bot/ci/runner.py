@@ -1,17 +1,12 @@
-"""The built-in CI runner: Prow's jobs as local subprocesses.
+"""The job lifecycle (Prow's plank): record a job, run it through its executor, record the outcome.
 
-Each job gets a fresh workspace (``workdir/<id>``), optionally a shallow checkout of the PR/MR head,
-then ``/bin/sh -c <run>`` in its own process group with a minimal environment.  Output goes to a
-log file kept by the ``JobStore``; the outcome becomes a commit status whose target URL is the job's
-page (``bot.ci.pages``).
+A record goes pending (triggered, maybe queued behind ``max_concurrent``) → running → success |
+failure | error, and is finished exactly once (``JobStore.finish``), by its own task or by
+``recover`` after a restart.  Each step is published on the outcome bus (``JobStarted``,
+``JobFinished``); the status reporter and anything else that cares listen there.
 
-Secrets: the git credential header reaches ``git fetch`` only through ``GIT_CONFIG_*`` environment
-variables (never argv, which other local users can read in ``ps``), git's output is scrubbed of it
-before it is logged, and jobs never inherit prowlet's own environment (tokens, webhook secrets).
-
-Lifecycle of a record: pending (triggered, maybe queued behind ``max_concurrent``) → running →
-success | failure | error.  Each record is finished exactly once (``JobStore.finish``), by its own
-task, or by ``recover`` after a restart.
+The pieces: ``workspace`` (the git checkout), ``executors`` (what a job can reach), ``limits``
+(what it may use), ``process`` (stopping its whole tree), ``masking`` (no secret in a stored log).
 """
 
 from __future__ import annotations
@@ -19,59 +14,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import shutil
-import signal
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from typing import BinaryIO
 
+from bot.ci import process
+from bot.ci.executors import (
+    ContainerExecutor, Executors, JobRun, Launch, ProcessExecutor, SandboxExecutor, decode_exit,
+)
 from bot.ci.jobs import Change, JobSpec
+from bot.ci.limits import Limits, human_seconds, human_size, watch
+from bot.ci.links import JobLinks
+from bot.ci.masking import Masker, StreamMasker, header_secrets
 from bot.ci.store import JobRecord, JobStore
-from bot.forge.base import CommitStatus, StatusState
+from bot.ci.workspace import CheckoutFailed, GitTimedOut, GitWorkspace
 from bot.logs import log
-
-DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
-FETCH_DEPTH = 50
-KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
-SHA = re.compile(r"[0-9a-fA-F]{4,64}")
-
-_STATUS = {
-    "pending": StatusState.PENDING,
-    "running": StatusState.PENDING,
-    "success": StatusState.SUCCESS,
-    "failure": StatusState.FAILURE,
-    "error": StatusState.ERROR,
-}
-
-
-class StatusPoster(Protocol):
-    async def set_status(self, repo: str, sha: str, status: CommitStatus) -> None: ...
-
+from bot.outcomes import Bus, JobFinished, JobStarted
 
 MAX_LOG_BYTES = 50 * 1024 * 1024  # per job: past this the job is stopped
 PIPE_DRAIN_SECONDS = 2.0  # after the job, how long its output may still take to arrive
-EXIT_POLL_SECONDS = 0.02
-
-
-def _size(n: int) -> str:
-    return f"{n / (1024 * 1024):g} MiB" if n >= 1024 * 1024 else f"{n / 1024:g} KiB"
-
-
-def format_duration(seconds: float) -> str:
-    """1800 → "30m", 7200 → "2h", 90 → "90s", 0.5 → "0.5s"."""
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{int(seconds // 3600)}h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{int(seconds // 60)}m"
-    return f"{seconds:g}s"
+format_duration = human_seconds
 
 
 class _Outcome(Exception):
-    """Ends a job early with a final state (clone failure, timeout)."""
+    """Ends a job early with a final state (clone failure, timeout, a limit)."""
 
     def __init__(self, state: str, description: str, exit_code: int | None = None) -> None:
         super().__init__(description)
@@ -86,7 +55,7 @@ class _Run:
     task: asyncio.Task[None] | None = None
     previous: asyncio.Task[None] | None = None  # the run this one superseded: awaited before starting
     abort_reason: str = "Aborted."
-    post_abort: bool = True  # whether an abort is reported as an ERROR status
+    replaced: bool = False  # superseded by a run on the same commit: its status speaks for both
 
     @property
     def id(self) -> str:
@@ -98,81 +67,102 @@ class _Run:
         return (self.change.forge, self.change.repo.lower(), self.change.number, self.job.name)
 
 
-def _killpg(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
+class _JobLog:
+    """The job's log file: everything written passes the masker; at most ``cap`` bytes are kept."""
+
+    def __init__(self, file: BinaryIO, masker: Masker, cap: int) -> None:
+        self._file = file
+        self._masker = masker
+        self._stream: StreamMasker = masker.stream()
+        self.cap = cap
+        self.full = asyncio.Event()
+
+    def _put(self, data: bytes) -> None:
+        room = self.cap - self._file.tell()
+        if room > 0:
+            self._file.write(data[:room])
+        if len(data) > room:
+            self.full.set()
+
+    def write(self, data: bytes) -> None:
+        """Output as it streams (a secret may straddle two writes)."""
+        self._put(self._stream.feed(data))
+
+    def end_stream(self) -> None:
+        self._put(self._stream.flush())
+
+    def note(self, text: str) -> None:
+        """A line of prowlet's own; never counted against the cap, so a stop is always explained."""
+        self.end_stream()
+        self._file.write(self._masker.mask(f"# prowlet: {text}\n".encode()))
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of the group is still running.  Zombies do not count: an orphan is
-    reaped by PID 1, which may be slow to do so (or, with prowlet itself as PID 1 in a container
-    without an init, never)."""
-    proc = Path("/proc")
-    if not proc.is_dir():  # not Linux: zombies count, the grace period bounds the wait
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        # after "pid (comm)": state ppid pgrp ...
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
+def merged_limits(defaults: Limits, job: Limits) -> Limits:
+    """A job's limits: its own where set (0: none), else the runner's."""
+    def pick(name: str) -> object:
+        own = getattr(job, name)
+        return getattr(defaults, name) if own is None else (own or None)
 
-
-def _safe_url(url: str) -> str:
-    """The URL without any user:password@ part, for the log."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return Limits(**{f.name: pick(f.name) for f in fields(Limits)})
 
 
 class Runner:
     def __init__(
         self,
         store: JobStore,
-        posters: Mapping[str, StatusPoster],
-        public_url: str,
+        bus: Bus,
+        links: JobLinks,
         workdir: Path,
         max_concurrent: int = 2,
         *,
-        kill_grace: float = KILL_GRACE,
+        executors: Executors | None = None,
+        default_executor: str = "sandbox",
+        limits: Limits = Limits(),
+        secrets: Mapping[str, str] | None = None,
+        masked: Iterable[str] = (),
+        kill_grace: float = process.KILL_GRACE,
         max_log_bytes: int = MAX_LOG_BYTES,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self._store = store
-        self._posters = posters
-        self._public_url = public_url.rstrip("/")
+        self._bus = bus
+        self._links = links
         self._workdir = Path(workdir)
         self._sem = asyncio.Semaphore(max_concurrent)
+        self._executors = executors or default_executors(store.path.parent)
+        self._default_executor = default_executor
+        self._limits = limits
+        self._secrets = dict(secrets or {})  # job secret values by variable name, read at start-up
+        self._masked = [*masked, *self._secrets.values()]
         self._kill_grace = kill_grace
         self._max_log_bytes = max_log_bytes
         self._active: dict[tuple[str, str, int, str], _Run] = {}  # newest run per PR and job
         self._runs: dict[str, _Run] = {}  # every run whose task has not ended, by id
-        self._post_locks: dict[tuple[str, str, str, str], tuple[asyncio.Lock, int]] = {}
         self._closed = False
 
     # -- public ------------------------------------------------------------------------------
 
     def job_url(self, job_id: str) -> str:
-        return f"{self._public_url}/jobs/{job_id}"
+        return self._links.url(job_id)
+
+    async def prepare(self, executors: Iterable[str]) -> dict[str, str | None]:
+        """At start-up: probe each executor that jobs use; log once whether it can run here."""
+        found = {}
+        for name in dict.fromkeys(executors):
+            why = await self._executors.unavailable(name)
+            found[name] = why
+            if why is not None:
+                log.error("job executor unavailable: its jobs will be refused", executor=name, reason=why)
+            elif name == "process":
+                log.warning("jobs configured with the process executor run unsandboxed, as prowlet's own user",
+                            executor=name)
+            else:
+                log.info("job executor ready", executor=name)
+        return found
 
     async def start(self, job: JobSpec, change: Change) -> JobRecord:
-        """Record the job and run it in the background; its PENDING status is posted first."""
+        """Record the job and run it in the background; JobStarted is published first."""
         if self._closed:
             raise RuntimeError("the runner is closed")
         record = self._store.create(
@@ -184,9 +174,9 @@ class Runner:
         self._runs[run.id] = run
         if old is not None and old.task is not None and not old.task.done():
             old.abort_reason = "Superseded."
-            # Same commit: the new run's PENDING replaces the old status.  Older commit: say why its
+            # Same commit: the new run's status replaces the old one's.  Older commit: say why its
             # status will never turn green or red.
-            old.post_abort = old.change.head_sha != change.head_sha
+            old.replaced = old.change.head_sha == change.head_sha
             old.task.cancel()
             run.previous = old.task
         run.task = asyncio.create_task(self._main(run), name=f"job {job.name} {run.id}")
@@ -197,7 +187,7 @@ class Runner:
         return record
 
     async def wait(self, job_id: str, timeout: float | None = None) -> JobRecord | None:
-        """Wait until the job's task has ended (its final status posted); returns its record."""
+        """Wait until the job's task has ended (its outcome published); returns its record."""
         run = self._runs.get(job_id)
         if run is not None and run.task is not None:
             await asyncio.wait({run.task}, timeout=timeout)
@@ -217,7 +207,7 @@ class Runner:
                 continue
             count += 1
             await asyncio.to_thread(shutil.rmtree, self._workdir / record.id, ignore_errors=True)
-            await self._post(finished)
+            await self._bus.publish(self._finished(finished))
         if count:
             log.warning("jobs interrupted by a restart", count=count)
         return count
@@ -234,6 +224,15 @@ class Runner:
                 tasks.append(run.task)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    def _started(self, r: JobRecord) -> JobStarted:
+        return JobStarted(r.id, r.job, r.forge, r.repo, r.number, r.sha, r.description, self.job_url(r.id))
+
+    def _finished(self, r: JobRecord, replaced: bool = False) -> JobFinished:
+        return JobFinished(r.id, r.job, r.forge, r.repo, r.number, r.sha, r.state, r.description,
+                           self.job_url(r.id), r.exit_code, replaced)
 
     # -- one job -----------------------------------------------------------------------------
 
@@ -252,13 +251,13 @@ class Runner:
         outcome = _Outcome("error", "Internal error in the job runner.")
         cancelled = False
         try:
-            await self._post(run.record)
+            await self._bus.publish(self._started(run.record))
             if run.previous is not None:
                 await asyncio.wait({run.previous})  # its process is dead and its slot free
             async with self._sem:
                 self._store.update(run.id, state="running", started_at=time.time())
                 bound.info("job started")
-                outcome = await self._execute(run)
+                outcome = await self._execute(run, bound)
         except asyncio.CancelledError:
             cancelled = True
             outcome = _Outcome("error", run.abort_reason)
@@ -271,268 +270,170 @@ class Runner:
         record = self._store.finish(run.id, outcome.state, outcome.description, outcome.exit_code)
         if record is not None:
             bound.info("job finished", state=record.state, description=record.description)
-            if not cancelled or run.post_abort:
-                await self._post(record)
+            await self._bus.publish(self._finished(record, replaced=cancelled and run.replaced))
         if cancelled:
             raise asyncio.CancelledError
 
-    async def _execute(self, run: _Run) -> _Outcome:
+    async def _refusal(self, run: _Run, executor: str) -> str | None:
+        why = await self._executors.unavailable(executor)
+        if why is not None:
+            return f"Refused: the {executor} executor cannot run jobs on this host ({why})."
+        if executor == "container" and not run.job.image:
+            return "Refused: the container executor needs the job's image."
+        missing = [name for name in run.job.secrets if name not in self._secrets]
+        if missing:
+            return f"Refused: the secret {missing[0]} is not set in prowlet's environment."
+        return None
+
+    async def _execute(self, run: _Run, bound: object) -> _Outcome:
+        executor_name = run.job.executor or self._default_executor
         workspace = self._workdir / run.id
         deadline = asyncio.get_running_loop().time() + run.job.timeout
-        log_path = self._store.log_path(run.id)
+        header = run.change.source.header if run.change.source else ""
+        masker = Masker([*self._masked, *header_secrets(header)])
         try:
-            with open(log_path, "ab", buffering=0) as logf:
-                workspace.mkdir(parents=True, exist_ok=False)
+            with open(self._store.log_path(run.id), "ab", buffering=0) as logf:
+                out = _JobLog(logf, masker, self._max_log_bytes)
                 try:
+                    refusal = await self._refusal(run, executor_name)
+                    if refusal is not None:
+                        log.error("job refused", job=run.job.name, job_id=run.id, executor=executor_name,
+                                  reason=refusal)
+                        raise _Outcome("error", refusal)
+                    executor = self._executors.get(executor_name)
+                    workspace.mkdir(parents=True, exist_ok=False)
                     if run.job.clone:
-                        await self._checkout(run, workspace, logf, deadline)
-                    return await self._command(run, workspace, logf, deadline)
-                except _Outcome as outcome:
-                    _note(logf, outcome.description)
-                    return outcome
+                        await self._checkout(run, workspace, out, deadline)
+                    await asyncio.to_thread(executor.prepare, workspace)
+                    outcome = await self._command(run, executor_name, workspace, out, deadline)
+                except _Outcome as stopped:
+                    outcome = stopped
+                if outcome.state == "error":
+                    out.note(outcome.description)
+                return outcome
         finally:
             await asyncio.to_thread(shutil.rmtree, workspace, ignore_errors=True)
 
-    async def _checkout(self, run: _Run, workspace: Path, logf: BinaryIO, deadline: float) -> None:
-        change = run.change
-        source = change.source
-        short = change.head_sha[:7]
+    async def _checkout(self, run: _Run, workspace: Path, out: _JobLog, deadline: float) -> None:
+        source = run.change.source
         if source is None:
-            raise _Outcome("error", f"Could not check out {short}: no git source for this change.")
-        secrets = _secret_forms(source.header)
-        env = _git_env(workspace)
-        fetch_env = dict(env)
-        if source.header:
-            # git >= 2.31; the same as `git -c http.extraHeader=...` without the header in argv.
-            fetch_env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraHeader", GIT_CONFIG_VALUE_0=source.header)
-
-        async def git(*args: str, step_env: dict[str, str] = env, quiet: bool = False) -> int:
-            shown = " ".join(_safe_url(a) if "://" in a else a for a in args)
-            if not quiet:
-                _note(logf, f"git {shown}")
-            code, output = await self._git(args, workspace, step_env, deadline)
-            if code is None:
-                _note(logf, output)
-                raise _Outcome("error", f"Job timed out after {format_duration(run.job.timeout)}.")
-            if not quiet:
-                logf.write(_scrub(output, secrets))
-            return code
-
-        if code := await git("init", "-q", "."):
-            raise _Outcome("error", f"Could not check out {short}: git init failed (exit {code}).")
-        if code := await git("fetch", f"--depth={FETCH_DEPTH}", "--", source.url, source.ref, step_env=fetch_env):
-            raise _Outcome("error", f"Could not check out {short}: git fetch failed (exit {code}).")
-        target = change.head_sha
-        if not SHA.fullmatch(target) or await git("cat-file", "-e", f"{target}^{{commit}}", quiet=True):
-            _note(logf, f"{change.head_sha} is not in the fetched history of {source.ref}; checking out FETCH_HEAD instead")
-            target = "FETCH_HEAD"
-        if code := await git("-c", "advice.detachedHead=false", "checkout", "-q", "--detach", target):
-            raise _Outcome("error", f"Could not check out {short}: git checkout failed (exit {code}).")
-        if change.merge_base and change.base_ref:
-            # Full history of the base: a shallow fetch may not reach the merge base.
-            if code := await git("fetch", "--", source.url, f"refs/heads/{change.base_ref}", step_env=fetch_env):
-                raise _Outcome("error", f"Could not fetch the base branch {change.base_ref} (exit {code}).")
-            if await git("-c", "user.name=prowlet", "-c", "user.email=prowlet@localhost",
-                         "merge", "-q", "--no-edit", "--no-ff", "FETCH_HEAD"):
-                raise _Outcome("error", f"{short} does not merge cleanly into {change.base_ref}.")
-        await git("log", "-1", "--format=HEAD is now %H %s")
-
-    async def _git(
-        self, args: tuple[str, ...], workspace: Path, env: dict[str, str], deadline: float
-    ) -> tuple[int | None, bytes]:
-        """Run git, capturing its output; (None, message) when the job's deadline passes."""
-        proc = await self._spawn(
-            "git", *args, cwd=workspace, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
+            raise _Outcome("error", f"Could not check out {run.change.head_sha[:7]}: no git source for this change.")
+        git = GitWorkspace(workspace, source, out, deadline, self._kill_grace)
         try:
-            remaining = max(deadline - asyncio.get_running_loop().time(), 0.001)
-            try:
-                output, _ = await asyncio.wait_for(proc.communicate(), remaining)
-            except TimeoutError:
-                await self._terminate(proc)
-                return None, b"git did not finish before the job's timeout"
-            return proc.returncode, output
-        finally:
-            await self._reap(proc)
+            await git.checkout(run.change.head_sha, run.change.base_ref, run.change.merge_base)
+        except CheckoutFailed as failed:
+            raise _Outcome("error", str(failed)) from None
+        except GitTimedOut:
+            raise _Outcome("error", f"Job timed out after {format_duration(run.job.timeout)}.") from None
 
-    async def _command(self, run: _Run, workspace: Path, logf: BinaryIO, deadline: float) -> _Outcome:
-        _note(logf, f"running: {run.job.run}")
+    def _job_env(self, run: _Run) -> dict[str, str]:
+        change = run.change
+        env = {
+            "PROWLET_JOB": run.job.name,
+            "PROWLET_JOB_ID": run.id,
+            "PROWLET_FORGE": change.forge,
+            "PROWLET_REPO": change.repo,
+            "PROWLET_NUMBER": str(change.number),
+            "PROWLET_HEAD_SHA": change.head_sha,
+            "PROWLET_BASE_REF": change.base_ref,
+            "PROWLET_AUTHOR": change.author,
+            "CI": "true",
+        }
+        env.update({name: self._secrets[name] for name in run.job.secrets})
+        return env
+
+    async def _command(self, run: _Run, executor_name: str, workspace: Path, out: _JobLog,
+                       deadline: float) -> _Outcome:
+        executor = self._executors.get(executor_name)
+        limits = merged_limits(self._limits, run.job.limits)
+        launch = executor.launch(JobRun(run.id, run.job.run, self._job_env(run), workspace, limits,
+                                        run.job.network, run.job.image))
+        out.note(f"running ({executor_name}): {run.job.run}")
         began = time.monotonic()
         # Output goes through a pipe the runner copies into the log, up to the cap: a job printing
         # without end is held back by the pipe, then stopped, instead of filling the disk.
-        proc = await self._spawn(
-            "/bin/sh", "-c", run.job.run, cwd=workspace, env=_job_env(run, workspace),
+        proc = await process.spawn(
+            *launch.argv, cwd=launch.cwd, env=launch.env, pass_fds=launch.pass_fds,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         assert proc.stdout is not None
-        full = asyncio.Event()
-        copier = asyncio.ensure_future(self._copy_capped(proc.stdout, logf, full))
-        waiting = asyncio.ensure_future(_exited(proc))
-        overflow = asyncio.ensure_future(full.wait())
+        copier = asyncio.ensure_future(_copy(proc.stdout, out))
+        waiting = asyncio.ensure_future(process.exited(proc))
+        overflow = asyncio.ensure_future(out.full.wait())
+        watching = asyncio.ensure_future(watch(proc.pid, workspace, limits, launch.processes_visible))
         try:
             remaining = max(deadline - asyncio.get_running_loop().time(), 0.001)
-            done, _ = await asyncio.wait({waiting, overflow}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({waiting, overflow, watching}, timeout=remaining,
+                                         return_when=asyncio.FIRST_COMPLETED)
             if not done:
-                await self._terminate(proc)
+                await self._stop(proc, launch, executor)
                 return _Outcome("error", f"Job timed out after {format_duration(run.job.timeout)}.")
+            if watching in done:
+                await self._stop(proc, launch, executor)
+                return _Outcome("error", watching.result())
             if waiting not in done:
-                await self._terminate(proc)
-                _note(logf, f"the log passed {self._max_log_bytes:,} bytes: job stopped")
-                return _Outcome("error", f"Job stopped: its log passed {_size(self._max_log_bytes)}.")
+                await self._stop(proc, launch, executor)
+                out.note(f"the log passed {self._max_log_bytes:,} bytes: job stopped")
+                return _Outcome("error", f"Job stopped: its log passed {human_size(self._max_log_bytes)}.")
             code = waiting.result()
         finally:
-            waiting.cancel()
-            overflow.cancel()
-            await self._reap(proc)
+            for task in (waiting, overflow, watching):
+                task.cancel()
+            await process.reap(proc, self._kill_grace)
             # The group is gone, so the pipe has closed; a process that left the group and kept it
             # open only costs this wait.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(copier), PIPE_DRAIN_SECONDS)
                 await asyncio.wait_for(proc.wait(), PIPE_DRAIN_SECONDS)  # lets asyncio close the transport
             copier.cancel()
-        _note(logf, f"exit {code} after {time.monotonic() - began:.1f}s")
-        if code == 0:
-            return _Outcome("success", "Job succeeded.", 0)
-        if code < 0:
-            return _Outcome("failure", f"Job failed (killed by signal {-code}).", code)
-        return _Outcome("failure", f"Job failed (exit {code}).", code)
+            out.end_stream()
+        return await self._exit_outcome(code, launch, executor, limits, out, began)
 
-    async def _copy_capped(self, stream: asyncio.StreamReader, logf: BinaryIO, full: asyncio.Event) -> None:
-        """Copy the job's output into its log, up to the cap; past it, set ``full`` and discard.  It
-        reads on to EOF either way: a pipe left unread stays open, and so does its transport."""
-        while chunk := await stream.read(64 * 1024):
-            room = self._max_log_bytes - logf.tell()
-            if room > 0:
-                logf.write(chunk[:room])
-                logf.flush()
-            if len(chunk) > room:
-                full.set()
-
-    async def _spawn(self, *args: str | Path, **kwargs: Any) -> asyncio.subprocess.Process:
-        """Start a process in its own group.  A cancellation while asyncio is still setting the
-        process up would make asyncio SIGKILL only the leader and leak its children; instead let
-        the start finish, then stop the whole group."""
-        kwargs["start_new_session"] = True
-        starting = asyncio.ensure_future(asyncio.create_subprocess_exec(*args, **kwargs))
-        try:
-            return await asyncio.shield(starting)
-        except asyncio.CancelledError:
+    async def _stop(self, proc: asyncio.subprocess.Process, launch: Launch, executor: object) -> None:
+        if launch.container is not None and isinstance(executor, ContainerExecutor):
+            # The CLI is not the container: stop the container itself.
             with contextlib.suppress(Exception):
-                await self._reap(await starting)
-            raise
+                await executor.cleanup(launch)
+        await process.terminate(proc, self._kill_grace)
 
-    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
-        """SIGTERM to the whole process group; SIGKILL to whatever of it is left after the grace
-        period.  The grace is the group's, not just the leader's: a shell that dies at once must not
-        cut short its children's cleanup."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._kill_grace
+    async def _exit_outcome(self, code: int, launch: Launch, executor: object, limits: Limits, out: _JobLog,
+                            began: float) -> _Outcome:
         try:
-            _killpg(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), self._kill_grace)
-            while _group_alive(proc.pid) and loop.time() < deadline:
-                await asyncio.sleep(0.02)
+            status, sig = decode_exit(code, launch.exit_is_status)
+            out.note(f"exit {code} after {time.monotonic() - began:.1f}s")
+            reason = limits.reason_for_signal(sig) if sig is not None else None
+            if reason is None and isinstance(executor, ContainerExecutor) and limits.memory is not None \
+                    and await executor.oom_killed(launch):
+                reason = limits.memory_reason()
+            if reason is not None:
+                return _Outcome("error", reason)
+            if status == 0:
+                return _Outcome("success", "Job succeeded.", 0)
+            if sig is not None:
+                return _Outcome("failure", f"Job failed (killed by signal {sig}).", -sig)
+            return _Outcome("failure", f"Job failed (exit {status}).", status)
         finally:
-            _killpg(proc.pid, signal.SIGKILL)
-
-    async def _reap(self, proc: asyncio.subprocess.Process) -> None:
-        """However the job ended (exit, timeout, cancellation): nothing of its process group survives;
-        background children left behind (`cmd &`) die with the job, like a pod's containers."""
-        try:
-            if proc.returncode is None or _group_alive(proc.pid):
-                await self._terminate(proc)
-                await proc.wait()
-        finally:
-            _killpg(proc.pid, signal.SIGKILL)
-
-    # -- statuses ----------------------------------------------------------------------------
-
-    async def _post(self, record: JobRecord) -> None:
-        """Post the record's state as a commit status; a failure is logged, never raised.  Posts for
-        one context on one commit go out in the order they were asked for."""
-        poster = self._posters.get(record.forge)
-        if poster is None:
-            log.warning("no status poster for forge", forge=record.forge, job=record.job, job_id=record.id)
-            return
-        status = CommitStatus(record.job, _STATUS[record.state], record.description, self.job_url(record.id))
-        key = (record.forge, record.repo.lower(), record.sha, record.job)
-        lock, users = self._post_locks.get(key, (asyncio.Lock(), 0))
-        self._post_locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                await poster.set_status(record.repo, record.sha, status)
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:  # noqa: BLE001 - a forge outage must not stop the runner
-            log.warning("could not post job status", forge=record.forge, repo=record.repo, sha=record.sha,
-                        job=record.job, job_id=record.id, state=record.state, error=str(err))
-        finally:
-            lock, users = self._post_locks[key]
-            if users == 1:
-                del self._post_locks[key]
-            else:
-                self._post_locks[key] = (lock, users - 1)
+            if launch.container is not None and isinstance(executor, ContainerExecutor):
+                with contextlib.suppress(Exception):
+                    await executor.cleanup(launch)
 
 
-async def _exited(proc: asyncio.subprocess.Process) -> int:
-    """The exit code as soon as the process exits.  Not ``proc.wait()``: with a pipe, asyncio waits
-    for the pipe to close too, and a background child the job left behind keeps it open."""
-    while proc.returncode is None:
-        await asyncio.sleep(EXIT_POLL_SECONDS)
-    return proc.returncode
+async def _copy(stream: asyncio.StreamReader, out: _JobLog) -> None:
+    """Copy the job's output into its log (up to the cap; past it, ``out.full`` is set).  It reads
+    on to EOF either way: a pipe left unread stays open, and so does its transport."""
+    while chunk := await stream.read(64 * 1024):
+        out.write(chunk)
 
 
-def _note(logf: BinaryIO, text: str | bytes) -> None:
-    """A line of prowlet's own in the job log."""
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    logf.write(f"# prowlet: {text}\n".encode())
+def default_executors(data_dir: Path, sandbox_paths: Iterable[str] | None = None, container_cli: str = "docker") -> Executors:
+    """Every executor; the sandbox hides the data dir and the GitHub App key file."""
+    hidden = [Path(data_dir)]
+    key_file = os.environ.get("GITHUB_APP_PRIVATE_KEY_FILE")
+    if key_file:
+        hidden.append(Path(key_file))
+    sandbox = SandboxExecutor(hidden=hidden) if sandbox_paths is None else \
+        SandboxExecutor(readonly=tuple(sandbox_paths), hidden=hidden)
+    return Executors({"sandbox": sandbox, "container": ContainerExecutor(container_cli), "process": ProcessExecutor()})
 
 
-def _base_env(workspace: Path) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH") or DEFAULT_PATH, "HOME": str(workspace), "LANG": "C.UTF-8"}
-
-
-def _git_env(workspace: Path) -> dict[str, str]:
-    env = _base_env(workspace)
-    # No prompts (a failing fetch must fail, not hang) and no system or user git config.
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
-    return env
-
-
-def _job_env(run: _Run, workspace: Path) -> dict[str, str]:
-    change = run.change
-    env = _base_env(workspace)
-    env.update(
-        PROWLET_JOB=run.job.name,
-        PROWLET_JOB_ID=run.id,
-        PROWLET_FORGE=change.forge,
-        PROWLET_REPO=change.repo,
-        PROWLET_NUMBER=str(change.number),
-        PROWLET_HEAD_SHA=change.head_sha,
-        PROWLET_BASE_REF=change.base_ref,
-        PROWLET_AUTHOR=change.author,
-        CI="true",
-    )
-    return env
-
-
-def _secret_forms(header: str) -> list[bytes]:
-    """The header and the parts of it that are secret on their own, longest first."""
-    forms = {header}
-    if ":" in header:
-        value = header.split(":", 1)[1].strip()
-        forms.add(value)
-        forms.add(value.split()[-1] if value.split() else value)
-    return sorted((f.encode() for f in forms if len(f) >= 8), key=len, reverse=True)
-
-
-def _scrub(output: bytes, secrets: list[bytes]) -> bytes:
-    for secret in secrets:
-        output = output.replace(secret, b"[redacted]")
-    return output
-
-
-__all__ = ["Runner", "StatusPoster", "format_duration"]
+__all__ = ["Runner", "default_executors", "format_duration", "merged_limits"]

@@ -168,6 +168,24 @@ class JobStore:
         """The newest ``limit`` records, newest first."""
         return self._query(f"SELECT {_COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,))
 
+    def finished_before(self, cutoff: float) -> list[str]:
+        """Ids of the jobs that finished before ``cutoff`` (a time.time())."""
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM jobs WHERE finished_at < ? ORDER BY seq", (cutoff,)).fetchall()
+        return [row[0] for row in rows]
+
+    def delete_logs(self, cutoff: float) -> int:
+        """Delete the logs of jobs finished before ``cutoff``; the records stay (merge automation
+        and /retest read them).  Returns how many logs were deleted."""
+        count = 0
+        for job_id in self.finished_before(cutoff):
+            try:
+                self.log_path(job_id).unlink()
+            except FileNotFoundError:
+                continue
+            count += 1
+        return count
+
     def log_path(self, job_id: str) -> Path:
         if not valid_id(job_id):  # never build a path from anything but our own ids
             raise ValueError("not a job id")

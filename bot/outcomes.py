@@ -1,0 +1,76 @@
+"""An in-process bus of outcomes: what happened, for whoever wants to react (Prow's crier reading
+ProwJob state, without Kubernetes).
+
+Producers publish small frozen dataclasses; subscribers register an async handler per outcome type.
+``publish`` awaits the handlers one after another, in subscription order, so a subscriber sees one
+producer's outcomes in the order they were published (a job's pending status is posted before its
+final one).  A failing handler is logged and skipped: a notifier's outage never stops a job or
+another subscriber.  Other outcome types (``Merged``, ``MergeRefused``, ``HoldPlaced`` ...) are added
+beside the job ones, by the component that publishes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bot.logs import log
+
+O = TypeVar("O")
+Handler = Callable[[O], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    """A built-in job was accepted: it is pending (maybe queued behind other jobs)."""
+
+    job_id: str
+    job: str  # the job's name; also its commit-status context
+    forge: str
+    repo: str
+    number: int
+    sha: str
+    description: str
+    url: str  # the job's page, with its access token
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    """A built-in job ended: ``state`` is success, failure or error."""
+
+    job_id: str
+    job: str
+    forge: str
+    repo: str
+    number: int
+    sha: str
+    state: str
+    description: str
+    url: str
+    exit_code: int | None = None
+    # A newer run of the same job on the same commit took over: its status, not this one's, is the
+    # commit's last word (reporters stay quiet; notifiers may still care).
+    replaced: bool = False
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._handlers: dict[type, list[Handler[Any]]] = {}
+
+    def subscribe(self, kind: type[O], handler: Handler[O]) -> None:
+        self._handlers.setdefault(kind, []).append(handler)
+
+    async def publish(self, outcome: object) -> None:
+        for handler in self._handlers.get(type(outcome), ()):
+            try:
+                await handler(outcome)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one subscriber's failure must not reach the producer
+                log.exception("outcome handler failed", outcome=type(outcome).__name__,
+                              handler=getattr(handler, "__qualname__", repr(handler)))
+
+
+__all__ = ["Bus", "JobFinished", "JobStarted"]
