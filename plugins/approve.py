@@ -81,6 +81,12 @@ def _status_text(state: ApprovalState, required: Sequence[str], noun: str, prefi
     return "\n".join(lines)
 
 
+def _truncated_text(listed: int, total: str, noun: str) -> str:
+    return (f"{MARKER}\nThis {noun} is **NOT APPROVED**: it changes {total or 'more'} files, more than the "
+            f"forge's API lists ({listed}), so I cannot check that approvers of every changed file have "
+            f"approved. Split it into smaller {noun}s to use approvals.")
+
+
 async def recompute(ctx: Context) -> None:
     item = await ctx.item()
     if item.state != "open":
@@ -96,6 +102,12 @@ async def recompute(ctx: Context) -> None:
     paths = await ctx.changed_paths()
     if not index.has_approvers(paths):
         return  # no OWNERS govern these files: nothing to approve against, and nothing to say
+    files = await ctx.changed_files()
+    if not files.complete:
+        # Prow's bypass: approvals computed from the listed part would skip the files left out.
+        await ctx.set_label(LABEL, False)
+        await ctx.status_comment(MARKER, _truncated_text(len(files), files.total, ctx.noun()))
+        return
     bot = (await ctx.forge.whoami()).lower()
     comments = await ctx.forge.list_comments(ctx.ref)
     reviews = await ctx.forge.list_reviews(ctx.ref)

@@ -14,7 +14,7 @@ Rules for adapters:
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -53,6 +53,20 @@ class ChangedFile:
     # Lines added and deleted (the size plugin's measure).  Not part of a file's identity.
     additions: int = field(default=0, compare=False)
     deletions: int = field(default=0, compare=False)
+
+
+class ChangedFiles(list[ChangedFile]):
+    """The files a PR/MR changes as the forge lists them, and whether that is all of them.
+
+    A list, so code that only needs the files reads it as one.  ``complete`` is False when the forge
+    says the change has more files than it listed: GitHub's files API stops at 3,000 files, GitLab's
+    diffs at the instance's diff limits (``changes_count`` "1000+").  Approval must never be
+    computed from an incomplete list: a file nobody owns could hide in the missing part."""
+
+    def __init__(self, files: Iterable[ChangedFile] = (), *, complete: bool = True, total: str = "") -> None:
+        super().__init__(files)
+        self.complete = complete
+        self.total = total  # the forge's count of changed files, as it says it ("3412", "1000+"); "" unknown
 
 
 @dataclass(frozen=True)
@@ -247,8 +261,9 @@ class ForgeClient(Protocol):
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
         """A file's text at a commit; None when the file does not exist there."""
 
-    def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
-        """Every file the PR/MR changes (all pages), in the forge's order."""
+    def changed_files(self, ref: ItemRef) -> ChangedFiles:
+        """Every file the PR/MR changes that the forge lists (all pages), in the forge's order, and
+        whether the forge says that is all of them (``ChangedFiles.complete``)."""
 
     def list_reviews(self, ref: ItemRef) -> list[Review]:
         """Review verdicts on a PR/MR; see ``Review`` for what each forge gives."""

@@ -18,7 +18,7 @@ from typing import ParamSpec, TypeVar
 from bot.events import Item, ItemRef
 from bot.forge.base import (
     Capabilities,
-    ChangedFile,
+    ChangedFiles,
     Comment,
     CommitStatus,
     DeliveryAttempt,
@@ -112,7 +112,7 @@ class AsyncForge:
     async def read_file(self, repo: str, path: str, sha: str) -> str | None:
         return await self._run(self._client.read_file, repo, path, sha)
 
-    async def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
+    async def changed_files(self, ref: ItemRef) -> ChangedFiles:
         return await self._run(self._client.changed_files, ref)
 
     async def list_reviews(self, ref: ItemRef) -> list[Review]:

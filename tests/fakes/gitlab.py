@@ -14,7 +14,8 @@ The protocol is in ``tests/fakes/base.py``.  GitLab specifics modelled here:
   commit on "main", the default branch.  An MR's source branch ``topic-<iid>`` starts from the
   head of "main" with a commit of its own (the MR's head sha); ``push`` and ``set_file`` on that
   branch add commits and move the MR's head.  What an MR changes (its diffs) is seeded on its own
-  (``set_changed_files``), not derived from the trees;
+  (``set_changed_files``), not derived from the trees; the diffs list at most ``diff_max_files``
+  (1,000, GitLab's default), and then the MR's ``changes_count`` says "1000+";
 - approvals are GitLab Free's: anyone may approve, none are required, and pushes keep them;
 - commit statuses follow GitLab's state machine: a POST updates the bot's pending/running status of
   that name (and ref) in place, a finished one is followed by a new one, and re-posting "pending"
@@ -306,11 +307,15 @@ class FakeGitLab:
         bot_login: str = "prowlet-bot",
         *,
         detailed_merge_status: bool = True,
+        diff_max_files: int = 1000,
     ):
         self.webhook_secret = webhook_secret
         self.token = token
         self.bot_login = bot_login
         self.detailed_merge_status = detailed_merge_status  # False: GitLab before 15.6
+        # The instance's "Maximum diff files" (1,000 by default): an MR's diffs list no more, and
+        # its changes_count then says "1000+".
+        self.diff_max_files = diff_max_files
         self._lock = threading.Lock()
         self._ids = itertools.count(1)  # one sequence for all ids: unique is all GitLab promises
         self._users: dict[str, _User] = {}  # by lower-cased username
@@ -1016,7 +1021,8 @@ class FakeGitLab:
 
     def _list_diffs(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         _, item = self._item(match)
-        return _paginated([_diff_json(file) for file in item.changed_files], params, url)
+        listed = item.changed_files[: self.diff_max_files]  # the rest overflowed GitLab's diff limits
+        return _paginated([_diff_json(file) for file in listed], params, url)
 
     def _get_approvals(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         project, item = self._item(match)
@@ -1343,7 +1349,9 @@ class FakeGitLab:
         if not self.detailed_merge_status:
             del data["detailed_merge_status"]
         if not listed:  # GitLab computes these only for one MR
-            data["changes_count"] = str(len(item.changed_files)) if item.changed_files else None
+            count = len(item.changed_files)
+            over = count > self.diff_max_files
+            data["changes_count"] = f"{self.diff_max_files}+" if over else (str(count) if count else None)
         return data
 
     def _branch_json(self, project: _Project, name: str) -> dict[str, Any]:

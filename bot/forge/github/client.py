@@ -32,6 +32,7 @@ from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
     ChangedFile,
+    ChangedFiles,
     Comment,
     CommitStatus,
     DeliveryAttempt,
@@ -107,6 +108,7 @@ _ROLES = {
 
 # A PR file's status on GitHub → ChangedFile.status.  A copy leaves its source as it was, so it is
 # only an added file; "changed" (mode only) and "unchanged" are modifications in place.
+_MAX_PULL_FILES = 3000  # GET /pulls/N/files lists no more
 _FILE_STATUSES = {
     "added": "added",
     "removed": "removed",
@@ -382,16 +384,22 @@ class GitHubClient:
         return data.decode("utf-8", errors="replace")
 
     @_neutral_errors
-    def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
+    def changed_files(self, ref: ItemRef) -> ChangedFiles:
         # GET /pulls/N/files, every page.  GitHub lists at most 3000 files for a PR (30 pages of
-        # 100); for a larger PR the rest is silently missing, and no API gives it.
+        # 100); for a larger PR the rest is silently missing, and no API gives it (the compare API
+        # stops at 300).  Only a list that reached the cap can be short, so only then is the PR's
+        # own count (``changed_files`` of GET /pulls/N, one request) asked for.
+        pull = self._pull(ref)
         files = []
-        for file in self._pull(ref).get_files():
+        for file in pull.get_files():
             status = _FILE_STATUSES.get(file.status, "modified")
             previous = file.previous_filename if status == "renamed" else None
             files.append(ChangedFile(path=file.filename, status=status, previous_path=previous,
                                      additions=file.additions or 0, deletions=file.deletions or 0))
-        return files
+        if len(files) < _MAX_PULL_FILES:
+            return ChangedFiles(files, total=str(len(files)))
+        total = pull.changed_files
+        return ChangedFiles(files, complete=total <= len(files), total=str(total))
 
     @_neutral_errors
     def list_reviews(self, ref: ItemRef) -> list[Review]:

@@ -27,6 +27,7 @@ from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
     ChangedFile,
+    ChangedFiles,
     Comment,
     CommitStatus,
     DeliveryAttempt,
@@ -247,17 +248,20 @@ class GitLabClient:
                 raise
         return content.decode("utf-8", errors="replace")
 
-    def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
+    def changed_files(self, ref: ItemRef) -> ChangedFiles:
         # GET .../merge_requests/:iid/diffs (GitLab 15.7+), every page.  python-gitlab has no
         # manager for it (``mr.diffs`` is the *versions* API), hence the raw list.  No fallback to
         # the deprecated ``/changes``: every supported GitLab has ``/diffs``, and ``/changes`` is
         # capped and unpaginated.  Like ``/changes``, it lists at most the instance's
-        # ``diff_max_files`` files (1,000 by default): GitLab keeps no more for an MR.
+        # ``diff_max_files`` files (1,000 by default): GitLab keeps no more for an MR, and stops
+        # earlier when the diff passes its line or size limits.  Whether it stopped is only in the
+        # MR itself: ``changes_count`` is a string, "1000+" when the diff overflowed.
         _require_pull(ref, "changed files")
         path = f"{self._items(ref).path}/{ref.number}/diffs"
         with self._errors(f"list the changed files of {ref}"):
             diffs = self._gl.http_list(path, per_page=self._gl.per_page, get_all=True)
-        return [_changed_file(diff) for diff in diffs]
+        count = str(self._get(ref).get("changes_count") or len(diffs))
+        return ChangedFiles((_changed_file(diff) for diff in diffs), complete=not count.endswith("+"), total=count)
 
     def list_reviews(self, ref: ItemRef) -> list[Review]:
         # The MR's current approvals (GitLab Free included).  GitLab says who approved but not
