@@ -30,29 +30,47 @@ class ApproveOptions:
     changes_requested_cancels: bool = True  # a review "Request changes" withdraws the reviewer's approval
 
 
-def approvers_from(comments: Sequence[Comment], reviews: Sequence[Review], bot: str, prefix: str,
-                   options: ApproveOptions) -> set[str]:
-    """Who approves now, replaying /approve, /approve cancel and reviews in time order.  Entries
-    without a time (GitLab's current approvals) are the present state, so they come last."""
-    timeline: list[tuple[str, int, str, bool]] = []  # (time, order, login, approves)
+def _approval_words(text: str, prefix: str) -> list[bool]:
+    """Each /approve (True) and /approve cancel or /remove-approve (False) in ``text``, in order."""
+    words = []
+    for inv in parse_commands(text, prefix):
+        if inv.name == "approve":
+            words.append(inv.args.lower() != "cancel")
+        elif inv.name == "remove-approve":
+            words.append(False)
+    return words
+
+
+@dataclass(frozen=True)
+class Approvals:
+    approvers: frozenset[str]  # who approves now (lower case)
+    withdrawn: frozenset[str]  # whose last word was a withdrawal: for the author, of the implicit approval
+
+
+def approvals_from(comments: Sequence[Comment], reviews: Sequence[Review], bot: str, prefix: str,
+                   options: ApproveOptions) -> Approvals:
+    """Who approves now, replaying /approve, /approve cancel and reviews in time order.  A review's
+    own state comes first, then the commands in its body (Prow reads a review body as a comment).
+    Entries without a time (GitLab's current approvals) are the present state, so they come last."""
+    timeline: list[tuple[str, int, int, str, bool]] = []  # (time, order, rank within, login, approves)
     for order, comment in enumerate(comments):
         if comment.author.lower() == bot:
             continue
-        for inv in parse_commands(comment.body, prefix):
-            if inv.name == "approve":
-                timeline.append((comment.created_at, order, comment.author, inv.args.lower() != "cancel"))
-            elif inv.name == "remove-approve":
-                timeline.append((comment.created_at, order, comment.author, False))
+        for rank, approves in enumerate(_approval_words(comment.body, prefix)):
+            timeline.append((comment.created_at, order, rank, comment.author, approves))
     for order, review in enumerate(reviews, start=len(comments)):
         when = review.submitted_at or "\uffff"
         if review.state is ReviewState.APPROVED and options.review_acts_as_approve:
-            timeline.append((when, order, review.author, True))
+            timeline.append((when, order, 0, review.author, True))
         elif review.state is ReviewState.CHANGES_REQUESTED and options.changes_requested_cancels:
-            timeline.append((when, order, review.author, False))
-    approvers: set[str] = set()
-    for _, _, login, approves in sorted(timeline):
-        (approvers.add if approves else approvers.discard)(login.lower())
-    return approvers
+            timeline.append((when, order, 0, review.author, False))
+        for rank, approves in enumerate(_approval_words(review.body, prefix), start=1):
+            timeline.append((when, order, rank, review.author, approves))
+    last: dict[str, bool] = {}
+    for _, _, _, login, approves in sorted(timeline):
+        last[login.lower()] = approves
+    return Approvals(frozenset(login for login, yes in last.items() if yes),
+                     frozenset(login for login, yes in last.items() if not yes))
 
 
 def _people(logins: Sequence[str]) -> str:
@@ -113,9 +131,13 @@ async def recompute(ctx: Context) -> None:
     reviews = await ctx.forge.list_reviews(ctx.ref)
     prefix = ctx.repo_config.prefix
     hint = f" (on GitLab also `/{prefix}approve`)" if prefix and ctx.forge.capabilities.consumes_quick_actions else ""
-    approvers = approvers_from(comments, reviews, bot, prefix, ctx.options)
-    state = compute_approval(index, paths, approvers, item.author or "",
-                             require_self_approval=ctx.options.require_self_approval, seed=ctx.ref.number)
+    approvals = approvals_from(comments, reviews, bot, prefix, ctx.options)
+    author = item.author or ""
+    # The author withdraws their implicit approval with /approve cancel, as in Prow.
+    self_withdrawn = author.lower() in approvals.withdrawn
+    state = compute_approval(index, paths, approvals.approvers, author,
+                             require_self_approval=ctx.options.require_self_approval or self_withdrawn,
+                             seed=ctx.ref.number)
     required = sorted(index.required_reviewers_for(paths))
     await ctx.set_label(LABEL, state.approved)
     await ctx.status_comment(MARKER, _status_text(state, required, ctx.noun(), hint), comments, bot)

@@ -67,3 +67,53 @@ async def test_a_truncated_change_loses_an_earlier_approval(bot: Bot, owners_rep
     assert "approved" not in owners_repo.labels(REPO, number)
     (status,) = _status(bot, number)
     assert "**NOT APPROVED**" in status
+
+
+@pytest.mark.parametrize(
+    ("state", "body", "approved"),
+    [
+        ("approved", "", True),
+        ("approved", "/approve cancel", False),
+        ("changes_requested", "/approve", True),
+        ("commented", "/approve", True),
+        ("commented", "/approve\n/approve cancel", False),
+        ("approved", "/remove-approve", False),
+    ],
+    ids=[
+        "approve-review-approves",
+        "cancel-in-an-approve-review-wins-over-its-state",
+        "approve-in-a-changes-requested-review-wins-over-its-state",
+        "approve-in-a-comment-review-approves",
+        "the-last-command-in-a-review-body-counts",
+        "remove-approve-in-an-approve-review",
+    ],
+)
+async def test_commands_in_a_review_body_count_after_its_state(
+    bot: Bot, owners_repo: FakeForge, state: str, body: str, approved: bool
+) -> None:
+    if owners_repo.name == "gitlab":
+        pytest.skip("GitLab approvals carry no text")
+    number, opened = owners_repo.open_pull(REPO, author=AUTHOR, files=[ChangedFile("src/a.go")])
+    await bot.deliver(opened)
+    await bot.deliver(owners_repo.review(REPO, number, ROOT_APPROVER, state, body=body))
+    assert ("approved" in owners_repo.labels(REPO, number)) is approved
+
+
+async def test_the_author_withdraws_and_renews_their_implicit_approval(bot: Bot, owners_repo: FakeForge) -> None:
+    owners_repo.set_file(REPO, "OWNERS", f"approvers: [{ROOT_APPROVER}, {AUTHOR}]\n")
+    number, opened = owners_repo.open_pull(REPO, author=AUTHOR, files=[ChangedFile("src/a.go")])
+    await bot.deliver(opened)
+    assert "approved" in owners_repo.labels(REPO, number)  # the author owns what they change
+    for command, approved in [("/approve cancel", False), ("/approve", True), ("/remove-approve", False)]:
+        await bot.deliver(owners_repo.comment(REPO, number, AUTHOR, typed(owners_repo.name, command)))
+        assert ("approved" in owners_repo.labels(REPO, number)) is approved, command
+    (status,) = _status(bot, number)
+    assert "No approvals from approvers yet." in status
+
+
+async def test_another_users_cancel_leaves_the_authors_implicit_approval(bot: Bot, owners_repo: FakeForge) -> None:
+    owners_repo.set_file(REPO, "OWNERS", f"approvers: [{ROOT_APPROVER}, {AUTHOR}]\n")
+    number, opened = owners_repo.open_pull(REPO, author=AUTHOR, files=[ChangedFile("src/a.go")])
+    await bot.deliver(opened)
+    await bot.deliver(owners_repo.comment(REPO, number, ROOT_APPROVER, typed(owners_repo.name, "/approve cancel")))
+    assert "approved" in owners_repo.labels(REPO, number)

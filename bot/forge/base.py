@@ -77,6 +77,7 @@ class Review:
     author: str
     state: ReviewState
     submitted_at: str = ""  # ISO 8601 UTC; "" when the forge does not say
+    body: str = ""  # the review's text (may hold commands); GitLab approvals have none
 
 
 @dataclass(frozen=True)

@@ -410,7 +410,8 @@ class GitHubClient:
             state = _REVIEW_STATES.get(review.state)
             if state is None or review.user is None:  # pending; or its author's account is deleted
                 continue
-            reviews.append(Review(author=review.user.login, state=state, submitted_at=_iso(review.submitted_at)))
+            reviews.append(Review(author=review.user.login, state=state, submitted_at=_iso(review.submitted_at),
+                                  body=review.body or ""))
         return sorted(reviews, key=lambda review: review.submitted_at)
 
     @_neutral_errors
