@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.commands import Invocation, parse_commands
 from bot.context import Context
-from bot.events import ItemAction, ItemEvent, ReviewEvent, ReviewState
+from bot.events import Item, ItemAction, ItemEvent, ReviewEvent, ReviewState
 from bot.forge.base import Comment, Review
 from bot.owners import ApprovalState, OwnersError, compute_approval, owners_file_path
 from bot.permissions import ANYONE
@@ -120,13 +120,15 @@ async def recompute(ctx: Context) -> None:
     paths = await ctx.changed_paths()
     if not index.has_approvers(paths):
         return  # no OWNERS govern these files: nothing to approve against, and nothing to say
+    bot = (await ctx.forge.whoami()).lower()
     files = await ctx.changed_files()
     if not files.complete:
         # Prow's bypass: approvals computed from the listed part would skip the files left out.
-        await ctx.set_label(LABEL, False)
-        await ctx.status_comment(MARKER, _truncated_text(len(files), files.total, ctx.noun()))
+        text = _truncated_text(len(files), files.total, ctx.noun())
+        if not await _kept_manual_override(ctx, item, bot, text):
+            await ctx.set_label(LABEL, False)
+            await ctx.status_comment(MARKER, text)
         return
-    bot = (await ctx.forge.whoami()).lower()
     comments = await ctx.forge.list_comments(ctx.ref)
     reviews = await ctx.forge.list_reviews(ctx.ref)
     prefix = ctx.repo_config.prefix
@@ -139,8 +141,27 @@ async def recompute(ctx: Context) -> None:
                              require_self_approval=ctx.options.require_self_approval or self_withdrawn,
                              seed=ctx.ref.number)
     required = sorted(index.required_reviewers_for(paths))
+    text = _status_text(state, required, ctx.noun(), hint)
+    if not state.approved and await _kept_manual_override(ctx, item, bot, text, comments):
+        return
     await ctx.set_label(LABEL, state.approved)
-    await ctx.status_comment(MARKER, _status_text(state, required, ctx.noun(), hint), comments, bot)
+    await ctx.status_comment(MARKER, text, comments, bot)
+
+
+async def _kept_manual_override(ctx: Context, item: Item, bot: str, text: str,
+                                comments: Sequence[Comment] | None = None) -> bool:
+    """Prow: an `approved` label a person added by hand bypasses the approval requirements.  It is
+    kept, and the status comment says so.  Asked only when the label is there without approval."""
+    if LABEL not in item.labels:
+        return False
+    adder = await ctx.forge.label_added_by(ctx.ref, LABEL)
+    if adder is None or adder.lower() == bot:
+        return False
+    without = text.removeprefix(MARKER + "\n")
+    note = (f"{MARKER}\nThis {ctx.noun()} is **APPROVED** by hand: @{adder} added the `{LABEL}` label, which "
+            f"bypasses the approval requirements (removing the label ends the override). Without it:\n\n{without}")
+    await ctx.status_comment(MARKER, note, comments, bot)
+    return True
 
 
 async def on_command(ctx: Context, inv: Invocation) -> None:
@@ -165,6 +186,11 @@ async def _approver_check(ctx: Context, inv: Invocation) -> str | None:
 APPROVERS = Rule("approvers in the OWNERS files of the changed files", _approver_check)
 
 
+def _approved_label_changed(event: ItemEvent) -> bool:
+    """A person added or removed `approved` by hand (the bot's own label events never arrive)."""
+    return event.action in (ItemAction.LABELED, ItemAction.UNLABELED) and LABEL in event.labels_changed
+
+
 PLUGIN = Plugin(
     name="approve",
     description="Adds the approved label once approvers from the OWNERS files of every changed directory "
@@ -179,7 +205,7 @@ PLUGIN = Plugin(
     ),
     subscriptions=(
         Subscription(recompute, (ReviewEvent,)),
-        Subscription(recompute, (ItemEvent,), lambda e: e.action in RECOMPUTE_ON),
+        Subscription(recompute, (ItemEvent,), lambda e: e.action in RECOMPUTE_ON or _approved_label_changed(e)),
     ),
     options=ApproveOptions,
 )

@@ -117,3 +117,41 @@ async def test_another_users_cancel_leaves_the_authors_implicit_approval(bot: Bo
     await bot.deliver(opened)
     await bot.deliver(owners_repo.comment(REPO, number, ROOT_APPROVER, typed(owners_repo.name, "/approve cancel")))
     assert "approved" in owners_repo.labels(REPO, number)
+
+
+async def test_approved_added_by_hand_is_a_kept_override(bot: Bot, owners_repo: FakeForge) -> None:
+    number, opened = owners_repo.open_pull(REPO, author=AUTHOR, files=[ChangedFile("src/a.go")])
+    await bot.deliver(opened)
+    await bot.deliver(owners_repo.label(REPO, number, COLLAB, "approved"))
+    assert "approved" in owners_repo.labels(REPO, number)
+    (status,) = _status(bot, number)
+    assert f"is **APPROVED** by hand: @{COLLAB} added the `approved` label" in status
+    assert "Suggested approvers: @ray" in status  # what approval would need without the override
+    # later events keep it
+    await bot.deliver(owners_repo.comment(REPO, number, COLLAB, typed(owners_repo.name, "/approve cancel")))
+    assert "approved" in owners_repo.labels(REPO, number)
+    # removing the label ends the override
+    await bot.deliver(owners_repo.label(REPO, number, COLLAB, "approved", add=False))
+    assert "approved" not in owners_repo.labels(REPO, number)
+    (status,) = _status(bot, number)
+    assert "**NOT APPROVED**" in status and "by hand" not in status
+
+
+async def test_approved_the_bot_added_is_no_override(bot: Bot, owners_repo: FakeForge) -> None:
+    number, opened = owners_repo.open_pull(REPO, author=AUTHOR, files=[ChangedFile("src/a.go")])
+    await bot.deliver(opened)
+    await bot.deliver(owners_repo.comment(REPO, number, ROOT_APPROVER, typed(owners_repo.name, "/approve")))
+    assert "approved" in owners_repo.labels(REPO, number)
+    await bot.deliver(owners_repo.comment(REPO, number, ROOT_APPROVER, typed(owners_repo.name, "/approve cancel")))
+    assert "approved" not in owners_repo.labels(REPO, number)
+
+
+async def test_a_truncated_change_can_be_approved_by_hand(bot: Bot, owners_repo: FakeForge) -> None:
+    limit = _listing_limit(owners_repo)
+    files = [ChangedFile(f"src/f{i}.go") for i in range(limit + 1)]
+    number, opened = owners_repo.open_pull(REPO, author=AUTHOR, files=files)
+    await bot.deliver(opened)
+    await bot.deliver(owners_repo.label(REPO, number, COLLAB, "approved"))
+    assert "approved" in owners_repo.labels(REPO, number)
+    (status,) = _status(bot, number)
+    assert "by hand" in status and "more than the forge's API lists" in status

@@ -246,6 +246,10 @@ class ForgeClient(Protocol):
 
     def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None: ...
 
+    def label_added_by(self, ref: ItemRef, label: str) -> str | None:
+        """Who last added ``label`` to the item (the bot's own login when the bot did); None when the
+        forge records no such addition.  GitHub: issue events; GitLab: resource label events."""
+
     def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
         """Close or reopen the item.  ``not_planned`` closes an issue as not planned where the forge
         has that state (``capabilities.closes_as_not_planned``); elsewhere it closes as usual."""

@@ -97,6 +97,9 @@ class AsyncForge:
     async def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None:
         await self._run(self._client.remove_review_request, ref, list(logins))
 
+    async def label_added_by(self, ref: ItemRef, label: str) -> str | None:
+        return await self._run(self._client.label_added_by, ref, label)
+
     async def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
         await self._run(self._client.set_open, ref, is_open, not_planned=not_planned)
 

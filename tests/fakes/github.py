@@ -172,6 +172,10 @@ class _Item:
     merge_commit_sha: str | None = None  # set when merged
     files: list[ChangedFile] = field(default_factory=list)  # what the PR changes, as its files API lists it
     reviews: list[_Review] = field(default_factory=list)  # in creation order, as GitHub lists them
+    base_ref: str = "main"  # the branch a PR targets
+    # (event, actor, label, created_at) for each label added ("labeled") or removed ("unlabeled")
+    # through the API or by a person (``label``), oldest first: the issue events API lists them
+    label_events: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -609,11 +613,12 @@ class FakeGitHub:
         return self.delivery("pull_request_review", payload)
 
     def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
-                  draft: bool | None = None) -> Delivery:
-        """A person changes a PR's title (pull_request edited, with ``changes.title.from``) or its
-        draft state (converted_to_draft / ready_for_review): one change per call."""
-        if (title is None) == (draft is None):
-            raise ValueError("give a new title or a draft state, not both")
+                  draft: bool | None = None, base: str | None = None) -> Delivery:
+        """A person changes a PR's title (pull_request edited, with ``changes.title.from``), its
+        base branch (edited, with ``changes.base.ref.from`` and ``changes.base.sha.from``; the branch
+        must exist) or its draft state (converted_to_draft / ready_for_review): one change per call."""
+        if [title, draft, base].count(None) != 2:
+            raise ValueError("give one of a new title, a draft state or a base branch")
         with self._lock:
             state = self._repo(repo)
             item = self._pull(state, number)
@@ -621,11 +626,39 @@ class FakeGitHub:
             if title is not None:
                 action, extra["changes"] = "edited", {"title": {"from": item.title}}
                 item.title = title
+            elif base is not None:
+                if base not in state.branches:
+                    raise ValueError(f"no branch {base!r} in {repo}")
+                extra["changes"] = {"base": {"ref": {"from": item.base_ref}, "sha": {"from": item.base_sha}}}
+                action, item.base_ref, item.base_sha = "edited", base, state.branches[base]
             else:
                 action, item.draft = ("converted_to_draft" if draft else "ready_for_review"), bool(draft)
             payload = self._payload("pull_request__opened__1", state, editor, action=action, number=number,
                                     pull_request=self._pull_json(state, item), **extra)
         return self.delivery("pull_request", payload)
+
+    def label(self, repo: str, number: int, who: str, label: str, *, add: bool = True) -> Delivery:
+        """A person adds (or removes) a label in the web UI: pull_request / issues labeled or
+        unlabeled, with ``label``; the issue events API records who did it."""
+        with self._lock:
+            state = self._repo(repo)
+            item = self._item(state, number)
+            name = state.labels[label.lower()]
+            present = name in item.labels
+            if add and not present:
+                item.labels.append(name)
+            elif not add and present:
+                item.labels.remove(name)
+            action = "labeled" if add else "unlabeled"
+            if add != present:
+                item.label_events.append((action, self._user(who), name, self._tick()))
+            fields: dict[str, Any] = {"action": action, "label": self._label_json(state, name)}
+            if item.is_pull:
+                payload = self._payload("pull_request__opened__1", state, who, number=number,
+                                        pull_request=self._pull_json(state, item), **fields)
+                return self.delivery("pull_request", payload)
+            payload = self._payload("issues__opened__1", state, who, issue=self._issue_json(state, item), **fields)
+        return self.delivery("issues", payload)
 
     def start_review(self, repo: str, number: int, author: str, body: str = "") -> None:
         """A pending review (not part of FakeForge): started, not submitted, so no webhook.  GitHub
@@ -1074,7 +1107,7 @@ class FakeGitHub:
                 "sha": item.head_sha,
             }
             | branch,
-            "base": {"label": f"{owner}:main", "ref": "main", "sha": item.base_sha} | branch,
+            "base": {"label": f"{owner}:{item.base_ref}", "ref": item.base_ref, "sha": item.base_sha} | branch,
             "_links": {
                 "self": {"href": api},
                 "html": {"href": issue["html_url"]},
@@ -1340,6 +1373,7 @@ class FakeGitHub:
             ("POST", issue + "/labels", self._add_labels, None),
             ("DELETE", issue + "/labels/{label}", self._remove_label, None),
             ("GET", issue + "/comments", self._list_comments, None),
+            ("GET", issue + "/events", self._list_issue_events, None),
             ("POST", issue + "/comments", self._create_comment, None),
             ("PATCH", repo + "/issues/comments/{id:\\d+}", self._edit_comment, None),
             ("POST", issue + "/assignees", self._add_assignees, None),
@@ -1750,6 +1784,7 @@ class FakeGitHub:
             name = state.labels.setdefault(name.lower(), name)  # unknown labels are created
             if name not in item.labels:
                 item.labels.append(name)
+                item.label_events.append(("labeled", request[_LOGIN], name, self._tick()))
         return web.json_response([self._label_json(state, name) for name in item.labels])
 
     def _remove_label(self, request: web.Request, body: Any) -> web.Response:
@@ -1758,8 +1793,31 @@ class FakeGitHub:
         remaining = [name for name in item.labels if name.lower() != wanted]
         if len(remaining) == len(item.labels):
             raise _Abort(404, "Label does not exist")
+        for name in item.labels:
+            if name.lower() == wanted:
+                item.label_events.append(("unlabeled", request[_LOGIN], name, self._tick()))
         item.labels = remaining
         return web.json_response([self._label_json(state, name) for name in item.labels])
+
+    def _list_issue_events(self, request: web.Request, body: Any) -> web.Response:
+        """GET /issues/N/events: the item's label events (the only kind modelled), oldest first."""
+        state, item = self._item_of(request)
+        events = [
+            {
+                "id": index + 1,
+                "node_id": f"LE_{item.id}_{index}",
+                "url": self._api_path(state, f"issues/events/{index + 1}"),
+                "actor": self._user_json(actor),
+                "event": event,
+                "commit_id": None,
+                "commit_url": None,
+                "created_at": created_at,
+                "label": {"name": name, "color": "ededed"},
+                "performed_via_github_app": None,
+            }
+            for index, (event, actor, name, created_at) in enumerate(item.label_events)
+        ]
+        return self._page(request, events)
 
     def _list_comments(self, request: web.Request, body: Any) -> web.Response:
         state, item = self._item_of(request)

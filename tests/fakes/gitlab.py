@@ -201,6 +201,9 @@ class _Item:
     merge_status: str = "mergeable"  # MRs only: the seeded detailed_merge_status
     merge_commit_sha: str | None = None  # MRs only, once merged
     merged_at: datetime | None = None
+    target_branch: str = _DEFAULT_BRANCH  # MRs only
+    # (id, "add" | "remove", who, label, when) per label change, oldest first: resource label events
+    label_events: list[tuple[int, str, _User, str, datetime]] = field(default_factory=list)
 
     @property
     def source_branch(self) -> str:
@@ -344,6 +347,7 @@ class FakeGitLab:
             ("PUT", _ITEM + r"/notes/(?P<note_id>\d+)", self._update_note),
             ("GET", _MR + "/diffs", self._list_diffs),
             ("GET", _MR + "/approvals", self._get_approvals),
+            ("GET", _ITEM + "/resource_label_events", self._list_label_events),
             ("POST", _PROJECT + r"/statuses/(?P<sha>[0-9a-f]+)", self._create_status),
             ("GET", _PROJECT + r"/repository/commits/(?P<sha>[^/]+)/statuses", self._list_statuses),
             ("GET", r"/groups/(?P<group>[^/]+)/members/all/(?P<user_id>\d+)", self._get_group_member),
@@ -619,13 +623,21 @@ class FakeGitLab:
             return self._item_hook(project, item, user, "update", oldrev=oldrev)
 
     def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
-                  draft: bool | None = None) -> Delivery:
-        """A person changes an MR's title or draft state: Merge Request Hook update with ``changes``.
-        As on GitLab, the draft state is the title's "Draft:" prefix: setting one changes the other."""
-        if (title is None) == (draft is None):
-            raise ValueError("give a new title or a draft state, not both")
+                  draft: bool | None = None, base: str | None = None) -> Delivery:
+        """A person changes an MR's title, draft state or target branch (which must exist): Merge
+        Request Hook update with ``changes``.  As on GitLab, the draft state is the title's "Draft:"
+        prefix: setting one changes the other."""
+        if [title, draft, base].count(None) != 2:
+            raise ValueError("give one of a new title, a draft state or a target branch")
         with self._lock:
             project, item = self._find(repo, number, ItemKind.PULL)
+            if base is not None:
+                if base not in project.branches:
+                    raise ValueError(f"no branch {base!r} in {repo}")
+                changes = {"target_branch": {"previous": item.target_branch, "current": base}}
+                item.target_branch = base
+                return self._item_hook(project, item, self._user(editor), "update", changes=changes)
+            assert title is not None or draft is not None
             if draft is not None:
                 bare = _DRAFT_PREFIX.sub("", item.title)
                 title = f"Draft: {bare}" if draft else bare
@@ -635,6 +647,21 @@ class FakeGitLab:
                 changes["draft"] = {"previous": item.draft, "current": now_draft}
             item.title, item.draft = title, now_draft
             return self._item_hook(project, item, self._user(editor), "update", changes=changes)
+
+    def label(self, repo: str, number: int, who: str, label: str, *, add: bool = True,
+              kind: ItemKind | None = None) -> Delivery:
+        """A person adds (or removes) a label in the web UI: Merge Request / Issue Hook update with
+        ``changes.labels``; the resource label events record who did it."""
+        with self._lock:
+            project, item = self._find(repo, number, kind)
+            if label not in self._label_ids(project):
+                raise ValueError(f"label not defined in {repo}: {label}")
+            before = self._hook_attrs(project, item)["labels"]
+            user = self._user(who)
+            self._change_labels(project, item, [label] if add else [], [] if add else [label], actor=user)
+            after = self._hook_attrs(project, item)["labels"]
+            changes = {"labels": {"previous": before, "current": after}} if before != after else {}
+            return self._item_hook(project, item, user, "update", changes=changes)
 
     def review(self, repo: str, number: int, author: str, state: str, body: str = "") -> Delivery:
         """``state`` is "approved" or "unapproved".  GitLab approvals carry no text: ``body`` is unused.
@@ -1024,6 +1051,23 @@ class FakeGitLab:
         listed = item.changed_files[: self.diff_max_files]  # the rest overflowed GitLab's diff limits
         return _paginated([_diff_json(file) for file in listed], params, url)
 
+    def _list_label_events(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project, item = self._item(match)
+        ids = self._label_ids(project)
+        events = [
+            {
+                "id": event_id,
+                "user": self._user_json(user),
+                "created_at": _iso(when),
+                "resource_type": "MergeRequest" if item.kind is ItemKind.PULL else "Issue",
+                "resource_id": item.id,
+                "label": {"id": ids.get(name), "name": name, "color": "#428BCA", "description": None},
+                "action": action,
+            }
+            for event_id, action, user, name, when in item.label_events
+        ]
+        return _paginated(events, params, url)
+
     def _get_approvals(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         project, item = self._item(match)
         return web.json_response(self._approvals_json(project, item))
@@ -1101,7 +1145,9 @@ class FakeGitLab:
             self._add_note(item, self._bot, "closed" if new_state == "closed" else "reopened", system=True)
         return web.json_response(self._item_json(project, item))
 
-    def _change_labels(self, project: _Project, item: _Item, add: list[str], remove: list[str]) -> None:
+    def _change_labels(self, project: _Project, item: _Item, add: list[str], remove: list[str],
+                       actor: _User | None = None) -> None:
+        actor = actor or self._bot  # the API acts as the bot
         for name in add:
             if name not in self._label_ids(project):
                 project.labels[name] = next(self._ids)
@@ -1109,13 +1155,16 @@ class FakeGitLab:
         added = sorted(set(add) - set(item.labels))
         removed = sorted(set(remove) & set(item.labels) - set(add))
         item.labels = sorted(set(item.labels) - set(removed) | set(added))
+        for action, names in (("add", added), ("remove", removed)):
+            for name in names:
+                item.label_events.append((next(self._ids), action, actor, name, self._tick()))
         changes = [
             f"{verb} {' '.join(f'~{ids[name]}' for name in names)} label{'s' if len(names) > 1 else ''}"
             for verb, names in (("added", added), ("removed", removed))
             if names
         ]
         if changes:
-            self._add_note(item, self._bot, " and ".join(changes), system=True)
+            self._add_note(item, actor, " and ".join(changes), system=True)
 
     def _set_people(self, project: _Project, item: _Item, field: str, ids: Any) -> None:
         """Set the item's assignees/reviewers to the members among ``ids``; others are dropped."""
@@ -1331,7 +1380,7 @@ class FakeGitLab:
         if item.kind is ItemKind.ISSUE:
             return data | {"type": "ISSUE", "issue_type": "issue", "confidential": False}
         data |= {
-            "target_branch": _DEFAULT_BRANCH,
+            "target_branch": item.target_branch,
             "source_branch": item.source_branch,
             "source_project_id": project.id,
             "target_project_id": project.id,
@@ -1557,7 +1606,7 @@ class FakeGitLab:
             template
             | attrs
             | {
-                "target_branch": _DEFAULT_BRANCH,
+                "target_branch": item.target_branch,
                 "source_branch": item.source_branch,
                 "source_project_id": project.id,
                 "target_project_id": project.id,

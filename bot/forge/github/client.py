@@ -321,6 +321,17 @@ class GitHubClient:
             self._pull(ref).delete_review_request(reviewers=list(logins))
 
     @_neutral_errors
+    def label_added_by(self, ref: ItemRef, label: str) -> str | None:
+        # GET /issues/N/events, every page, oldest first (a PR is an issue too).  Raw: only
+        # "labeled" entries are wanted, and their actor and label come with the listing.
+        adder = None
+        url = f"/repos/{ref.repo}/issues/{ref.number}/events"
+        for event in _pages(self._gh(ref.repo), url, {"per_page": 100}):
+            if event.get("event") == "labeled" and ((event.get("label") or {}).get("name") or "").lower() == label.lower():
+                adder = (event.get("actor") or {}).get("login")
+        return adder
+
+    @_neutral_errors
     def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
         if is_open:
             self._issue(ref).edit(state="open")

@@ -263,6 +263,17 @@ class GitLabClient:
         count = str(self._get(ref).get("changes_count") or len(diffs))
         return ChangedFiles((_changed_file(diff) for diff in diffs), complete=not count.endswith("+"), total=count)
 
+    def label_added_by(self, ref: ItemRef, label: str) -> str | None:
+        # GET .../resource_label_events, every page, oldest first (GitLab 11.3+, all tiers).
+        path = f"{self._items(ref).path}/{ref.number}/resource_label_events"
+        with self._errors(f"list the label events of {ref}"):
+            events = self._gl.http_list(path, per_page=self._gl.per_page, get_all=True)
+        adder = None
+        for event in events:
+            if event.get("action") == "add" and ((event.get("label") or {}).get("name") or "") == label:
+                adder = (event.get("user") or {}).get("username")
+        return adder
+
     def list_reviews(self, ref: ItemRef) -> list[Review]:
         # The MR's current approvals (GitLab Free included).  GitLab says who approved but not
         # when, and forgets withdrawn approvals: each is APPROVED with no submitted_at.
