@@ -171,9 +171,10 @@ PLUGIN = Plugin(
     name="trigger",
     description="Runs CI for trusted changes and on request: /test, /retest, /ok-to-test.",
     commands=(
-        Command("test", test, TESTERS, "Runs the named jobs (or GitHub workflows / a new GitLab pipeline); "
-                "`all` runs every job that applies; with no name, lists the jobs.", syntax="[job ...|all]",
-                args=arg_pattern(r"[\w.\s-]*"), examples=("/test unit", "/test all"), on=PULLS_ONLY),
+        Command("test", test, TESTERS, "Runs the named jobs (or GitHub workflows; on GitLab `pipeline` starts "
+                "a new MR pipeline); `all` runs every job that applies; with no name, lists the jobs.",
+                syntax="[job ...|all]", args=arg_pattern(r"[\w.\s-]*"), examples=("/test unit", "/test all"),
+                on=PULLS_ONLY),
         Command("retest", retest, TESTERS, "Re-runs failed jobs, and required jobs that never ran.",
                 examples=("/retest",), on=PULLS_ONLY),
         Command("ok-to-test", ok_to_test, TRUSTED, "Vouches for a change from an untrusted author: its jobs may run.",
