@@ -90,6 +90,8 @@ class Capabilities:
     pull_noun: str = "pull request"
     # Issues can be closed as "not planned" (GitHub's state_reason); GitLab has no such state.
     closes_as_not_planned: bool = True
+    # A review can be requested from a team ("org/team"): GitHub's team_reviewers; GitLab has none.
+    team_reviews: bool = True
 
 
 class StatusState(enum.Enum):
@@ -242,9 +244,11 @@ class ForgeClient(Protocol):
     def remove_assignees(self, ref: ItemRef, logins: Sequence[str]) -> None: ...
 
     def request_review(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
-        """Request review (GitLab: add MR reviewers).  Returns the logins that could not be added."""
+        """Request review (GitLab: add MR reviewers).  Returns the logins that could not be added.
+        Where ``capabilities.team_reviews``, a name "org/team" is a team of the repository's owner."""
 
-    def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None: ...
+    def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None:
+        """Withdraw review requests; "org/team" names a team as for ``request_review``."""
 
     def label_added_by(self, ref: ItemRef, label: str) -> str | None:
         """Who last added ``label`` to the item (the bot's own login when the bot did); None when the

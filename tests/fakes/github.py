@@ -172,6 +172,7 @@ class _Item:
     merge_commit_sha: str | None = None  # set when merged
     files: list[ChangedFile] = field(default_factory=list)  # what the PR changes, as its files API lists it
     reviews: list[_Review] = field(default_factory=list)  # in creation order, as GitHub lists them
+    team_reviewers: list[str] = field(default_factory=list)  # slugs of the teams asked to review
     base_ref: str = "main"  # the branch a PR targets
     # (event, actor, label, created_at) for each label added ("labeled") or removed ("unlabeled")
     # through the API or by a person (``label``), oldest first: the issue events API lists them
@@ -325,6 +326,7 @@ class FakeGitHub:
         self._installations: dict[str, int] = {}  # lower-cased owner → installation id
         self._installation_tokens: dict[str, str] = {}  # token → lower-cased owner it is scoped to
         self._orgs: dict[str, dict[str, bool]] = {}  # lower-cased org → lower-cased member login → public
+        self._teams: dict[tuple[str, str], set[str]] = {}  # (org, team slug) lower-cased → repos it may access
         self._clock = _EPOCH - timedelta(seconds=1)  # the time of the latest event
         self._deleted: set[str] = set()  # lower-cased logins of deleted accounts
         self._hooks: dict[int, _Hook] = {}  # by id; the App's hook is _APP_HOOK
@@ -424,6 +426,17 @@ class FakeGitHub:
         with self._lock:
             self._user(org)
             self._orgs.setdefault(org.lower(), {})[self._user(login).lower()] = public
+
+    def add_team(self, org: str, slug: str, repos: Iterable[str] = ()) -> None:
+        """A team of ``org`` with access to ``repos``: a review can be requested from it there."""
+        with self._lock:
+            self._user(org)
+            self._teams[(org.lower(), slug.lower())] = {repo.lower() for repo in repos}
+
+    def team_reviewers(self, repo: str, number: int) -> set[str]:
+        """The slugs of the teams whose review the PR requests."""
+        with self._lock:
+            return set(self._item(self._repo(repo), number).team_reviewers)
 
     def add_hook(self, repo_or_org: str, url: str) -> int:
         """A webhook on a repository ("owner/name") or an organisation (created on first use);
@@ -1092,7 +1105,7 @@ class FakeGitHub:
             "assignee": issue["assignee"],
             "assignees": issue["assignees"],
             "requested_reviewers": [self._user_json(login) for login in item.reviewers],
-            "requested_teams": [],
+            "requested_teams": [{"name": team, "slug": team, "permission": "push"} for team in item.team_reviewers],
             "labels": issue["labels"],
             "milestone": None,
             "draft": item.draft,
@@ -1941,11 +1954,16 @@ class FakeGitHub:
         return web.json_response(entries)
 
     def _request_reviewers(self, request: web.Request, body: Any) -> web.Response:
+        """``reviewers`` (logins) and ``team_reviewers`` (slugs of the repository owner's teams), either
+        may be left out; one name GitHub refuses fails the whole request."""
         state, item = self._item_of(request, pull=True)
-        logins = _logins(body, "reviewers")
+        logins = _logins(body, "reviewers", optional=True)
+        teams = _logins(body, "team_reviewers", optional=True)
         if any(login.lower() == item.author.lower() for login in logins):
             raise _Abort(422, "Review cannot be requested from pull request author.")
-        if not all(self._level(state, login) for login in logins):
+        owner = state.full_name.split("/", 1)[0].lower()
+        team_ok = all(state.full_name.lower() in self._teams.get((owner, t.lower()), ()) for t in teams)
+        if not all(self._level(state, login) for login in logins) or not team_ok:
             raise _Abort(
                 422,
                 "Reviews may only be requested from collaborators. One or more of the users or teams you "
@@ -1954,12 +1972,17 @@ class FakeGitHub:
         for login in logins:
             if login.lower() not in {r.lower() for r in item.reviewers}:
                 item.reviewers.append(self._users[login.lower()][0])
+        for team in teams:
+            if team.lower() not in item.team_reviewers:
+                item.team_reviewers.append(team.lower())
         return web.json_response(self._pull_json(state, item), status=201)
 
     def _remove_reviewers(self, request: web.Request, body: Any) -> web.Response:
         state, item = self._item_of(request, pull=True)
-        gone = {login.lower() for login in _logins(body, "reviewers")}
+        gone = {login.lower() for login in _logins(body, "reviewers", optional=True)}
+        gone_teams = {team.lower() for team in _logins(body, "team_reviewers", optional=True)}
         item.reviewers = [login for login in item.reviewers if login.lower() not in gone]
+        item.team_reviewers = [team for team in item.team_reviewers if team not in gone_teams]
         return web.json_response(self._pull_json(state, item))
 
     def _create_status(self, request: web.Request, body: Any) -> web.Response:
@@ -2136,8 +2159,10 @@ def _line_counts(file: ChangedFile) -> tuple[int, int]:
     return {"added": (1, 0), "removed": (0, 1), "modified": (1, 1)}.get(file.status, (0, 0))
 
 
-def _logins(body: Any, key: str) -> list[str]:
+def _logins(body: Any, key: str, *, optional: bool = False) -> list[str]:
     logins = body.get(key) if isinstance(body, dict) else None
+    if optional and logins is None and isinstance(body, dict):
+        return []
     if not isinstance(logins, list) or not all(isinstance(login, str) for login in logins):
         raise _Abort(422, "Validation Failed", errors=[{"field": key, "code": "invalid"}])
     return logins

@@ -305,20 +305,24 @@ class GitHubClient:
 
     @_neutral_errors
     def request_review(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
+        owner = ref.repo.split("/", 1)[0].lower()
+        foreign = [n for n in logins if "/" in n and n.split("/", 1)[0].lower() != owner]  # only the PR's org's teams
+        logins = [n for n in logins if n not in foreign]
         if not logins:
-            return frozenset()
+            return frozenset(foreign)
         pull = self._pull(ref)
         if _request_reviews(pull, logins):
-            return frozenset()
+            return frozenset(foreign)
         if len(logins) == 1:
-            return frozenset(logins)
+            return frozenset(foreign) | frozenset(logins)
         # One login GitHub refuses fails the whole batch; ask one by one so the others are requested.
-        return frozenset(login for login in logins if not _request_reviews(pull, [login]))
+        return frozenset(foreign) | frozenset(login for login in logins if not _request_reviews(pull, [login]))
 
     @_neutral_errors
     def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None:
         if logins:
-            self._pull(ref).delete_review_request(reviewers=list(logins))
+            users, teams = _users_and_teams(logins)
+            self._pull(ref).delete_review_request(reviewers=users or NotSet, team_reviewers=teams or NotSet)
 
     @_neutral_errors
     def label_added_by(self, ref: ItemRef, label: str) -> str | None:
@@ -874,10 +878,20 @@ def _check_run_status(run: CheckRun) -> CommitStatus:
     )
 
 
+def _users_and_teams(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Logins, and the slugs of the teams named "org/team" (GitHub wants the slug alone: a PR can
+    only ask teams of its own organisation)."""
+    users = [n for n in names if "/" not in n]
+    teams = [n.split("/", 1)[1] for n in names if "/" in n]
+    return users, teams
+
+
 def _request_reviews(pull: PullRequest, logins: Sequence[str]) -> bool:
-    """False when GitHub refuses the request (422: not a collaborator, or the PR's author)."""
+    """False when GitHub refuses the request (422: not a collaborator, the PR's author, or a team
+    without access to the repository)."""
+    users, teams = _users_and_teams(logins)
     try:
-        pull.create_review_request(reviewers=list(logins))
+        pull.create_review_request(reviewers=users or NotSet, team_reviewers=teams or NotSet)
     except GithubException as exc:
         if exc.status != 422:
             raise

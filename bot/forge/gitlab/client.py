@@ -138,7 +138,8 @@ class _Gitlab(gitlab.Gitlab):
 
 class GitLabClient:
     name = "gitlab"
-    capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request", closes_as_not_planned=False)
+    capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request", closes_as_not_planned=False,
+                                team_reviews=False)
 
     def __init__(self, url: str, *, token: str, timeout: float = 15.0) -> None:
         # Reads and our updates (add_labels, full assignee lists, state_event, commit statuses) are
