@@ -39,13 +39,19 @@ class TriggerOptions:
 
 async def is_trusted(ctx: Context, login: str) -> bool:
     """Org member or collaborator with write access (GitLab: Developer+), or configured as trusted."""
+    return await trusted_by(ctx, login, ctx.options)
+
+
+async def trusted_by(ctx: Context, login: str, options: TriggerOptions | None) -> bool:
+    """``is_trusted`` with trigger's options, for other plugins (welcome) that follow its trust."""
+    options = options or TriggerOptions()
     lowered = login.lower()
-    if lowered in {u.lower() for u in ctx.options.trusted_users}:
+    if lowered in {u.lower() for u in options.trusted_users}:
         return True
     if await ctx.permission(login) >= Permission.WRITE:
         return True
     owner = ctx.event.repo.split("/", 1)[0]
-    for org in dict.fromkeys([owner, *ctx.options.trusted_orgs]):
+    for org in dict.fromkeys([owner, *options.trusted_orgs]):
         if await ctx.forge.is_org_member(org, login):
             return True
     return False

@@ -166,6 +166,15 @@ def test_label_added_by(client: ForgeClient, fake: FakeForge, pull: ItemRef, iss
     assert client.label_added_by(ref, "approved") is None
 
 
+def test_pulls_by(client: ForgeClient, fake: FakeForge, pull: ItemRef, issue: ItemRef) -> None:
+    assert client.pulls_by(REPO, AUTHOR) == [pull.number]  # the issue is no PR/MR
+    assert client.pulls_by(REPO, COLLAB) == []
+    second, _ = fake.open_pull(REPO, author=AUTHOR)
+    third, _ = fake.open_pull(REPO, author=AUTHOR)
+    assert client.pulls_by(REPO, AUTHOR) == [third, second]  # newest first, at most 2
+    assert client.pulls_by(REPO, AUTHOR, limit=5) == [third, second, pull.number]
+
+
 def test_reviews(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
     assert client.list_reviews(pull) == []
     fake.review(REPO, pull.number, COLLAB, "approved")

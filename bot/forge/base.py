@@ -300,6 +300,10 @@ class ForgeClient(Protocol):
     def merge(self, ref: ItemRef, sha: str, method: MergeMethod) -> None:
         """Merge if and only if the head is still ``sha``.  MergeRefusedError when the forge refuses."""
 
+    def pulls_by(self, repo: str, login: str, limit: int = 2) -> list[int]:
+        """Numbers (GitLab: iids) of up to ``limit`` PRs/MRs of any state that ``login`` opened in
+        the repository, newest first (the welcome plugin asks whether there is more than one)."""
+
     def open_issues_with_label(self, repo: str, label: str) -> list[int]:
         """Numbers (GitLab: iids) of open issues carrying ``label`` (not PRs/MRs)."""
 

@@ -100,6 +100,9 @@ class AsyncForge:
     async def label_added_by(self, ref: ItemRef, label: str) -> str | None:
         return await self._run(self._client.label_added_by, ref, label)
 
+    async def pulls_by(self, repo: str, login: str, limit: int = 2) -> list[int]:
+        return await self._run(self._client.pulls_by, repo, login, limit)
+
     async def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
         await self._run(self._client.set_open, ref, is_open, not_planned=not_planned)
 

@@ -1755,14 +1755,17 @@ class FakeGitHub:
 
     def _list_issues(self, request: web.Request, body: Any) -> web.Response:
         """Issues and PRs (PRs carry ``pull_request``), newest first; ``state`` open (the default),
-        closed or all; ``labels`` comma-separated, every one on the item (case-insensitive)."""
+        closed or all; ``labels`` comma-separated, every one on the item (case-insensitive);
+        ``creator``: opened by that login."""
         state = self._repo_of(request)
         wanted = _state_filter(request)
         labels = {name.strip().lower() for name in request.query.get("labels", "").split(",") if name.strip()}
+        creator = request.query.get("creator", "").lower()
         items = [
             item
             for item in state.items.values()
             if wanted in ("all", item.state) and labels <= {name.lower() for name in item.labels}
+            and creator in ("", item.author.lower())
         ]
         newest_first = sorted(items, key=lambda item: item.number, reverse=True)
         return self._page(request, [self._issue_json(state, item) for item in newest_first])

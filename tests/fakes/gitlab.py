@@ -1073,8 +1073,8 @@ class FakeGitLab:
         return web.json_response(self._approvals_json(project, item))
 
     def _list_items(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
-        """GET /projects/:id/merge_requests or /issues: ``state`` (default all) and ``labels`` (all
-        must be on the item) filter; ordered by creation, newest first unless ``sort=asc``."""
+        """GET /projects/:id/merge_requests or /issues: ``state`` (default all), ``labels`` (all
+        must be on the item) and ``author_username`` filter; ordered by creation, newest first unless ``sort=asc``."""
         project = self._project(match)
         kind = _KINDS[match["kind"]]
         state = params.get("state", "all")
@@ -1083,11 +1083,13 @@ class FakeGitLab:
         if params.get("order_by", "created_at") != "created_at":
             raise _HttpError(400, "order_by is not supported by this fake")
         labels = set(_split(params.get("labels")))
+        author = str(params.get("author_username", "")).lower()
         items = sorted(
             (
                 item
                 for item in project.items.values()
                 if item.kind is kind and state in ("all", item.state) and labels <= set(item.labels)
+                and author in ("", item.author.username.lower())
             ),
             key=lambda item: item.iid,
         )

@@ -336,6 +336,19 @@ class GitHubClient:
         return adder
 
     @_neutral_errors
+    def pulls_by(self, repo: str, login: str, limit: int = 2) -> list[int]:
+        # GET /issues?creator=&state=all lists the user's issues and PRs, newest first; PRs carry
+        # ``pull_request``.  Lazy pages: it stops as soon as ``limit`` PRs are found.
+        found: list[int] = []
+        params = {"creator": login, "state": "all", "per_page": 100}
+        for entry in _pages(self._gh(repo), f"/repos/{repo}/issues", params):
+            if entry.get("pull_request") is not None:
+                found.append(entry["number"])
+                if len(found) >= limit:
+                    break
+        return found
+
+    @_neutral_errors
     def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
         if is_open:
             self._issue(ref).edit(state="open")

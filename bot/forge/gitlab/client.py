@@ -275,6 +275,13 @@ class GitLabClient:
                 adder = (event.get("user") or {}).get("username")
         return adder
 
+    def pulls_by(self, repo: str, login: str, limit: int = 2) -> list[int]:
+        # GET /projects/:id/merge_requests?author_username=&state=all, newest first: one page.
+        with self._errors(f"list the merge requests of {login} in {repo}"):
+            mrs = self._project(repo).mergerequests.list(
+                author_username=login, state="all", per_page=limit, get_all=False)
+        return [mr.iid for mr in mrs][:limit]
+
     def list_reviews(self, ref: ItemRef) -> list[Review]:
         # The MR's current approvals (GitLab Free included).  GitLab says who approved but not
         # when, and forgets withdrawn approvals: each is APPROVED with no submitted_at.
