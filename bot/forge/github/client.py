@@ -331,7 +331,8 @@ class GitHubClient:
         adder = None
         url = f"/repos/{ref.repo}/issues/{ref.number}/events"
         for event in _pages(self._gh(ref.repo), url, {"per_page": 100}):
-            if event.get("event") == "labeled" and ((event.get("label") or {}).get("name") or "").lower() == label.lower():
+            name = (event.get("label") or {}).get("name") or ""
+            if event.get("event") == "labeled" and name.lower() == label.lower():
                 adder = (event.get("actor") or {}).get("login")
         return adder
 
