@@ -15,7 +15,7 @@ from cachetools import TTLCache
 
 from bot.commands import Invocation
 from bot.events import Event, Item, ItemKind
-from bot.forge.base import ChangedFile, Comment, Permission
+from bot.forge.base import ChangedFiles, Comment, Permission
 from bot.forge.offloop import AsyncForge
 from bot.owners import OwnersIndex
 from bot.owners_reader import OwnersReader, changed_paths
@@ -58,7 +58,7 @@ class EventScope:
     _posted: int = 0
     _existing: list[Comment] | None = None
     _permissions: dict[str, Permission] = field(default_factory=dict)
-    _changed: list[ChangedFile] | None = None
+    _changed: ChangedFiles | None = None
     _owners: OwnersIndex | None = None
 
     async def item(self, refresh: bool = False) -> Item:
@@ -72,7 +72,7 @@ class EventScope:
             self._permissions[key] = await self.forge.permission(self.event.repo, login)
         return self._permissions[key]
 
-    async def changed_files(self) -> list[ChangedFile]:
+    async def changed_files(self) -> ChangedFiles:
         if self._changed is None:
             item = await self.item()
             self._changed = await self.owners_reader.changed_files(self.forge, self.event.ref, item.head_sha)
@@ -151,7 +151,7 @@ class Context:
     async def permission(self, login: str) -> Permission:
         return await self._scope.permission(login)
 
-    async def changed_files(self) -> list[ChangedFile]:
+    async def changed_files(self) -> ChangedFiles:
         return await self._scope.changed_files()
 
     async def once(self, what: str) -> bool:

@@ -122,6 +122,7 @@ class ItemEvent(Event):
 
     action: ItemAction = ItemAction.EDITED
     labels_changed: frozenset[str] = field(default_factory=frozenset)  # for LABELED / UNLABELED
+    base_changed: bool = False  # EDITED: the PR/MR now targets another branch (Prow re-runs its jobs)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from cachetools import LRUCache
 
 from bot.events import ItemRef
-from bot.forge.base import ChangedFile
+from bot.forge.base import ChangedFile, ChangedFiles
 from bot.forge.offloop import AsyncForge
 from bot.owners import ALIASES_FILE, OwnersIndex, owners_dirs_for, owners_file_path
 
@@ -31,7 +31,7 @@ def changed_paths(files: Iterable[ChangedFile]) -> list[str]:
 class OwnersReader:
     def __init__(self, max_files: int = 50_000, max_changes: int = 2_000) -> None:
         self._files: LRUCache[tuple[str, str, str, str], str | None] = LRUCache(maxsize=max_files)
-        self._changes: LRUCache[tuple[str, ItemRef, str], list[ChangedFile]] = LRUCache(maxsize=max_changes)
+        self._changes: LRUCache[tuple[str, ItemRef, str], ChangedFiles] = LRUCache(maxsize=max_changes)
 
     async def read(self, forge: AsyncForge, repo: str, path: str, sha: str) -> str | None:
         key = (forge.name, repo, sha, path)
@@ -46,7 +46,7 @@ class OwnersReader:
         aliases = await self.read(forge, repo, ALIASES_FILE, sha)
         return OwnersIndex.build(dict(zip(dirs, texts, strict=True)), aliases)
 
-    async def changed_files(self, forge: AsyncForge, ref: ItemRef, head_sha: str | None) -> list[ChangedFile]:
+    async def changed_files(self, forge: AsyncForge, ref: ItemRef, head_sha: str | None) -> ChangedFiles:
         """What the PR changes; cached per head sha (None: not cached, always read)."""
         key = (forge.name, ref, head_sha or "")
         if head_sha is None or key not in self._changes:

@@ -10,11 +10,15 @@ from plugins import (
     label,
     lgtm,
     lifecycle,
+    override,
     owners_label,
+    require_matching_label,
     retitle,
     size,
+    skip,
     trigger,
     verify_owners,
+    welcome,
     wip,
 )
 
@@ -31,9 +35,13 @@ REGISTRY: list[Plugin] = [
     blunderbuss.PLUGIN,
     trigger.PLUGIN,
     retitle.PLUGIN,
+    skip.PLUGIN,
+    override.PLUGIN,
     # opt-in (name them in plugins.enabled)
     wip.PLUGIN,
     size.PLUGIN,
+    welcome.PLUGIN,
+    require_matching_label.PLUGIN,  # after the label commands, so it sees what they did
 ]
 
 

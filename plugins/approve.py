@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.commands import Invocation, parse_commands
 from bot.context import Context
-from bot.events import ItemAction, ItemEvent, ReviewEvent, ReviewState
+from bot.events import Item, ItemAction, ItemEvent, ReviewEvent, ReviewState
 from bot.forge.base import Comment, Review
 from bot.owners import ApprovalState, OwnersError, compute_approval, owners_file_path
 from bot.permissions import ANYONE
@@ -30,29 +30,47 @@ class ApproveOptions:
     changes_requested_cancels: bool = True  # a review "Request changes" withdraws the reviewer's approval
 
 
-def approvers_from(comments: Sequence[Comment], reviews: Sequence[Review], bot: str, prefix: str,
-                   options: ApproveOptions) -> set[str]:
-    """Who approves now, replaying /approve, /approve cancel and reviews in time order.  Entries
-    without a time (GitLab's current approvals) are the present state, so they come last."""
-    timeline: list[tuple[str, int, str, bool]] = []  # (time, order, login, approves)
+def _approval_words(text: str, prefix: str) -> list[bool]:
+    """Each /approve (True) and /approve cancel or /remove-approve (False) in ``text``, in order."""
+    words = []
+    for inv in parse_commands(text, prefix):
+        if inv.name == "approve":
+            words.append(inv.args.lower() != "cancel")
+        elif inv.name == "remove-approve":
+            words.append(False)
+    return words
+
+
+@dataclass(frozen=True)
+class Approvals:
+    approvers: frozenset[str]  # who approves now (lower case)
+    withdrawn: frozenset[str]  # whose last word was a withdrawal: for the author, of the implicit approval
+
+
+def approvals_from(comments: Sequence[Comment], reviews: Sequence[Review], bot: str, prefix: str,
+                   options: ApproveOptions) -> Approvals:
+    """Who approves now, replaying /approve, /approve cancel and reviews in time order.  A review's
+    own state comes first, then the commands in its body (Prow reads a review body as a comment).
+    Entries without a time (GitLab's current approvals) are the present state, so they come last."""
+    timeline: list[tuple[str, int, int, str, bool]] = []  # (time, order, rank within, login, approves)
     for order, comment in enumerate(comments):
         if comment.author.lower() == bot:
             continue
-        for inv in parse_commands(comment.body, prefix):
-            if inv.name == "approve":
-                timeline.append((comment.created_at, order, comment.author, inv.args.lower() != "cancel"))
-            elif inv.name == "remove-approve":
-                timeline.append((comment.created_at, order, comment.author, False))
+        for rank, approves in enumerate(_approval_words(comment.body, prefix)):
+            timeline.append((comment.created_at, order, rank, comment.author, approves))
     for order, review in enumerate(reviews, start=len(comments)):
         when = review.submitted_at or "\uffff"
         if review.state is ReviewState.APPROVED and options.review_acts_as_approve:
-            timeline.append((when, order, review.author, True))
+            timeline.append((when, order, 0, review.author, True))
         elif review.state is ReviewState.CHANGES_REQUESTED and options.changes_requested_cancels:
-            timeline.append((when, order, review.author, False))
-    approvers: set[str] = set()
-    for _, _, login, approves in sorted(timeline):
-        (approvers.add if approves else approvers.discard)(login.lower())
-    return approvers
+            timeline.append((when, order, 0, review.author, False))
+        for rank, approves in enumerate(_approval_words(review.body, prefix), start=1):
+            timeline.append((when, order, rank, review.author, approves))
+    last: dict[str, bool] = {}
+    for _, _, _, login, approves in sorted(timeline):
+        last[login.lower()] = approves
+    return Approvals(frozenset(login for login, yes in last.items() if yes),
+                     frozenset(login for login, yes in last.items() if not yes))
 
 
 def _people(logins: Sequence[str]) -> str:
@@ -81,6 +99,12 @@ def _status_text(state: ApprovalState, required: Sequence[str], noun: str, prefi
     return "\n".join(lines)
 
 
+def _truncated_text(listed: int, total: str, noun: str) -> str:
+    return (f"{MARKER}\nThis {noun} is **NOT APPROVED**: it changes {total or 'more'} files, more than the "
+            f"forge's API lists ({listed}), so I cannot check that approvers of every changed file have "
+            f"approved. Split it into smaller {noun}s to use approvals.")
+
+
 async def recompute(ctx: Context) -> None:
     item = await ctx.item()
     if item.state != "open":
@@ -97,16 +121,47 @@ async def recompute(ctx: Context) -> None:
     if not index.has_approvers(paths):
         return  # no OWNERS govern these files: nothing to approve against, and nothing to say
     bot = (await ctx.forge.whoami()).lower()
+    files = await ctx.changed_files()
+    if not files.complete:
+        # Prow's bypass: approvals computed from the listed part would skip the files left out.
+        text = _truncated_text(len(files), files.total, ctx.noun())
+        if not await _kept_manual_override(ctx, item, bot, text):
+            await ctx.set_label(LABEL, False)
+            await ctx.status_comment(MARKER, text)
+        return
     comments = await ctx.forge.list_comments(ctx.ref)
     reviews = await ctx.forge.list_reviews(ctx.ref)
     prefix = ctx.repo_config.prefix
     hint = f" (on GitLab also `/{prefix}approve`)" if prefix and ctx.forge.capabilities.consumes_quick_actions else ""
-    approvers = approvers_from(comments, reviews, bot, prefix, ctx.options)
-    state = compute_approval(index, paths, approvers, item.author or "",
-                             require_self_approval=ctx.options.require_self_approval, seed=ctx.ref.number)
+    approvals = approvals_from(comments, reviews, bot, prefix, ctx.options)
+    author = item.author or ""
+    # The author withdraws their implicit approval with /approve cancel, as in Prow.
+    self_withdrawn = author.lower() in approvals.withdrawn
+    state = compute_approval(index, paths, approvals.approvers, author,
+                             require_self_approval=ctx.options.require_self_approval or self_withdrawn,
+                             seed=ctx.ref.number)
     required = sorted(index.required_reviewers_for(paths))
+    text = _status_text(state, required, ctx.noun(), hint)
+    if not state.approved and await _kept_manual_override(ctx, item, bot, text, comments):
+        return
     await ctx.set_label(LABEL, state.approved)
-    await ctx.status_comment(MARKER, _status_text(state, required, ctx.noun(), hint), comments, bot)
+    await ctx.status_comment(MARKER, text, comments, bot)
+
+
+async def _kept_manual_override(ctx: Context, item: Item, bot: str, text: str,
+                                comments: Sequence[Comment] | None = None) -> bool:
+    """Prow: an `approved` label a person added by hand bypasses the approval requirements.  It is
+    kept, and the status comment says so.  Asked only when the label is there without approval."""
+    if LABEL not in item.labels:
+        return False
+    adder = await ctx.forge.label_added_by(ctx.ref, LABEL)
+    if adder is None or adder.lower() == bot:
+        return False
+    without = text.removeprefix(MARKER + "\n")
+    note = (f"{MARKER}\nThis {ctx.noun()} is **APPROVED** by hand: @{adder} added the `{LABEL}` label, which "
+            f"bypasses the approval requirements (removing the label ends the override). Without it:\n\n{without}")
+    await ctx.status_comment(MARKER, note, comments, bot)
+    return True
 
 
 async def on_command(ctx: Context, inv: Invocation) -> None:
@@ -131,6 +186,11 @@ async def _approver_check(ctx: Context, inv: Invocation) -> str | None:
 APPROVERS = Rule("approvers in the OWNERS files of the changed files", _approver_check)
 
 
+def _approved_label_changed(event: ItemEvent) -> bool:
+    """A person added or removed `approved` by hand (the bot's own label events never arrive)."""
+    return event.action in (ItemAction.LABELED, ItemAction.UNLABELED) and LABEL in event.labels_changed
+
+
 PLUGIN = Plugin(
     name="approve",
     description="Adds the approved label once approvers from the OWNERS files of every changed directory "
@@ -145,7 +205,7 @@ PLUGIN = Plugin(
     ),
     subscriptions=(
         Subscription(recompute, (ReviewEvent,)),
-        Subscription(recompute, (ItemEvent,), lambda e: e.action in RECOMPUTE_ON),
+        Subscription(recompute, (ItemEvent,), lambda e: e.action in RECOMPUTE_ON or _approved_label_changed(e)),
     ),
     options=ApproveOptions,
 )

@@ -12,14 +12,22 @@ from dataclasses import dataclass, field
 from bot.ci.jobs import Change, JobSpec
 from bot.commands import Invocation
 from bot.context import Context
-from bot.events import ItemAction, ItemEvent
+from bot.events import Item, ItemAction, ItemEvent
 from bot.forge.base import Permission
 from bot.plugin import PULLS_ONLY, Command, Plugin, Rule, Subscription, arg_pattern
 from bot.replies import code
 
 NEEDS_OK = "needs-ok-to-test"
 OK = "ok-to-test"
+LGTM = "lgtm"
 START_ON = {ItemAction.OPENED, ItemAction.REOPENED, ItemAction.NEW_COMMITS, ItemAction.READY_FOR_REVIEW}
+
+
+def _handles(event: ItemEvent) -> bool:
+    if not event.item.is_pull:
+        return False
+    return (event.action in START_ON or (event.action is ItemAction.EDITED and event.base_changed)
+            or (event.action is ItemAction.LABELED and bool({OK, LGTM} & event.labels_changed)))
 FAILED = {"failure", "error"}
 
 
@@ -31,13 +39,19 @@ class TriggerOptions:
 
 async def is_trusted(ctx: Context, login: str) -> bool:
     """Org member or collaborator with write access (GitLab: Developer+), or configured as trusted."""
+    return await trusted_by(ctx, login, ctx.options)
+
+
+async def trusted_by(ctx: Context, login: str, options: TriggerOptions | None) -> bool:
+    """``is_trusted`` with trigger's options, for other plugins (welcome) that follow its trust."""
+    options = options or TriggerOptions()
     lowered = login.lower()
-    if lowered in {u.lower() for u in ctx.options.trusted_users}:
+    if lowered in {u.lower() for u in options.trusted_users}:
         return True
     if await ctx.permission(login) >= Permission.WRITE:
         return True
     owner = ctx.event.repo.split("/", 1)[0]
-    for org in dict.fromkeys([owner, *ctx.options.trusted_orgs]):
+    for org in dict.fromkeys([owner, *options.trusted_orgs]):
         if await ctx.forge.is_org_member(org, login):
             return True
     return False
@@ -64,23 +78,60 @@ async def _automatic_jobs(ctx: Context) -> list[JobSpec]:
     return [job for job in ctx.ci.jobs_for(ctx.event.repo) if job.should_run(paths)]
 
 
+DRAFT_SKIPPED = ("Skipping CI for Draft Pull Request.\nIf you want CI signal for your change, please convert it to "
+                 "an actual PR.\nYou can still manually trigger a test run with `/test all`")
+
+
+async def _trusted_change(ctx: Context, item: Item) -> bool:
+    """Prow's TrustedPullRequest: a trusted author, or the ok-to-test label."""
+    return OK in item.labels or await is_trusted(ctx, item.author or "")
+
+
 async def on_change(ctx: Context) -> None:
-    """Trusted or ok-to-test PRs run their automatic jobs; others are asked to wait."""
+    """Prow's handlePR: what a new, reopened, updated, re-targeted or labelled PR/MR runs."""
     if not ctx.ci.jobs_for(ctx.event.repo):
         return  # no built-in jobs here: nothing to gate (the forge's own CI gates itself)
+    event = ctx.event
+    assert isinstance(event, ItemEvent)
     item = await ctx.item()
-    if item.draft or item.state != "open":
+    if item.state != "open":
         return
-    if OK in item.labels or await is_trusted(ctx, item.author or ""):
+    if event.action is ItemAction.OPENED:
+        await _opened(ctx, item)
+    elif event.action is ItemAction.LABELED:
+        await _labeled(ctx, item, event.labels_changed)
+    elif not item.draft and await _trusted_change(ctx, item):
+        # reopened, new commits, ready for review, a new base branch: the change is tested again
+        if NEEDS_OK in item.labels:
+            await ctx.remove_label(NEEDS_OK)  # stale: ok-to-test was added since
         await _start(ctx, await _automatic_jobs(ctx))
+
+
+async def _opened(ctx: Context, item: Item) -> None:
+    if await is_trusted(ctx, item.author or ""):
+        if item.draft:
+            await ctx.note(DRAFT_SKIPPED)
+        else:
+            await _start(ctx, await _automatic_jobs(ctx))
         return
-    if NEEDS_OK not in item.labels:
+    # Prow greets an untrusted author even when ok-to-test is already on (an automation may add
+    # it), but asks for ok-to-test only when it is not.
+    if OK not in item.labels and NEEDS_OK not in item.labels:
         await ctx.add_labels([NEEDS_OK])
-        await ctx.note(
-            f"Hi @{item.author}. Thanks for your {ctx.noun()}. I'm waiting for a collaborator or organisation "
-            f"member to check that it is safe to test. If it is, they can comment `/ok-to-test` and I will run "
-            f"the jobs. Until then nothing runs, and `/test` from you only gets this explanation."
-        )
+    await ctx.note(
+        f"Hi @{item.author}. Thanks for your {ctx.noun()}. I'm waiting for a collaborator or organisation "
+        f"member to check that it is safe to test. If it is, they can comment `/ok-to-test` and I will run "
+        f"the jobs. Until then nothing runs, and `/test` from you only gets this explanation."
+    )
+
+
+async def _labeled(ctx: Context, item: Item, added: frozenset[str]) -> None:
+    """A person (the bot's own label events never arrive) added a label: ``lgtm`` on an untrusted
+    change runs its jobs once; ``ok-to-test`` by hand runs them, as /ok-to-test would."""
+    if item.draft:
+        return
+    if OK in added or (LGTM in added and not await _trusted_change(ctx, item)):
+        await _start(ctx, await _automatic_jobs(ctx))
 
 
 async def _may_test(ctx: Context, inv: Invocation) -> str | None:
@@ -122,7 +173,15 @@ async def _job_list(ctx: Context) -> str:
         " (or `/test all`)."
 
 
+async def _drop_stale_needs_ok(ctx: Context) -> None:
+    """Prow: a trusted /test or /retest on a change with ok-to-test removes a leftover needs-ok-to-test."""
+    labels = (await ctx.item()).labels
+    if OK in labels and NEEDS_OK in labels:
+        await ctx.remove_label(NEEDS_OK)
+
+
 async def test(ctx: Context, inv: Invocation) -> None:
+    await _drop_stale_needs_ok(ctx)
     wanted = inv.args.split()
     if not wanted:
         await ctx.reply(inv, f"which job? {await _job_list(ctx)}")
@@ -148,6 +207,17 @@ async def test(ctx: Context, inv: Invocation) -> None:
 
 
 async def retest(ctx: Context, inv: Invocation) -> None:
+    await _rerun(ctx, inv, required_only=False)
+
+
+async def retest_required(ctx: Context, inv: Invocation) -> None:
+    await _rerun(ctx, inv, required_only=True)
+
+
+async def _rerun(ctx: Context, inv: Invocation, required_only: bool) -> None:
+    """Prow's /retest: failed jobs and required jobs that never ran; /retest-required: only the
+    required (not optional) ones of those."""
+    await _drop_stale_needs_ok(ctx)
     item = await ctx.item()
     jobs = await _automatic_jobs(ctx)
     runner = ctx.ci.runner
@@ -157,28 +227,34 @@ async def retest(ctx: Context, inv: Invocation) -> None:
         all_jobs = ctx.ci.jobs_for(ctx.event.repo)
         again = [job for job in all_jobs if job.name in latest and latest[job.name].state in FAILED]
         again += [job for job in jobs if not job.optional and job.name not in latest and job not in again]
+        if required_only:
+            again = [job for job in again if not job.optional]
     started = await _start(ctx, again)
     native = ctx.ci.native.get(ctx.forge.name)
-    if native is not None:
+    if native is not None and not required_only:  # the forge's CI does not say which of its jobs are required
         if not await ctx.once("native-retest"):
             return  # an earlier run of this event already asked the forge (and answered)
         started += await native.retest(ctx.ref, item.head_sha or "")
     if not started:
-        await ctx.reply(inv, "nothing has failed on the current commit, so there is nothing to re-run.")
+        what = "no required job has" if required_only else "nothing has"
+        await ctx.reply(inv, f"{what} failed on the current commit, so there is nothing to re-run.")
 
 
 PLUGIN = Plugin(
     name="trigger",
     description="Runs CI for trusted changes and on request: /test, /retest, /ok-to-test.",
     commands=(
-        Command("test", test, TESTERS, "Runs the named jobs (or GitHub workflows / a new GitLab pipeline); "
-                "`all` runs every job that applies; with no name, lists the jobs.", syntax="[job ...|all]",
-                args=arg_pattern(r"[\w.\s-]*"), examples=("/test unit", "/test all"), on=PULLS_ONLY),
+        Command("test", test, TESTERS, "Runs the named jobs (or GitHub workflows; on GitLab `pipeline` starts "
+                "a new MR pipeline); `all` runs every job that applies; with no name, lists the jobs.",
+                syntax="[job ...|all]", args=arg_pattern(r"[\w.\s-]*"), examples=("/test unit", "/test all"),
+                on=PULLS_ONLY),
         Command("retest", retest, TESTERS, "Re-runs failed jobs, and required jobs that never ran.",
                 examples=("/retest",), on=PULLS_ONLY),
+        Command("retest-required", retest_required, TESTERS, "Re-runs failed required (not optional) jobs, "
+                "and required jobs that never ran.", examples=("/retest-required",), on=PULLS_ONLY),
         Command("ok-to-test", ok_to_test, TRUSTED, "Vouches for a change from an untrusted author: its jobs may run.",
                 examples=("/ok-to-test",), on=PULLS_ONLY),
     ),
-    subscriptions=(Subscription(on_change, (ItemEvent,), lambda e: e.action in START_ON and e.item.is_pull),),
+    subscriptions=(Subscription(on_change, (ItemEvent,), _handles),),
     options=TriggerOptions,
 )

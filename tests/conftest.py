@@ -26,6 +26,7 @@ LABELS = [
     "restricted-label", "approved", "merge-blocker", "merge-method-squash", "needs-rebase",
     "lifecycle/active", "needs-kind", "needs-triage", "help wanted", "good first issue",
     "do-not-merge/work-in-progress", "size/XS", "size/S", "size/M", "size/L", "size/XL", "size/XXL",
+    "ok-to-test", "needs-ok-to-test",
 ]
 # People in the tables: the PR author (a collaborator with read access only), a collaborator with
 # write access, a second collaborator, and an outsider with no access at all.

@@ -151,6 +151,28 @@ def test_changed_files(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> N
     ]
     fake.set_changed_files(REPO, pull.number, files)
     assert client.changed_files(pull) == files
+    assert client.changed_files(pull).complete
+
+
+@pytest.mark.parametrize("kind", ["pull", "issue"])
+def test_label_added_by(client: ForgeClient, fake: FakeForge, pull: ItemRef, issue: ItemRef, kind: str) -> None:
+    ref = pull if kind == "pull" else issue
+    assert client.label_added_by(ref, "lgtm") is None  # never added
+    client.add_labels(ref, ["lgtm"])
+    assert client.label_added_by(ref, "lgtm") == fake.bot_login
+    client.remove_label(ref, "lgtm")
+    fake.label(REPO, ref.number, COLLAB, "lgtm", **({"kind": ref.kind} if fake.name == "gitlab" else {}))
+    assert client.label_added_by(ref, "lgtm") == COLLAB  # the latest addition counts
+    assert client.label_added_by(ref, "approved") is None
+
+
+def test_pulls_by(client: ForgeClient, fake: FakeForge, pull: ItemRef, issue: ItemRef) -> None:
+    assert client.pulls_by(REPO, AUTHOR) == [pull.number]  # the issue is no PR/MR
+    assert client.pulls_by(REPO, COLLAB) == []
+    second, _ = fake.open_pull(REPO, author=AUTHOR)
+    third, _ = fake.open_pull(REPO, author=AUTHOR)
+    assert client.pulls_by(REPO, AUTHOR) == [third, second]  # newest first, at most 2
+    assert client.pulls_by(REPO, AUTHOR, limit=5) == [third, second, pull.number]
 
 
 def test_reviews(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:

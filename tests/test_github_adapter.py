@@ -328,6 +328,18 @@ def test_changed_files_stop_at_githubs_3000(fake: FakeGitHub, client: GitHubClie
     ref = pull(fake, files=[ChangedFile(f"f/{i}") for i in range(3005)])
     files = client.changed_files(ref)
     assert len(files) == 3000 and files[-1] == ChangedFile("f/2999")
+    assert not files.complete and files.total == "3005"  # from the PR's own changed_files count
+
+
+@pytest.mark.parametrize("count", [2999, 3000], ids=["under-the-cap", "exactly-the-cap"])
+def test_changed_files_up_to_the_cap_are_complete(fake: FakeGitHub, client: GitHubClient, count: int) -> None:
+    ref = pull(fake, files=[ChangedFile(f"f/{i}") for i in range(count)])
+    before = len(fake.requests)
+    files = client.changed_files(ref)
+    assert files.complete and files.total == str(count) and len(files) == count
+    # the PR itself is read only when the listing reached the cap
+    asked_pull = [r for r in fake.requests[before:] if r.path == f"/repos/{REPO}/pulls/{ref.number}"]
+    assert len(asked_pull) == (count == 3000)
 
 
 def test_changed_files_of_none_and_of_an_issue(fake: FakeGitHub, client: GitHubClient) -> None:

@@ -437,7 +437,23 @@ def test_changed_files_across_pages(fake: FakeGitLab, client: GitLabClient, mr: 
     diff_requests = [r for r in fake.requests if r.path.endswith("/diffs")]
     assert [r.path for r in diff_requests] == [f"/projects/{ENCODED}/merge_requests/{mr.number}/diffs"] * 3
     assert diff_requests[0].query["per_page"] == "100"
-    assert len(fake.requests) == 3
+    # and the MR itself, whose changes_count says whether GitLab listed every file
+    assert [r.path for r in fake.requests[3:]] == [f"/projects/{ENCODED}/merge_requests/{mr.number}"]
+
+
+@pytest.mark.parametrize(
+    ("count", "complete", "total"),
+    [(5, True, "5"), (6, True, "6"), (7, False, "6+")],
+    ids=["under-diff-max-files", "exactly-diff-max-files", "overflowed-says-changes-count-6+"],
+)
+def test_changed_files_know_when_gitlab_stopped_listing(
+    fake: FakeGitLab, client: GitLabClient, mr: ItemRef, count: int, complete: bool, total: str
+) -> None:
+    fake.diff_max_files = 6
+    fake.set_changed_files(REPO, mr.number, [ChangedFile(f"f/{i}") for i in range(count)])
+    files = client.changed_files(mr)
+    assert len(files) == min(count, 6)
+    assert files.complete is complete and files.total == total
 
 
 def test_changed_files_given_when_opening(fake: FakeGitLab, client: GitLabClient) -> None:

@@ -52,7 +52,7 @@ def test_is_native_ci_with_nothing_to_name(
 ) -> None:
     native: NativeCI = ci
     assert native.name == "gitlab-ci"
-    assert native.names(mr, head) == []
+    assert native.names(mr, head) == ["pipeline"]
     assert fake.requests == []
 
 
@@ -130,7 +130,9 @@ def test_run_starts_a_merge_request_pipeline_at_the_head(
     fake: FakeGitLab, ci: GitLabPipelines, mr: ItemRef, head: str
 ) -> None:
     fake.add_pipeline(REPO, mr.number, head, "failed")
-    started = ci.run(mr, head, "e2e")
+    assert ci.run(mr, head, "e2e") is None  # not a pipeline: GitLab cannot run one job by name
+    assert fake.requests == []
+    started = ci.run(mr, head, "Pipeline")
     assert started is not None
     ((pipeline_id, action),) = fake.pipeline_actions(REPO)
     assert (started, action) == (f"pipeline #{pipeline_id}", "create")
@@ -148,7 +150,7 @@ def test_posts_are_never_retried_on_transient_errors(
         ci.retest(mr, head)
     fake.fail_next("POST", "/merge_requests/1/pipelines$", 502)
     with pytest.raises(ForgeUnavailableError, match="502"):
-        ci.run(mr, head, "e2e")
+        ci.run(mr, head, "pipeline")
     assert posts(fake) == [
         f"/projects/{ENCODED}/pipelines/{failed}/retry",
         f"/projects/{ENCODED}/merge_requests/{mr.number}/pipelines",
@@ -170,7 +172,7 @@ def test_errors_are_neutral_and_never_show_the_token(
 ) -> None:
     fake.fail_next("POST", "/pipelines$", 400, message=f"Pipeline will not run (token {TOKEN})")
     with pytest.raises(InvalidRequestError, match="could not start a pipeline") as err:
-        ci.run(mr, head, "e2e")
+        ci.run(mr, head, "pipeline")
     assert TOKEN not in str(err.value)
     with pytest.raises(NotFoundError):
         ci.retest(ItemRef(REPO, 99, ItemKind.PULL), head)
@@ -182,5 +184,5 @@ def test_issues_have_no_pipelines(fake: FakeGitLab, ci: GitLabPipelines, head: s
     with pytest.raises(InvalidRequestError):
         ci.retest(issue, head)
     with pytest.raises(InvalidRequestError):
-        ci.run(issue, head, "e2e")
+        ci.run(issue, head, "pipeline")
     assert fake.requests == []

@@ -154,6 +154,9 @@ async def test_test_without_a_job_of_that_name_uses_the_forges_ci(bot: Any) -> N
         assert "I don't know `nope`" in bot.bot_comments(number)[-1]
     else:
         await bot.deliver(fake.comment(REPO, number, COLLAB, "/test e2e"))
+        assert fake.pipeline_actions(REPO) == []  # no such job: answered, nothing started
+        assert "I don't know `e2e`" in bot.bot_comments(number)[-1] and "`pipeline`" in bot.bot_comments(number)[-1]
+        await bot.deliver(fake.comment(REPO, number, COLLAB, "/test pipeline"))
         ((_, action),) = fake.pipeline_actions(REPO)
         assert action == "create"
 

@@ -22,8 +22,8 @@ class NativeCI(Protocol):
     def run(self, ref: ItemRef, head_sha: str, name: str) -> str | None:
         """``/test <name>`` with no built-in job of that name.  GitHub: re-run the latest run of the
         workflow called ``name`` (case-insensitive) for ``head_sha``; None when there is none.
-        GitLab: start a new MR pipeline (``name`` is only echoed back); returns "pipeline #id"."""
+        GitLab: start a new MR pipeline when ``name`` is "pipeline" (else None); returns "pipeline #id"."""
 
     def names(self, ref: ItemRef, head_sha: str) -> list[str]:
         """What ``/test`` can name here: GitHub: workflow names with runs for ``head_sha``;
-        GitLab: [] (a new pipeline runs whatever .gitlab-ci.yml says)."""
+        GitLab: ["pipeline"] (a new pipeline runs whatever .gitlab-ci.yml says)."""

@@ -14,7 +14,7 @@ Rules for adapters:
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -55,6 +55,20 @@ class ChangedFile:
     deletions: int = field(default=0, compare=False)
 
 
+class ChangedFiles(list[ChangedFile]):
+    """The files a PR/MR changes as the forge lists them, and whether that is all of them.
+
+    A list, so code that only needs the files reads it as one.  ``complete`` is False when the forge
+    says the change has more files than it listed: GitHub's files API stops at 3,000 files, GitLab's
+    diffs at the instance's diff limits (``changes_count`` "1000+").  Approval must never be
+    computed from an incomplete list: a file nobody owns could hide in the missing part."""
+
+    def __init__(self, files: Iterable[ChangedFile] = (), *, complete: bool = True, total: str = "") -> None:
+        super().__init__(files)
+        self.complete = complete
+        self.total = total  # the forge's count of changed files, as it says it ("3412", "1000+"); "" unknown
+
+
 @dataclass(frozen=True)
 class Review:
     """A review verdict.  GitHub: every submitted review, oldest first.  GitLab: the MR's current
@@ -63,6 +77,7 @@ class Review:
     author: str
     state: ReviewState
     submitted_at: str = ""  # ISO 8601 UTC; "" when the forge does not say
+    body: str = ""  # the review's text (may hold commands); GitLab approvals have none
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,8 @@ class Capabilities:
     pull_noun: str = "pull request"
     # Issues can be closed as "not planned" (GitHub's state_reason); GitLab has no such state.
     closes_as_not_planned: bool = True
+    # A review can be requested from a team ("org/team"): GitHub's team_reviewers; GitLab has none.
+    team_reviews: bool = True
 
 
 class StatusState(enum.Enum):
@@ -227,9 +244,15 @@ class ForgeClient(Protocol):
     def remove_assignees(self, ref: ItemRef, logins: Sequence[str]) -> None: ...
 
     def request_review(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
-        """Request review (GitLab: add MR reviewers).  Returns the logins that could not be added."""
+        """Request review (GitLab: add MR reviewers).  Returns the logins that could not be added.
+        Where ``capabilities.team_reviews``, a name "org/team" is a team of the repository's owner."""
 
-    def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None: ...
+    def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None:
+        """Withdraw review requests; "org/team" names a team as for ``request_review``."""
+
+    def label_added_by(self, ref: ItemRef, label: str) -> str | None:
+        """Who last added ``label`` to the item (the bot's own login when the bot did); None when the
+        forge records no such addition.  GitHub: issue events; GitLab: resource label events."""
 
     def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
         """Close or reopen the item.  ``not_planned`` closes an issue as not planned where the forge
@@ -247,8 +270,9 @@ class ForgeClient(Protocol):
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
         """A file's text at a commit; None when the file does not exist there."""
 
-    def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
-        """Every file the PR/MR changes (all pages), in the forge's order."""
+    def changed_files(self, ref: ItemRef) -> ChangedFiles:
+        """Every file the PR/MR changes that the forge lists (all pages), in the forge's order, and
+        whether the forge says that is all of them (``ChangedFiles.complete``)."""
 
     def list_reviews(self, ref: ItemRef) -> list[Review]:
         """Review verdicts on a PR/MR; see ``Review`` for what each forge gives."""
@@ -275,6 +299,10 @@ class ForgeClient(Protocol):
 
     def merge(self, ref: ItemRef, sha: str, method: MergeMethod) -> None:
         """Merge if and only if the head is still ``sha``.  MergeRefusedError when the forge refuses."""
+
+    def pulls_by(self, repo: str, login: str, limit: int = 2) -> list[int]:
+        """Numbers (GitLab: iids) of up to ``limit`` PRs/MRs of any state that ``login`` opened in
+        the repository, newest first (the welcome plugin asks whether there is more than one)."""
 
     def open_issues_with_label(self, repo: str, label: str) -> list[int]:
         """Numbers (GitLab: iids) of open issues carrying ``label`` (not PRs/MRs)."""

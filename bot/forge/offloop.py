@@ -18,7 +18,7 @@ from typing import ParamSpec, TypeVar
 from bot.events import Item, ItemRef
 from bot.forge.base import (
     Capabilities,
-    ChangedFile,
+    ChangedFiles,
     Comment,
     CommitStatus,
     DeliveryAttempt,
@@ -97,6 +97,12 @@ class AsyncForge:
     async def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None:
         await self._run(self._client.remove_review_request, ref, list(logins))
 
+    async def label_added_by(self, ref: ItemRef, label: str) -> str | None:
+        return await self._run(self._client.label_added_by, ref, label)
+
+    async def pulls_by(self, repo: str, login: str, limit: int = 2) -> list[int]:
+        return await self._run(self._client.pulls_by, repo, login, limit)
+
     async def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
         await self._run(self._client.set_open, ref, is_open, not_planned=not_planned)
 
@@ -112,7 +118,7 @@ class AsyncForge:
     async def read_file(self, repo: str, path: str, sha: str) -> str | None:
         return await self._run(self._client.read_file, repo, path, sha)
 
-    async def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
+    async def changed_files(self, ref: ItemRef) -> ChangedFiles:
         return await self._run(self._client.changed_files, ref)
 
     async def list_reviews(self, ref: ItemRef) -> list[Review]:

@@ -156,10 +156,17 @@ class FakeForge(Protocol):
         Merge Request Hook update with oldrev."""
 
     def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
-                  draft: bool | None = None) -> Delivery:
-        """A new title or draft state for a PR/MR.  GitHub: pull_request edited / converted_to_draft /
-        ready_for_review; GitLab: Merge Request Hook update with ``changes`` (the draft state is the
-        title's "Draft:" prefix there)."""
+                  draft: bool | None = None, base: str | None = None) -> Delivery:
+        """A new title, draft state or base branch (one existing, e.g. made with ``set_file``) for a
+        PR/MR.  GitHub: pull_request edited (``changes.title`` / ``changes.base``) /
+        converted_to_draft / ready_for_review; GitLab: Merge Request Hook update with ``changes``
+        (``title``, ``draft``, ``target_branch``; the draft state is the title's "Draft:" prefix)."""
+
+    def label(self, repo: str, number: int, who: str, label: str, *, add: bool = True) -> Delivery:
+        """A person adds (``add``) or removes a label by hand.  GitHub: pull_request / issues labeled
+        or unlabeled; GitLab: Merge Request / Issue Hook update with ``changes.labels``.  The forge
+        records who did it (GitHub issue events, GitLab resource label events), as it does for the
+        bot's own label changes through the API."""
 
     def review(self, repo: str, number: int, author: str, state: str, body: str = "") -> Delivery:
         """``state`` is "approved" | "changes_requested" | "commented" on GitHub (pull_request_review

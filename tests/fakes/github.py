@@ -172,6 +172,11 @@ class _Item:
     merge_commit_sha: str | None = None  # set when merged
     files: list[ChangedFile] = field(default_factory=list)  # what the PR changes, as its files API lists it
     reviews: list[_Review] = field(default_factory=list)  # in creation order, as GitHub lists them
+    team_reviewers: list[str] = field(default_factory=list)  # slugs of the teams asked to review
+    base_ref: str = "main"  # the branch a PR targets
+    # (event, actor, label, created_at) for each label added ("labeled") or removed ("unlabeled")
+    # through the API or by a person (``label``), oldest first: the issue events API lists them
+    label_events: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -321,6 +326,7 @@ class FakeGitHub:
         self._installations: dict[str, int] = {}  # lower-cased owner → installation id
         self._installation_tokens: dict[str, str] = {}  # token → lower-cased owner it is scoped to
         self._orgs: dict[str, dict[str, bool]] = {}  # lower-cased org → lower-cased member login → public
+        self._teams: dict[tuple[str, str], set[str]] = {}  # (org, team slug) lower-cased → repos it may access
         self._clock = _EPOCH - timedelta(seconds=1)  # the time of the latest event
         self._deleted: set[str] = set()  # lower-cased logins of deleted accounts
         self._hooks: dict[int, _Hook] = {}  # by id; the App's hook is _APP_HOOK
@@ -420,6 +426,17 @@ class FakeGitHub:
         with self._lock:
             self._user(org)
             self._orgs.setdefault(org.lower(), {})[self._user(login).lower()] = public
+
+    def add_team(self, org: str, slug: str, repos: Iterable[str] = ()) -> None:
+        """A team of ``org`` with access to ``repos``: a review can be requested from it there."""
+        with self._lock:
+            self._user(org)
+            self._teams[(org.lower(), slug.lower())] = {repo.lower() for repo in repos}
+
+    def team_reviewers(self, repo: str, number: int) -> set[str]:
+        """The slugs of the teams whose review the PR requests."""
+        with self._lock:
+            return set(self._item(self._repo(repo), number).team_reviewers)
 
     def add_hook(self, repo_or_org: str, url: str) -> int:
         """A webhook on a repository ("owner/name") or an organisation (created on first use);
@@ -609,11 +626,12 @@ class FakeGitHub:
         return self.delivery("pull_request_review", payload)
 
     def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
-                  draft: bool | None = None) -> Delivery:
-        """A person changes a PR's title (pull_request edited, with ``changes.title.from``) or its
-        draft state (converted_to_draft / ready_for_review): one change per call."""
-        if (title is None) == (draft is None):
-            raise ValueError("give a new title or a draft state, not both")
+                  draft: bool | None = None, base: str | None = None) -> Delivery:
+        """A person changes a PR's title (pull_request edited, with ``changes.title.from``), its
+        base branch (edited, with ``changes.base.ref.from`` and ``changes.base.sha.from``; the branch
+        must exist) or its draft state (converted_to_draft / ready_for_review): one change per call."""
+        if [title, draft, base].count(None) != 2:
+            raise ValueError("give one of a new title, a draft state or a base branch")
         with self._lock:
             state = self._repo(repo)
             item = self._pull(state, number)
@@ -621,11 +639,39 @@ class FakeGitHub:
             if title is not None:
                 action, extra["changes"] = "edited", {"title": {"from": item.title}}
                 item.title = title
+            elif base is not None:
+                if base not in state.branches:
+                    raise ValueError(f"no branch {base!r} in {repo}")
+                extra["changes"] = {"base": {"ref": {"from": item.base_ref}, "sha": {"from": item.base_sha}}}
+                action, item.base_ref, item.base_sha = "edited", base, state.branches[base]
             else:
                 action, item.draft = ("converted_to_draft" if draft else "ready_for_review"), bool(draft)
             payload = self._payload("pull_request__opened__1", state, editor, action=action, number=number,
                                     pull_request=self._pull_json(state, item), **extra)
         return self.delivery("pull_request", payload)
+
+    def label(self, repo: str, number: int, who: str, label: str, *, add: bool = True) -> Delivery:
+        """A person adds (or removes) a label in the web UI: pull_request / issues labeled or
+        unlabeled, with ``label``; the issue events API records who did it."""
+        with self._lock:
+            state = self._repo(repo)
+            item = self._item(state, number)
+            name = state.labels[label.lower()]
+            present = name in item.labels
+            if add and not present:
+                item.labels.append(name)
+            elif not add and present:
+                item.labels.remove(name)
+            action = "labeled" if add else "unlabeled"
+            if add != present:
+                item.label_events.append((action, self._user(who), name, self._tick()))
+            fields: dict[str, Any] = {"action": action, "label": self._label_json(state, name)}
+            if item.is_pull:
+                payload = self._payload("pull_request__opened__1", state, who, number=number,
+                                        pull_request=self._pull_json(state, item), **fields)
+                return self.delivery("pull_request", payload)
+            payload = self._payload("issues__opened__1", state, who, issue=self._issue_json(state, item), **fields)
+        return self.delivery("issues", payload)
 
     def start_review(self, repo: str, number: int, author: str, body: str = "") -> None:
         """A pending review (not part of FakeForge): started, not submitted, so no webhook.  GitHub
@@ -1059,7 +1105,7 @@ class FakeGitHub:
             "assignee": issue["assignee"],
             "assignees": issue["assignees"],
             "requested_reviewers": [self._user_json(login) for login in item.reviewers],
-            "requested_teams": [],
+            "requested_teams": [{"name": team, "slug": team, "permission": "push"} for team in item.team_reviewers],
             "labels": issue["labels"],
             "milestone": None,
             "draft": item.draft,
@@ -1074,7 +1120,7 @@ class FakeGitHub:
                 "sha": item.head_sha,
             }
             | branch,
-            "base": {"label": f"{owner}:main", "ref": "main", "sha": item.base_sha} | branch,
+            "base": {"label": f"{owner}:{item.base_ref}", "ref": item.base_ref, "sha": item.base_sha} | branch,
             "_links": {
                 "self": {"href": api},
                 "html": {"href": issue["html_url"]},
@@ -1340,6 +1386,7 @@ class FakeGitHub:
             ("POST", issue + "/labels", self._add_labels, None),
             ("DELETE", issue + "/labels/{label}", self._remove_label, None),
             ("GET", issue + "/comments", self._list_comments, None),
+            ("GET", issue + "/events", self._list_issue_events, None),
             ("POST", issue + "/comments", self._create_comment, None),
             ("PATCH", repo + "/issues/comments/{id:\\d+}", self._edit_comment, None),
             ("POST", issue + "/assignees", self._add_assignees, None),
@@ -1708,14 +1755,17 @@ class FakeGitHub:
 
     def _list_issues(self, request: web.Request, body: Any) -> web.Response:
         """Issues and PRs (PRs carry ``pull_request``), newest first; ``state`` open (the default),
-        closed or all; ``labels`` comma-separated, every one on the item (case-insensitive)."""
+        closed or all; ``labels`` comma-separated, every one on the item (case-insensitive);
+        ``creator``: opened by that login."""
         state = self._repo_of(request)
         wanted = _state_filter(request)
         labels = {name.strip().lower() for name in request.query.get("labels", "").split(",") if name.strip()}
+        creator = request.query.get("creator", "").lower()
         items = [
             item
             for item in state.items.values()
             if wanted in ("all", item.state) and labels <= {name.lower() for name in item.labels}
+            and creator in ("", item.author.lower())
         ]
         newest_first = sorted(items, key=lambda item: item.number, reverse=True)
         return self._page(request, [self._issue_json(state, item) for item in newest_first])
@@ -1750,6 +1800,7 @@ class FakeGitHub:
             name = state.labels.setdefault(name.lower(), name)  # unknown labels are created
             if name not in item.labels:
                 item.labels.append(name)
+                item.label_events.append(("labeled", request[_LOGIN], name, self._tick()))
         return web.json_response([self._label_json(state, name) for name in item.labels])
 
     def _remove_label(self, request: web.Request, body: Any) -> web.Response:
@@ -1758,8 +1809,31 @@ class FakeGitHub:
         remaining = [name for name in item.labels if name.lower() != wanted]
         if len(remaining) == len(item.labels):
             raise _Abort(404, "Label does not exist")
+        for name in item.labels:
+            if name.lower() == wanted:
+                item.label_events.append(("unlabeled", request[_LOGIN], name, self._tick()))
         item.labels = remaining
         return web.json_response([self._label_json(state, name) for name in item.labels])
+
+    def _list_issue_events(self, request: web.Request, body: Any) -> web.Response:
+        """GET /issues/N/events: the item's label events (the only kind modelled), oldest first."""
+        state, item = self._item_of(request)
+        events = [
+            {
+                "id": index + 1,
+                "node_id": f"LE_{item.id}_{index}",
+                "url": self._api_path(state, f"issues/events/{index + 1}"),
+                "actor": self._user_json(actor),
+                "event": event,
+                "commit_id": None,
+                "commit_url": None,
+                "created_at": created_at,
+                "label": {"name": name, "color": "ededed"},
+                "performed_via_github_app": None,
+            }
+            for index, (event, actor, name, created_at) in enumerate(item.label_events)
+        ]
+        return self._page(request, events)
 
     def _list_comments(self, request: web.Request, body: Any) -> web.Response:
         state, item = self._item_of(request)
@@ -1883,11 +1957,16 @@ class FakeGitHub:
         return web.json_response(entries)
 
     def _request_reviewers(self, request: web.Request, body: Any) -> web.Response:
+        """``reviewers`` (logins) and ``team_reviewers`` (slugs of the repository owner's teams), either
+        may be left out; one name GitHub refuses fails the whole request."""
         state, item = self._item_of(request, pull=True)
-        logins = _logins(body, "reviewers")
+        logins = _logins(body, "reviewers", optional=True)
+        teams = _logins(body, "team_reviewers", optional=True)
         if any(login.lower() == item.author.lower() for login in logins):
             raise _Abort(422, "Review cannot be requested from pull request author.")
-        if not all(self._level(state, login) for login in logins):
+        owner = state.full_name.split("/", 1)[0].lower()
+        team_ok = all(state.full_name.lower() in self._teams.get((owner, t.lower()), ()) for t in teams)
+        if not all(self._level(state, login) for login in logins) or not team_ok:
             raise _Abort(
                 422,
                 "Reviews may only be requested from collaborators. One or more of the users or teams you "
@@ -1896,12 +1975,17 @@ class FakeGitHub:
         for login in logins:
             if login.lower() not in {r.lower() for r in item.reviewers}:
                 item.reviewers.append(self._users[login.lower()][0])
+        for team in teams:
+            if team.lower() not in item.team_reviewers:
+                item.team_reviewers.append(team.lower())
         return web.json_response(self._pull_json(state, item), status=201)
 
     def _remove_reviewers(self, request: web.Request, body: Any) -> web.Response:
         state, item = self._item_of(request, pull=True)
-        gone = {login.lower() for login in _logins(body, "reviewers")}
+        gone = {login.lower() for login in _logins(body, "reviewers", optional=True)}
+        gone_teams = {team.lower() for team in _logins(body, "team_reviewers", optional=True)}
         item.reviewers = [login for login in item.reviewers if login.lower() not in gone]
+        item.team_reviewers = [team for team in item.team_reviewers if team not in gone_teams]
         return web.json_response(self._pull_json(state, item))
 
     def _create_status(self, request: web.Request, body: Any) -> web.Response:
@@ -2078,8 +2162,10 @@ def _line_counts(file: ChangedFile) -> tuple[int, int]:
     return {"added": (1, 0), "removed": (0, 1), "modified": (1, 1)}.get(file.status, (0, 0))
 
 
-def _logins(body: Any, key: str) -> list[str]:
+def _logins(body: Any, key: str, *, optional: bool = False) -> list[str]:
     logins = body.get(key) if isinstance(body, dict) else None
+    if optional and logins is None and isinstance(body, dict):
+        return []
     if not isinstance(logins, list) or not all(isinstance(login, str) for login in logins):
         raise _Abort(422, "Validation Failed", errors=[{"field": key, "code": "invalid"}])
     return logins

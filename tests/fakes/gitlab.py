@@ -14,7 +14,8 @@ The protocol is in ``tests/fakes/base.py``.  GitLab specifics modelled here:
   commit on "main", the default branch.  An MR's source branch ``topic-<iid>`` starts from the
   head of "main" with a commit of its own (the MR's head sha); ``push`` and ``set_file`` on that
   branch add commits and move the MR's head.  What an MR changes (its diffs) is seeded on its own
-  (``set_changed_files``), not derived from the trees;
+  (``set_changed_files``), not derived from the trees; the diffs list at most ``diff_max_files``
+  (1,000, GitLab's default), and then the MR's ``changes_count`` says "1000+";
 - approvals are GitLab Free's: anyone may approve, none are required, and pushes keep them;
 - commit statuses follow GitLab's state machine: a POST updates the bot's pending/running status of
   that name (and ref) in place, a finished one is followed by a new one, and re-posting "pending"
@@ -200,6 +201,9 @@ class _Item:
     merge_status: str = "mergeable"  # MRs only: the seeded detailed_merge_status
     merge_commit_sha: str | None = None  # MRs only, once merged
     merged_at: datetime | None = None
+    target_branch: str = _DEFAULT_BRANCH  # MRs only
+    # (id, "add" | "remove", who, label, when) per label change, oldest first: resource label events
+    label_events: list[tuple[int, str, _User, str, datetime]] = field(default_factory=list)
 
     @property
     def source_branch(self) -> str:
@@ -306,11 +310,15 @@ class FakeGitLab:
         bot_login: str = "prowlet-bot",
         *,
         detailed_merge_status: bool = True,
+        diff_max_files: int = 1000,
     ):
         self.webhook_secret = webhook_secret
         self.token = token
         self.bot_login = bot_login
         self.detailed_merge_status = detailed_merge_status  # False: GitLab before 15.6
+        # The instance's "Maximum diff files" (1,000 by default): an MR's diffs list no more, and
+        # its changes_count then says "1000+".
+        self.diff_max_files = diff_max_files
         self._lock = threading.Lock()
         self._ids = itertools.count(1)  # one sequence for all ids: unique is all GitLab promises
         self._users: dict[str, _User] = {}  # by lower-cased username
@@ -339,6 +347,7 @@ class FakeGitLab:
             ("PUT", _ITEM + r"/notes/(?P<note_id>\d+)", self._update_note),
             ("GET", _MR + "/diffs", self._list_diffs),
             ("GET", _MR + "/approvals", self._get_approvals),
+            ("GET", _ITEM + "/resource_label_events", self._list_label_events),
             ("POST", _PROJECT + r"/statuses/(?P<sha>[0-9a-f]+)", self._create_status),
             ("GET", _PROJECT + r"/repository/commits/(?P<sha>[^/]+)/statuses", self._list_statuses),
             ("GET", r"/groups/(?P<group>[^/]+)/members/all/(?P<user_id>\d+)", self._get_group_member),
@@ -614,13 +623,21 @@ class FakeGitLab:
             return self._item_hook(project, item, user, "update", oldrev=oldrev)
 
     def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
-                  draft: bool | None = None) -> Delivery:
-        """A person changes an MR's title or draft state: Merge Request Hook update with ``changes``.
-        As on GitLab, the draft state is the title's "Draft:" prefix: setting one changes the other."""
-        if (title is None) == (draft is None):
-            raise ValueError("give a new title or a draft state, not both")
+                  draft: bool | None = None, base: str | None = None) -> Delivery:
+        """A person changes an MR's title, draft state or target branch (which must exist): Merge
+        Request Hook update with ``changes``.  As on GitLab, the draft state is the title's "Draft:"
+        prefix: setting one changes the other."""
+        if [title, draft, base].count(None) != 2:
+            raise ValueError("give one of a new title, a draft state or a target branch")
         with self._lock:
             project, item = self._find(repo, number, ItemKind.PULL)
+            if base is not None:
+                if base not in project.branches:
+                    raise ValueError(f"no branch {base!r} in {repo}")
+                changes = {"target_branch": {"previous": item.target_branch, "current": base}}
+                item.target_branch = base
+                return self._item_hook(project, item, self._user(editor), "update", changes=changes)
+            assert title is not None or draft is not None
             if draft is not None:
                 bare = _DRAFT_PREFIX.sub("", item.title)
                 title = f"Draft: {bare}" if draft else bare
@@ -630,6 +647,21 @@ class FakeGitLab:
                 changes["draft"] = {"previous": item.draft, "current": now_draft}
             item.title, item.draft = title, now_draft
             return self._item_hook(project, item, self._user(editor), "update", changes=changes)
+
+    def label(self, repo: str, number: int, who: str, label: str, *, add: bool = True,
+              kind: ItemKind | None = None) -> Delivery:
+        """A person adds (or removes) a label in the web UI: Merge Request / Issue Hook update with
+        ``changes.labels``; the resource label events record who did it."""
+        with self._lock:
+            project, item = self._find(repo, number, kind)
+            if label not in self._label_ids(project):
+                raise ValueError(f"label not defined in {repo}: {label}")
+            before = self._hook_attrs(project, item)["labels"]
+            user = self._user(who)
+            self._change_labels(project, item, [label] if add else [], [] if add else [label], actor=user)
+            after = self._hook_attrs(project, item)["labels"]
+            changes = {"labels": {"previous": before, "current": after}} if before != after else {}
+            return self._item_hook(project, item, user, "update", changes=changes)
 
     def review(self, repo: str, number: int, author: str, state: str, body: str = "") -> Delivery:
         """``state`` is "approved" or "unapproved".  GitLab approvals carry no text: ``body`` is unused.
@@ -1016,15 +1048,33 @@ class FakeGitLab:
 
     def _list_diffs(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         _, item = self._item(match)
-        return _paginated([_diff_json(file) for file in item.changed_files], params, url)
+        listed = item.changed_files[: self.diff_max_files]  # the rest overflowed GitLab's diff limits
+        return _paginated([_diff_json(file) for file in listed], params, url)
+
+    def _list_label_events(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        project, item = self._item(match)
+        ids = self._label_ids(project)
+        events = [
+            {
+                "id": event_id,
+                "user": self._user_json(user),
+                "created_at": _iso(when),
+                "resource_type": "MergeRequest" if item.kind is ItemKind.PULL else "Issue",
+                "resource_id": item.id,
+                "label": {"id": ids.get(name), "name": name, "color": "#428BCA", "description": None},
+                "action": action,
+            }
+            for event_id, action, user, name, when in item.label_events
+        ]
+        return _paginated(events, params, url)
 
     def _get_approvals(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         project, item = self._item(match)
         return web.json_response(self._approvals_json(project, item))
 
     def _list_items(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
-        """GET /projects/:id/merge_requests or /issues: ``state`` (default all) and ``labels`` (all
-        must be on the item) filter; ordered by creation, newest first unless ``sort=asc``."""
+        """GET /projects/:id/merge_requests or /issues: ``state`` (default all), ``labels`` (all
+        must be on the item) and ``author_username`` filter; ordered by creation, newest first unless ``sort=asc``."""
         project = self._project(match)
         kind = _KINDS[match["kind"]]
         state = params.get("state", "all")
@@ -1033,11 +1083,13 @@ class FakeGitLab:
         if params.get("order_by", "created_at") != "created_at":
             raise _HttpError(400, "order_by is not supported by this fake")
         labels = set(_split(params.get("labels")))
+        author = str(params.get("author_username", "")).lower()
         items = sorted(
             (
                 item
                 for item in project.items.values()
                 if item.kind is kind and state in ("all", item.state) and labels <= set(item.labels)
+                and author in ("", item.author.username.lower())
             ),
             key=lambda item: item.iid,
         )
@@ -1095,7 +1147,9 @@ class FakeGitLab:
             self._add_note(item, self._bot, "closed" if new_state == "closed" else "reopened", system=True)
         return web.json_response(self._item_json(project, item))
 
-    def _change_labels(self, project: _Project, item: _Item, add: list[str], remove: list[str]) -> None:
+    def _change_labels(self, project: _Project, item: _Item, add: list[str], remove: list[str],
+                       actor: _User | None = None) -> None:
+        actor = actor or self._bot  # the API acts as the bot
         for name in add:
             if name not in self._label_ids(project):
                 project.labels[name] = next(self._ids)
@@ -1103,13 +1157,16 @@ class FakeGitLab:
         added = sorted(set(add) - set(item.labels))
         removed = sorted(set(remove) & set(item.labels) - set(add))
         item.labels = sorted(set(item.labels) - set(removed) | set(added))
+        for action, names in (("add", added), ("remove", removed)):
+            for name in names:
+                item.label_events.append((next(self._ids), action, actor, name, self._tick()))
         changes = [
             f"{verb} {' '.join(f'~{ids[name]}' for name in names)} label{'s' if len(names) > 1 else ''}"
             for verb, names in (("added", added), ("removed", removed))
             if names
         ]
         if changes:
-            self._add_note(item, self._bot, " and ".join(changes), system=True)
+            self._add_note(item, actor, " and ".join(changes), system=True)
 
     def _set_people(self, project: _Project, item: _Item, field: str, ids: Any) -> None:
         """Set the item's assignees/reviewers to the members among ``ids``; others are dropped."""
@@ -1325,7 +1382,7 @@ class FakeGitLab:
         if item.kind is ItemKind.ISSUE:
             return data | {"type": "ISSUE", "issue_type": "issue", "confidential": False}
         data |= {
-            "target_branch": _DEFAULT_BRANCH,
+            "target_branch": item.target_branch,
             "source_branch": item.source_branch,
             "source_project_id": project.id,
             "target_project_id": project.id,
@@ -1343,7 +1400,9 @@ class FakeGitLab:
         if not self.detailed_merge_status:
             del data["detailed_merge_status"]
         if not listed:  # GitLab computes these only for one MR
-            data["changes_count"] = str(len(item.changed_files)) if item.changed_files else None
+            count = len(item.changed_files)
+            over = count > self.diff_max_files
+            data["changes_count"] = f"{self.diff_max_files}+" if over else (str(count) if count else None)
         return data
 
     def _branch_json(self, project: _Project, name: str) -> dict[str, Any]:
@@ -1549,7 +1608,7 @@ class FakeGitLab:
             template
             | attrs
             | {
-                "target_branch": _DEFAULT_BRANCH,
+                "target_branch": item.target_branch,
                 "source_branch": item.source_branch,
                 "source_project_id": project.id,
                 "target_project_id": project.id,

@@ -32,6 +32,7 @@ from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
     ChangedFile,
+    ChangedFiles,
     Comment,
     CommitStatus,
     DeliveryAttempt,
@@ -107,6 +108,7 @@ _ROLES = {
 
 # A PR file's status on GitHub → ChangedFile.status.  A copy leaves its source as it was, so it is
 # only an added file; "changed" (mode only) and "unchanged" are modifications in place.
+_MAX_PULL_FILES = 3000  # GET /pulls/N/files lists no more
 _FILE_STATUSES = {
     "added": "added",
     "removed": "removed",
@@ -303,20 +305,49 @@ class GitHubClient:
 
     @_neutral_errors
     def request_review(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
+        owner = ref.repo.split("/", 1)[0].lower()
+        foreign = [n for n in logins if "/" in n and n.split("/", 1)[0].lower() != owner]  # only the PR's org's teams
+        logins = [n for n in logins if n not in foreign]
         if not logins:
-            return frozenset()
+            return frozenset(foreign)
         pull = self._pull(ref)
         if _request_reviews(pull, logins):
-            return frozenset()
+            return frozenset(foreign)
         if len(logins) == 1:
-            return frozenset(logins)
+            return frozenset(foreign) | frozenset(logins)
         # One login GitHub refuses fails the whole batch; ask one by one so the others are requested.
-        return frozenset(login for login in logins if not _request_reviews(pull, [login]))
+        return frozenset(foreign) | frozenset(login for login in logins if not _request_reviews(pull, [login]))
 
     @_neutral_errors
     def remove_review_request(self, ref: ItemRef, logins: Sequence[str]) -> None:
         if logins:
-            self._pull(ref).delete_review_request(reviewers=list(logins))
+            users, teams = _users_and_teams(logins)
+            self._pull(ref).delete_review_request(reviewers=users or NotSet, team_reviewers=teams or NotSet)
+
+    @_neutral_errors
+    def label_added_by(self, ref: ItemRef, label: str) -> str | None:
+        # GET /issues/N/events, every page, oldest first (a PR is an issue too).  Raw: only
+        # "labeled" entries are wanted, and their actor and label come with the listing.
+        adder = None
+        url = f"/repos/{ref.repo}/issues/{ref.number}/events"
+        for event in _pages(self._gh(ref.repo), url, {"per_page": 100}):
+            name = (event.get("label") or {}).get("name") or ""
+            if event.get("event") == "labeled" and name.lower() == label.lower():
+                adder = (event.get("actor") or {}).get("login")
+        return adder
+
+    @_neutral_errors
+    def pulls_by(self, repo: str, login: str, limit: int = 2) -> list[int]:
+        # GET /issues?creator=&state=all lists the user's issues and PRs, newest first; PRs carry
+        # ``pull_request``.  Lazy pages: it stops as soon as ``limit`` PRs are found.
+        found: list[int] = []
+        params = {"creator": login, "state": "all", "per_page": 100}
+        for entry in _pages(self._gh(repo), f"/repos/{repo}/issues", params):
+            if entry.get("pull_request") is not None:
+                found.append(entry["number"])
+                if len(found) >= limit:
+                    break
+        return found
 
     @_neutral_errors
     def set_open(self, ref: ItemRef, is_open: bool, *, not_planned: bool = False) -> None:
@@ -382,16 +413,22 @@ class GitHubClient:
         return data.decode("utf-8", errors="replace")
 
     @_neutral_errors
-    def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
+    def changed_files(self, ref: ItemRef) -> ChangedFiles:
         # GET /pulls/N/files, every page.  GitHub lists at most 3000 files for a PR (30 pages of
-        # 100); for a larger PR the rest is silently missing, and no API gives it.
+        # 100); for a larger PR the rest is silently missing, and no API gives it (the compare API
+        # stops at 300).  Only a list that reached the cap can be short, so only then is the PR's
+        # own count (``changed_files`` of GET /pulls/N, one request) asked for.
+        pull = self._pull(ref)
         files = []
-        for file in self._pull(ref).get_files():
+        for file in pull.get_files():
             status = _FILE_STATUSES.get(file.status, "modified")
             previous = file.previous_filename if status == "renamed" else None
             files.append(ChangedFile(path=file.filename, status=status, previous_path=previous,
                                      additions=file.additions or 0, deletions=file.deletions or 0))
-        return files
+        if len(files) < _MAX_PULL_FILES:
+            return ChangedFiles(files, total=str(len(files)))
+        total = pull.changed_files
+        return ChangedFiles(files, complete=total <= len(files), total=str(total))
 
     @_neutral_errors
     def list_reviews(self, ref: ItemRef) -> list[Review]:
@@ -402,7 +439,8 @@ class GitHubClient:
             state = _REVIEW_STATES.get(review.state)
             if state is None or review.user is None:  # pending; or its author's account is deleted
                 continue
-            reviews.append(Review(author=review.user.login, state=state, submitted_at=_iso(review.submitted_at)))
+            reviews.append(Review(author=review.user.login, state=state, submitted_at=_iso(review.submitted_at),
+                                  body=review.body or ""))
         return sorted(reviews, key=lambda review: review.submitted_at)
 
     @_neutral_errors
@@ -854,10 +892,20 @@ def _check_run_status(run: CheckRun) -> CommitStatus:
     )
 
 
+def _users_and_teams(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Logins, and the slugs of the teams named "org/team" (GitHub wants the slug alone: a PR can
+    only ask teams of its own organisation)."""
+    users = [n for n in names if "/" not in n]
+    teams = [n.split("/", 1)[1] for n in names if "/" in n]
+    return users, teams
+
+
 def _request_reviews(pull: PullRequest, logins: Sequence[str]) -> bool:
-    """False when GitHub refuses the request (422: not a collaborator, or the PR's author)."""
+    """False when GitHub refuses the request (422: not a collaborator, the PR's author, or a team
+    without access to the repository)."""
+    users, teams = _users_and_teams(logins)
     try:
-        pull.create_review_request(reviewers=list(logins))
+        pull.create_review_request(reviewers=users or NotSet, team_reviewers=teams or NotSet)
     except GithubException as exc:
         if exc.status != 422:
             raise

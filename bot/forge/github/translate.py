@@ -196,6 +196,8 @@ def _item_event(root: _Fields, delivery_id: str, key: str, actions: dict[str, It
     labels_changed = frozenset()
     if action in (ItemAction.LABELED, ItemAction.UNLABELED) and root.present("label"):
         labels_changed = frozenset({root.obj("label").req("name", str)})
+    # pull_request edited names what changed in ``changes``; a new base brings changes.base.
+    base_changed = action is ItemAction.EDITED and root.present("changes") and root.obj("changes").present("base")
     return ItemEvent(
         delivery_id=delivery_id,
         forge=FORGE,
@@ -203,6 +205,7 @@ def _item_event(root: _Fields, delivery_id: str, key: str, actions: dict[str, It
         item=item,
         action=action,
         labels_changed=labels_changed,
+        base_changed=base_changed,
     )
 
 

@@ -27,6 +27,7 @@ from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
     ChangedFile,
+    ChangedFiles,
     Comment,
     CommitStatus,
     DeliveryAttempt,
@@ -137,7 +138,8 @@ class _Gitlab(gitlab.Gitlab):
 
 class GitLabClient:
     name = "gitlab"
-    capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request", closes_as_not_planned=False)
+    capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request", closes_as_not_planned=False,
+                                team_reviews=False)
 
     def __init__(self, url: str, *, token: str, timeout: float = 15.0) -> None:
         # Reads and our updates (add_labels, full assignee lists, state_event, commit statuses) are
@@ -247,17 +249,38 @@ class GitLabClient:
                 raise
         return content.decode("utf-8", errors="replace")
 
-    def changed_files(self, ref: ItemRef) -> list[ChangedFile]:
+    def changed_files(self, ref: ItemRef) -> ChangedFiles:
         # GET .../merge_requests/:iid/diffs (GitLab 15.7+), every page.  python-gitlab has no
         # manager for it (``mr.diffs`` is the *versions* API), hence the raw list.  No fallback to
         # the deprecated ``/changes``: every supported GitLab has ``/diffs``, and ``/changes`` is
         # capped and unpaginated.  Like ``/changes``, it lists at most the instance's
-        # ``diff_max_files`` files (1,000 by default): GitLab keeps no more for an MR.
+        # ``diff_max_files`` files (1,000 by default): GitLab keeps no more for an MR, and stops
+        # earlier when the diff passes its line or size limits.  Whether it stopped is only in the
+        # MR itself: ``changes_count`` is a string, "1000+" when the diff overflowed.
         _require_pull(ref, "changed files")
         path = f"{self._items(ref).path}/{ref.number}/diffs"
         with self._errors(f"list the changed files of {ref}"):
             diffs = self._gl.http_list(path, per_page=self._gl.per_page, get_all=True)
-        return [_changed_file(diff) for diff in diffs]
+        count = str(self._get(ref).get("changes_count") or len(diffs))
+        return ChangedFiles((_changed_file(diff) for diff in diffs), complete=not count.endswith("+"), total=count)
+
+    def label_added_by(self, ref: ItemRef, label: str) -> str | None:
+        # GET .../resource_label_events, every page, oldest first (GitLab 11.3+, all tiers).
+        path = f"{self._items(ref).path}/{ref.number}/resource_label_events"
+        with self._errors(f"list the label events of {ref}"):
+            events = self._gl.http_list(path, per_page=self._gl.per_page, get_all=True)
+        adder = None
+        for event in events:
+            if event.get("action") == "add" and ((event.get("label") or {}).get("name") or "") == label:
+                adder = (event.get("user") or {}).get("username")
+        return adder
+
+    def pulls_by(self, repo: str, login: str, limit: int = 2) -> list[int]:
+        # GET /projects/:id/merge_requests?author_username=&state=all, newest first: one page.
+        with self._errors(f"list the merge requests of {login} in {repo}"):
+            mrs = self._project(repo).mergerequests.list(
+                author_username=login, state="all", per_page=limit, get_all=False)
+        return [mr.iid for mr in mrs][:limit]
 
     def list_reviews(self, ref: ItemRef) -> list[Review]:
         # The MR's current approvals (GitLab Free included).  GitLab says who approved but not

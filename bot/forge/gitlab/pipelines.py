@@ -15,6 +15,7 @@ from bot.forge.gitlab.client import GitLabClient, _require_pull
 # Only these are worth a retry: GitLab's retry re-runs the failed and canceled jobs of a pipeline.
 # Anything else is running (nothing to re-run yet), passed, or waiting for someone (manual).
 _RETRYABLE = frozenset({"failed", "canceled"})
+PIPELINE = "pipeline"  # /test pipeline starts a new MR pipeline
 
 
 class GitLabPipelines:
@@ -41,14 +42,17 @@ class GitLabPipelines:
 
     def run(self, ref: ItemRef, head_sha: str, name: str) -> str | None:
         # POST .../merge_requests/:iid/pipelines: a new MR pipeline at the MR's current head
-        # (GitLab picks the sha; ``head_sha`` and ``name`` cannot steer it).
+        # (GitLab picks the sha; ``head_sha`` cannot steer it).  Only ``/test pipeline`` asks for
+        # one: a new pipeline runs every job, so a job name that is not ours is answered, not run.
+        if name.lower() != PIPELINE:
+            return None
         _require_pull(ref, "pipelines")
         with self._client.sdk(ref.repo, f"start a pipeline for {ref}") as project:
             pipeline = _merge_request(project, ref).pipelines.create({}, retry_transient_errors=False)
         return f"pipeline #{pipeline.id}"
 
     def names(self, ref: ItemRef, head_sha: str) -> list[str]:
-        return []  # a new pipeline runs whatever .gitlab-ci.yml says: nothing to choose by name
+        return [PIPELINE]  # a new pipeline runs whatever .gitlab-ci.yml says: one thing to name
 
 
 def _merge_request(project: Any, ref: ItemRef) -> Any:

@@ -108,7 +108,9 @@ def _item_hook(kind: ItemKind, delivery_id: str, payload: dict) -> Event | None:
     if review_state is not None:
         return ReviewEvent(delivery_id, FORGE, actor, item, state=review_state, url=item.url)
     if action == "update":
-        return ItemEvent(delivery_id, FORGE, actor, item, *_update_action(payload))
+        update, labels = _update_action(payload)
+        base_changed = update is ItemAction.EDITED and _lookup(payload, "changes.target_branch") is not None
+        return ItemEvent(delivery_id, FORGE, actor, item, update, labels, base_changed=base_changed)
     return ItemEvent(delivery_id, FORGE, actor, item, _ITEM_ACTIONS[action])
 
 
