@@ -111,7 +111,7 @@ def serve(kind: str, port: int) -> None:
     sys.path.insert(0, str(ROOT))
     from aiohttp import web
 
-    from bot.intake import MAX_BODY
+    from bot.http_guard import MAX_BODY
 
     handled = 0
     if not kind.startswith("prowlet"):

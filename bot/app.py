@@ -20,7 +20,8 @@ from bot.dispatch import Dispatcher
 from bot.events import Event, ItemAction, ItemEvent, ItemKind
 from bot.forge.base import ForgeClient
 from bot.forge.offloop import AsyncForge
-from bot.intake import MAX_BODY, ForgeIntake, Intake, Translator
+from bot.http_guard import MAX_BODY, BodyReader, Limits
+from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
 from bot.settings import Settings
 from bot.workqueue import KeyedWorkQueue
@@ -95,7 +96,7 @@ def enabled_forges(settings: Settings, config: Config) -> dict[str, EnabledForge
 
 
 def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
-              public_url: str = "http://localhost:8080") -> web.Application:
+              public_url: str = "http://localhost:8080", limits: Limits = Limits()) -> web.Application:
     async_forges = {name: AsyncForge(f.client, f.max_concurrent_requests) for name, f in forges.items()}
     data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(data_dir / "jobs.sqlite3")
@@ -118,6 +119,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         [ForgeIntake(name, f.webhook_secret, f.translate) for name, f in forges.items()],
         queue,
         DeliveryLog(ttl=config.raw.queue.dedup_window),
+        BodyReader(limits),
     )
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())

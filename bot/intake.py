@@ -18,14 +18,13 @@ from aiohttp import web
 
 from bot.dedup import DeliveryLog
 from bot.events import Event, PayloadError, order_key
+from bot.http_guard import BodyReader
 from bot.verify import github_signature_ok, gitlab_token_ok
 from bot.workqueue import KeyedWorkQueue, QueueFull
 
 log = structlog.get_logger("prowlet.intake")
 
 Translator = Callable[[str, str, dict[str, Any]], Event | None]
-
-MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,10 @@ def _decode(body: bytes, content_type: str) -> dict[str, Any] | None:
 
 
 class Intake:
-    def __init__(self, forges: list[ForgeIntake], queue: KeyedWorkQueue[Event], deliveries: DeliveryLog) -> None:
+    def __init__(self, forges: list[ForgeIntake], queue: KeyedWorkQueue[Event], deliveries: DeliveryLog,
+                 bodies: BodyReader | None = None) -> None:
         self._forges = {f.name: f for f in forges}
+        self._bodies = bodies or BodyReader()  # size, time and concurrency limits (bot/http_guard.py)
         self._queue = queue
         self._deliveries = deliveries
 
@@ -79,7 +80,7 @@ class Intake:
         forge = self._forges.get("github")
         if forge is None:
             return _not_configured("GitHub")
-        body = await request.read()
+        body = await self._bodies.read(request)
         if not github_signature_ok(forge.secret, body, request.headers.get("X-Hub-Signature-256")):
             return _reply(401, "bad signature")
         event_type = request.headers.get("X-GitHub-Event")
@@ -92,7 +93,7 @@ class Intake:
             return _not_configured("GitLab")
         if not gitlab_token_ok(forge.secret, request.headers.get("X-Gitlab-Token")):
             return _reply(401, "bad token")
-        body = await request.read()
+        body = await self._bodies.read(request)
         event_type = request.headers.get("X-Gitlab-Event")
         # Idempotency-Key (GitLab 17.4+) is stable across retries; the event UUID is the fallback.
         delivery = request.headers.get("Idempotency-Key") or request.headers.get("X-Gitlab-Event-UUID")
