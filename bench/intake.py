@@ -115,7 +115,7 @@ def serve(kind: str, port: int) -> None:
     sys.path.insert(0, str(ROOT))
     from aiohttp import web
 
-    from bot.intake import MAX_BODY
+    from bot.http_guard import MAX_BODY
 
     handled = 0
     if not kind.startswith("prowlet"):
@@ -185,11 +185,17 @@ def serve(kind: str, port: int) -> None:
         app.on_shutdown.append(drain)
         app.on_cleanup.append(close)
 
-    # Same start-up as bot/cli.py: freeze what start-up allocated, no access log.
+    # Same start-up as bot/cli.py: freeze what start-up allocated, no access log; prowlet on its own
+    # guarded runner (bot/http_guard.py: timeouts, connection cap, no decompression).
     import gc
 
     gc.freeze()
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, shutdown_timeout=5)
+    if kind.startswith("prowlet"):
+        from bot.http_guard import serve as serve_guarded
+
+        serve_guarded(app, "127.0.0.1", port, shutdown_timeout=5)
+    else:
+        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, shutdown_timeout=5)
     print(json.dumps({"handled": handled}), flush=True)
 
 

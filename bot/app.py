@@ -28,7 +28,8 @@ from bot.dispatch import Dispatcher
 from bot.events import Event, ItemAction, ItemEvent, ItemKind
 from bot.forge.base import ForgeClient
 from bot.forge.offloop import AsyncForge
-from bot.intake import MAX_BODY, ForgeIntake, Intake, Translator
+from bot.http_guard import MAX_BODY, BodyReader, Limits
+from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
 from bot.outcomes import Bus
 from bot.repair import Repairer
@@ -157,7 +158,7 @@ def _job_secrets(config: Config, env: Mapping[str, str]) -> dict[str, str]:
 def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
               public_url: str = "http://localhost:8080", stores: Stores | None = None, *,
               dashboard_token: str | None = None, masked: Iterable[str] = (),
-              env: Mapping[str, str] | None = None) -> web.Application:
+              env: Mapping[str, str] | None = None, limits: Limits = Limits()) -> web.Application:
     """``stores``: opened by the caller (``prowlet serve`` reports a failure cleanly); None opens the
     embedded SQLite store under ``data_dir``.  ``masked``: prowlet's own secrets, masked in job logs
     too; ``env``: where job secrets are read from (default: the process environment)."""
@@ -194,6 +195,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         [ForgeIntake(name, f.webhook_secret, f.translate) for name, f in forges.items()],
         stores.events,
         worker.wake,
+        BodyReader(limits),
     )
 
     async def already_handled(forge: str, delivery_id: str) -> bool:

@@ -42,9 +42,9 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from bot.app import build_app, enabled_forges
+    from bot.http_guard import Limits
+    from bot.http_guard import serve as serve_http
     from bot.logs import configure_logging, log
 
     try:
@@ -74,10 +74,10 @@ def serve(args: argparse.Namespace) -> int:
     # Everything imported and configured so far lives for the whole process: move it out of the
     # collector's sight so full collections stay short (bench/intake.py measured the pauses).
     gc.freeze()
+    limits = Limits.from_env()  # the constants, unless a test shortens them
     app = build_app(config, forges, settings.data_dir, settings.public_url, stores,
-                    dashboard_token=settings.dashboard_token, masked=settings.secrets())
-    web.run_app(app, host=args.host,
-                port=args.port, print=None, access_log=None, shutdown_timeout=35)
+                    dashboard_token=settings.dashboard_token, masked=settings.secrets(), limits=limits)
+    serve_http(app, args.host, args.port, limits, shutdown_timeout=35)
     return 0
 
 

@@ -23,13 +23,12 @@ from aiohttp import web
 from bot.events import Event, PayloadError, order_key
 from bot.store.base import EventQueue, StoreUnavailable
 from bot.store.codec import encode
+from bot.http_guard import BodyReader
 from bot.verify import github_signature_ok, gitlab_token_ok
 
 log = structlog.get_logger("prowlet.intake")
 
 Translator = Callable[[str, str, dict[str, Any]], Event | None]
-
-MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,10 @@ def _decode(body: bytes, content_type: str) -> dict[str, Any] | None:
 
 
 class Intake:
-    def __init__(self, forges: list[ForgeIntake], events: EventQueue, on_accept: Callable[[], None]) -> None:
+    def __init__(self, forges: list[ForgeIntake], events: EventQueue, on_accept: Callable[[], None],
+                 bodies: BodyReader | None = None) -> None:
         self._forges = {f.name: f for f in forges}
+        self._bodies = bodies or BodyReader()  # size, time and concurrency limits (bot/http_guard.py)
         self._events = events
         self._on_accept = on_accept  # wakes the worker
 
@@ -83,7 +84,7 @@ class Intake:
         forge = self._forges.get("github")
         if forge is None:
             return _not_configured("GitHub")
-        body = await request.read()
+        body = await self._bodies.read(request)
         if not github_signature_ok(forge.secret, body, request.headers.get("X-Hub-Signature-256")):
             return _reply(401, "bad signature")
         event_type = request.headers.get("X-GitHub-Event")
@@ -96,7 +97,7 @@ class Intake:
             return _not_configured("GitLab")
         if not gitlab_token_ok(forge.secret, request.headers.get("X-Gitlab-Token")):
             return _reply(401, "bad token")
-        body = await request.read()
+        body = await self._bodies.read(request)
         event_type = request.headers.get("X-Gitlab-Event")
         # Idempotency-Key (GitLab 17.4+) is stable across retries; the event UUID is the fallback.
         delivery = request.headers.get("Idempotency-Key") or request.headers.get("X-Gitlab-Event-UUID")

@@ -35,21 +35,51 @@ def configure_logging(secrets: Iterable[str] = (), fmt: str = "auto", level: str
     """``fmt``: "json", "console", or "auto" (console when stderr is a terminal)."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    redact = _Redactor(secrets)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            _Redactor(secrets),
+            redact,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    # SDK and aiohttp loggers go through the stdlib; keep them quiet unless something is wrong.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    _route_stdlib_logging(redact, renderer)
+
+
+class _StdlibHandler(logging.StreamHandler):
+    """Marks the root handler configure_logging installed, so calling it again replaces it."""
+
+
+def _route_stdlib_logging(redact: _Redactor, renderer: Any) -> None:
+    """SDK and aiohttp loggers (``aiohttp.server``, ``aiohttp.web``, ``github``, ``urllib3`` ...) go
+    through the stdlib: render their records with the same processors, so every line is JSON (or
+    console) and redacted like ours; keep them quiet unless something is wrong."""
+    handler = _StdlibHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+    ))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StdlibHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
 
 
 log = structlog.get_logger("prowlet")

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import QUEUE_KEY, EnabledForge, build_app
 from bot.config import Config, parse_config
 from bot.forge.base import Permission
+from bot.http_guard import GuardedAppRunner
 from bot.help import GITLAB_CLASHES
 from plugins import REGISTRY
 from tests.fakes.base import Delivery, FakeForge
@@ -104,6 +105,13 @@ class Bot:
         return [body for author, body in self.fake.comments(REPO, number) if author == self.fake.bot_login]
 
 
+class GuardedTestServer(TestServer):
+    """The app on the runner `prowlet serve` uses (bot/http_guard.py: protocol limits and settings)."""
+
+    async def _make_runner(self, **kwargs: Any) -> GuardedAppRunner:
+        return GuardedAppRunner(self.app, **kwargs)
+
+
 def seed(fake: FakeForge) -> None:
     fake.add_repo(REPO, labels=LABELS)
     fake.set_permission(REPO, AUTHOR, Permission.READ)
@@ -142,7 +150,7 @@ def config(config_data: dict[str, Any]) -> Config:
 @pytest.fixture
 async def bot(fake: FakeForge, config: Config, tmp_path: Path) -> AsyncIterator[Bot]:
     app = build_app(config, {fake.name: enabled(fake)}, tmp_path / "data")
-    async with TestClient(TestServer(app)) as client:
+    async with TestClient(GuardedTestServer(app)) as client:
         yield Bot(client, fake)
 
 
