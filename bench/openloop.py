@@ -53,10 +53,12 @@ def percentile(sorted_values, q: float) -> float:
 class Target:
     """One server: its connection pool and the samples collected over all its chunks."""
 
-    def __init__(self, name: str, port: int, expect: int, args: argparse.Namespace, body: bytes) -> None:
+    def __init__(self, name: str, port: int, expect: int, args: argparse.Namespace,
+                 bodies: list[tuple[bytes, str]]) -> None:
         self.name, self.port, self.expect, self.args = name, port, expect, args
         self.loop = asyncio.get_running_loop()
-        self.head = (
+        # One (head, body) per signed body; requests rotate through them (one per PR).
+        self.messages = [((
             f"POST {args.path} HTTP/1.1\r\n"
             f"Host: {args.host}:{port}\r\n"
             "User-Agent: GitHub-Hookshot/prowlet-bench\r\n"
@@ -64,11 +66,10 @@ class Target:
             "Content-Type: application/json\r\n"
             f"X-GitHub-Event: {args.event}\r\n"
             "X-GitHub-Hook-ID: 1\r\n"
-            f"X-Hub-Signature-256: {args.signature}\r\n"
+            f"X-Hub-Signature-256: {signature}\r\n"
             f"Content-Length: {len(body)}\r\n"
             "X-GitHub-Delivery: "
-        ).encode()
-        self.body = body
+        ).encode(), body) for body, signature in bodies]
         self.idle: deque[Conn] = deque()
         self.backlog: deque[int] = deque()
         self.conns = 0
@@ -116,7 +117,8 @@ class Target:
 
     # --- one chunk ---------------------------------------------------------------------------
     def request_bytes(self, i: int) -> bytes:
-        return b"".join((self.head, f"{self.args.nonce}-{self.chunk_id}-{i}\r\n\r\n".encode(), self.body))
+        head, body = self.messages[i % len(self.messages)]
+        return b"".join((head, f"{self.args.nonce}-{self.chunk_id}-{i}\r\n\r\n".encode(), body))
 
     def due(self, i: int) -> None:
         if self.idle:
@@ -260,13 +262,22 @@ class Conn(asyncio.Protocol):
 
 
 async def amain(args: argparse.Namespace) -> dict:
-    with open(args.body_file, "rb") as f:
-        body = f.read()
+    bodies = []
+    if args.bodies:
+        with open(args.bodies) as listing:
+            for line in listing:
+                if line.strip():
+                    path, signature = line.split()
+                    with open(path, "rb") as f:
+                        bodies.append((f.read(), signature))
+    else:
+        with open(args.body_file, "rb") as f:
+            bodies.append((f.read(), args.signature))
     targets = []
     for spec in args.target:
         name, _, rest = spec.partition("=")
         port, _, expect = rest.partition(":")
-        targets.append(Target(name, int(port), int(expect or 202), args, body))
+        targets.append(Target(name, int(port), int(expect or 202), args, bodies))
     for t in targets:
         await t.preconnect(args.preconnect)
     for r in range(args.rounds):
@@ -287,8 +298,9 @@ def main() -> None:
     p.add_argument("--chunk", type=float, default=2.0, help="measured seconds per target per round")
     p.add_argument("--warmup", type=float, default=0.25, help="unmeasured seconds before each chunk")
     p.add_argument("--first-warmup", type=float, default=1.0, help="warm-up before each target's first chunk")
-    p.add_argument("--body-file", required=True)
-    p.add_argument("--signature", required=True, help="X-Hub-Signature-256 value")
+    p.add_argument("--body-file", help="the one body to send (with --signature)")
+    p.add_argument("--signature", help="X-Hub-Signature-256 value of --body-file")
+    p.add_argument("--bodies", help="instead: a file of 'BODY_FILE SIGNATURE' lines, sent in rotation")
     p.add_argument("--event", default="issue_comment")
     p.add_argument("--nonce", default=uuid.uuid4().hex[:12], help="prefix making X-GitHub-Delivery unique")
     p.add_argument("--max-conns", type=int, default=256)
@@ -297,6 +309,8 @@ def main() -> None:
     p.add_argument("--spin", type=float, default=0.002,
                    help="busy-poll this many seconds before each send instead of sleeping (0: never)")
     args = p.parse_args()
+    if not args.bodies and not (args.body_file and args.signature):
+        sys.exit("openloop: give --bodies, or --body-file with --signature")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("openloop: only sends to the local machine")
     gc.disable()  # a collector pause in the generator would show up as server latency

@@ -1,10 +1,13 @@
 -- wrk script: a signed GitHub webhook with a unique X-GitHub-Delivery per request.
 --
 --   wrk -t1 -c16 -d10s -s bench/webhook.lua http://127.0.0.1:PORT/hook/github -- BODY_FILE SIGNATURE NONCE [EVENT]
+--   wrk ... -- BODIES.list - NONCE [EVENT]      (BODIES.list: one "BODY_FILE SIGNATURE" per line)
 --
--- The body (and so X-Hub-Signature-256) is the same for every request; only the delivery id changes,
--- as "<NONCE>-<thread>-<counter>", so prowlet's DeliveryLog never short-circuits.  Response statuses
--- are counted per thread and printed by done() as one line: "BENCHJSON {...}".
+-- With one body, every request carries the same body (and so X-Hub-Signature-256); with a list, the
+-- requests rotate through the bodies (one per PR, so prowlet's per-PR queue sees many PRs, as in real
+-- traffic).  The delivery id is unique per request, "<NONCE>-<thread>-<counter>", so prowlet never
+-- answers "duplicate".  Response statuses are counted per thread and printed by done() as one line:
+-- "BENCHJSON {...}".
 
 local threads = {}
 
@@ -13,10 +16,26 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
-function init(args)
-   local f = assert(io.open(args[1], "rb"))
-   body = f:read("*a")
+local function slurp(path)
+   local f = assert(io.open(path, "rb"))
+   local data = f:read("*a")
    f:close()
+   return data
+end
+
+function init(args)
+   bodies, signatures = {}, {}
+   if string.sub(args[1], -5) == ".list" then
+      for line in io.lines(args[1]) do
+         local path, sig = string.match(line, "^(%S+)%s+(%S+)$")
+         if path then
+            table.insert(bodies, slurp(path))
+            table.insert(signatures, sig)
+         end
+      end
+   else
+      bodies[1], signatures[1] = slurp(args[1]), args[2]
+   end
    nonce = args[3]
    counter = 0
    statuses = {}
@@ -25,14 +44,15 @@ function init(args)
       ["User-Agent"] = "GitHub-Hookshot/prowlet-bench",
       ["X-GitHub-Event"] = args[4] or "issue_comment",
       ["X-GitHub-Hook-ID"] = "1",
-      ["X-Hub-Signature-256"] = args[2],
    }
 end
 
 function request()
    counter = counter + 1
+   local k = (counter + tid) % #bodies + 1
    hdrs["X-GitHub-Delivery"] = nonce .. "-" .. tid .. "-" .. counter
-   return wrk.format("POST", nil, hdrs, body)
+   hdrs["X-Hub-Signature-256"] = signatures[k]
+   return wrk.format("POST", nil, hdrs, bodies[k])
 end
 
 function response(status, headers, resp_body)

@@ -40,6 +40,7 @@ naming the server without its password.  A command cut off by a dropped connecti
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Any
 
@@ -47,8 +48,9 @@ import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from bot.store.base import Claimed, FailedEvent, QueueStats, StoreUnavailable
 from bot.urls import redact_url, url_secrets
@@ -357,6 +359,59 @@ def _seconds(value: float) -> str:
     return f"{value:.6f}"
 
 
+# ---- one round trip for a burst -------------------------------------------------------------------
+
+class _Coalesced:
+    """Calls of one script made in the same turn of the event loop go to Redis as one pipeline: one
+    write and one round trip for a burst of deliveries (or of acknowledgements), not one each.  Each
+    call still gets its own result; a script Redis lost (a restart) is loaded again and that call
+    re-run on its own."""
+
+    def __init__(self, client: aioredis.Redis, script: AsyncScript) -> None:
+        self._client = client
+        self._script = script
+        self._pending: list[tuple[list[Any], asyncio.Future[Any]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, args: list[Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((args, future))
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[list[Any], asyncio.Future[Any]]]) -> None:
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for args, _ in batch:
+                    pipe.evalsha(self._script.sha, 0, *args)
+                results = await pipe.execute(raise_on_error=False)
+        except Exception as err:  # the connection failed: so did every call in the batch
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(err)
+            return
+        for (args, future), result in zip(batch, results):
+            if isinstance(result, NoScriptError):
+                try:
+                    result = await self._script(args=args)
+                except Exception as err:
+                    result = err
+            if future.done():  # its caller was cancelled
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
 # ---- the queue -----------------------------------------------------------------------------------
 
 class RedisEventQueue:
@@ -364,10 +419,10 @@ class RedisEventQueue:
         self._r = client
         self._p = prefix
         self._unavailable = unavailable
-        self._submit = client.register_script(_SUBMIT)
+        self._submit = _Coalesced(client, client.register_script(_SUBMIT))
         self._claim = client.register_script(_CLAIM)
         self._extend = client.register_script(_EXTEND)
-        self._ack = client.register_script(_ACK)
+        self._ack = _Coalesced(client, client.register_script(_ACK))
         self._fail = client.register_script(_FAIL)
         self._stats = client.register_script(_STATS)
         self._retry_failed = client.register_script(_RETRY_FAILED)
@@ -376,7 +431,7 @@ class RedisEventQueue:
 
     async def submit(self, delivery: str, order_key: str, payload: bytes) -> bool:
         with self._unavailable:
-            return await self._submit(args=[self._p, delivery, order_key, payload]) == 1
+            return await self._submit([self._p, delivery, order_key, payload]) == 1
 
     async def claim(self, consumer: str, limit: int, lease: float) -> list[Claimed]:
         with self._unavailable:
@@ -390,7 +445,7 @@ class RedisEventQueue:
 
     async def ack(self, claimed: Claimed) -> bool:
         with self._unavailable:
-            return await self._ack(args=[self._p, claimed.order_key, claimed.token]) == 1
+            return await self._ack([self._p, claimed.order_key, claimed.token]) == 1
 
     async def fail(self, claimed: Claimed, error: str, retry_in: float | None) -> bool:
         retry = "" if retry_in is None else _seconds(retry_in)
