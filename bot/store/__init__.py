@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from bot.store.base import Claimed, EventQueue, QueueStats, StateStore, Stores, StoreUnavailable
@@ -32,6 +31,6 @@ def open_stores(data_dir: Path, redis_url: str | None = None, *, kind: str | Non
     sqlite = SqliteStores(data_dir, exclusive)
 
     async def close() -> None:
-        await asyncio.get_running_loop().run_in_executor(None, sqlite.close)
+        sqlite.close()  # on the loop: nothing else may use the connection meanwhile (waits for a commit)
 
     return Stores(sqlite.events, sqlite.state, "sqlite", False, close)

@@ -1,9 +1,8 @@
 """The embedded stores: one SQLite file (WAL) under ``PROWLET_DATA_DIR``, for one process.
 
-One thread owns the connection and runs every operation; what queues up while a transaction
-commits goes into the next one (group commit), so a burst of deliveries costs one fsync per batch,
-not one per delivery, while each ``submit`` still returns only after its row is on disk
-(``synchronous=FULL``: a power cut loses nothing acknowledged).
+What queues up while a transaction commits goes into the next one (group commit), so a burst of
+deliveries costs one fsync per batch, not one per delivery, while each ``submit`` still returns only
+after its row is on disk (``synchronous=FULL``: a power cut loses nothing acknowledged).
 
 Only one process may use a data directory (a file lock says so at once); replicas share Redis.
 """
@@ -13,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-import queue
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,67 +74,55 @@ CREATE TABLE IF NOT EXISTS leases (
 
 
 class _Database:
-    """A connection owned by one thread; ``run`` queues an operation and awaits its result."""
+    """One connection; ``run`` queues an operation and awaits its result once it is committed.
+
+    Operations run on the event loop itself (each is a few indexed statements: microseconds), all
+    that queued up since the last commit in one transaction; only the ``COMMIT`` — where SQLite
+    fsyncs the WAL — runs on a thread, and what arrives meanwhile waits for the next batch (group
+    commit).  Handing every operation to a thread cost more in GIL hand-overs than the statements
+    themselves (bench/intake.py)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._ops: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]] | None] = (
-            queue.SimpleQueue())
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="prowlet-sqlite", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise StoreUnavailable(f"cannot open {path}: {self._error}")
+        try:
+            # timeout: how long a statement waits for a short-lived tool's lock (prowlet queue)
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=2)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")  # the WAL is fsynced at each commit
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as err:
+            raise StoreUnavailable(f"cannot open {path}: {err}") from None
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._committing = False
+        self._commit_task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="prowlet-sqlite")
 
     async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        if not self._thread.is_alive():
+        if self._closed:
             raise StoreUnavailable("the SQLite store is closed")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._ops.put((op, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.append((op, future))
+        if len(self._pending) == 1 and not self._committing:
+            loop.call_soon(self._next_batch)
         return await future
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            self._ops.put(None)
-            self._thread.join(10)
+        self._closed = True
+        self._committer.shutdown(wait=True)
+        self._conn.close()
 
-    def _main(self) -> None:
-        try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")  # the WAL is fsynced at each commit
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as err:
-            self._error = err
-            self._ready.set()
+    def _next_batch(self) -> None:
+        if self._committing or not self._pending:
             return
-        self._ready.set()
-        try:
-            while True:
-                first = self._ops.get()
-                if first is None:
-                    return
-                batch = [first]
-                stop = False
-                while len(batch) < MAX_BATCH:
-                    try:
-                        more = self._ops.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        stop = True
-                        break
-                    batch.append(more)
-                self._commit(conn, batch)
-                if stop:
-                    return
-        finally:
-            conn.close()
+        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        self._committing = True
+        results = self._execute(batch)
+        self._commit_task = asyncio.get_running_loop().create_task(self._commit(batch, results))
 
-    @staticmethod
-    def _commit(conn: sqlite3.Connection, batch: list[Any]) -> None:
+    def _execute(self, batch: list[Any]) -> list[tuple[asyncio.Future[Any], bool, Any]]:
+        conn = self._conn
         results: list[tuple[asyncio.Future[Any], bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -152,28 +138,32 @@ class _Database:
                 else:
                     results.append((future, True, value))
                 conn.execute("RELEASE op")
-            conn.execute("COMMIT")
         except sqlite3.Error as err:
             if conn.in_transaction:
                 conn.rollback()
             failure = StoreUnavailable(f"SQLite: {err}")
             results = [(future, False, failure) for _, future in batch]
-        # One wake-up per event loop per batch, not one per operation: each is a syscall.
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-        for result in results:
-            by_loop.setdefault(result[0].get_loop(), []).append(result)
-        for loop, settled in by_loop.items():
-            loop.call_soon_threadsafe(_settle, settled)
+        return results
 
-
-def _settle(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for future, ok, value in results:
-        if future.done():  # the awaiting task was cancelled
-            continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
+    async def _commit(self, batch: list[Any], results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+        try:
+            if self._conn.in_transaction:
+                await asyncio.get_running_loop().run_in_executor(self._committer, self._conn.execute, "COMMIT")
+        except (sqlite3.Error, RuntimeError) as err:  # RuntimeError: the committer was shut down
+            if self._conn.in_transaction:
+                self._conn.rollback()
+            failure = StoreUnavailable(f"SQLite: {err}")
+            results = [(future, False, failure) for _, future in batch]
+        finally:
+            self._committing = False
+        for future, ok, value in results:
+            if future.done():  # the awaiting task was cancelled
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        self._next_batch()
 
 
 class _DataDirLock:
