@@ -125,6 +125,9 @@ async def _purge_forever(stores: Stores, dedup_window: float) -> None:
         try:
             forgotten = await stores.events.purge(time.time() - dedup_window)
             expired = await stores.state.purge()
+            if stores.jobs is not None:  # the job queue and outbox remember their handled entries too
+                await stores.jobs.queue.purge(time.time() - dedup_window)
+                await stores.jobs.outbox.purge(time.time() - dedup_window)
             if forgotten or expired:
                 log.info("store cleaned", deliveries_forgotten=forgotten, state_expired=expired)
         except StoreUnavailable as err:

@@ -299,10 +299,13 @@ class Runner:
 
     async def _enqueue(self, queues: JobQueues, job: JobSpec, change: Change, *, retry_on_loss: bool,
                        job_id: str | None = None) -> JobRecord:
-        record = await self._records.create(job=job.name, forge=change.forge, repo=change.repo,
-                                            number=change.number, sha=change.head_sha, job_id=job_id)
+        """Record, report pending and queue; with a fixed ``job_id``, a rerun of this step finds
+        the record and only makes sure the rest happened (the outbox and the queue drop duplicates)."""
+        existing = await self._records.get(job_id) if job_id is not None else None
+        record = existing or await self._records.create(job=job.name, forge=change.forge, repo=change.repo,
+                                                        number=change.number, sha=change.head_sha, job_id=job_id)
         key = (change.forge, change.repo.lower(), change.number, job.name)
-        for other in await self._records.unfinished():
+        for other in [] if existing else await self._records.unfinished():
             if other.id != record.id and (other.forge, other.repo.lower(), other.number, other.job) == key:
                 # Whichever process runs it stops it within CANCEL_POLL; a queued one never starts.
                 await queues.cancels.request(other.id, Cancel("Superseded.", other.sha == record.sha))
@@ -327,21 +330,25 @@ class Runner:
             bound.warning("a queued job has no record; dropped")
             return
         cancel = await queues.cancels.get(record.id)
+        spec = self._specs.get(queued.job)
         if record.finished:
             # Finished, but the claim was not acknowledged: a crash may have come before the
-            # outcome reached the outbox.  Again (the outbox drops a duplicate).
+            # outcome reached the outbox, or before a lost job's retry was queued.  Again (the
+            # outbox and the queue drop what they already have).
             await queues.report(self._finished(record, replaced=cancel is not None and cancel.replaced))
+            if record.description == WORKER_LOST_RETRIED and spec is not None:
+                await self._enqueue(queues, spec, queued.change, retry_on_loss=False, job_id=retry_id(record.id))
             return
-        spec = self._specs.get(queued.job)
         if record.state == "running":  # claimed before, and its runner stopped renewing: lost
             retry = queued.retry_on_loss and spec is not None and spec.retry_on_worker_loss
-            if retry and spec is not None:
-                # First the retry (its id is fixed, so a rerun of this step queues it once).
-                await self._enqueue(queues, spec, queued.change, retry_on_loss=False, job_id=retry_id(record.id))
             finished = await self._records.finish(record.id, "error", WORKER_LOST_RETRIED if retry else WORKER_LOST)
             if finished is not None:
                 bound.warning("job lost with its worker", retried=retry)
                 await self._report_finished(finished, replaced=False)
+            if retry and spec is not None:
+                # After the error, so the commit's status ends with the retry's; its id is fixed,
+                # so a rerun of this step (the claim retried) queues it once.
+                await self._enqueue(queues, spec, queued.change, retry_on_loss=False, job_id=retry_id(record.id))
             return
         if cancel is not None:
             finished = await self._records.finish(record.id, "error", cancel.reason)
