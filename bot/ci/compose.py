@@ -22,7 +22,7 @@ from bot.ci.workers import CancelFlags, JobQueues, OutboxRelay, decode_job, shar
 from bot.config import Config
 from bot.logs import log
 from bot.outcomes import Bus
-from bot.store.base import Stores
+from bot.store.base import StateStore, Stores
 from bot.worker import EventWorker
 
 JOB_MAX_ATTEMPTS = 10  # a queued job whose handling keeps failing (the store down at its end) is parked after this
@@ -41,10 +41,10 @@ class JobSystem:
     relay: OutboxRelay | None = None  # posts the statuses of every process's jobs
     _data_dir: Path = field(default=Path("."))
 
-    async def start(self, state_store: object | None = None) -> None:
+    async def start(self, state_store: StateStore | None = None) -> None:
         """At start-up: the shared link key, then claiming and relaying."""
         if self.shared is not None and state_store is not None:
-            self.links.use_key(await shared_link_key(state_store, load_key(self._data_dir)))  # type: ignore[arg-type]
+            self.links.use_key(await shared_link_key(state_store, load_key(self._data_dir)))
         if self.relay is not None:
             self.relay.start()
         if self.queue_worker is not None:

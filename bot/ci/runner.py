@@ -168,7 +168,7 @@ class Runner:
         self._max_log_bytes = max_log_bytes
         self._active: dict[tuple[str, str, int, str], _Run] = {}  # newest run per PR and job
         self._runs: dict[str, _Run] = {}  # every run whose task has not ended, by id
-        self._cleanups: set[asyncio.Task[None]] = set()
+        self._cleanups: set[asyncio.Task[object]] = set()  # safety-net finishes still running
         self._closed = False
 
     @property
@@ -264,7 +264,7 @@ class Runner:
     async def close(self) -> None:
         """Kill every job (each recorded and reported as an error) and wait for their tasks."""
         self._closed = True
-        tasks: list[asyncio.Task[None]] = list(self._cleanups)
+        tasks: list[asyncio.Task[object]] = list(self._cleanups)
         for run in list(self._runs.values()):
             if run.task is not None and not run.task.done():
                 if run.abort_reason == "Aborted.":
@@ -292,8 +292,8 @@ class Runner:
         if not run.finished:
             # Safety net: a task cancelled before its first step never ran its handlers.
             task = asyncio.get_running_loop().create_task(self._records.finish(run.id, "error", run.abort_reason))
-            self._cleanups.add(task)  # type: ignore[arg-type]
-            task.add_done_callback(self._cleanups.discard)  # type: ignore[arg-type]
+            self._cleanups.add(task)
+            task.add_done_callback(self._cleanups.discard)
 
     # -- shared: queue, claim, cancel ----------------------------------------------------------------
 
