@@ -16,13 +16,12 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from bot.ci.links import JobLinks, load_key
+from bot.ci.compose import JobSystem, build_job_system
 from bot.ci.native import NativeCI
 from bot.ci.pages import job_routes
-from bot.ci.reporter import StatusReporter
-from bot.ci.runner import Runner, default_executors
+from bot.ci.runner import Runner
 from bot.ci.services import AsyncNativeCI, CIServices
-from bot.ci.store import JobStore
+from bot.ci.store import JobLogs, JobRecords
 from bot.config import Config, ForgeTuning, GitHubTuning
 from bot.dispatch import Dispatcher
 from bot.events import Event, ItemAction, ItemEvent, ItemKind
@@ -49,6 +48,7 @@ STORES_KEY: web.AppKey[Stores] = web.AppKey("stores", Stores)
 DISPATCH_KEY: web.AppKey[Dispatcher] = web.AppKey("dispatcher", Dispatcher)
 RUNNER_KEY: web.AppKey[Runner] = web.AppKey("runner", Runner)
 BUS_KEY: web.AppKey[Bus] = web.AppKey("outcomes", Bus)
+JOBS_KEY: web.AppKey[JobSystem] = web.AppKey("jobs", JobSystem)
 MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
 REPAIR_KEY: web.AppKey[Repairer] = web.AppKey("repair", Repairer)
 SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # start-up discovery, if any
@@ -125,6 +125,9 @@ async def _purge_forever(stores: Stores, dedup_window: float) -> None:
         try:
             forgotten = await stores.events.purge(time.time() - dedup_window)
             expired = await stores.state.purge()
+            if stores.jobs is not None:  # the job queue and outbox remember their handled entries too
+                await stores.jobs.queue.purge(time.time() - dedup_window)
+                await stores.jobs.outbox.purge(time.time() - dedup_window)
             if forgotten or expired:
                 log.info("store cleaned", deliveries_forgotten=forgotten, state_expired=expired)
         except StoreUnavailable as err:
@@ -132,27 +135,15 @@ async def _purge_forever(stores: Stores, dedup_window: float) -> None:
         await asyncio.sleep(PURGE_EVERY)
 
 
-async def _expire_job_logs_forever(store: JobStore, retention: float) -> None:
+async def _expire_job_logs_forever(records: JobRecords, logs: JobLogs, retention: float) -> None:
     while True:
         try:
-            deleted = await asyncio.to_thread(store.delete_logs, time.time() - retention)
+            deleted = await logs.expire(records, time.time() - retention)
             if deleted:
                 log.info("old job logs deleted", count=deleted)
         except OSError as err:
             log.warning("job log clean-up failed", error=str(err))
         await asyncio.sleep(PURGE_EVERY)
-
-
-def _job_secrets(config: Config, env: Mapping[str, str]) -> dict[str, str]:
-    """The values of the variables jobs name in ``secrets:``, read once; each missing one is said
-    once here (its jobs are refused with the same words)."""
-    found = {}
-    for name in dict.fromkeys(n for job in config.raw.jobs for n in job.secrets):
-        if env.get(name):
-            found[name] = env[name]
-        else:
-            log.warning("a job secret is not set in the environment; jobs needing it will be refused", secret=name)
-    return found
 
 
 def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
@@ -164,25 +155,17 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     too; ``env``: where job secrets are read from (default: the process environment)."""
     stores = stores or open_stores(data_dir)
     async_forges = {name: AsyncForge(f.client, f.max_concurrent_requests) for name, f in forges.items()}
-    data_dir.mkdir(parents=True, exist_ok=True)
-    store = JobStore(data_dir / "jobs.sqlite3")
     runner_settings = config.raw.runner
-    links = JobLinks(public_url, load_key(data_dir))
-    bus = Bus()
-    StatusReporter(async_forges).attach(bus)
-    runner = Runner(
-        store, bus, links, data_dir / "workspaces", runner_settings.max_concurrent,
-        executors=default_executors(data_dir, runner_settings.sandbox_paths, runner_settings.container_cli),
-        default_executor=runner_settings.executor, limits=runner_settings.limits,
-        secrets=_job_secrets(config, os.environ if env is None else env), masked=masked,
-    )
+    consumer = consumer_name()
+    jobs = build_job_system(config, stores, data_dir, public_url, posters=async_forges, consumer=consumer,
+                            run_jobs=runner_settings.run_jobs, masked=masked, env=env)
+    runner, bus = jobs.runner, jobs.bus
     ci = CIServices(
         runner=runner,
         jobs=[job.to_spec() for job in config.raw.jobs],
         native={name: AsyncNativeCI(f.native_ci, async_forges[name]) for name, f in forges.items() if f.native_ci},
     )
     dispatcher = Dispatcher(config, async_forges, ci, stores.state)
-    consumer = consumer_name()
     merger = MergeController(config.raw.merge, async_forges, ci, dispatcher.owners_reader, stores.state,
                              holder=consumer) if config.raw.merge else None
     if merger is not None:
@@ -204,12 +187,13 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     repairer = Repairer(async_forges, public_url, already_handled, config.raw.intake.repair_seconds)
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())
-    app.add_routes(job_routes(store, links, dashboard_token, runner_settings.log_retention))
+    app.add_routes(job_routes(jobs.records, jobs.logs, jobs.links, dashboard_token, runner_settings.log_retention))
     app[QUEUE_KEY] = worker
     app[STORES_KEY] = stores
     app[DISPATCH_KEY] = dispatcher
     app[RUNNER_KEY] = runner
     app[BUS_KEY] = bus
+    app[JOBS_KEY] = jobs
     app[REPAIR_KEY] = repairer
     if merger is not None:
         app[MERGE_KEY] = merger
@@ -228,10 +212,12 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         background.append(asyncio.get_running_loop().create_task(
             _purge_forever(stores, queue_settings.dedup_window)))
         used = {job.executor or runner_settings.executor for job in config.raw.jobs}
-        if used:
+        if used and (jobs.shared is None or runner_settings.run_jobs):
             await runner.prepare(sorted(used))
-        background.append(asyncio.get_running_loop().create_task(
-            _expire_job_logs_forever(store, runner_settings.log_retention_seconds)))
+        if jobs.shared is None:  # the shared store expires logs by itself
+            background.append(asyncio.get_running_loop().create_task(
+                _expire_job_logs_forever(jobs.records, jobs.logs, runner_settings.log_retention_seconds)))
+        await jobs.start(stores.state)
         interrupted = await runner.recover()
         if interrupted:
             log.warning("jobs interrupted by a restart reported as errors", jobs=interrupted)
@@ -249,8 +235,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         await asyncio.gather(*background, *discovery, return_exceptions=True)
         if merger is not None:
             await merger.stop()
-        await runner.close()
-        store.close()
+        await jobs.stop(DRAIN_SECONDS)
         for forge in async_forges.values():
             forge.close()
 

@@ -1,4 +1,4 @@
-"""``prowlet serve | check-config | queue | commands`` (also ``python -m bot``)."""
+"""``prowlet serve | worker | check-config | queue | commands`` (also ``python -m bot``)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,47 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker(args: argparse.Namespace) -> int:
+    """Run built-in jobs queued in the shared store (Redis); statuses are posted by `prowlet serve`."""
+    import asyncio
+
+    from bot.logs import configure_logging, log
+
+    try:
+        settings = load_settings()
+    except SettingsError as err:
+        print(f"prowlet: {err}", file=sys.stderr)
+        return 2
+    configure_logging(settings.secrets(), fmt=os.environ.get("PROWLET_LOG_FORMAT", "auto"),
+                      level=os.environ.get("PROWLET_LOG_LEVEL", "info"))
+    if not settings.redis_url:
+        print("prowlet worker: jobs are queued in Redis: set PROWLET_REDIS_URL (the same as prowlet serve's)",
+              file=sys.stderr)
+        return 2
+    try:
+        config = _load(args.config)
+    except ConfigError as err:
+        _print_problems(args.config or "built-in defaults", err)
+        return 1
+    from bot.app import consumer_name
+    from bot.ci.compose import run_worker
+    from bot.store import StoreUnavailable, open_stores
+
+    async def main() -> int:
+        stores = open_stores(settings.data_dir, settings.redis_url, redis_prefix=settings.redis_prefix)
+        try:
+            return await run_worker(config, stores, settings.data_dir, settings.public_url, consumer=consumer_name(),
+                                    masked=settings.secrets())
+        finally:
+            await stores.close()
+
+    try:
+        return asyncio.run(main())
+    except StoreUnavailable as err:
+        log.error("the shared store is unavailable", error=str(err))
+        return 2
+
+
 def queue(args: argparse.Namespace) -> int:
     """What is waiting, how old the oldest is, and what failed (with why); optionally retry."""
     import asyncio
@@ -141,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default=os.environ.get("PROWLET_HOST", "0.0.0.0"))
     p.add_argument("--port", type=int, default=int(os.environ.get("PROWLET_PORT", "8080")))
     p.set_defaults(run=serve)
+
+    p = sub.add_parser("worker", help="run built-in jobs queued in Redis (PROWLET_REDIS_URL); no HTTP, no forge token")
+    p.add_argument("--config", help="YAML config file: the same jobs and runner settings as prowlet serve's")
+    p.set_defaults(run=worker)
 
     p = sub.add_parser("check-config", help="validate a config file; exits non-zero on problems")
     p.add_argument("file")

@@ -193,6 +193,7 @@ class JobSettings:
     processes: int | None = None
     cpu_time: str | None = None
     workspace_size: str | None = None
+    retry_on_worker_loss: bool = False  # with workers: run it once more if its worker dies mid-job
 
     def check(self) -> list[tuple[str, str]]:
         problems = []
@@ -226,7 +227,8 @@ class JobSettings:
                        run_if_changed=self.run_if_changed, skip_if_only_changed=self.skip_if_only_changed,
                        optional=self.optional, repos=tuple(self.repos), timeout=parse_duration(self.timeout) or 1800.0,
                        executor=self.executor, image=self.image, network=self.network, secrets=tuple(self.secrets),
-                       limits=_limits(self.memory, self.processes, self.cpu_time, self.workspace_size, 0))
+                       limits=_limits(self.memory, self.processes, self.cpu_time, self.workspace_size, 0),
+                       retry_on_worker_loss=self.retry_on_worker_loss)
 
 
 @dataclass(frozen=True)
@@ -240,9 +242,17 @@ class RunnerSettings:
     log_retention: str = "30d"  # job logs are deleted this long after the job finished
     sandbox_paths: list[str] = field(default_factory=lambda: list(DEFAULT_SANDBOX_PATHS))
     container_cli: str = "docker"  # or podman
+    # With PROWLET_REDIS_URL (jobs queued in the shared store):
+    run_jobs: bool = True  # `prowlet serve` runs queued jobs too (false: only `prowlet worker`s do)
+    lease: int = 30  # seconds a job's runner may go without a heartbeat before the job is lost
+    shared_log_size: str = "8M"  # how much of each job's log the shared store keeps: its end
 
     def check(self) -> list[tuple[str, str]]:
         problems = [] if 1 <= self.max_concurrent <= 64 else [("max_concurrent", "must be between 1 and 64")]
+        if self.lease < 3:
+            problems.append(("lease", "must be at least 3 seconds (it is renewed every third of it)"))
+        if parse_size(self.shared_log_size) is None:
+            problems.append(("shared_log_size", f"expected a size such as 8M or 64M, got {self.shared_log_size!r}"))
         if self.executor not in EXECUTORS:
             problems.append(("executor", f"must be one of {', '.join(EXECUTORS)}, got {self.executor!r}"))
         problems += _limit_problems("memory", self.memory, parse_size, "a size such as 512M or 4G")
@@ -263,6 +273,10 @@ class RunnerSettings:
     @property
     def log_retention_seconds(self) -> float:
         return parse_duration(self.log_retention) or 30 * 86400.0
+
+    @property
+    def shared_log_bytes(self) -> int:
+        return parse_size(self.shared_log_size) or 8 * 1024 * 1024
 
 
 MERGE_METHODS = ("merge", "squash", "rebase")

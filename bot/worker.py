@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -34,9 +35,13 @@ def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
 
 
 class EventWorker:
-    def __init__(self, events: EventQueue, handle: Handler, *, consumer: str, max_concurrent: int = 32,
-                 lease: float = 60.0, poll: float = 1.0, max_attempts: int = 5, retry_base: float = 2.0) -> None:
+    def __init__(self, events: EventQueue, handle: Callable[[Any, int], Awaitable[None]], *, consumer: str,
+                 max_concurrent: int = 32, lease: float = 60.0, poll: float = 1.0, max_attempts: int = 5,
+                 retry_base: float = 2.0, decode: Callable[[bytes], Any] = decode) -> None:
+        """``decode``: how a payload becomes what ``handle`` takes (default: a webhook's Event; the
+        job queue and the job outbox reuse this worker with their own)."""
         self._events = events
+        self._decode = decode
         self._handle = handle
         self.consumer = consumer
         self._max_concurrent = max_concurrent
@@ -123,7 +128,7 @@ class EventWorker:
     async def _work(self, claimed: Claimed) -> None:
         bound = log.bind(delivery=claimed.delivery, attempt=claimed.attempt)
         try:
-            event = decode(claimed.payload)
+            event = self._decode(claimed.payload)
         except CodecError as err:
             bound.error("stored event cannot be read; parked", error=str(err))
             await self._finish(self._events.fail(claimed, str(err), None), bound)

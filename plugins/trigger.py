@@ -223,7 +223,7 @@ async def _rerun(ctx: Context, inv: Invocation, required_only: bool) -> None:
     runner = ctx.ci.runner
     again: list[JobSpec] = []
     if runner is not None:
-        latest = runner.latest(ctx.forge.name, ctx.event.repo, item.head_sha or "")
+        latest = await runner.latest(ctx.forge.name, ctx.event.repo, item.head_sha or "")
         all_jobs = ctx.ci.jobs_for(ctx.event.repo)
         again = [job for job in all_jobs if job.name in latest and latest[job.name].state in FAILED]
         again += [job for job in jobs if not job.optional and job.name not in latest and job not in again]

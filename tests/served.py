@@ -1,5 +1,5 @@
-"""`prowlet serve` as a real process, configured only by the environment, for tests that need the
-real entry point: start-up and shutdown, crashes (SIGKILL), replicas."""
+"""`prowlet serve` and `prowlet worker` as real processes, configured only by the environment, for
+tests that need the real entry point: start-up and shutdown, crashes (SIGKILL), replicas, workers."""
 
 from __future__ import annotations
 
@@ -63,29 +63,17 @@ def forge_env(*fakes: FakeForge) -> dict[str, str]:
     return env
 
 
-class Served:
-    def __init__(self, env: dict[str, str], tmp_path: Path, *, data_dir: Path | None = None, name: str = "prowlet",
-                 args: tuple[str, ...] = ()) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+class _Process:
+    def __init__(self, command: list[str], env: dict[str, str], tmp_path: Path, data_dir: Path | None,
+                 name: str) -> None:
+        self.name = name
         self.log_path = tmp_path / f"{name}.log"
         self._log = self.log_path.open("w")
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GITLAB_", "PROWLET_"))}
         # Unbuffered: a process killed with SIGKILL still leaves every line it logged.
         full_env.update(PROWLET_LOG_FORMAT="json", PROWLET_DATA_DIR=str(data_dir or tmp_path), PYTHONUNBUFFERED="1")
         full_env.update(env)
-        self.proc = subprocess.Popen([str(PROWLET), "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
-                                     env=full_env, stderr=self._log, stdout=self._log)
-
-        def up() -> bool:
-            try:
-                get_json(self.base + "/healthz")
-                return True
-            except OSError:
-                assert self.proc.poll() is None, self.log_path.read_text()
-                return False
-
-        wait_for(up, "prowlet to listen")
+        self.proc = subprocess.Popen([str(PROWLET), *command], env=full_env, stderr=self._log, stdout=self._log)
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -99,4 +87,44 @@ class Served:
         self._log.close()
 
     def log_lines(self) -> list[dict]:
-        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.startswith("{")]
+        lines = []
+        for line in self.log_path.read_text().splitlines():
+            if line.startswith("{"):
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:  # the last line, being written as we read
+                    continue
+        return lines
+
+
+class Worker(_Process):
+    """`prowlet worker`: ready once it says so in its log."""
+
+    def __init__(self, env: dict[str, str], tmp_path: Path, *, data_dir: Path, name: str = "worker",
+                 args: tuple[str, ...] = ()) -> None:
+        super().__init__(["worker", *args], env, tmp_path, data_dir, name)
+
+        def ready() -> bool:
+            assert self.proc.poll() is None, self.log_path.read_text()
+            return any(line.get("event") == "prowlet worker ready" for line in self.log_lines())
+
+        wait_for(ready, f"{name} to be ready")
+
+
+class Served(_Process):
+    def __init__(self, env: dict[str, str], tmp_path: Path, *, data_dir: Path | None = None, name: str = "prowlet",
+                 args: tuple[str, ...] = ()) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        super().__init__(["serve", "--host", "127.0.0.1", "--port", str(self.port), *args], env, tmp_path, data_dir,
+                         name)
+
+        def up() -> bool:
+            try:
+                get_json(self.base + "/healthz")
+                return True
+            except OSError:
+                assert self.proc.poll() is None, self.log_path.read_text()
+                return False
+
+        wait_for(up, "prowlet to listen")

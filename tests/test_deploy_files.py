@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_compose_runs_two_replicas_on_one_durable_redis_behind_the_proxy() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    replicas = [name for name, svc in services.items() if svc.get("image") == "prowlet:local"]
+    replicas = [name for name, svc in services.items() if svc.get("image") == "prowlet:local" and "command" not in svc]
     assert replicas == ["prowlet-1", "prowlet-2"]
     for name in replicas:
         env = services[name]["environment"]
@@ -28,3 +28,12 @@ def test_compose_runs_two_replicas_on_one_durable_redis_behind_the_proxy() -> No
     assert re.findall(r"server (\S+):8080", upstream) == replicas
     assert "non_idempotent" in nginx  # a webhook a dying replica refused is tried on the other
     assert services["proxy"]["ports"] == ["8080:8080"]
+
+
+def test_compose_runs_a_job_worker_that_holds_no_forge_credentials() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    worker = services["worker"]
+    assert worker["image"] == "prowlet:local" and worker["command"] == ["prowlet", "worker"]
+    assert worker["environment"]["PROWLET_REDIS_URL"] == services["prowlet-1"]["environment"]["PROWLET_REDIS_URL"]
+    assert not [k for k in worker["environment"] if k.startswith(("GITHUB_", "GITLAB_"))]
+    assert "ports" not in worker and worker["healthcheck"] == {"disable": True}

@@ -23,7 +23,7 @@ from bot.ci.links import JobLinks
 from bot.ci.pages import job_routes
 from bot.ci.reporter import StatusReporter
 from bot.ci.runner import Runner, format_duration
-from bot.ci.store import JobRecord, JobStore
+from bot.ci.store import FileJobLogs, JobRecord, JobStore, SqliteJobRecords
 from bot.forge.base import CommitStatus, ForgeUnavailableError, GitSource, StatusState
 from bot.outcomes import Bus
 
@@ -85,7 +85,7 @@ async def make_harness(
 ) -> AsyncIterator[Harness]:
     store = JobStore(tmp / "data" / "jobs.sqlite3")
     app = web.Application()
-    app.add_routes(job_routes(store, JobLinks("http://unused", KEY)))  # pages check tokens, not URLs
+    app.add_routes(job_routes(SqliteJobRecords(store), FileJobLogs(store), JobLinks("http://unused", KEY)))  # pages check tokens, not URLs
     async with TestClient(TestServer(app)) as client:
         base_url = str(client.make_url("")).rstrip("/")
         links = JobLinks(base_url + "/", KEY)
@@ -94,7 +94,8 @@ async def make_harness(
         StatusReporter({"github": poster}).attach(bus)
         # These tests are about process control, so they run jobs as plain processes (they watch
         # pid files outside the workspace); tests/test_sandbox.py runs jobs in the sandbox.
-        runner = Runner(store, bus, links, tmp / "work", max_concurrent, default_executor="process",
+        runner = Runner(SqliteJobRecords(store), FileJobLogs(store), bus, links, tmp / "work", max_concurrent,
+                        default_executor="process",
                         kill_grace=0.3, max_log_bytes=max_log_bytes)
         yield Harness(tmp, store, poster, runner, client, base_url, links)
         await runner.close()
@@ -174,7 +175,7 @@ async def test_outcome_becomes_status_with_working_link(
             assert resp.status == 200
             assert "unit" in await resp.text()
     assert not (h.tmp / "work" / record.id).exists(), "workspace must be deleted after the job"
-    assert h.runner.latest("github", REPO, SHA) == {"unit": record}
+    assert await h.runner.latest("github", REPO, SHA) == {"unit": record}
 
 
 @pytest.mark.parametrize(
@@ -520,7 +521,7 @@ async def test_a_new_run_supersedes_the_running_one(
     assert statuses_of(record.id) == [(PENDING, "Job triggered."), (SUCCESS, "Job succeeded.")]
     if second == {}:  # same commit: the last word on the context is the new run's
         assert h.poster.states(SHA, "unit")[-1] == (SUCCESS, "Job succeeded.")
-        assert h.runner.latest("github", REPO, SHA)["unit"].id == record.id
+        assert (await h.runner.latest("github", REPO, SHA))["unit"].id == record.id
 
 
 async def test_close_kills_running_jobs_and_reports_them(h: Harness) -> None:
@@ -596,7 +597,7 @@ async def test_recover_reports_jobs_interrupted_by_a_restart(tmp_path: Path) -> 
     bus = Bus()
     StatusReporter({"github": poster}).attach(bus)
     links = JobLinks("https://prowlet.example.com", KEY)
-    runner = Runner(store, bus, links, tmp_path / "work")
+    runner = Runner(SqliteJobRecords(store), FileJobLogs(store), bus, links, tmp_path / "work")
     assert await runner.recover() == 2
 
     for record in (running, queued):

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.ci.links import JobLinks
 from bot.ci.pages import PAGE_LOG_BYTES, job_routes
-from bot.ci.store import JobRecord, JobStore
+from bot.ci.store import FileJobLogs, JobRecord, JobStore, SqliteJobRecords
 
 SHA = "c0ffee" + "0" * 34
 LINKS = JobLinks("https://prowlet.example.com", b"k" * 32)
@@ -30,7 +30,7 @@ def store(tmp_path: Path) -> JobStore:
 @pytest.fixture
 async def client(store: JobStore) -> AsyncIterator[TestClient]:
     app = web.Application()
-    app.add_routes(job_routes(store, LINKS, DASHBOARD, "30d"))
+    app.add_routes(job_routes(SqliteJobRecords(store), FileJobLogs(store), LINKS, DASHBOARD, "30d"))
     async with TestClient(TestServer(app)) as c:
         yield c
 

@@ -31,7 +31,7 @@ from bot.ci.links import JobLinks, load_key
 from bot.ci.pages import job_routes
 from bot.ci.reporter import StatusReporter
 from bot.ci.runner import Runner
-from bot.ci.store import JobRecord, JobStore
+from bot.ci.store import FileJobLogs, JobRecord, JobStore, SqliteJobRecords
 from bot.forge.base import CommitStatus, GitSource
 from bot.outcomes import Bus
 
@@ -127,7 +127,7 @@ async def h(planted_bot_secrets: None) -> AsyncIterator[Harness]:
     sandbox = SandboxExecutor(readonly=(*SandboxExecutor().readonly, str(root)), hidden=[data])
     executors = Executors({"sandbox": sandbox, "container": ContainerExecutor(), "process": ProcessExecutor()})
     app = web.Application()
-    app.add_routes(job_routes(store, links))
+    app.add_routes(job_routes(SqliteJobRecords(store), FileJobLogs(store), links))
     posted: list[CommitStatus] = []
 
     class Poster:
@@ -138,7 +138,7 @@ async def h(planted_bot_secrets: None) -> AsyncIterator[Harness]:
     StatusReporter({"github": Poster()}).attach(bus)
     marker = f"prowlet-test-{uuid.uuid4().hex}"
     async with TestClient(TestServer(app)) as client:
-        runner = Runner(store, bus, links, data / "workspaces", 2, executors=executors, kill_grace=0.5,
+        runner = Runner(SqliteJobRecords(store), FileJobLogs(store), bus, links, data / "workspaces", 2, executors=executors, kill_grace=0.5,
                         secrets={"DEPLOY_KEY": DEPLOY_KEY, "OTHER_JOBS_KEY": "other-jobs-secret-value"})
         yield Harness(root, data, store, runner, client, links, posted, marker)
         await runner.close()

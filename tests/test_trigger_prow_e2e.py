@@ -25,10 +25,10 @@ def config_data(tmp_path: Any) -> dict[str, Any]:
     ]}
 
 
-def started(bot: Bot, number: int) -> set[str]:
+async def started(bot: Bot, number: int) -> set[str]:
     """The jobs started so far on the PR/MR's head (recorded before ``start`` returns)."""
     runner = bot.client.app[RUNNER_KEY]
-    return set(runner.latest(bot.fake.name, REPO, bot.fake.head_sha(REPO, number)))
+    return set(await runner.latest(bot.fake.name, REPO, bot.fake.head_sha(REPO, number)))
 
 
 async def _open(bot: Bot, author: str, *, draft: bool = False, labels: tuple[str, ...] = ()) -> int:
@@ -45,7 +45,7 @@ def _plain(comment: str) -> str:
 
 async def test_a_trusted_authors_draft_is_skipped_with_prows_message(bot: Bot) -> None:
     number = await _open(bot, COLLAB, draft=True)
-    assert started(bot, number) == set()
+    assert await started(bot, number) == set()
     (note,) = [_plain(c) for c in bot.bot_comments(number)]
     assert note.startswith("Skipping CI for Draft Pull Request.") and "`/test all`" in note
 
@@ -61,7 +61,7 @@ async def test_an_untrusted_change_opened_with_ok_to_test_is_greeted_without_nee
     assert bot.fake.labels(REPO, number) == {"ok-to-test"}
     (greeting,) = [_plain(c) for c in bot.bot_comments(number)]
     assert f"Hi @{AUTHOR}" in greeting and "/ok-to-test" in greeting
-    assert started(bot, number) == set()  # as Prow: opening runs an untrusted change's jobs for nobody
+    assert await started(bot, number) == set()  # as Prow: opening runs an untrusted change's jobs for nobody
 
 
 @pytest.mark.parametrize("command", ["/test unit", "/retest"], ids=["test", "retest"])
@@ -76,7 +76,7 @@ async def test_test_keeps_needs_ok_to_test_without_ok_to_test(bot: Bot) -> None:
     number = await _open(bot, AUTHOR)
     await bot.deliver(bot.fake.comment(REPO, number, COLLAB, "/test unit"))
     assert "needs-ok-to-test" in bot.fake.labels(REPO, number)
-    assert started(bot, number) == {"unit"}  # a trusted commenter may still run a job
+    assert await started(bot, number) == {"unit"}  # a trusted commenter may still run a job
 
 
 async def test_a_new_base_branch_reruns_the_jobs(bot: Bot) -> None:
@@ -93,9 +93,9 @@ async def test_a_new_title_runs_nothing(bot: Bot) -> None:
     sha = bot.fake.head_sha(REPO, number)
     await settle(bot, sha, JOBS)
     runner = bot.client.app[RUNNER_KEY]
-    ids = {name: record.id for name, record in runner.latest(bot.fake.name, REPO, sha).items()}
+    ids = {name: record.id for name, record in (await runner.latest(bot.fake.name, REPO, sha)).items()}
     await bot.deliver(bot.fake.edit_pull(REPO, number, COLLAB, title="A better title"))
-    assert {name: record.id for name, record in runner.latest(bot.fake.name, REPO, sha).items()} == ids
+    assert {name: record.id for name, record in (await runner.latest(bot.fake.name, REPO, sha)).items()} == ids
 
 
 @pytest.mark.parametrize(
@@ -115,11 +115,11 @@ async def test_a_new_title_runs_nothing(bot: Bot) -> None:
 )
 async def test_labels_added_by_hand(bot: Bot, author: str, label: str, runs: bool) -> None:
     number = await _open(bot, author)
-    before = {name: r.id for name, r in bot.client.app[RUNNER_KEY].latest(
-        bot.fake.name, REPO, bot.fake.head_sha(REPO, number)).items()}
+    before = {name: r.id for name, r in (await bot.client.app[RUNNER_KEY].latest(
+        bot.fake.name, REPO, bot.fake.head_sha(REPO, number))).items()}
     await bot.deliver(bot.fake.label(REPO, number, COLLAB, label))
-    after = {name: r.id for name, r in bot.client.app[RUNNER_KEY].latest(
-        bot.fake.name, REPO, bot.fake.head_sha(REPO, number)).items()}
+    after = {name: r.id for name, r in (await bot.client.app[RUNNER_KEY].latest(
+        bot.fake.name, REPO, bot.fake.head_sha(REPO, number))).items()}
     assert (after.keys() == JOBS and after != before) is runs
 
 
@@ -129,9 +129,9 @@ async def test_retest_required_leaves_failed_optional_jobs(bot: Bot) -> None:
     first = await settle(bot, sha, JOBS)
     assert first["flaky"][-1] in ("failure", "failed")
     runner = bot.client.app[RUNNER_KEY]
-    ids = {name: record.id for name, record in runner.latest(bot.fake.name, REPO, sha).items()}
+    ids = {name: record.id for name, record in (await runner.latest(bot.fake.name, REPO, sha)).items()}
     await bot.deliver(bot.fake.comment(REPO, number, OUTSIDER, "/retest-required"))
-    assert {name: record.id for name, record in runner.latest(bot.fake.name, REPO, sha).items()} == ids
+    assert {name: record.id for name, record in (await runner.latest(bot.fake.name, REPO, sha)).items()} == ids
     assert "no required job has failed" in bot.bot_comments(number)[-1]
     await bot.deliver(bot.fake.comment(REPO, number, OUTSIDER, "/retest"))
-    assert runner.latest(bot.fake.name, REPO, sha)["flaky"].id != ids["flaky"]
+    assert (await runner.latest(bot.fake.name, REPO, sha))["flaky"].id != ids["flaky"]

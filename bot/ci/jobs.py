@@ -35,6 +35,7 @@ class JobSpec:
     network: bool = True  # False: the job gets no network (its own empty network namespace)
     secrets: tuple[str, ...] = ()  # names of prowlet's environment variables passed to this job
     limits: Limits = Limits()  # None fields: the runner's defaults
+    retry_on_worker_loss: bool = False  # idempotent: queued once more when the worker running it dies
 
     def __post_init__(self) -> None:
         if not JOB_NAME.fullmatch(self.name):

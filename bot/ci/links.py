@@ -1,7 +1,8 @@
 """Capability links to job pages: ``/jobs/<id>/<token>``, the token an HMAC of the id.
 
-The key is 32 random bytes in ``PROWLET_DATA_DIR/job-links.key`` (mode 0600), made at first start,
-so links posted to the forge keep working across restarts and nobody can make one for another job
+The key is 32 random bytes in ``PROWLET_DATA_DIR/job-links.key`` (mode 0600), made at first start
+(with Redis, the first process's key is shared through the store, so every replica serves every
+link), so links posted to the forge keep working across restarts and nobody can make one for another job
 (ids alone are not secrets: they show in logs).  Without the right token a job page is a 404,
 exactly like a job that does not exist.
 """
@@ -41,6 +42,12 @@ class JobLinks:
         if len(key) < 16:
             raise ValueError("the job link key is too short")
         self._public_url = public_url.rstrip("/")
+        self._key = key
+
+    def use_key(self, key: bytes) -> None:
+        """From now on, links made with this key (replicas share one: ``bot.ci.workers``)."""
+        if len(key) < 16:
+            raise ValueError("the job link key is too short")
         self._key = key
 
     def token(self, job_id: str) -> str:

@@ -6,7 +6,8 @@ not exist.  ``GET /jobs`` (the 100 newest, linked with their tokens) needs the d
 (``PROWLET_DASHBOARD_TOKEN``, as ``?token=`` or ``Authorization: Bearer``); without one configured
 it is a 404 too.  Ids are checked against ``[0-9a-f]{32}`` before anything touches the disk, logs and
 every field are HTML-escaped, and every page forbids scripts (Content-Security-Policy), so a job
-printing ``<script>`` shows it and nothing more.
+printing ``<script>`` shows it and nothing more.  Records and logs come from ``JobRecords`` and
+``JobLogs``: with the shared store, any replica serves any job, whichever process ran it.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from __future__ import annotations
 import hmac
 import html
 import time
-from pathlib import Path
-
 from aiohttp import web
 
+from bot.ci.limits import human_size
 from bot.ci.links import JobLinks
-from bot.ci.store import JobRecord, JobStore, valid_id
+from bot.ci.store import JobLogs, JobRecord, JobRecords, valid_id
 
 RECENT = 100
 PAGE_LOG_BYTES = 256 * 1024  # the page shows the log's tail; /log has all of it
@@ -57,18 +57,6 @@ def _not_found() -> web.Response:
     return web.Response(status=404, text="no such job\n", content_type="text/plain", headers=_HEADERS)
 
 
-def _read_tail(path: Path, limit: int) -> tuple[str, bool]:
-    """The last ``limit`` bytes of the log (decoded leniently), and whether it was cut."""
-    try:
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            f.seek(max(size - limit, 0))
-            data = f.read()
-    except FileNotFoundError:
-        return "", False
-    return data.decode(errors="replace"), size > limit
-
-
 def _dashboard_allowed(request: web.Request, dashboard_token: str | None) -> bool:
     if not dashboard_token:
         return False
@@ -77,19 +65,19 @@ def _dashboard_allowed(request: web.Request, dashboard_token: str | None) -> boo
     return hmac.compare_digest(given.encode(), dashboard_token.encode())
 
 
-def job_routes(store: JobStore, links: JobLinks, dashboard_token: str | None = None,
+def job_routes(records: JobRecords, logs: JobLogs, links: JobLinks, dashboard_token: str | None = None,
                log_retention: str = "") -> list[web.RouteDef]:
-    def lookup(request: web.Request) -> JobRecord | None:
+    async def lookup(request: web.Request) -> JobRecord | None:
         job_id, token = request.match_info["id"], request.match_info["token"]
         if not valid_id(job_id) or not links.valid(job_id, token):
             return None
-        return store.get(job_id)
+        return await records.get(job_id)
 
     async def index(request: web.Request) -> web.Response:
         if not _dashboard_allowed(request, dashboard_token):
             return _not_found()
         rows = []
-        for r in store.recent(RECENT):
+        for r in await records.recent(RECENT):
             rows.append(
                 f'<tr><td><a href="{html.escape(links.path(r.id))}">{html.escape(r.job)}</a></td><td>{html.escape(r.forge)}</td>'
                 f"<td>{html.escape(r.repo)}</td><td>#{r.number}</td><td><code>{html.escape(r.sha[:12])}</code></td>"
@@ -105,11 +93,11 @@ def job_routes(store: JobStore, links: JobLinks, dashboard_token: str | None = N
         return _page("prowlet jobs", body)
 
     async def page(request: web.Request) -> web.Response:
-        record = lookup(request)
+        record = await lookup(request)
         if record is None:
             return _not_found()
-        path = store.log_path(record.id)
-        text, cut = _read_tail(path, PAGE_LOG_BYTES)
+        tail = await logs.tail(record.id, PAGE_LOG_BYTES)
+        text = tail.data.decode(errors="replace")
         e = html.escape
         fields = [
             ("job", e(record.job)),
@@ -124,8 +112,11 @@ def job_routes(store: JobStore, links: JobLinks, dashboard_token: str | None = N
             ("exit code", "—" if record.exit_code is None else str(record.exit_code)),
         ]
         table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in fields)
-        note = f"<p>Showing the last {PAGE_LOG_BYTES // 1024} KiB.</p>" if cut else ""
-        if record.finished and not path.exists():
+        note = f"<p>Showing the last {PAGE_LOG_BYTES // 1024} KiB.</p>" if tail.size > PAGE_LOG_BYTES else ""
+        if tail.dropped and logs.keep is not None:
+            note += (f"<p>The shared store keeps the last {human_size(logs.keep)} of each log: the first "
+                     f"{tail.dropped:,} of its {tail.size:,} bytes are gone.</p>")
+        if record.finished and not tail.exists:
             kept = f" (logs are kept for {e(log_retention)})" if log_retention else ""
             note = f"<p>The log has been deleted{kept}.</p>"
         body = (
@@ -135,13 +126,16 @@ def job_routes(store: JobStore, links: JobLinks, dashboard_token: str | None = N
         return _page(f"{record.job} {record.state}", body, refresh=not record.finished)
 
     async def plain_log(request: web.Request) -> web.StreamResponse:
-        record = lookup(request)
+        record = await lookup(request)
         if record is None:
             return _not_found()
-        path = store.log_path(record.id)
-        if not path.exists():
-            return web.Response(text="", content_type="text/plain", charset="utf-8", headers=_HEADERS)
-        return web.FileResponse(path, headers={**_HEADERS, "Content-Type": "text/plain; charset=utf-8"})
+        path = logs.local_path(record.id)
+        if path is not None:
+            if not path.exists():
+                return web.Response(text="", content_type="text/plain", charset="utf-8", headers=_HEADERS)
+            return web.FileResponse(path, headers={**_HEADERS, "Content-Type": "text/plain; charset=utf-8"})
+        tail = await logs.tail(record.id)  # at most what the shared store keeps
+        return web.Response(body=tail.data, content_type="text/plain", charset="utf-8", headers=_HEADERS)
 
     return [
         web.get("/jobs", index),

@@ -39,11 +39,19 @@ class StatusReporter:
         if not outcome.replaced:
             await self._post(outcome, _FINAL[outcome.state])
 
-    async def _post(self, o: JobStarted | JobFinished, state: StatusState) -> None:
+    async def deliver(self, outcome: JobStarted | JobFinished) -> None:
+        """Post the status for one outcome and raise when the forge refuses: the job outbox
+        (bot.ci.workers) retries it, where the in-process bus would only log it."""
+        if isinstance(outcome, JobStarted):
+            await self._post(outcome, StatusState.PENDING, strict=True)
+        elif not outcome.replaced:
+            await self._post(outcome, _FINAL[outcome.state], strict=True)
+
+    async def _post(self, o: JobStarted | JobFinished, state: StatusState, strict: bool = False) -> None:
         poster = self._posters.get(o.forge)
         if poster is None:
             log.warning("no status poster for forge", forge=o.forge, job=o.job, job_id=o.job_id)
-            return
+            return  # not an error to retry: no process of this deployment has that forge
         status = CommitStatus(o.job, state, o.description, o.url)
         key = (o.forge, o.repo.lower(), o.sha, o.job)
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
@@ -54,6 +62,8 @@ class StatusReporter:
         except asyncio.CancelledError:
             raise
         except Exception as err:  # noqa: BLE001 - a forge outage must not stop the runner
+            if strict:
+                raise
             log.warning("could not post job status", forge=o.forge, repo=o.repo, sha=o.sha, job=o.job,
                         job_id=o.job_id, state=state.value, error=str(err))
         finally:

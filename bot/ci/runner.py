@@ -1,9 +1,15 @@
 """The job lifecycle (Prow's plank): record a job, run it through its executor, record the outcome.
 
 A record goes pending (triggered, maybe queued behind ``max_concurrent``) → running → success |
-failure | error, and is finished exactly once (``JobStore.finish``), by its own task or by
+failure | error, and is finished exactly once (``JobRecords.finish``), by its own task or by
 ``recover`` after a restart.  Each step is published on the outcome bus (``JobStarted``,
 ``JobFinished``); the status reporter and anything else that cares listen there.
+
+Two ways to run (``queues``):
+- embedded (SQLite, one process): ``start`` runs the job here, in a task of this process.
+- shared (Redis): ``start`` records the job and queues it (``bot.ci.workers``); ``run_claimed``
+  runs a queued job wherever it was claimed (``prowlet serve`` or ``prowlet worker``).  Outcomes
+  that must become statuses go through the store's outbox to the one reporter, in order.
 
 The pieces: ``workspace`` (the git checkout), ``executors`` (what a job can reach), ``limits``
 (what it may use), ``process`` (stopping its whole tree), ``masking`` (no secret in a stored log).
@@ -19,7 +25,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import BinaryIO
+import uuid
 
 from bot.ci import process
 from bot.ci.executors import (
@@ -29,13 +35,17 @@ from bot.ci.jobs import Change, JobSpec
 from bot.ci.limits import Limits, human_seconds, human_size, watch
 from bot.ci.links import JobLinks
 from bot.ci.masking import Masker, StreamMasker, header_secrets
-from bot.ci.store import JobRecord, JobStore
+from bot.ci.store import JobLogs, JobRecord, JobRecords, LogWriter
+from bot.ci.workers import WORKER_LOST, WORKER_LOST_RETRIED, Cancel, JobQueues, QueuedJob, encode_job
 from bot.ci.workspace import CheckoutFailed, GitTimedOut, GitWorkspace
 from bot.logs import log
 from bot.outcomes import Bus, JobFinished, JobStarted
+from bot.store.base import StoreUnavailable
 
 MAX_LOG_BYTES = 50 * 1024 * 1024  # per job: past this the job is stopped
 PIPE_DRAIN_SECONDS = 2.0  # after the job, how long its output may still take to arrive
+CANCEL_POLL = 1.0  # how often a job run from the shared queue looks for its cancel flag
+WAIT_POLL = 0.1  # ``wait`` on a job running elsewhere
 format_duration = human_seconds
 
 
@@ -56,6 +66,7 @@ class _Run:
     previous: asyncio.Task[None] | None = None  # the run this one superseded: awaited before starting
     abort_reason: str = "Aborted."
     replaced: bool = False  # superseded by a run on the same commit: its status speaks for both
+    finished: bool = False  # its outcome is recorded (by its task, or by someone else first)
 
     @property
     def id(self) -> str:
@@ -68,19 +79,21 @@ class _Run:
 
 
 class _JobLog:
-    """The job's log file: everything written passes the masker; at most ``cap`` bytes are kept."""
+    """The job's log: everything written passes the masker; at most ``cap`` bytes are kept."""
 
-    def __init__(self, file: BinaryIO, masker: Masker, cap: int) -> None:
-        self._file = file
+    def __init__(self, writer: LogWriter, masker: Masker, cap: int) -> None:
+        self._writer = writer
         self._masker = masker
         self._stream: StreamMasker = masker.stream()
         self.cap = cap
+        self.size = 0
         self.full = asyncio.Event()
 
     def _put(self, data: bytes) -> None:
-        room = self.cap - self._file.tell()
+        room = self.cap - self.size
         if room > 0:
-            self._file.write(data[:room])
+            self._writer.write(data[:room])
+            self.size += min(room, len(data))
         if len(data) > room:
             self.full.set()
 
@@ -94,7 +107,9 @@ class _JobLog:
     def note(self, text: str) -> None:
         """A line of prowlet's own; never counted against the cap, so a stop is always explained."""
         self.end_stream()
-        self._file.write(self._masker.mask(f"# prowlet: {text}\n".encode()))
+        line = self._masker.mask(f"# prowlet: {text}\n".encode())
+        self._writer.write(line)
+        self.size += len(line)
 
 
 def merged_limits(defaults: Limits, job: Limits) -> Limits:
@@ -106,15 +121,23 @@ def merged_limits(defaults: Limits, job: Limits) -> Limits:
     return Limits(**{f.name: pick(f.name) for f in fields(Limits)})
 
 
+def retry_id(job_id: str) -> str:
+    """The id of a lost job's one retry: the same whoever queues it, so it is queued once."""
+    return uuid.uuid5(uuid.NAMESPACE_OID, f"prowlet-retry:{job_id}").hex
+
+
 class Runner:
     def __init__(
         self,
-        store: JobStore,
+        records: JobRecords,
+        logs: JobLogs,
         bus: Bus,
         links: JobLinks,
         workdir: Path,
         max_concurrent: int = 2,
         *,
+        queues: JobQueues | None = None,
+        jobs: Iterable[JobSpec] = (),
         executors: Executors | None = None,
         default_executor: str = "sandbox",
         limits: Limits = Limits(),
@@ -123,14 +146,20 @@ class Runner:
         kill_grace: float = process.KILL_GRACE,
         max_log_bytes: int = MAX_LOG_BYTES,
     ) -> None:
+        """``queues``: start jobs through the shared store (see the module); ``jobs``: the
+        configured jobs, by which a queued job's name is looked up."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
-        self._store = store
+        self._records = records
+        self._logs = logs
         self._bus = bus
         self._links = links
         self._workdir = Path(workdir)
+        self.max_concurrent = max_concurrent
         self._sem = asyncio.Semaphore(max_concurrent)
-        self._executors = executors or default_executors(store.path.parent)
+        self._queues = queues
+        self._specs = {job.name: job for job in jobs}
+        self._executors = executors or default_executors(self._workdir.parent)
         self._default_executor = default_executor
         self._limits = limits
         self._secrets = dict(secrets or {})  # job secret values by variable name, read at start-up
@@ -139,7 +168,12 @@ class Runner:
         self._max_log_bytes = max_log_bytes
         self._active: dict[tuple[str, str, int, str], _Run] = {}  # newest run per PR and job
         self._runs: dict[str, _Run] = {}  # every run whose task has not ended, by id
+        self._cleanups: set[asyncio.Task[object]] = set()  # safety-net finishes still running
         self._closed = False
+
+    @property
+    def shared(self) -> bool:
+        return self._queues is not None
 
     # -- public ------------------------------------------------------------------------------
 
@@ -162,10 +196,13 @@ class Runner:
         return found
 
     async def start(self, job: JobSpec, change: Change) -> JobRecord:
-        """Record the job and run it in the background; JobStarted is published first."""
+        """Record the job and run it in the background (embedded) or queue it for whichever
+        process runs jobs (shared); JobStarted is published first."""
         if self._closed:
             raise RuntimeError("the runner is closed")
-        record = self._store.create(
+        if self._queues is not None:
+            return await self._enqueue(self._queues, job, change, retry_on_loss=job.retry_on_worker_loss)
+        record = await self._records.create(
             job=job.name, forge=change.forge, repo=change.repo, number=change.number, sha=change.head_sha
         )
         run = _Run(record, job, change)
@@ -187,22 +224,34 @@ class Runner:
         return record
 
     async def wait(self, job_id: str, timeout: float | None = None) -> JobRecord | None:
-        """Wait until the job's task has ended (its outcome published); returns its record."""
+        """Wait until the job's task has ended (its outcome published); returns its record.  A job
+        running in another process: until its record is finished."""
         run = self._runs.get(job_id)
         if run is not None and run.task is not None:
             await asyncio.wait({run.task}, timeout=timeout)
-        return self._store.get(job_id)
+        elif self._queues is not None:
+            end = None if timeout is None else asyncio.get_running_loop().time() + timeout
+            while (record := await self._records.get(job_id)) is not None and not record.finished:
+                if end is not None and asyncio.get_running_loop().time() >= end:
+                    break
+                await asyncio.sleep(WAIT_POLL)
+            return record
+        return await self._records.get(job_id)
 
-    def latest(self, forge: str, repo: str, sha: str) -> dict[str, JobRecord]:
-        return self._store.latest(forge, repo, sha)
+    async def latest(self, forge: str, repo: str, sha: str) -> dict[str, JobRecord]:
+        """The newest record per job on this commit, whichever process ran it."""
+        return await self._records.latest(forge, repo, sha)
 
     async def recover(self) -> int:
-        """At start-up: report every job a previous prowlet left unfinished as interrupted."""
+        """At start-up: report every job a previous prowlet left unfinished as interrupted.  Shared
+        jobs are not this process's to judge: a job whose worker died is found by its lease."""
+        if self._queues is not None:
+            return 0
         count = 0
-        for record in self._store.unfinished():
+        for record in await self._records.unfinished():
             if record.id in self._runs:  # started by this process: not an orphan
                 continue
-            finished = self._store.finish(record.id, "error", "Interrupted by a prowlet restart.")
+            finished = await self._records.finish(record.id, "error", "Interrupted by a prowlet restart.")
             if finished is None:
                 continue
             count += 1
@@ -215,7 +264,7 @@ class Runner:
     async def close(self) -> None:
         """Kill every job (each recorded and reported as an error) and wait for their tasks."""
         self._closed = True
-        tasks = []
+        tasks: list[asyncio.Task[object]] = list(self._cleanups)
         for run in list(self._runs.values()):
             if run.task is not None and not run.task.done():
                 if run.abort_reason == "Aborted.":
@@ -240,10 +289,108 @@ class Runner:
         self._runs.pop(run.id, None)
         if self._active.get(run.key) is run:
             del self._active[run.key]
-        # Safety net: a task cancelled before its first step never ran its handlers.
-        record = self._store.get(run.id)
-        if record is not None and not record.finished:
-            self._store.finish(run.id, "error", run.abort_reason)
+        if not run.finished:
+            # Safety net: a task cancelled before its first step never ran its handlers.
+            task = asyncio.get_running_loop().create_task(self._records.finish(run.id, "error", run.abort_reason))
+            self._cleanups.add(task)
+            task.add_done_callback(self._cleanups.discard)
+
+    # -- shared: queue, claim, cancel ----------------------------------------------------------------
+
+    async def _enqueue(self, queues: JobQueues, job: JobSpec, change: Change, *, retry_on_loss: bool,
+                       job_id: str | None = None) -> JobRecord:
+        """Record, report pending and queue; with a fixed ``job_id``, a rerun of this step finds
+        the record and only makes sure the rest happened (the outbox and the queue drop duplicates)."""
+        existing = await self._records.get(job_id) if job_id is not None else None
+        record = existing or await self._records.create(job=job.name, forge=change.forge, repo=change.repo,
+                                                        number=change.number, sha=change.head_sha, job_id=job_id)
+        key = (change.forge, change.repo.lower(), change.number, job.name)
+        for other in [] if existing else await self._records.unfinished():
+            if other.id != record.id and (other.forge, other.repo.lower(), other.number, other.job) == key:
+                # Whichever process runs it stops it within CANCEL_POLL; a queued one never starts.
+                await queues.cancels.request(other.id, Cancel("Superseded.", other.sha == record.sha))
+        await queues.report(self._started(record))  # pending, in the outbox before the job can finish
+        await queues.queue.submit(record.id, record.id, encode_job(QueuedJob(record.id, job.name, change, retry_on_loss)))
+        return record
+
+    async def _report_finished(self, record: JobRecord, replaced: bool) -> None:
+        outcome = self._finished(record, replaced)
+        await self._bus.publish(outcome)
+        if self._queues is not None:
+            await self._queues.report(outcome)  # raises when the store is down: the claim is retried
+
+    async def run_claimed(self, queued: QueuedJob, attempt: int) -> None:
+        """Run a job claimed from the shared queue (the claim's lease is renewed meanwhile).
+        Returns once its outcome is recorded and in the outbox; raises to have the claim retried."""
+        queues = self._queues
+        assert queues is not None, "run_claimed needs the shared queues"
+        bound = log.bind(job=queued.job, job_id=queued.job_id, attempt=attempt)
+        record = await self._records.get(queued.job_id)
+        if record is None:
+            bound.warning("a queued job has no record; dropped")
+            return
+        cancel = await queues.cancels.get(record.id)
+        spec = self._specs.get(queued.job)
+        if record.finished:
+            # Finished, but the claim was not acknowledged: a crash may have come before the
+            # outcome reached the outbox, or before a lost job's retry was queued.  Again (the
+            # outbox and the queue drop what they already have).
+            await queues.report(self._finished(record, replaced=cancel is not None and cancel.replaced))
+            if record.description == WORKER_LOST_RETRIED and spec is not None:
+                await self._enqueue(queues, spec, queued.change, retry_on_loss=False, job_id=retry_id(record.id))
+            return
+        if record.state == "running":  # claimed before, and its runner stopped renewing: lost
+            retry = queued.retry_on_loss and spec is not None and spec.retry_on_worker_loss
+            finished = await self._records.finish(record.id, "error", WORKER_LOST_RETRIED if retry else WORKER_LOST)
+            if finished is not None:
+                bound.warning("job lost with its worker", retried=retry)
+                await self._report_finished(finished, replaced=False)
+            if retry and spec is not None:
+                # After the error, so the commit's status ends with the retry's; its id is fixed,
+                # so a rerun of this step (the claim retried) queues it once.
+                await self._enqueue(queues, spec, queued.change, retry_on_loss=False, job_id=retry_id(record.id))
+            return
+        if cancel is not None:
+            finished = await self._records.finish(record.id, "error", cancel.reason)
+            if finished is not None:
+                await self._report_finished(finished, replaced=cancel.replaced)
+            return
+        if spec is None:
+            finished = await self._records.finish(
+                record.id, "error", f"Refused: the process that took this job has no job named {queued.job}.")
+            if finished is not None:
+                bound.error("a queued job is not in this process's config; refused")
+                await self._report_finished(finished, replaced=False)
+            return
+        run = _Run(record, spec, queued.change)
+        self._runs[run.id] = run
+        run.task = asyncio.get_running_loop().create_task(self._main(run), name=f"job {spec.name} {run.id}")
+        run.task.add_done_callback(lambda _t, run=run: self._forget(run))
+        watcher = asyncio.get_running_loop().create_task(self._watch_cancel(queues, run))
+        try:
+            await asyncio.wait({run.task})
+        except asyncio.CancelledError:  # this process is stopping
+            if run.abort_reason == "Aborted.":
+                run.abort_reason = "Aborted: prowlet shut down."
+            run.task.cancel()
+            await asyncio.wait({run.task})
+            raise
+        finally:
+            watcher.cancel()
+        if not run.task.cancelled() and run.task.exception() is not None:
+            raise run.task.exception()  # type: ignore[misc]
+
+    async def _watch_cancel(self, queues: JobQueues, run: _Run) -> None:
+        while run.task is not None and not run.task.done():
+            await asyncio.sleep(CANCEL_POLL)
+            try:
+                cancel = await queues.cancels.get(run.id)
+            except StoreUnavailable:
+                continue
+            if cancel is not None and run.task is not None:
+                run.abort_reason, run.replaced = cancel.reason, cancel.replaced
+                run.task.cancel()
+                return
 
     async def _main(self, run: _Run) -> None:
         bound = log.bind(job=run.job.name, job_id=run.id, forge=run.change.forge, repo=run.change.repo,
@@ -255,7 +402,9 @@ class Runner:
             if run.previous is not None:
                 await asyncio.wait({run.previous})  # its process is dead and its slot free
             async with self._sem:
-                self._store.update(run.id, state="running", started_at=time.time())
+                if await self._records.running(run.id) is None:  # finished meanwhile, by someone else
+                    run.finished = True
+                    return
                 bound.info("job started")
                 outcome = await self._execute(run, bound)
         except asyncio.CancelledError:
@@ -267,10 +416,11 @@ class Runner:
             # From here on a newer run for this PR is not superseding us; drop out of its way.
             if self._active.get(run.key) is run:
                 del self._active[run.key]
-        record = self._store.finish(run.id, outcome.state, outcome.description, outcome.exit_code)
+        record = await self._records.finish(run.id, outcome.state, outcome.description, outcome.exit_code)
+        run.finished = True
         if record is not None:
             bound.info("job finished", state=record.state, description=record.description)
-            await self._bus.publish(self._finished(record, replaced=cancelled and run.replaced))
+            await self._report_finished(record, replaced=cancelled and run.replaced)
         if cancelled:
             raise asyncio.CancelledError
 
@@ -292,8 +442,8 @@ class Runner:
         header = run.change.source.header if run.change.source else ""
         masker = Masker([*self._masked, *header_secrets(header)])
         try:
-            with open(self._store.log_path(run.id), "ab", buffering=0) as logf:
-                out = _JobLog(logf, masker, self._max_log_bytes)
+            async with self._logs.open(run.id) as writer:
+                out = _JobLog(writer, masker, self._max_log_bytes)
                 try:
                     refusal = await self._refusal(run, executor_name)
                     if refusal is not None:

@@ -264,7 +264,7 @@ class MergeController:
         runner = self._ci.runner
         if since is None or runner is None:
             return None
-        latest = runner.latest(forge, repo, pull.item.head_sha or "")
+        latest = await runner.latest(forge, repo, pull.item.head_sha or "")
         return next((name for name in required if name in latest and latest[name].started_at < since), None)
 
     async def _write_status(self, forge: AsyncForge, repo: str, pull: PullState, verdict: Verdict) -> None:

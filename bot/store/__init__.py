@@ -25,7 +25,7 @@ def open_stores(data_dir: Path, redis_url: str | None = None, *, kind: str | Non
         from bot.store.redis import RedisStores
 
         redis = RedisStores(redis_url, prefix=redis_prefix)
-        return Stores(redis.events, redis.state, "redis", True, redis.close)
+        return Stores(redis.events, redis.state, "redis", True, redis.close, jobs=redis.jobs)
     from bot.store.sqlite import SqliteStores
 
     sqlite = SqliteStores(data_dir, exclusive)

@@ -128,3 +128,6 @@ class Stores:
     kind: str  # "sqlite" | "redis" | "memory", for logs and /healthz
     shared: bool  # other processes may share these stores (replicas)
     close: Callable[[], Awaitable[None]]
+    # Shared job records, logs and queues (bot.ci.store.SharedJobs) when the stores are shared;
+    # None: jobs run where they are started, recorded in SQLite (bot.ci.store.JobStore).
+    jobs: Any = None

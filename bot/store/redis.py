@@ -581,6 +581,9 @@ class RedisStores:
         self._client = aioredis.Redis.from_pool(pool)
         self.events = RedisEventQueue(self._client, prefix, self._unavailable)
         self.state = RedisStateStore(self._client, prefix, self._unavailable)
+        from bot.store.redis_jobs import RedisJobStores  # late: it builds on this module
+
+        self.jobs = RedisJobStores(self._client, prefix, self._unavailable)
 
     @property
     def where(self) -> str:
