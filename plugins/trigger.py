@@ -35,6 +35,12 @@ FAILED = {"failure", "error"}
 class TriggerOptions:
     trusted_orgs: list[str] = field(default_factory=list)  # members are trusted (besides the repo's own org)
     trusted_users: list[str] = field(default_factory=list)  # e.g. bot accounts such as renovate[bot]
+    # Prow's only_org_members: collaborators are not trusted for being collaborators; only members
+    # of the repository's org/group and of trusted_orgs (and trusted_users) are.
+    only_org_members: bool = False
+    # Prow's ignore_ok_to_test: /ok-to-test does nothing and the ok-to-test label vouches for
+    # nothing, so only trusted authors' changes run by themselves (a trusted user can still /test).
+    ignore_ok_to_test: bool = False
 
 
 async def is_trusted(ctx: Context, login: str) -> bool:
@@ -48,7 +54,7 @@ async def trusted_by(ctx: Context, login: str, options: TriggerOptions | None) -
     lowered = login.lower()
     if lowered in {u.lower() for u in options.trusted_users}:
         return True
-    if await ctx.permission(login) >= Permission.WRITE:
+    if not options.only_org_members and await ctx.permission(login) >= Permission.WRITE:
         return True
     owner = ctx.event.repo.split("/", 1)[0]
     for org in dict.fromkeys([owner, *options.trusted_orgs]):
@@ -82,9 +88,14 @@ DRAFT_SKIPPED = ("Skipping CI for Draft Pull Request.\nIf you want CI signal for
                  "an actual PR.\nYou can still manually trigger a test run with `/test all`")
 
 
+def _vouched(ctx: Context, labels: frozenset[str]) -> bool:
+    """The ok-to-test label is on, and counts here (not with ignore_ok_to_test)."""
+    return OK in labels and not ctx.options.ignore_ok_to_test
+
+
 async def _trusted_change(ctx: Context, item: Item) -> bool:
     """Prow's TrustedPullRequest: a trusted author, or the ok-to-test label."""
-    return OK in item.labels or await is_trusted(ctx, item.author or "")
+    return _vouched(ctx, item.labels) or await is_trusted(ctx, item.author or "")
 
 
 async def on_change(ctx: Context) -> None:
@@ -130,14 +141,14 @@ async def _labeled(ctx: Context, item: Item, added: frozenset[str]) -> None:
     change runs its jobs once; ``ok-to-test`` by hand runs them, as /ok-to-test would."""
     if item.draft:
         return
-    if OK in added or (LGTM in added and not await _trusted_change(ctx, item)):
+    if (OK in added and _vouched(ctx, item.labels)) or (LGTM in added and not await _trusted_change(ctx, item)):
         await _start(ctx, await _automatic_jobs(ctx))
 
 
 async def _may_test(ctx: Context, inv: Invocation) -> str | None:
     """Prow: a trusted commenter, or anyone on a trusted change (trusted author, or ok-to-test)."""
     item = await ctx.item()
-    if OK in item.labels or await is_trusted(ctx, ctx.event.actor) or await is_trusted(ctx, item.author or ""):
+    if _vouched(ctx, item.labels) or await is_trusted(ctx, ctx.event.actor) or await is_trusted(ctx, item.author or ""):
         return None
     return "only trusted users (collaborators or organisation members) can start jobs before someone comments `/ok-to-test`."
 
@@ -153,6 +164,8 @@ TRUSTED = Rule("collaborators (GitLab: Developer or higher), organisation member
 
 
 async def ok_to_test(ctx: Context, inv: Invocation) -> None:
+    if ctx.options.ignore_ok_to_test:
+        return  # Prow: ignored altogether, without a reply
     labels = (await ctx.item()).labels
     if NEEDS_OK in labels:
         await ctx.remove_label(NEEDS_OK)
