@@ -169,7 +169,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     runner_settings = config.raw.runner
     links = JobLinks(public_url, load_key(data_dir))
     bus = Bus()
-    StatusReporter(async_forges).attach(bus)
+    jobs = [job.to_spec() for job in config.raw.jobs]
+    StatusReporter(async_forges, jobs).attach(bus)
     runner = Runner(
         store, bus, links, data_dir / "workspaces", runner_settings.max_concurrent,
         executors=default_executors(data_dir, runner_settings.sandbox_paths, runner_settings.container_cli),
@@ -178,7 +179,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     )
     ci = CIServices(
         runner=runner,
-        jobs=[job.to_spec() for job in config.raw.jobs],
+        jobs=jobs,
         native={name: AsyncNativeCI(f.native_ci, async_forges[name]) for name, f in forges.items() if f.native_ci},
     )
     dispatcher = Dispatcher(config, async_forges, ci, stores.state)

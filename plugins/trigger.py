@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from bot.ci.jobs import Change, JobSpec
 from bot.commands import Invocation
 from bot.context import Context
-from bot.events import Item, ItemAction, ItemEvent
+from bot.events import CommentEvent, Item, ItemAction, ItemEvent, ReviewEvent
 from bot.forge.base import Permission
 from bot.plugin import PULLS_ONLY, Command, Plugin, Rule, Subscription, arg_pattern
 from bot.replies import code
@@ -79,9 +79,15 @@ async def _start(ctx: Context, jobs: Sequence[JobSpec]) -> list[str]:
     return [job.name for job in jobs]
 
 
+async def _branch_jobs(ctx: Context) -> list[JobSpec]:
+    """The jobs of this repository that apply to the change's base branch (branches / skip_branches)."""
+    base = (await ctx.item()).base_ref or ""
+    return [job for job in ctx.ci.jobs_for(ctx.event.repo) if job.could_run(base)]
+
+
 async def _automatic_jobs(ctx: Context) -> list[JobSpec]:
     paths = await ctx.changed_paths()
-    return [job for job in ctx.ci.jobs_for(ctx.event.repo) if job.should_run(paths)]
+    return [job for job in await _branch_jobs(ctx) if job.should_run(paths)]
 
 
 DRAFT_SKIPPED = ("Skipping CI for Draft Pull Request.\nIf you want CI signal for your change, please convert it to "
@@ -175,7 +181,7 @@ async def ok_to_test(ctx: Context, inv: Invocation) -> None:
 
 
 async def _job_list(ctx: Context) -> str:
-    jobs = ctx.ci.jobs_for(ctx.event.repo)
+    jobs = await _branch_jobs(ctx)
     names = [job.name for job in jobs]
     native = ctx.ci.native.get(ctx.forge.name)
     if native is not None:
@@ -199,7 +205,7 @@ async def test(ctx: Context, inv: Invocation) -> None:
     if not wanted:
         await ctx.reply(inv, f"which job? {await _job_list(ctx)}")
         return
-    jobs = {job.name.lower(): job for job in ctx.ci.jobs_for(ctx.event.repo)}
+    jobs = {job.name.lower(): job for job in await _branch_jobs(ctx)}
     if [w.lower() for w in wanted] == ["all"]:
         started = await _start(ctx, await _automatic_jobs(ctx))
         if not started:
@@ -237,7 +243,7 @@ async def _rerun(ctx: Context, inv: Invocation, required_only: bool) -> None:
     again: list[JobSpec] = []
     if runner is not None:
         latest = runner.latest(ctx.forge.name, ctx.event.repo, item.head_sha or "")
-        all_jobs = ctx.ci.jobs_for(ctx.event.repo)
+        all_jobs = await _branch_jobs(ctx)
         again = [job for job in all_jobs if job.name in latest and latest[job.name].state in FAILED]
         again += [job for job in jobs if not job.optional and job.name not in latest and job not in again]
         if required_only:
@@ -251,6 +257,27 @@ async def _rerun(ctx: Context, inv: Invocation, required_only: bool) -> None:
     if not started:
         what = "no required job has" if required_only else "nothing has"
         await ctx.reply(inv, f"{what} failed on the current commit, so there is nothing to re-run.")
+
+
+async def on_trigger_phrase(ctx: Context) -> None:
+    """Jobs with their own ``trigger`` regex (Prow's presubmit trigger) run on a comment matching
+    it, for whoever may /test; the comment's /test commands are separate (a job they also name
+    starts once)."""
+    body = getattr(ctx.event, "body", "")
+    triggered = [job for job in ctx.ci.jobs_for(ctx.event.repo) if job.trigger is not None and job.trigger.search(body)]
+    if not triggered or (await ctx.item()).state != "open":
+        return
+    base = (await ctx.item()).base_ref or ""
+    jobs = [job for job in triggered if job.could_run(base)]
+    if not jobs:
+        return
+    inv = Invocation("test", " ".join(job.name for job in jobs), f"/test {' '.join(job.name for job in jobs)}")
+    denied = await ctx.repo_config.rule_for("test", TESTERS).check(ctx, inv)
+    if denied:
+        await ctx.reply(None, f"you can't run {', '.join(code(job.name) for job in jobs)}: {denied}")
+        return
+    await _drop_stale_needs_ok(ctx)
+    await _start(ctx, jobs)
 
 
 PLUGIN = Plugin(
@@ -268,6 +295,9 @@ PLUGIN = Plugin(
         Command("ok-to-test", ok_to_test, TRUSTED, "Vouches for a change from an untrusted author: its jobs may run.",
                 examples=("/ok-to-test",), on=PULLS_ONLY),
     ),
-    subscriptions=(Subscription(on_change, (ItemEvent,), _handles),),
+    subscriptions=(
+        Subscription(on_change, (ItemEvent,), _handles),
+        Subscription(on_trigger_phrase, (CommentEvent, ReviewEvent), lambda e: e.item.is_pull),
+    ),
     options=TriggerOptions,
 )
