@@ -1,4 +1,4 @@
-"""``prowlet serve | worker | check-config | queue | commands`` (also ``python -m bot``)."""
+"""``prowlet serve | worker | check-config | queue | commands | import-prow`` (also ``python -m bot``)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def check_config(args: argparse.Namespace) -> int:
     except ConfigError as err:
         _print_problems(args.file, err)
         return 1
-    enabled = config.raw.plugins.enabled or [p.name for p in config.registry]
+    enabled = config.raw.plugins.enabled
+    if enabled is None:
+        enabled = [p.name for p in config.registry if p.default]
     print(f"{args.file}: OK ({len(enabled)} plugins enabled by default, {len(config.raw.repos)} repository rules)")
     return 0
 
@@ -173,6 +175,52 @@ def commands(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_yaml(path: str) -> object:
+    """A YAML file's document; ConfigError naming the file when it cannot be read or parsed."""
+    import yaml
+
+    from bot.options import ConfigProblem
+
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        raise ConfigError([ConfigProblem(path, f"cannot read: {err.strerror}")]) from None
+    except yaml.YAMLError as err:
+        raise ConfigError([ConfigProblem(path, f"not valid YAML: {getattr(err, 'problem', None) or err}")]) from None
+
+
+def import_prow(args: argparse.Namespace) -> int:
+    """Write the prowlet config equivalent to a Prow plugins.yaml (and config.yaml); list on
+    standard error every setting that could not be carried over, and why."""
+    from bot.config import parse_config
+    from bot.import_prow import import_prow as translate
+    from bot.import_prow import render
+
+    try:
+        plugins = _read_yaml(args.plugins)
+        core = _read_yaml(args.core) if args.core else None
+    except ConfigError as err:
+        _print_problems("import-prow", err)
+        return 1
+    registry = _registry()
+    imported = translate(plugins, core, [p.name for p in registry])
+    try:  # what we write must be a config prowlet accepts
+        parse_config(imported.config, registry)
+    except ConfigError as err:
+        _print_problems("the imported config", err)
+        return 1
+    text = render(imported)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    if imported.notes:
+        print(f"{len(imported.notes)} setting(s) not carried over:", file=sys.stderr)
+        for note in imported.notes:
+            print(f"  {note}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="prowlet", description="A Prow-style review bot for GitHub and GitLab.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -198,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("commands", help="print the command table (Markdown) generated from the plugins")
     p.set_defaults(run=commands)
+    p = sub.add_parser("import-prow", help="write a prowlet config equivalent to a Prow plugins.yaml (and "
+                                           "config.yaml), listing what could not be carried over")
+    p.add_argument("plugins", help="Prow's plugins.yaml")
+    p.add_argument("core", nargs="?", help="Prow's config.yaml (presubmits → jobs, Tide → merge)")
+    p.add_argument("-o", "--output", help="write the config to this file (default: standard output)")
+    p.set_defaults(run=import_prow)
 
     args = parser.parse_args(argv)
     return args.run(args)

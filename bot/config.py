@@ -194,9 +194,22 @@ class JobSettings:
     cpu_time: str | None = None
     workspace_size: str | None = None
     retry_on_worker_loss: bool = False  # with workers: run it once more if its worker dies mid-job
+    branches: list[str] = field(default_factory=list)  # regexes over the base branch (whole name); []: any
+    skip_branches: list[str] = field(default_factory=list)  # never into a branch matching one of these
+    context: str = ""  # the commit-status context; "": the job's name
+    skip_report: bool = False  # run, but post no commit status
+    trigger: re.Pattern[str] | None = None  # a comment matching this also runs the job (besides /test <name>)
 
     def check(self) -> list[tuple[str, str]]:
         problems = []
+        if self.branches and self.skip_branches:
+            problems.append(("skip_branches", "use branches or skip_branches, not both"))
+        for key in ("branches", "skip_branches"):
+            for i, pattern in enumerate(getattr(self, key)):
+                try:
+                    re.compile(pattern)
+                except re.error as err:
+                    problems.append((f"{key}[{i}]", f"not a regular expression: {err}"))
         if self.executor is not None and self.executor not in EXECUTORS:
             problems.append(("executor", f"must be one of {', '.join(EXECUTORS)} (or null), got {self.executor!r}"))
         if self.executor == "container" and not self.image.strip():
@@ -228,7 +241,9 @@ class JobSettings:
                        optional=self.optional, repos=tuple(self.repos), timeout=parse_duration(self.timeout) or 1800.0,
                        executor=self.executor, image=self.image, network=self.network, secrets=tuple(self.secrets),
                        limits=_limits(self.memory, self.processes, self.cpu_time, self.workspace_size, 0),
-                       retry_on_worker_loss=self.retry_on_worker_loss)
+                       retry_on_worker_loss=self.retry_on_worker_loss,
+                       branches=tuple(self.branches), skip_branches=tuple(self.skip_branches),
+                       context=self.context.strip(), skip_report=self.skip_report, trigger=self.trigger)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from cachetools import TTLCache
 
 from bot.commands import Invocation
-from bot.events import Event, Item, ItemKind
+from bot.events import Event, Item, ItemKind, order_key
 from bot.forge.base import ChangedFiles, Comment, Permission
 from bot.forge.offloop import AsyncForge
 from bot.owners import OwnersIndex
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bot.store.base import StateStore
 
 ONCE_TTL = 7 * 86400  # as long as a delivery id is remembered
+ITEM_ONCE_TTL = 180 * 86400  # longer than a PR/MR usually stays open
 
 
 class LabelCache:
@@ -102,6 +103,13 @@ class EventScope:
         key = f"{self.event.forge}:{self.event.delivery_id}:{what}"
         return await self.state.put_if_absent("once", key, True, ttl=ONCE_TTL)
 
+    async def once_per_item(self, what: str, ttl: float = ITEM_ONCE_TTL) -> bool:
+        """True the first time any event asks for ``what`` on this PR/MR or issue: for an effect
+        that should happen once in an item's life, such as blunderbuss's requests after CI."""
+        if self.state is None:
+            return True
+        return await self.state.put_if_absent("once-per-item", f"{order_key(self.event)}:{what}", True, ttl=ttl)
+
     async def owners(self) -> OwnersIndex:
         """OWNERS for the changed files, at the base branch's current head.  Raises OwnersError."""
         if self._owners is None:
@@ -156,6 +164,9 @@ class Context:
 
     async def once(self, what: str) -> bool:
         return await self._scope.once(what)
+
+    async def once_per_item(self, what: str) -> bool:
+        return await self._scope.once_per_item(what)
 
     async def changed_paths(self) -> list[str]:
         return changed_paths(await self._scope.changed_files())

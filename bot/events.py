@@ -123,6 +123,7 @@ class ItemEvent(Event):
     action: ItemAction = ItemAction.EDITED
     labels_changed: frozenset[str] = field(default_factory=frozenset)  # for LABELED / UNLABELED
     base_changed: bool = False  # EDITED: the PR/MR now targets another branch (Prow re-runs its jobs)
+    before_sha: str | None = None  # NEW_COMMITS: the head before the push (GitHub ``before``, GitLab ``oldrev``)
 
 
 @dataclass(frozen=True)

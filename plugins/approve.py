@@ -7,15 +7,16 @@ written as the ``approved`` label plus one status comment, edited in place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.commands import Invocation, parse_commands
 from bot.context import Context
-from bot.events import Item, ItemAction, ItemEvent, ReviewEvent, ReviewState
+from bot.events import CommentEvent, Item, ItemAction, ItemEvent, ReviewEvent, ReviewState
 from bot.forge.base import Comment, Review
 from bot.owners import ApprovalState, OwnersError, compute_approval, owners_file_path
-from bot.permissions import ANYONE
+from bot.permissions import ANYONE, owner_of
 from bot.plugin import PULLS_ONLY, Command, Plugin, Rule, Subscription, arg_pattern
 
 LABEL = "approved"
@@ -28,16 +29,26 @@ class ApproveOptions:
     require_self_approval: bool = False  # False: the author implicitly approves files they own
     review_acts_as_approve: bool = True  # a review "Approve" (GitLab: native approval) counts
     changes_requested_cancels: bool = True  # a review "Request changes" withdraws the reviewer's approval
+    # Prow's lgtm_acts_as_approve: /lgtm approves (and /lgtm cancel, /remove-lgtm withdraw) as /approve does.
+    lgtm_acts_as_approve: bool = False
+    # Prow's issue_required: approval also needs an issue the description refers to ("Fixes #12",
+    # or a link to an issue of the organisation / group), or an approver's `/approve no-issue`.
+    issue_required: bool = False
 
 
-def _approval_words(text: str, prefix: str) -> list[bool]:
-    """Each /approve (True) and /approve cancel or /remove-approve (False) in ``text``, in order."""
+_LGTM_WORDS = ("lgtm", "remove-lgtm")
+
+
+def _approval_words(text: str, prefix: str, lgtm_acts: bool = False) -> list[tuple[bool, bool]]:
+    """Each /approve (True) and /approve cancel or /remove-approve (False) in ``text``, in order,
+    with whether it said no-issue; /lgtm and its cancels too when ``lgtm_acts``."""
     words = []
     for inv in parse_commands(text, prefix):
-        if inv.name == "approve":
-            words.append(inv.args.lower() != "cancel")
-        elif inv.name == "remove-approve":
-            words.append(False)
+        args = inv.args.lower()
+        if inv.name == "approve" or (lgtm_acts and inv.name == "lgtm"):
+            words.append((args != "cancel", args == "no-issue"))
+        elif inv.name == "remove-approve" or (lgtm_acts and inv.name == "remove-lgtm"):
+            words.append((False, False))
     return words
 
 
@@ -45,6 +56,7 @@ def _approval_words(text: str, prefix: str) -> list[bool]:
 class Approvals:
     approvers: frozenset[str]  # who approves now (lower case)
     withdrawn: frozenset[str]  # whose last word was a withdrawal: for the author, of the implicit approval
+    no_issue: frozenset[str] = frozenset()  # approvers whose approval said /approve no-issue
 
 
 def approvals_from(comments: Sequence[Comment], reviews: Sequence[Review], bot: str, prefix: str,
@@ -52,33 +64,68 @@ def approvals_from(comments: Sequence[Comment], reviews: Sequence[Review], bot: 
     """Who approves now, replaying /approve, /approve cancel and reviews in time order.  A review's
     own state comes first, then the commands in its body (Prow reads a review body as a comment).
     Entries without a time (GitLab's current approvals) are the present state, so they come last."""
-    timeline: list[tuple[str, int, int, str, bool]] = []  # (time, order, rank within, login, approves)
+    # (time, order, rank within, login, approves, no-issue)
+    timeline: list[tuple[str, int, int, str, bool, bool]] = []
+    lgtm_acts = options.lgtm_acts_as_approve
     for order, comment in enumerate(comments):
         if comment.author.lower() == bot:
             continue
-        for rank, approves in enumerate(_approval_words(comment.body, prefix)):
-            timeline.append((comment.created_at, order, rank, comment.author, approves))
+        for rank, (approves, no_issue) in enumerate(_approval_words(comment.body, prefix, lgtm_acts)):
+            timeline.append((comment.created_at, order, rank, comment.author, approves, no_issue))
     for order, review in enumerate(reviews, start=len(comments)):
         when = review.submitted_at or "\uffff"
         if review.state is ReviewState.APPROVED and options.review_acts_as_approve:
-            timeline.append((when, order, 0, review.author, True))
+            timeline.append((when, order, 0, review.author, True, False))
         elif review.state is ReviewState.CHANGES_REQUESTED and options.changes_requested_cancels:
-            timeline.append((when, order, 0, review.author, False))
-        for rank, approves in enumerate(_approval_words(review.body, prefix), start=1):
-            timeline.append((when, order, rank, review.author, approves))
-    last: dict[str, bool] = {}
-    for _, _, _, login, approves in sorted(timeline):
-        last[login.lower()] = approves
-    return Approvals(frozenset(login for login, yes in last.items() if yes),
-                     frozenset(login for login, yes in last.items() if not yes))
+            timeline.append((when, order, 0, review.author, False, False))
+        for rank, (approves, no_issue) in enumerate(_approval_words(review.body, prefix, lgtm_acts), start=1):
+            timeline.append((when, order, rank, review.author, approves, no_issue))
+    last: dict[str, tuple[bool, bool]] = {}
+    for _, _, _, login, approves, no_issue in sorted(timeline):
+        last[login.lower()] = (approves, no_issue)
+    return Approvals(frozenset(login for login, (yes, _) in last.items() if yes),
+                     frozenset(login for login, (yes, _) in last.items() if not yes),
+                     frozenset(login for login, (yes, no_issue) in last.items() if yes and no_issue))
+
+
+def associated_issue(body: str, owner: str) -> int | None:
+    """The issue a PR/MR description refers to, as Prow finds it: "#12", or a link to issue 12 of
+    a repository of ``owner`` (GitHub .../owner/repo/issues/12, GitLab .../group/project/-/issues/12)."""
+    pattern = rf"(?:{re.escape(owner)}/[^\s]+?/(?:-/)?issues/|#)(\d+)"
+    match = re.search(pattern, body or "", re.IGNORECASE)
+    return int(match.group(1)) if match else None
 
 
 def _people(logins: Sequence[str]) -> str:
     return ", ".join(f"@{login}" for login in logins)
 
 
-def _status_text(state: ApprovalState, required: Sequence[str], noun: str, prefix_hint: str) -> str:
-    verdict = "**APPROVED**" if state.approved else "**NOT APPROVED**"
+@dataclass(frozen=True)
+class IssueCheck:
+    """Prow's issue_required: whether the change names an issue or an approver waived it."""
+
+    required: bool = False
+    issue: int | None = None
+    waived_by: tuple[str, ...] = ()  # counted approvers who said /approve no-issue
+
+    @property
+    def met(self) -> bool:
+        return not self.required or self.issue is not None or bool(self.waived_by)
+
+    def line(self, prefix_hint: str) -> str | None:
+        if not self.required:
+            return None
+        if self.issue is not None:
+            return f"Associated issue: #{self.issue}."
+        if self.waived_by:
+            return f"No associated issue needed: {_people(self.waived_by)} approved with `/approve no-issue`."
+        return ("**Needs an associated issue**: refer to one in the description (e.g. `Fixes #123`), or an "
+                f"approver can approve with `/approve no-issue`{prefix_hint}.")
+
+
+def _status_text(state: ApprovalState, required: Sequence[str], noun: str, prefix_hint: str,
+                 issue: IssueCheck = IssueCheck()) -> str:
+    verdict = "**APPROVED**" if state.approved and issue.met else "**NOT APPROVED**"
     lines = [MARKER, f"This {noun} is {verdict}.", ""]
     lines.append(f"Approved by: {_people(state.counted)}." if state.counted else "No approvals from approvers yet.")
     if state.ignored:
@@ -88,6 +135,8 @@ def _status_text(state: ApprovalState, required: Sequence[str], noun: str, prefi
                      f"`/approve`{prefix_hint}.")
     if required:
         lines.append(f"Required reviewers (from OWNERS): {_people(required)}.")
+    if issue.line(prefix_hint):
+        lines.append(issue.line(prefix_hint) or "")
     lines += ["", "<details>", "", "OWNERS files whose approval is needed:", ""]
     for directory in state.needed:
         by = state.approved_dirs.get(directory, ())
@@ -141,10 +190,13 @@ async def recompute(ctx: Context) -> None:
                              require_self_approval=ctx.options.require_self_approval or self_withdrawn,
                              seed=ctx.ref.number)
     required = sorted(index.required_reviewers_for(paths))
-    text = _status_text(state, required, ctx.noun(), hint)
-    if not state.approved and await _kept_manual_override(ctx, item, bot, text, comments):
+    issue = IssueCheck(ctx.options.issue_required, associated_issue(item.body, owner_of(ctx.event.repo)),
+                       tuple(sorted(set(state.counted) & approvals.no_issue)))
+    approved = state.approved and issue.met
+    text = _status_text(state, required, ctx.noun(), hint, issue)
+    if not approved and await _kept_manual_override(ctx, item, bot, text, comments):
         return
-    await ctx.set_label(LABEL, state.approved)
+    await ctx.set_label(LABEL, approved)
     await ctx.status_comment(MARKER, text, comments, bot)
 
 
@@ -166,6 +218,14 @@ async def _kept_manual_override(ctx: Context, item: Item, bot: str, text: str,
 
 async def on_command(ctx: Context, inv: Invocation) -> None:
     await recompute(ctx)
+
+
+async def on_lgtm_comment(ctx: Context) -> None:
+    """With lgtm_acts_as_approve, /lgtm and its cancels change approvals: recompute, unless an
+    approve command in the same comment does it anyway."""
+    names = {inv.name for inv in ctx.invocations}
+    if ctx.options.lgtm_acts_as_approve and names & set(_LGTM_WORDS) and not names & {"approve", "remove-approve"}:
+        await recompute(ctx)
 
 
 async def _approver_check(ctx: Context, inv: Invocation) -> str | None:
@@ -205,6 +265,7 @@ PLUGIN = Plugin(
     ),
     subscriptions=(
         Subscription(recompute, (ReviewEvent,)),
+        Subscription(on_lgtm_comment, (CommentEvent,), lambda e: e.item.is_pull),
         Subscription(recompute, (ItemEvent,), lambda e: e.action in RECOMPUTE_ON or _approved_label_changed(e)),
     ),
     options=ApproveOptions,

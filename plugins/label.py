@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from bot.commands import Invocation
 from bot.context import Context
+from bot.events import ItemAction, ItemEvent
 from bot.permissions import ANYONE, COLLAB_NOTE, COLLABORATOR_LEVEL, is_org_member, owner_of
-from bot.plugin import Command, Plugin, Rule, arg_pattern
+from bot.plugin import Command, Plugin, Rule, Subscription, arg_pattern
 from bot.replies import code
 
 PREFIXES = ("kind", "priority", "area", "triage", "sig")
@@ -24,9 +25,34 @@ ANY_ARGS = arg_pattern(r".*")  # an empty command is no command: silence, as in 
 
 
 @dataclass(frozen=True)
+class AssignOn:
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class RestrictedLabel:
+    """Prow's restricted_labels entry: who may add or remove ``label``, and whom to assign when
+    one of ``assign_on`` is added to a PR/MR."""
+
+    label: str = ""
+    allowed_users: list[str] = field(default_factory=list)
+    # teams of the repository's organisation (GitHub team slugs; GitLab: subgroups <group>/<team>)
+    allowed_teams: list[str] = field(default_factory=list)
+    assign_on: list[AssignOn] = field(default_factory=list)
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = [] if self.label.strip() else [("label", "name the restricted label")]
+        return problems + [(f"assign_on[{i}].label", "name a label") for i, a in enumerate(self.assign_on)
+                           if not a.label.strip()]
+
+
+@dataclass(frozen=True)
 class LabelOptions:
-    # label → logins allowed to add or remove it; everyone else is told who may.
+    # label → logins allowed to add or remove it; everyone else is told who may (the short form
+    # of restricted_labels).
     restricted: dict[str, list[str]] = field(default_factory=dict)
+    # Prow's restricted_labels: [{label, allowed_users, allowed_teams, assign_on: [{label}]}].
+    restricted_labels: list[RestrictedLabel] = field(default_factory=list)
     # labels anyone may add with /label (Prow's additional_labels); other repository labels need a
     # collaborator.  kind/, priority/, area/, triage/ and sig/ labels are open to anyone.
     additional_labels: list[str] = field(default_factory=list)
@@ -48,7 +74,8 @@ def _lower(labels: Iterable[str]) -> set[str]:
 
 async def _label_rule(ctx: Context, inv: Invocation) -> str | None:
     """Anyone may /label a family label or one of ``additional_labels``; other labels need a collaborator."""
-    open_to_all = _lower(ctx.options.additional_labels)
+    # restricted labels have their own check (their allowed users and teams), as in Prow
+    open_to_all = _lower(ctx.options.additional_labels) | set(_restrictions(ctx.options))
     names = inv.args.split()
     if all(_family(n) or n.lower() in open_to_all for n in names):
         return None
@@ -78,12 +105,50 @@ class _Outcome:
             await ctx.reply(inv, " ".join(self.lines))
 
 
-def _restriction(ctx: Context, label: str) -> str | None:
-    allowed = {k.lower(): v for k, v in ctx.options.restricted.items()}.get(label.lower())
-    if allowed is None or ctx.event.actor.lower() in _lower(allowed):
+def _restrictions(options: LabelOptions) -> dict[str, RestrictedLabel]:
+    """Restricted labels by lower-cased name, both forms of the option merged."""
+    found = {k.lower(): RestrictedLabel(k, list(v)) for k, v in options.restricted.items()}
+    for entry in options.restricted_labels:
+        found[entry.label.lower()] = entry
+    return found
+
+
+async def _restriction(ctx: Context, label: str) -> str | None:
+    rule = _restrictions(ctx.options).get(label.lower())
+    if rule is None or ctx.event.actor.lower() in _lower(rule.allowed_users):
         return None
-    who = ", ".join(code(a) for a in allowed) or "nobody"
-    return f"only {who} may add or remove the {code(label)} label."
+    owner = owner_of(ctx.event.repo)
+    for team in rule.allowed_teams:
+        if await ctx.forge.is_team_member(owner, team, ctx.event.actor):
+            return None
+    if not rule.allowed_teams:
+        who = ", ".join(code(a) for a in rule.allowed_users) or "nobody"
+        return f"only {who} may add or remove the {code(label)} label."
+    teams = ", ".join(code(t) for t in rule.allowed_teams)
+    users = f" or one of {', '.join(code(u) for u in rule.allowed_users)}" if rule.allowed_users else ""
+    return f"only members of the teams {teams}{users} may add or remove the {code(label)} label."
+
+
+async def assign_on(ctx: Context, added: Iterable[str]) -> None:
+    """Prow's assign_on: adding one of these labels to a PR/MR assigns the restricted label's
+    allowed users (who can then decide on it)."""
+    if not ctx.event.item.is_pull:
+        return
+    wanted = _lower(added)
+    people: list[str] = []
+    for rule in _restrictions(ctx.options).values():
+        if any(a.label.lower() in wanted for a in rule.assign_on):
+            people += [u for u in rule.allowed_users if u.lower() not in _lower(people)]
+    if people:
+        refused = await ctx.forge.add_assignees(ctx.ref, people)
+        if refused:
+            ctx.log.info("assign_on: some users could not be assigned", refused=sorted(refused))
+
+
+async def on_labeled(ctx: Context) -> None:
+    event = ctx.event
+    assert isinstance(event, ItemEvent)
+    await assign_on(ctx, event.labels_changed)
 
 
 def _added_by_this_comment(ctx: Context) -> set[str]:
@@ -112,12 +177,13 @@ async def add(ctx: Context, inv: Invocation, wanted: Sequence[str]) -> None:
         if name.lower() == TRIAGE_ACCEPTED and not await is_org_member(ctx, ctx.event.actor):
             triage_refused = True
             continue
-        refusal = _restriction(ctx, name)
+        refusal = await _restriction(ctx, name)
         if refusal:
             outcome.say(refusal)
             continue
         to_add.append(name)
     await ctx.add_labels(to_add)
+    await assign_on(ctx, to_add)  # the bot's own label events never arrive
     # A needs-<family> label has done its job once the family has a label (Prow's
     # require-matching-label reacts to the label event; the bot's own events are not seen).
     for family in {_family(name) for name in to_add} - {None}:
@@ -141,7 +207,7 @@ async def remove(ctx: Context, inv: Invocation, wanted: Sequence[str]) -> None:
     absent = [w for w in dict.fromkeys(wanted) if w.lower() not in on_item]
     removed: list[str] = []
     for name in dict.fromkeys(on_item[w.lower()] for w in wanted if w.lower() in on_item):
-        refusal = _restriction(ctx, name)
+        refusal = await _restriction(ctx, name)
         if refusal:
             outcome.say(refusal)
             continue
@@ -205,5 +271,6 @@ PLUGIN = Plugin(
     name="label",
     description="Adds and removes labels the repository already has, with kind/priority/area/triage/sig shortcuts.",
     commands=_commands(),
+    subscriptions=(Subscription(on_labeled, (ItemEvent,), lambda e: e.action is ItemAction.LABELED),),
     options=LabelOptions,
 )

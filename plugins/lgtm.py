@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from bot.commands import Invocation
 from bot.context import Context
-from bot.events import ItemAction, ItemEvent
+from bot.events import ItemAction, ItemEvent, ReviewEvent, ReviewState
 from bot.owners import OwnersError
-from bot.permissions import AUTHOR_OR_COLLABORATORS, COLLABORATORS
+from bot.permissions import AUTHOR_OR_COLLABORATORS, COLLABORATORS, owner_of
 from bot.plugin import PULLS_ONLY, Command, Plugin, Rule, Subscription, arg_pattern
 
 LABEL = "lgtm"
@@ -20,6 +20,16 @@ class LgtmOptions:
     # With OWNERS files covering the change, only their reviewers and approvers may /lgtm;
     # true lets any collaborator, as in repositories without OWNERS.
     allow_any_collaborator: bool = False
+    # Prow's review_acts_as_lgtm: a review "Approve" (GitLab: an approval) adds lgtm as /lgtm would,
+    # and "Request changes" (GitLab: revoking an approval) removes it as /lgtm cancel would.
+    review_acts_as_lgtm: bool = False
+    # Prow's store_tree_hash: new commits that leave the files exactly as they were (a rebase onto
+    # an unchanged base, a squash, a reworded message) keep lgtm.  prowlet stores nothing: it
+    # compares the tree before the push with the tree after it.
+    store_tree_hash: bool = False
+    # Prow's trusted_team_for_sticky_lgtm: new commits by an author in this team of the
+    # repository's organisation (GitLab: the subgroup <top-level group>/<team>) never remove lgtm.
+    trusted_team_for_sticky_lgtm: str = ""
 
 
 async def _reviewer_check(ctx: Context, inv: Invocation) -> str | None:
@@ -62,9 +72,53 @@ async def cancel(ctx: Context, inv: Invocation) -> None:
 async def on_new_commits(ctx: Context) -> None:
     if not ctx.options.remove_on_new_commits:
         return
-    if LABEL in (await ctx.item()).labels:
+    if LABEL in (await ctx.item()).labels and not await _sticky(ctx):
         await ctx.remove_label(LABEL)
         await ctx.note(f"New commits were pushed, so I removed the `{LABEL}` label. A reviewer can `/lgtm` again.")
+
+
+async def _sticky(ctx: Context) -> bool:
+    """Whether lgtm survives this push: the author is in the trusted team, or (with
+    store_tree_hash) the push left every file as it was."""
+    event = ctx.event
+    assert isinstance(event, ItemEvent)
+    team = ctx.options.trusted_team_for_sticky_lgtm.strip()
+    if team and await ctx.forge.is_team_member(owner_of(event.repo), team, await ctx.author()):
+        ctx.log.info("lgtm kept: the author is in the trusted team", team=team)
+        return True
+    if ctx.options.store_tree_hash and event.before_sha:
+        head = event.item.head_sha or (await ctx.item()).head_sha
+        # The label is only ever on a change whose every tree-changing push removed it, so the
+        # tree before this push is the tree that was reviewed.
+        if head and await ctx.forge.same_tree(event.repo, event.before_sha, head):
+            ctx.log.info("lgtm kept: the push left the tree as it was", before=event.before_sha, head=head)
+            return True
+    return False
+
+
+_AS_LGTM = Invocation("lgtm", "", "/lgtm")
+_AS_CANCEL = Invocation("lgtm", "cancel", "/lgtm cancel")
+
+
+async def on_review(ctx: Context) -> None:
+    """Prow's review_acts_as_lgtm: a review's verdict is a /lgtm or /lgtm cancel, under the same
+    rules; a review whose body already says /lgtm or /lgtm cancel is left to that command."""
+    event = ctx.event
+    assert isinstance(event, ReviewEvent)
+    if not ctx.options.review_acts_as_lgtm or any(i.name in ("lgtm", "remove-lgtm") for i in ctx.invocations):
+        return
+    wants = {ReviewState.APPROVED: True, ReviewState.CHANGES_REQUESTED: False, ReviewState.UNAPPROVED: False}
+    if event.state not in wants or (await ctx.item()).state != "open":
+        return
+    inv, declared = (_AS_LGTM, REVIEWERS) if wants[event.state] else (_AS_CANCEL, AUTHOR_OR_COLLABORATORS)
+    denied = await ctx.repo_config.rule_for("lgtm", declared).check(ctx, inv)
+    if denied:
+        verb = "add" if wants[event.state] else "remove"
+        await ctx.reply(None, f"your review cannot {verb} `{LABEL}`: {denied}")
+    elif wants[event.state]:
+        await add(ctx, inv)
+    else:
+        await cancel(ctx, inv)
 
 
 _CANCEL_HELP = "Removes the lgtm label."
@@ -80,6 +134,7 @@ PLUGIN = Plugin(
     ),
     subscriptions=(
         Subscription(on_new_commits, (ItemEvent,), lambda e: e.action is ItemAction.NEW_COMMITS),
+        Subscription(on_review, (ReviewEvent,), lambda e: e.item.is_pull),
     ),
     options=LgtmOptions,
 )

@@ -23,13 +23,15 @@ async def skip(ctx: Context, inv: Invocation) -> None:
     # Prow: a job a /test in the same comment runs again is left to that run.
     tested = {name.lower() for i in ctx.invocations if i.name == "test" for name in i.args.split()}
     for job in jobs:
-        status = statuses.get(job.name)
+        if job.skip_report:
+            continue  # it posts no status to skip
+        status = statuses.get(job.status_context)
         if status is None or status.state is StatusState.SUCCESS or job.optional is False:
             continue  # never posted, already green, or required: only optional jobs are skipped
         if job.name.lower() in tested or "all" in tested:
             continue
         await ctx.forge.set_status(ctx.event.repo, item.head_sha,
-                                   CommitStatus(job.name, StatusState.SUCCESS, SKIPPED))
+                                   CommitStatus(job.status_context, StatusState.SUCCESS, SKIPPED))
 
 
 PLUGIN = Plugin(

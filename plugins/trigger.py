@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from bot.ci.jobs import Change, JobSpec
 from bot.commands import Invocation
 from bot.context import Context
-from bot.events import Item, ItemAction, ItemEvent
+from bot.events import CommentEvent, Item, ItemAction, ItemEvent, ReviewEvent
 from bot.forge.base import Permission
 from bot.plugin import PULLS_ONLY, Command, Plugin, Rule, Subscription, arg_pattern
 from bot.replies import code
@@ -35,6 +35,12 @@ FAILED = {"failure", "error"}
 class TriggerOptions:
     trusted_orgs: list[str] = field(default_factory=list)  # members are trusted (besides the repo's own org)
     trusted_users: list[str] = field(default_factory=list)  # e.g. bot accounts such as renovate[bot]
+    # Prow's only_org_members: collaborators are not trusted for being collaborators; only members
+    # of the repository's org/group and of trusted_orgs (and trusted_users) are.
+    only_org_members: bool = False
+    # Prow's ignore_ok_to_test: /ok-to-test does nothing and the ok-to-test label vouches for
+    # nothing, so only trusted authors' changes run by themselves (a trusted user can still /test).
+    ignore_ok_to_test: bool = False
 
 
 async def is_trusted(ctx: Context, login: str) -> bool:
@@ -48,7 +54,7 @@ async def trusted_by(ctx: Context, login: str, options: TriggerOptions | None) -
     lowered = login.lower()
     if lowered in {u.lower() for u in options.trusted_users}:
         return True
-    if await ctx.permission(login) >= Permission.WRITE:
+    if not options.only_org_members and await ctx.permission(login) >= Permission.WRITE:
         return True
     owner = ctx.event.repo.split("/", 1)[0]
     for org in dict.fromkeys([owner, *options.trusted_orgs]):
@@ -73,18 +79,29 @@ async def _start(ctx: Context, jobs: Sequence[JobSpec]) -> list[str]:
     return [job.name for job in jobs]
 
 
+async def _branch_jobs(ctx: Context) -> list[JobSpec]:
+    """The jobs of this repository that apply to the change's base branch (branches / skip_branches)."""
+    base = (await ctx.item()).base_ref or ""
+    return [job for job in ctx.ci.jobs_for(ctx.event.repo) if job.could_run(base)]
+
+
 async def _automatic_jobs(ctx: Context) -> list[JobSpec]:
     paths = await ctx.changed_paths()
-    return [job for job in ctx.ci.jobs_for(ctx.event.repo) if job.should_run(paths)]
+    return [job for job in await _branch_jobs(ctx) if job.should_run(paths)]
 
 
 DRAFT_SKIPPED = ("Skipping CI for Draft Pull Request.\nIf you want CI signal for your change, please convert it to "
                  "an actual PR.\nYou can still manually trigger a test run with `/test all`")
 
 
+def _vouched(ctx: Context, labels: frozenset[str]) -> bool:
+    """The ok-to-test label is on, and counts here (not with ignore_ok_to_test)."""
+    return OK in labels and not ctx.options.ignore_ok_to_test
+
+
 async def _trusted_change(ctx: Context, item: Item) -> bool:
     """Prow's TrustedPullRequest: a trusted author, or the ok-to-test label."""
-    return OK in item.labels or await is_trusted(ctx, item.author or "")
+    return _vouched(ctx, item.labels) or await is_trusted(ctx, item.author or "")
 
 
 async def on_change(ctx: Context) -> None:
@@ -130,14 +147,14 @@ async def _labeled(ctx: Context, item: Item, added: frozenset[str]) -> None:
     change runs its jobs once; ``ok-to-test`` by hand runs them, as /ok-to-test would."""
     if item.draft:
         return
-    if OK in added or (LGTM in added and not await _trusted_change(ctx, item)):
+    if (OK in added and _vouched(ctx, item.labels)) or (LGTM in added and not await _trusted_change(ctx, item)):
         await _start(ctx, await _automatic_jobs(ctx))
 
 
 async def _may_test(ctx: Context, inv: Invocation) -> str | None:
     """Prow: a trusted commenter, or anyone on a trusted change (trusted author, or ok-to-test)."""
     item = await ctx.item()
-    if OK in item.labels or await is_trusted(ctx, ctx.event.actor) or await is_trusted(ctx, item.author or ""):
+    if _vouched(ctx, item.labels) or await is_trusted(ctx, ctx.event.actor) or await is_trusted(ctx, item.author or ""):
         return None
     return "only trusted users (collaborators or organisation members) can start jobs before someone comments `/ok-to-test`."
 
@@ -153,6 +170,8 @@ TRUSTED = Rule("collaborators (GitLab: Developer or higher), organisation member
 
 
 async def ok_to_test(ctx: Context, inv: Invocation) -> None:
+    if ctx.options.ignore_ok_to_test:
+        return  # Prow: ignored altogether, without a reply
     labels = (await ctx.item()).labels
     if NEEDS_OK in labels:
         await ctx.remove_label(NEEDS_OK)
@@ -162,7 +181,7 @@ async def ok_to_test(ctx: Context, inv: Invocation) -> None:
 
 
 async def _job_list(ctx: Context) -> str:
-    jobs = ctx.ci.jobs_for(ctx.event.repo)
+    jobs = await _branch_jobs(ctx)
     names = [job.name for job in jobs]
     native = ctx.ci.native.get(ctx.forge.name)
     if native is not None:
@@ -186,7 +205,7 @@ async def test(ctx: Context, inv: Invocation) -> None:
     if not wanted:
         await ctx.reply(inv, f"which job? {await _job_list(ctx)}")
         return
-    jobs = {job.name.lower(): job for job in ctx.ci.jobs_for(ctx.event.repo)}
+    jobs = {job.name.lower(): job for job in await _branch_jobs(ctx)}
     if [w.lower() for w in wanted] == ["all"]:
         started = await _start(ctx, await _automatic_jobs(ctx))
         if not started:
@@ -224,7 +243,7 @@ async def _rerun(ctx: Context, inv: Invocation, required_only: bool) -> None:
     again: list[JobSpec] = []
     if runner is not None:
         latest = await runner.latest(ctx.forge.name, ctx.event.repo, item.head_sha or "")
-        all_jobs = ctx.ci.jobs_for(ctx.event.repo)
+        all_jobs = await _branch_jobs(ctx)
         again = [job for job in all_jobs if job.name in latest and latest[job.name].state in FAILED]
         again += [job for job in jobs if not job.optional and job.name not in latest and job not in again]
         if required_only:
@@ -238,6 +257,27 @@ async def _rerun(ctx: Context, inv: Invocation, required_only: bool) -> None:
     if not started:
         what = "no required job has" if required_only else "nothing has"
         await ctx.reply(inv, f"{what} failed on the current commit, so there is nothing to re-run.")
+
+
+async def on_trigger_phrase(ctx: Context) -> None:
+    """Jobs with their own ``trigger`` regex (Prow's presubmit trigger) run on a comment matching
+    it, for whoever may /test; the comment's /test commands are separate (a job they also name
+    starts once)."""
+    body = getattr(ctx.event, "body", "")
+    triggered = [job for job in ctx.ci.jobs_for(ctx.event.repo) if job.trigger is not None and job.trigger.search(body)]
+    if not triggered or (await ctx.item()).state != "open":
+        return
+    base = (await ctx.item()).base_ref or ""
+    jobs = [job for job in triggered if job.could_run(base)]
+    if not jobs:
+        return
+    inv = Invocation("test", " ".join(job.name for job in jobs), f"/test {' '.join(job.name for job in jobs)}")
+    denied = await ctx.repo_config.rule_for("test", TESTERS).check(ctx, inv)
+    if denied:
+        await ctx.reply(None, f"you can't run {', '.join(code(job.name) for job in jobs)}: {denied}")
+        return
+    await _drop_stale_needs_ok(ctx)
+    await _start(ctx, jobs)
 
 
 PLUGIN = Plugin(
@@ -255,6 +295,9 @@ PLUGIN = Plugin(
         Command("ok-to-test", ok_to_test, TRUSTED, "Vouches for a change from an untrusted author: its jobs may run.",
                 examples=("/ok-to-test",), on=PULLS_ONLY),
     ),
-    subscriptions=(Subscription(on_change, (ItemEvent,), _handles),),
+    subscriptions=(
+        Subscription(on_change, (ItemEvent,), _handles),
+        Subscription(on_trigger_phrase, (CommentEvent, ReviewEvent), lambda e: e.item.is_pull),
+    ),
     options=TriggerOptions,
 )

@@ -187,3 +187,41 @@ def test_comments_are_ordered_by_time(client: ForgeClient, fake: FakeForge, pull
     fake.comment(REPO, pull.number, OTHER, "two")
     stamps = [c.created_at for c in client.list_comments(pull)]
     assert all(stamps) and stamps == sorted(stamps)
+
+
+def add_team_member(fake: FakeForge, org: str, team: str, login: str) -> None:
+    """A team: GitHub's team of the organisation; on GitLab, the subgroup org/team."""
+    if fake.name == "github":
+        fake.add_team(org, team, members=[login])
+    else:
+        fake.add_group_member(f"{org}/{team}", login)
+
+
+@pytest.mark.parametrize(
+    ("member", "asked", "expected"),
+    [(COLLAB, COLLAB, True), (COLLAB, OTHER, False), (None, COLLAB, False)],
+    ids=["a-member", "not-a-member", "no-such-team"],
+)
+def test_is_team_member(client: ForgeClient, fake: FakeForge, member: str | None, asked: str, expected: bool) -> None:
+    if member:
+        add_team_member(fake, "acme", "core", member)
+    assert client.is_team_member("acme", "core", asked) is expected
+
+
+@pytest.mark.parametrize(
+    ("files", "same"),
+    [(None, True), ({"src/a.py": "changed"}, False), ({"README.md": None}, False)],
+    ids=["rebase-keeps-the-tree", "a-changed-file", "a-deleted-file"],
+)
+def test_same_tree(client: ForgeClient, fake: FakeForge, pull: ItemRef, files: dict | None, same: bool) -> None:
+    fake.set_file(REPO, "README.md", "hello", branch=fake.head_branch(REPO, pull.number))
+    before = fake.head_sha(REPO, pull.number)
+    fake.push(REPO, pull.number, AUTHOR, files=files)
+    after = fake.head_sha(REPO, pull.number)
+    assert before != after
+    assert client.same_tree(REPO, before, after) is same
+
+
+def test_same_tree_of_an_unknown_commit_is_false(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
+    head = fake.head_sha(REPO, pull.number)
+    assert client.same_tree(REPO, "0" * 40, head) is False

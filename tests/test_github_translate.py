@@ -219,12 +219,13 @@ FIELD_CASES: list[tuple[str, str, tuple, Callable[[Any], bool]]] = [
         lambda e: e.action is ItemAction.MERGED and e.item.state == "merged",
     ),
     (
-        "synchronize is NEW_COMMITS with the new head",
+        "synchronize is NEW_COMMITS with the new head and the one before",
         "pull_request__synchronize__1.json",
         (),
         lambda e: (
             e.action is ItemAction.NEW_COMMITS
             and e.item.head_sha == "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+            and e.before_sha == "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
             and e.item.base_ref == "master"
         ),
     ),

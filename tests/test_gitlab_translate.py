@@ -183,7 +183,7 @@ ISSUE_ITEM = Item(
         pytest.param(
             "Merge Request Hook",
             mr_hook("update", oldrev="0" * 40),
-            ItemEvent("d1", "gitlab", "root", MR_ITEM, action=ItemAction.NEW_COMMITS),
+            ItemEvent("d1", "gitlab", "root", MR_ITEM, action=ItemAction.NEW_COMMITS, before_sha="0" * 40),
             id="update with oldrev",
         ),
         pytest.param(

@@ -99,7 +99,7 @@ def build_job_system(config: Config, stores: Stores, data_dir: Path, public_url:
         secrets=job_secrets(config, os.environ if env is None else env), masked=masked,
     )
     system = JobSystem(records, logs, links, bus, runner, sqlite=sqlite, shared=shared, _data_dir=data_dir)
-    reporter = StatusReporter(posters) if posters is not None else None
+    reporter = StatusReporter(posters, specs) if posters is not None else None
     if queues is None:
         if reporter is not None:
             reporter.attach(bus)

@@ -36,6 +36,12 @@ class JobSpec:
     secrets: tuple[str, ...] = ()  # names of prowlet's environment variables passed to this job
     limits: Limits = Limits()  # None fields: the runner's defaults
     retry_on_worker_loss: bool = False  # idempotent: queued once more when the worker running it dies
+    # Prow's presubmit branch filters: regexes over the base branch, matched whole (^...$).
+    branches: tuple[str, ...] = ()  # non-empty: only changes into a matching branch
+    skip_branches: tuple[str, ...] = ()  # never changes into a matching branch
+    context: str = ""  # the commit-status context; "": the name
+    skip_report: bool = False  # run, but post no commit status
+    trigger: re.Pattern[str] | None = None  # a comment matching it (re.search) runs the job too
 
     def __post_init__(self) -> None:
         if not JOB_NAME.fullmatch(self.name):
@@ -50,15 +56,30 @@ class JobSpec:
             raise ValueError(f"job {self.name!r}: the container executor needs an image")
         if isinstance(self.repos, str):  # ("a/b") is a str, not a tuple: a classic slip
             raise ValueError(f"job {self.name!r}: repos must be a tuple of globs")
+        if self.branches and self.skip_branches:
+            raise ValueError(f"job {self.name!r}: branches and skip_branches are mutually exclusive")
+
+    @property
+    def status_context(self) -> str:
+        return self.context or self.name
+
+    def could_run(self, base_ref: str) -> bool:
+        """Prow's CouldRun: the job applies to changes into ``base_ref`` at all."""
+        if self.branches:
+            return any(re.fullmatch(b, base_ref) for b in self.branches)
+        return not any(re.fullmatch(b, base_ref) for b in self.skip_branches)
 
     def applies_to(self, repo: str) -> bool:
         """Whether this job is configured for ``repo`` ("owner/repo", GitLab: "group/sub/project")."""
         return repo_matches(repo, self.repos)
 
-    def should_run(self, changed_paths: Sequence[str]) -> bool:
+    def should_run(self, changed_paths: Sequence[str], base_ref: str | None = None) -> bool:
         """Whether the job starts by itself for a change touching ``changed_paths`` (Prow's rules):
-        with run_if_changed, iff some path matches; with skip_if_only_changed, unless every path
-        matches (so never for an empty change); with neither, ``always_run`` decides."""
+        never into a branch it does not apply to (``base_ref`` given); with run_if_changed, iff some
+        path matches; with skip_if_only_changed, unless every path matches (so never for an empty
+        change); with neither, ``always_run`` decides."""
+        if base_ref is not None and not self.could_run(base_ref):
+            return False
         if self.run_if_changed is not None:
             return any(self.run_if_changed.search(p) for p in changed_paths)
         if self.skip_if_only_changed is not None:

@@ -8,9 +8,10 @@ they were published.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from bot.ci.jobs import JobSpec
 from bot.forge.base import CommitStatus, StatusState
 from bot.logs import log
 from bot.outcomes import Bus, JobFinished, JobStarted
@@ -23,8 +24,11 @@ class StatusPoster(Protocol):
 
 
 class StatusReporter:
-    def __init__(self, posters: Mapping[str, StatusPoster]) -> None:
+    def __init__(self, posters: Mapping[str, StatusPoster], jobs: Sequence[JobSpec] = ()) -> None:
         self._posters = posters
+        # A job's status context may differ from its name, and skip_report jobs post none.
+        # Job names are unique in the config.
+        self._jobs = {job.name: job for job in jobs}
         self._locks: dict[tuple[str, str, str, str], tuple[asyncio.Lock, int]] = {}
 
     def attach(self, bus: Bus) -> StatusReporter:
@@ -48,11 +52,14 @@ class StatusReporter:
             await self._post(outcome, _FINAL[outcome.state], strict=True)
 
     async def _post(self, o: JobStarted | JobFinished, state: StatusState, strict: bool = False) -> None:
+        spec = self._jobs.get(o.job)
+        if spec is not None and spec.skip_report:
+            return
         poster = self._posters.get(o.forge)
         if poster is None:
             log.warning("no status poster for forge", forge=o.forge, job=o.job, job_id=o.job_id)
             return  # not an error to retry: no process of this deployment has that forge
-        status = CommitStatus(o.job, state, o.description, o.url)
+        status = CommitStatus(spec.status_context if spec else o.job, state, o.description, o.url)
         key = (o.forge, o.repo.lower(), o.sha, o.job)
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)

@@ -287,6 +287,17 @@ class ForgeClient(Protocol):
         """GitHub: member of the organisation.  GitLab: member of the group (``org`` is the top-level
         namespace), directly or inherited.  False when ``org`` is a user account."""
 
+    def is_team_member(self, org: str, team: str, login: str) -> bool:
+        """GitHub: an active member of the team ``team`` (its slug) of the organisation ``org``.
+        GitLab: a member of the subgroup ``org/team``, directly or inherited.  False when there is
+        no such team or the bot may not see it."""
+
+    def same_tree(self, repo: str, old_sha: str, new_sha: str) -> bool:
+        """Whether two commits hold exactly the same files (a rebase, squash or reworded commit
+        that changed nothing).  False when either commit cannot be read.  GitHub: the commits'
+        tree shas; GitLab (whose commits do not name their tree): a straight compare old..new
+        that lists no difference."""
+
     def git_source(self, ref: ItemRef) -> GitSource:
         """Where the runner fetches the PR/MR head from, with the bot's credentials."""
 

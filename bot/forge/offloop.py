@@ -133,6 +133,12 @@ class AsyncForge:
     async def is_org_member(self, org: str, login: str) -> bool:
         return await self._run(self._client.is_org_member, org, login)
 
+    async def is_team_member(self, org: str, team: str, login: str) -> bool:
+        return await self._run(self._client.is_team_member, org, team, login)
+
+    async def same_tree(self, repo: str, old_sha: str, new_sha: str) -> bool:
+        return await self._run(self._client.same_tree, repo, old_sha, new_sha)
+
     async def git_source(self, ref: ItemRef) -> GitSource:
         return await self._run(self._client.git_source, ref)
 

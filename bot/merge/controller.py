@@ -251,11 +251,11 @@ class MergeController:
         required: list[str] = []
         if jobs:
             paths = changed_paths(await self._files.changed_files(forge, item.ref, item.head_sha))
-            required = [job.name for job in jobs if not job.optional and job.should_run(paths)]
+            required = [job.name for job in jobs if not job.optional and job.should_run(paths, item.base_ref or "")]
             stale = await self._tested_before_last_merge(forge.name, repo, pull, required)
             if stale:
                 return Verdict(False, f"Not mergeable. Job {stale} is re-running on the new base.")
-        optional = [job.name for job in jobs if job.optional]
+        optional = [job.status_context for job in jobs if job.optional]
         return evaluate(pull, statuses, self._rules, required_jobs=required, optional_jobs=optional, blockers=blockers)
 
     async def _tested_before_last_merge(self, forge: str, repo: str, pull: PullState, required: list[str]) -> str | None:
@@ -327,7 +327,7 @@ class MergeController:
         for pull in others:
             item = pull.item
             paths = changed_paths(await self._files.changed_files(forge, item.ref, item.head_sha))
-            wanted = [job for job in jobs if job.should_run(paths)]
+            wanted = [job for job in jobs if job.should_run(paths, item.base_ref or "")]
             if not wanted:
                 continue
             change = Change.of(forge.name, item, await forge.git_source(item.ref), merge_base=True)

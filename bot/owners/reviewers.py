@@ -43,14 +43,15 @@ def _round_robin(queues: list[list[str]], picked: list[str], skip: set[str], cou
                 picked.append(person)
 
 def suggest_reviewers(index: OwnersIndex, paths: Sequence[str], author: str, count: int, seed: int = 0,
-                      exclude: Iterable[str] = ()) -> list[str]:
-    """``count`` reviewers for a change: leaf reviewers, then parent reviewers, then leaf and
-    parent approvers; never the author or anyone in ``exclude``.  required_reviewers are not
-    added here (the caller requests them on top)."""
+                      exclude: Iterable[str] = (), approvers_too: bool = True) -> list[str]:
+    """``count`` reviewers for a change: leaf reviewers, then parent reviewers, then (unless not
+    ``approvers_too``: Prow's exclude_approvers) leaf and parent approvers; never the author or
+    anyone in ``exclude``.  required_reviewers are not added here (the caller requests them on top)."""
     files = as_paths(paths)
     skip = {norm_login(author)} | {norm_login(x) for x in exclude}
     picked: list[str] = []
-    for layers_of in (index.reviewer_layers, index.approver_layers):
+    sources = (index.reviewer_layers, index.approver_layers) if approvers_too else (index.reviewer_layers,)
+    for layers_of in sources:
         for leaf_only in (True, False):
             _round_robin(_queues(files, layers_of, seed, leaf_only), picked, skip, count)
     return picked

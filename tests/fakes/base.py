@@ -151,9 +151,10 @@ class FakeForge(Protocol):
         """A comment on a PR/MR or issue (the fake knows which ``number`` is).  GitHub: issue_comment
         created; GitLab: Note Hook.  The comment is stored like any other."""
 
-    def push(self, repo: str, number: int, pusher: str) -> Delivery:
-        """New commits on a PR/MR: a new head sha.  GitHub: pull_request synchronize; GitLab:
-        Merge Request Hook update with oldrev."""
+    def push(self, repo: str, number: int, pusher: str, *, files: dict[str, str | None] | None = None) -> Delivery:
+        """New commits on a PR/MR: a new head sha.  GitHub: pull_request synchronize (``before``);
+        GitLab: Merge Request Hook update with oldrev.  The new head's tree is the old one's with
+        ``files`` written over it (None deletes); without ``files`` it is the same tree."""
 
     def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
                   draft: bool | None = None, base: str | None = None) -> Delivery:

@@ -327,6 +327,7 @@ class FakeGitHub:
         self._installation_tokens: dict[str, str] = {}  # token → lower-cased owner it is scoped to
         self._orgs: dict[str, dict[str, bool]] = {}  # lower-cased org → lower-cased member login → public
         self._teams: dict[tuple[str, str], set[str]] = {}  # (org, team slug) lower-cased → repos it may access
+        self._team_members: dict[tuple[str, str], set[str]] = {}  # (org, team slug) lower-cased → logins
         self._clock = _EPOCH - timedelta(seconds=1)  # the time of the latest event
         self._deleted: set[str] = set()  # lower-cased logins of deleted accounts
         self._hooks: dict[int, _Hook] = {}  # by id; the App's hook is _APP_HOOK
@@ -427,11 +428,13 @@ class FakeGitHub:
             self._user(org)
             self._orgs.setdefault(org.lower(), {})[self._user(login).lower()] = public
 
-    def add_team(self, org: str, slug: str, repos: Iterable[str] = ()) -> None:
-        """A team of ``org`` with access to ``repos``: a review can be requested from it there."""
+    def add_team(self, org: str, slug: str, repos: Iterable[str] = (), members: Iterable[str] = ()) -> None:
+        """A team of ``org`` with access to ``repos`` (a review can be requested from it there) and
+        ``members`` (active members, as the team membership endpoint shows them)."""
         with self._lock:
             self._user(org)
             self._teams[(org.lower(), slug.lower())] = {repo.lower() for repo in repos}
+            self._team_members[(org.lower(), slug.lower())] = {self._user(m).lower() for m in members}
 
     def team_reviewers(self, repo: str, number: int) -> set[str]:
         """The slugs of the teams whose review the PR requests."""
@@ -583,11 +586,19 @@ class FakeGitHub:
             )
         return self.delivery("issue_comment", payload)
 
-    def push(self, repo: str, number: int, pusher: str) -> Delivery:
+    def push(self, repo: str, number: int, pusher: str, *, files: dict[str, str | None] | None = None) -> Delivery:
+        """A new head commit: its tree is the old head's with ``files`` written over it (None
+        deletes a path); without ``files`` the tree is the same (a rebase, squash or reword)."""
         with self._lock:
             state = self._repo(repo)
             item = self._pull(state, number)
-            before, item.head_sha = item.head_sha, self._commit(state, state.commits[item.head_sha])
+            tree = dict(state.commits[item.head_sha])
+            for path, content in (files or {}).items():
+                if content is None:
+                    tree.pop(path, None)
+                else:
+                    tree[path] = content
+            before, item.head_sha = item.head_sha, self._commit(state, tree)
             state.branches[_head_branch(number)] = item.head_sha
             payload = self._payload(
                 "pull_request__synchronize__1",
@@ -1392,6 +1403,8 @@ class FakeGitHub:
             ("POST", issue + "/assignees", self._add_assignees, None),
             ("DELETE", issue + "/assignees", self._remove_assignees, None),
             ("GET", repo + "/git/ref/{ref:.+}", self._get_git_ref, None),
+            ("GET", repo + "/git/commits/{sha}", self._get_git_commit, None),
+            ("GET", "/orgs/{owner}/teams/{team}/memberships/{login}", self._get_team_membership, None),
             ("GET", repo + "/contents/{path:.*}", self._get_contents, None),
             ("GET", repo + "/pulls", self._list_pulls, None),
             ("GET", pull, self._get_pull, None),
@@ -1926,6 +1939,35 @@ class FakeGitHub:
                 "object": {"sha": sha, "type": "commit", "url": self._api_path(state, f"git/commits/{sha}")},
             }
         )
+
+    def _get_git_commit(self, request: web.Request, body: Any) -> web.Response:
+        """GET /repos/{o}/{r}/git/commits/{sha}: the git commit, naming its tree.  A tree's sha
+        depends on its content alone, so commits with the same files name the same tree."""
+        state = self._repo_of(request)
+        sha = request.match_info["sha"]
+        if not re.fullmatch(r"[0-9a-f]{4,40}", sha):
+            raise _Abort(422, "The sha parameter must be exactly 40 characters and contain only [0-9a-f].")
+        tree = state.commits.get(sha)
+        if tree is None:
+            raise _Abort(404, "Not Found")
+        listing = "\0".join(f"{path}\0{text}" for path, text in sorted(tree.items()))
+        tree_sha = hashlib.sha1(f"tree:{listing}".encode()).hexdigest()
+        api = self._api_path(state)
+        return web.json_response({
+            "sha": sha, "node_id": f"C_{sha[:10]}", "url": f"{api}/git/commits/{sha}",
+            "html_url": f"{self._web_url}/{state.full_name}/commit/{sha}", "message": "A commit",
+            "tree": {"sha": tree_sha, "url": f"{api}/git/trees/{tree_sha}"},
+            "parents": [], "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
+        })
+
+    def _get_team_membership(self, request: web.Request, body: Any) -> web.Response:
+        """GET /orgs/{org}/teams/{team_slug}/memberships/{username}: 200 with ``state`` "active" for
+        a member; 404 for anyone else and for a team that does not exist."""
+        org, team, login = (request.match_info[k].lower() for k in ("owner", "team", "login"))
+        if login not in self._team_members.get((org, team), set()):
+            raise _Abort(404, "Not Found")
+        url = f"{self.api_url}/teams/{team}/memberships/{login}"
+        return web.json_response({"url": url, "role": "member", "state": "active"})
 
     def _get_contents(self, request: web.Request, body: Any) -> web.Response:
         state = self._repo_of(request)

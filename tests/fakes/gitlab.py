@@ -340,6 +340,7 @@ class FakeGitLab:
             ("PUT", _MR + "/merge", self._merge),
             ("GET", _PROJECT + r"/repository/branches/(?P<branch>[^/]+)", self._get_branch),
             ("GET", _PROJECT + r"/repository/files/(?P<file_path>[^/]+)/raw", self._get_raw_file),
+            ("GET", _PROJECT + r"/repository/compare", self._compare),
             ("GET", _ITEM, self._get_item),
             ("PUT", _ITEM, self._update_item),
             ("GET", _ITEM + "/notes", self._list_notes),
@@ -613,10 +614,17 @@ class FakeGitLab:
             note = self._add_note(item, self._user(author), body)
             return self._note_hook(project, item, note)
 
-    def push(self, repo: str, number: int, pusher: str) -> Delivery:
+    def push(self, repo: str, number: int, pusher: str, *, files: dict[str, str | None] | None = None) -> Delivery:
+        """A new head commit: its tree is the old head's with ``files`` written over it (None
+        deletes a path); without ``files`` the tree is the same (a rebase, squash or reword)."""
         with self._lock:
             project, item = self._find(repo, number, ItemKind.PULL)
             tree = dict(project.commits[item.sha].tree)
+            for path, content in (files or {}).items():
+                if content is None:
+                    tree.pop(path, None)
+                else:
+                    tree[path] = content
             oldrev, item.sha = item.sha, self._commit(project, item.source_branch, tree, "A fix")
             user = self._user(pusher)
             self._add_note(item, user, "added 1 commit", system=True)
@@ -1045,6 +1053,58 @@ class FakeGitLab:
             charset="utf-8",
             headers={"X-Gitlab-Commit-Id": commit.sha, "X-Gitlab-Ref": ref},
         )
+
+    def _compare(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        """GET /projects/:id/repository/compare?from=&to=&straight=: the commits reachable from
+        ``to`` and not from ``from`` (oldest first; ``commit`` is the newest) and the diffs between
+        the trees: of ``from`` and ``to`` when ``straight`` is true, else of their merge base and
+        ``to``.  As GitLab does, an unknown ``from`` or ``to`` is not an error: nothing is listed."""
+        project = self._project(match)
+        if "from" not in params or "to" not in params:
+            raise _HttpError(400, "from is missing, to is missing")
+        ref_from, ref_to = str(params["from"]), str(params["to"])
+        base = project.commits.get(project.branches.get(ref_from, ref_from))
+        head = project.commits.get(project.branches.get(ref_to, ref_to))
+        straight = str(params.get("straight", "false")).lower() == "true"
+        commits: list[_Commit] = []
+        diffs: list[dict[str, Any]] = []
+        if base is not None and head is not None and base.sha != head.sha:
+            seen = set(self._ancestors(project, base.sha))
+            commits = [project.commits[sha] for sha in self._ancestors(project, head.sha) if sha not in seen][::-1]
+            start = base if straight else project.commits[self._merge_base(project, base.sha, head.sha)]
+            for path in sorted(start.tree.keys() | head.tree.keys()):
+                if start.tree.get(path) != head.tree.get(path):
+                    old, new = start.tree.get(path), head.tree.get(path)
+                    diffs.append({
+                        "old_path": path, "new_path": path, "a_mode": _FILE_MODE if old is not None else "0",
+                        "b_mode": _FILE_MODE if new is not None else "0", "new_file": old is None,
+                        "renamed_file": False, "deleted_file": new is None,
+                        "diff": f"@@ -1 +1 @@\n-{old or ''}\n+{new or ''}\n",
+                    })
+        commit_json = [{"id": c.sha, "short_id": c.sha[:8], "title": c.message, "message": c.message,
+                        "parent_ids": [c.parent] if c.parent else [], "created_at": _iso(c.created_at)}
+                       for c in commits]
+        return web.json_response({
+            "commit": commit_json[-1] if commit_json else None,
+            "commits": commit_json,
+            "diffs": diffs,
+            "compare_timeout": False,
+            "compare_same_ref": base is not None and head is not None and base.sha == head.sha,
+            "web_url": f"{self.api_url}/{project.path}/-/compare/{ref_from}...{ref_to}",
+        })
+
+    def _ancestors(self, project: _Project, sha: str) -> list[str]:
+        """``sha`` and its ancestors, newest first (the fake's history is linear per commit)."""
+        found: list[str] = []
+        current: str | None = sha
+        while current is not None:
+            found.append(current)
+            current = project.commits[current].parent
+        return found
+
+    def _merge_base(self, project: _Project, a: str, b: str) -> str:
+        ancestors = set(self._ancestors(project, a))
+        return next(sha for sha in self._ancestors(project, b) if sha in ancestors)
 
     def _list_diffs(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         _, item = self._item(match)

@@ -517,6 +517,46 @@ class GitHubClient:
         return True
 
     @_neutral_errors
+    def is_team_member(self, org: str, team: str, login: str) -> bool:
+        """GET /orgs/{org}/teams/{team_slug}/memberships/{username}: ``state`` "active" for a member
+        (or maintainer); "pending" for an invitation not yet accepted; 404 for anyone else, and for
+        a team the bot cannot see (a secret team it is not in needs "members: read" for an App)."""
+        try:
+            github = self._gh_owner(org)
+        except GithubException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        path = f"/orgs/{quote(org, safe='')}/teams/{quote(team, safe='')}/memberships/{quote(login, safe='')}"
+        try:
+            _, data = github.requester.requestJsonAndCheck("GET", path)
+        except GithubException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return (data or {}).get("state") == "active"
+
+    @_neutral_errors
+    def same_tree(self, repo: str, old_sha: str, new_sha: str) -> bool:
+        """GET /repos/{o}/{r}/git/commits/{sha} for each commit: the git commit names its tree.  A
+        commit GitHub no longer has (force-pushed away and collected) is 404 (422 for a malformed
+        sha): then the trees cannot be shown equal."""
+        if old_sha == new_sha:
+            return True
+        github = self._gh(repo)
+        trees = []
+        for sha in (old_sha, new_sha):
+            try:
+                _, data = github.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{repo}/git/commits/{quote(sha, safe='')}")
+            except GithubException as exc:
+                if exc.status in (404, 422):
+                    return False
+                raise
+            trees.append(((data or {}).get("tree") or {}).get("sha"))
+        return trees[0] is not None and trees[0] == trees[1]
+
+    @_neutral_errors
     def git_source(self, ref: ItemRef) -> GitSource:
         """``<web url>/<repo>.git`` and ``refs/pull/N/head``, with HTTP Basic credentials
         ``x-access-token:<token>`` in a header: the bot's token, or for an App the installation's

@@ -198,6 +198,8 @@ def _item_event(root: _Fields, delivery_id: str, key: str, actions: dict[str, It
         labels_changed = frozenset({root.obj("label").req("name", str)})
     # pull_request edited names what changed in ``changes``; a new base brings changes.base.
     base_changed = action is ItemAction.EDITED and root.present("changes") and root.obj("changes").present("base")
+    # synchronize names the head before the push in ``before`` (what sticky lgtm compares with)
+    before_sha = root.opt("before", str, None) if action is ItemAction.NEW_COMMITS else None
     return ItemEvent(
         delivery_id=delivery_id,
         forge=FORGE,
@@ -206,6 +208,7 @@ def _item_event(root: _Fields, delivery_id: str, key: str, actions: dict[str, It
         action=action,
         labels_changed=labels_changed,
         base_changed=base_changed,
+        before_sha=before_sha,
     )
 
 

@@ -342,6 +342,26 @@ class GitLabClient:
             return False
         return True
 
+    def is_team_member(self, org: str, team: str, login: str) -> bool:
+        # GitLab has no teams: a team is the subgroup org/team (members of parent groups inherit).
+        return self.is_org_member(f"{org}/{team}", login)
+
+    def same_tree(self, repo: str, old_sha: str, new_sha: str) -> bool:
+        # A GitLab commit does not name its tree, so: GET /projects/:id/repository/compare with
+        # from=old, to=new, straight=true (a plain old..new diff, not from the merge base, which
+        # would show a rebase's upstream changes).  GitLab answers 200 with nothing in it when a
+        # commit is unknown, so "same" needs the head commit named and no diff; a compare that
+        # timed out proves nothing.
+        if old_sha == new_sha:
+            return True
+        try:
+            with self._errors(f"compare {old_sha[:12]} with {new_sha[:12]} in {repo}"):
+                data = self._gl.http_get(f"/projects/{quote(repo, safe='')}/repository/compare",
+                                         query_data={"from": old_sha, "to": new_sha, "straight": "true"})
+        except NotFoundError:
+            return False
+        return bool(data.get("commit")) and not data.get("compare_timeout") and not data.get("diffs")
+
     def git_source(self, ref: ItemRef) -> GitSource:
         # GitLab keeps every MR's head at refs/merge-requests/:iid/head in the target project,
         # forks' MRs included.  A token authenticates git over HTTPS as the password of any user

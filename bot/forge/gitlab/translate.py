@@ -110,7 +110,9 @@ def _item_hook(kind: ItemKind, delivery_id: str, payload: dict) -> Event | None:
     if action == "update":
         update, labels = _update_action(payload)
         base_changed = update is ItemAction.EDITED and _lookup(payload, "changes.target_branch") is not None
-        return ItemEvent(delivery_id, FORGE, actor, item, update, labels, base_changed=base_changed)
+        before_sha = _opt(payload, "object_attributes.oldrev", str, None) if update is ItemAction.NEW_COMMITS else None
+        return ItemEvent(delivery_id, FORGE, actor, item, update, labels, base_changed=base_changed,
+                         before_sha=before_sha)
     return ItemEvent(delivery_id, FORGE, actor, item, _ITEM_ACTIONS[action])
 
 
