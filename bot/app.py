@@ -27,7 +27,9 @@ from bot.config import Config, ForgeTuning, GitHubTuning
 from bot.dispatch import Dispatcher
 from bot.events import Event, ItemAction, ItemEvent, ItemKind
 from bot.forge.base import ForgeClient
-from bot.forge.offloop import AsyncForge
+from bot.forge.layered import AsyncForge
+from bot.forge.layers import Caching, Metering, Pacing, WriteGate
+from bot.forge.offloop import OffLoop
 from bot.http_guard import MAX_BODY, BodyReader, Limits
 from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
@@ -100,6 +102,16 @@ def _gitlab(settings: Settings, tuning: ForgeTuning) -> EnabledForge:
     return EnabledForge(client, gl.webhook_secret or "", translate, tuning.max_concurrent_requests, GitLabPipelines(client))
 
 
+def compose_forge(client: ForgeClient, max_concurrent_requests: int = 8, gate: WriteGate | None = None) -> AsyncForge:
+    """The one forge client everything acts through, its layers composed here once:
+    metering ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (``bot.forge.layers``)."""
+    offloop = OffLoop(client, max_concurrent_requests)
+    caching = Caching(offloop)
+    pacing = Pacing(caching, gate)
+    metering = Metering(pacing)
+    return AsyncForge(client, offloop, caching=caching, pacing=pacing, metering=metering)
+
+
 def enabled_forges(settings: Settings, config: Config) -> dict[str, EnabledForge]:
     """Forges with credentials; each one without gets one log line saying what is missing."""
     forges: dict[str, EnabledForge] = {}
@@ -163,7 +175,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     embedded SQLite store under ``data_dir``.  ``masked``: prowlet's own secrets, masked in job logs
     too; ``env``: where job secrets are read from (default: the process environment)."""
     stores = stores or open_stores(data_dir)
-    async_forges = {name: AsyncForge(f.client, f.max_concurrent_requests) for name, f in forges.items()}
+    async_forges = {name: compose_forge(f.client, f.max_concurrent_requests) for name, f in forges.items()}
     data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(data_dir / "jobs.sqlite3")
     runner_settings = config.raw.runner

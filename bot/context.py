@@ -11,12 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cachetools import TTLCache
-
 from bot.commands import Invocation
 from bot.events import Event, Item, ItemKind
 from bot.forge.base import ChangedFiles, Comment, Permission
-from bot.forge.offloop import AsyncForge
+from bot.forge.layered import AsyncForge
 from bot.owners import OwnersIndex
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.replies import has_marker, render_note, render_reply, with_marker
@@ -29,26 +27,11 @@ if TYPE_CHECKING:
 ONCE_TTL = 7 * 86400  # as long as a delivery id is remembered
 
 
-class LabelCache:
-    """Repository label names per (forge, repo), shared across events.  Labels change rarely; a
-    lookup that misses a wanted label refreshes once, so a newly created label works at once."""
-
-    def __init__(self, ttl: float = 600, maxsize: int = 4096) -> None:
-        self._cache: TTLCache[tuple[str, str], frozenset[str]] = TTLCache(maxsize=maxsize, ttl=ttl)
-
-    async def get(self, forge: AsyncForge, repo: str, refresh: bool = False) -> frozenset[str]:
-        key = (forge.name, repo)
-        if refresh or key not in self._cache:
-            self._cache[key] = await forge.repo_labels(repo)
-        return self._cache[key]
-
-
 @dataclass
 class EventScope:
     event: Event
     forge: AsyncForge
     repo_config: RepoConfig
-    labels: LabelCache
     owners_reader: OwnersReader
     ci: CIServices
     attempt: int = 1  # more than 1: an earlier run of this event may have posted already
@@ -164,10 +147,12 @@ class Context:
         return await self._scope.owners()
 
     async def repo_labels(self, wanted: Sequence[str] = ()) -> frozenset[str]:
-        """The repository's labels; refreshed once if any ``wanted`` label seems missing."""
-        labels = await self._scope.labels.get(self.forge, self.event.repo)
+        """The repository's labels (cached by the client); asked afresh once if any ``wanted`` label
+        seems missing, so a newly created label works at once."""
+        labels = await self.forge.repo_labels(self.event.repo)
         if any(w not in labels for w in wanted):
-            labels = await self._scope.labels.get(self.forge, self.event.repo, refresh=True)
+            self.forge.forget("repo_labels", self.event.repo)
+            labels = await self.forge.repo_labels(self.event.repo)
         return labels
 
     async def add_labels(self, labels: Sequence[str]) -> None:

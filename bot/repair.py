@@ -33,7 +33,7 @@ from bot.forge.base import (
     NotFoundError,
     RateLimitedError,
 )
-from bot.forge.offloop import AsyncForge
+from bot.forge.layered import AsyncForge
 
 log = structlog.get_logger("prowlet.repair")
 

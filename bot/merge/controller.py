@@ -28,7 +28,7 @@ from bot.forge.base import (
     PullState,
     StatusState,
 )
-from bot.forge.offloop import AsyncForge
+from bot.forge.layered import AsyncForge
 from bot.merge.readiness import MergeRules, Verdict, evaluate, precheck
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.events import ItemRef

@@ -413,7 +413,7 @@ class GitHubClient:
         return data.decode("utf-8", errors="replace")
 
     @_neutral_errors
-    def changed_files(self, ref: ItemRef) -> ChangedFiles:
+    def changed_files(self, ref: ItemRef, head_sha: str | None = None) -> ChangedFiles:
         # GET /pulls/N/files, every page.  GitHub lists at most 3000 files for a PR (30 pages of
         # 100); for a larger PR the rest is silently missing, and no API gives it (the compare API
         # stops at 300).  Only a list that reached the cap can be short, so only then is the PR's

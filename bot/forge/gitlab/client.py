@@ -249,7 +249,7 @@ class GitLabClient:
                 raise
         return content.decode("utf-8", errors="replace")
 
-    def changed_files(self, ref: ItemRef) -> ChangedFiles:
+    def changed_files(self, ref: ItemRef, head_sha: str | None = None) -> ChangedFiles:
         # GET .../merge_requests/:iid/diffs (GitLab 15.7+), every page.  python-gitlab has no
         # manager for it (``mr.diffs`` is the *versions* API), hence the raw list.  No fallback to
         # the deprecated ``/changes``: every supported GitLab has ``/diffs``, and ``/changes`` is
