@@ -230,6 +230,10 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     background: list[asyncio.Task[None]] = []
 
     async def recover(app: web.Application) -> None:
+        if stores.shared:  # replicas revalidate what another one read
+            for forge in async_forges.values():
+                if forge.transport is not None:
+                    forge.transport.share(stores.state, asyncio.get_running_loop())
         if not stores.shared:  # the embedded store belongs to this process alone: old claims are moot
             released = await stores.events.release_all()
             if released:

@@ -58,7 +58,7 @@ import jwt
 from aiohttp import web
 
 from bot.forge.base import ChangedFile, Permission
-from tests.fakes.base import Answer, Delivery, HookSender, RecordedRequest
+from tests.fakes.base import Answer, Delivery, HookSender, RecordedRequest, conditional
 
 _PREFIX = "/api/v3"
 _FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "github"
@@ -1443,8 +1443,15 @@ class FakeGitHub:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
         path = request.rel_url.raw_path.removeprefix(_PREFIX)
+        recorded = RecordedRequest(request.method, path, dict(request.query))
         with self._lock:
-            self._requests.append(RecordedRequest(request.method, path, dict(request.query)))
+            self._requests.append(recorded)
+        response = await self._answer(request, handler, path)
+        recorded.status = response.status
+        return response
+
+    async def _answer(self, request: web.Request, handler: Callable[..., Any], path: str) -> web.StreamResponse:
+        with self._lock:
             failure = self._take_failure(request.method, path)
             if failure is not None:
                 return _error(failure.status, failure.message)
@@ -1452,11 +1459,13 @@ class FakeGitHub:
         if denied is not None:
             return denied
         try:
-            return await handler(request)
+            response = await handler(request)
         except _Abort as abort:
             return abort.response
         except web.HTTPException as exc:  # no such route: GitHub answers in JSON too
             return _error(exc.status, exc.reason)
+        # Conditional requests: every GET carries an ETag; If-None-Match naming it gets a 304.
+        return conditional(request.headers, response) if request.method == "GET" else response
 
     def _take_failure(self, method: str, path: str) -> _Failure | None:
         for failure in self._failures:

@@ -69,7 +69,7 @@ from yarl import URL
 
 from bot.events import ItemKind
 from bot.forge.base import ChangedFile, Permission
-from tests.fakes.base import Delivery, HookSender, RecordedRequest
+from tests.fakes.base import conditional, Delivery, HookSender, RecordedRequest
 
 API_PREFIX = "/api/v4"
 _FIXTURES = Path(__file__).parent.parent / "fixtures" / "gitlab"
@@ -843,9 +843,16 @@ class FakeGitLab:
 
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.rel_url.raw_path.removeprefix(API_PREFIX)
+        recorded = RecordedRequest(request.method, path, dict(request.query))
+        with self._lock:
+            self._requests.append(recorded)
+        response = await self._answer(request, path)
+        recorded.status = response.status
+        return response
+
+    async def _answer(self, request: web.Request, path: str) -> web.Response:
         query = dict(request.query)
         with self._lock:
-            self._requests.append(RecordedRequest(request.method, path, query))
             failure = self._take_failure(request.method, path)
         if failure is not None:
             return _failure_response(failure)
@@ -860,9 +867,12 @@ class FakeGitLab:
             if match and method == request.method:
                 try:
                     with self._lock:
-                        return handler(match, params, request.url)
+                        response = handler(match, params, request.url)
                 except _HttpError as err:
                     return _message(err.status, err.message)
+                # Conditional requests: GitLab's API answers GETs with a weak ETag (Rack::ETag)
+                # and an If-None-Match naming it with a bodiless 304.
+                return conditional(request.headers, response, weak=True) if method == "GET" else response
         return web.json_response({"error": "404 Not Found"}, status=404)
 
     async def _resend(self, match: re.Match[str]) -> web.Response:

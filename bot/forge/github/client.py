@@ -28,6 +28,7 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util import Retry
 
 from bot.events import Item, ItemKind, ItemRef, ReviewState
+from bot.forge.transport import Transport
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
@@ -195,9 +196,11 @@ class GitHubClient:
         seconds_between_requests: float = 0.25,
         seconds_between_writes: float = 1.0,
         timeout: float = 15.0,
+        transport: Transport | None = None,
     ) -> None:
         """``api_url``: ``https://api.github.com`` or GitHub Enterprise's ``https://HOST/api/v3``.
-        Authenticate with either ``token`` or a GitHub App (``app_id`` and ``app_private_key``)."""
+        Authenticate with either ``token`` or a GitHub App (``app_id`` and ``app_private_key``).
+        ``transport``: conditional requests and the request meter (``bot.forge.transport``)."""
         options: dict[str, Any] = dict(
             base_url=api_url.rstrip("/"),
             timeout=math.ceil(timeout),  # PyGithub accepts whole seconds only
@@ -215,10 +218,13 @@ class GitHubClient:
         self._github: Github | None = None
         self._integration: GithubIntegration | None = None
         self._installations: dict[str, Github] = {}  # by lower-cased owner: one installation each
+        self.transport = transport or Transport(self.name)
         if token is not None and app_id is None and app_private_key is None:
             self._github = Github(auth=Auth.Token(token), **options)
+            _use_transport(self._github.requester, self.transport)
         elif token is None and app_id is not None and app_private_key is not None:
             self._integration = GithubIntegration(auth=Auth.AppAuth(app_id, app_private_key), **options)
+            _use_transport(self._integration.requester, self.transport)
         else:
             raise ValueError("give either token, or both app_id and app_private_key")
 
@@ -744,6 +750,7 @@ class GitHubClient:
             installation = lookup()
             # PyGithub renews the installation token itself when it nears expiry.
             github = self._integration.get_github_for_installation(installation.id)
+            _use_transport(github.requester, self.transport)
             # a race between threads costs one extra lookup, nothing more
             self._installations[owner.lower()] = github
         return github
@@ -782,6 +789,24 @@ class GitHubClient:
         if self._token:
             text = text.replace(self._token, "***")
         return _TOKEN_PATTERN.sub("***", text)[:500]
+
+
+def _use_transport(requester: Requester, transport: Transport) -> None:
+    """Send this requester's HTTP through ``transport``.  PyGithub opens its connections from a
+    class it keeps per requester (no public hook for a session); a subclass of that class mounts
+    the transport's adapter, with PyGithub's retry policy and pool size, on each new session."""
+    attribute = "_Requester__connectionClass"
+    base = getattr(requester, attribute, None)
+    if base is None:  # a PyGithub without it: fail at start-up, not at the first request
+        raise RuntimeError("this PyGithub version has no per-requester connection class to route through")
+
+    class Connection(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            transport.mount(self.session, max_retries=self.retry, pool_connections=self.pool_size,
+                            pool_maxsize=self.pool_size)
+
+    setattr(requester, attribute, Connection)
 
 
 def _iso(moment: datetime | None) -> str:

@@ -23,6 +23,7 @@ from cachetools import TTLCache
 from gitlab.exceptions import GitlabError
 
 from bot.events import Item, ItemKind, ItemRef, ReviewState
+from bot.forge.transport import Transport
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
@@ -141,14 +142,18 @@ class GitLabClient:
     capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request", closes_as_not_planned=False,
                                 team_reviews=False)
 
-    def __init__(self, url: str, *, token: str, timeout: float = 15.0) -> None:
+    def __init__(self, url: str, *, token: str, timeout: float = 15.0, transport: Transport | None = None) -> None:
         # Reads and our updates (add_labels, full assignee lists, state_event, commit statuses) are
         # idempotent, so transient errors (5xx, timeouts) are retried.  comment() and the pipeline
         # POSTs opt out: a POST that failed with a 502 may still have been saved, and retrying it
         # would post the comment (start the pipeline) twice.
         # A 429 is always retried (obey_rate_limit): the refused request did nothing.
+        # Every request goes through ``transport``: conditional reads and the request meter.
+        self.transport = transport or Transport(self.name)
+        session = requests.Session()
+        self.transport.mount(session)
         self._gl = _Gitlab(
-            url, private_token=token, timeout=timeout, per_page=100, retry_transient_errors=True
+            url, private_token=token, timeout=timeout, per_page=100, retry_transient_errors=True, session=session
         )
         self._token = token
         self._login: str | None = None
