@@ -27,8 +27,9 @@ from bot.config import Config, ForgeTuning, GitHubTuning
 from bot.dispatch import Dispatcher
 from bot.events import Event, ItemAction, ItemEvent, ItemKind
 from bot.forge.base import ForgeClient
+from bot.forge.budget import LocalWriteBudget, SharedWriteBudget
 from bot.forge.layered import AsyncForge
-from bot.forge.layers import Caching, Metering, Pacing, WriteGate
+from bot.forge.layers import Caching, Metering, Pacing, Retrying, WriteGate
 from bot.forge.offloop import OffLoop
 from bot.http_guard import MAX_BODY, BodyReader, Limits
 from bot.intake import ForgeIntake, Intake, Translator
@@ -82,8 +83,6 @@ def _github(settings: Settings, tuning: GitHubTuning) -> EnabledForge:
         token=gh.token,
         app_id=gh.app_id,
         app_private_key=gh.app_private_key,
-        seconds_between_requests=tuning.seconds_between_requests,
-        seconds_between_writes=tuning.seconds_between_writes,
         timeout=tuning.timeout,
     )
     from bot.forge.github.actions import GitHubActions
@@ -104,12 +103,20 @@ def _gitlab(settings: Settings, tuning: ForgeTuning) -> EnabledForge:
 
 def compose_forge(client: ForgeClient, max_concurrent_requests: int = 8, gate: WriteGate | None = None) -> AsyncForge:
     """The one forge client everything acts through, its layers composed here once:
-    metering ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (``bot.forge.layers``)."""
+    metering ∘ retrying ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (``bot.forge.layers``)."""
     offloop = OffLoop(client, max_concurrent_requests)
     caching = Caching(offloop)
     pacing = Pacing(caching, gate)
-    metering = Metering(pacing)
-    return AsyncForge(client, offloop, caching=caching, pacing=pacing, metering=metering)
+    retrying = Retrying(pacing)
+    metering = Metering(retrying)
+    return AsyncForge(client, offloop, caching=caching, pacing=pacing, retrying=retrying, metering=metering)
+
+
+def write_budget(forge: str, tuning: ForgeTuning, stores: Stores) -> WriteGate:
+    """One write budget per forge identity: in the shared store when replicas share it."""
+    if stores.shared:
+        return SharedWriteBudget(forge, tuning.windows(), stores.state)
+    return LocalWriteBudget(forge, tuning.windows())
 
 
 def enabled_forges(settings: Settings, config: Config) -> dict[str, EnabledForge]:
@@ -175,7 +182,9 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     embedded SQLite store under ``data_dir``.  ``masked``: prowlet's own secrets, masked in job logs
     too; ``env``: where job secrets are read from (default: the process environment)."""
     stores = stores or open_stores(data_dir)
-    async_forges = {name: compose_forge(f.client, f.max_concurrent_requests) for name, f in forges.items()}
+    async_forges = {name: compose_forge(f.client, f.max_concurrent_requests,
+                                        write_budget(name, config.raw.tuning(name), stores))
+                    for name, f in forges.items()}
     data_dir.mkdir(parents=True, exist_ok=True)
     store = JobStore(data_dir / "jobs.sqlite3")
     runner_settings = config.raw.runner

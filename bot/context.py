@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.commands import Invocation
 from bot.events import Event, Item, ItemKind
-from bot.forge.base import ChangedFiles, Comment, Permission
+from bot.forge.base import ChangedFiles, Comment, ForgeUnavailableError, Permission
 from bot.forge.layered import AsyncForge
 from bot.owners import OwnersIndex
 from bot.owners_reader import OwnersReader, changed_paths
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.store.base import StateStore
 
 ONCE_TTL = 7 * 86400  # as long as a delivery id is remembered
+COMMENT_ATTEMPTS = 3  # a reply that fails with a 5xx is posted again, after checking, twice at most
 
 
 @dataclass
@@ -75,7 +76,17 @@ class EventScope:
                 self._existing = await self.forge.list_comments(self.event.ref)
             if any(has_marker(c.body, marker) for c in self._existing):
                 return
-        await self.forge.comment(self.event.ref, with_marker(body, marker))
+        for tries_left in reversed(range(COMMENT_ATTEMPTS)):
+            try:
+                await self.forge.comment(self.event.ref, with_marker(body, marker))
+                return
+            except ForgeUnavailableError:
+                # The forge may have saved it before failing: post again only if it did not.
+                if not tries_left:
+                    raise
+                self._existing = await self.forge.list_comments(self.event.ref)
+                if any(has_marker(c.body, marker) for c in self._existing):
+                    return
 
     async def once(self, what: str) -> bool:
         """True the first time this event's handling asks for ``what`` (however often the event runs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -96,8 +97,13 @@ async def test_writes_pass_the_gate_reads_do_not(fake: FakeForge) -> None:
     class CountingGate:
         admitted = 0
 
-        async def admit(self) -> None:
+        async def admit(self) -> Any:
             self.admitted += 1
+
+            async def answered() -> None:
+                return None
+
+            return answered
 
     gate = CountingGate()
     forge = compose_forge(make_client(fake), gate=gate)

@@ -194,7 +194,12 @@ class ForbiddenError(ForgeError):
 
 
 class RateLimitedError(ForgeError):
-    """The forge's primary or secondary rate limit refused the call."""
+    """The forge's primary or secondary rate limit refused the call (which did nothing).
+    ``retry_after``: seconds the forge asked to wait (Retry-After, or until X-RateLimit-Reset)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class InvalidRequestError(ForgeError):

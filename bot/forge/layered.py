@@ -6,7 +6,8 @@ interface becomes a coroutine that binds its arguments to the interface's signat
 forge method needs the interface, the adapters and one policy row, and nothing here.
 
 The layers are composed once, in the composition root (``bot.app.compose_forge``):
-metering ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter.
+metering ∘ retrying ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (each attempt of a write
+takes its own token: each is a request).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from bot.forge.base import Capabilities, ForgeClient
-from bot.forge.layers import Caching, Call, Handler, Metering, Pacing
+from bot.forge.layers import Caching, Call, Handler, Metering, Pacing, Retrying
 from bot.forge.offloop import OffLoop
 from bot.forge.policy import POLICIES, Kind, Policy
 
@@ -39,13 +40,14 @@ class AsyncForge:
     below from ``ForgeClient``; LOCAL ones stay synchronous."""
 
     def __init__(self, client: ForgeClient, offloop: OffLoop, *, caching: Caching, pacing: Pacing,
-                 metering: Metering) -> None:
+                 retrying: Retrying, metering: Metering) -> None:
         """``metering`` is the top of the stack every call enters; the others are named so that
         their owners can reach them (cache invalidation, the write budget, the meters)."""
         self._client = client
         self._offloop = offloop
         self.caching = caching
         self.pacing = pacing
+        self.retrying = retrying
         self.metering = metering
         self._call: Handler = metering
 

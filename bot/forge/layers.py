@@ -9,6 +9,7 @@ the method's ``Policy`` (``bot.forge.policy``), never by its name.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Mapping
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 
 from cachetools import LRUCache, TTLCache
 
+from bot.forge.base import ForgeUnavailableError, RateLimitedError
 from bot.forge.policy import Kind, Policy
 
 
@@ -70,16 +72,61 @@ class Metering:
             self.seconds[call.method] += time.monotonic() - started
 
 
+class Retrying:
+    """Rate limits and faults handled, not passed on.
+
+    A rate-limit refusal did nothing, so any call is repeated once the wait the forge asked for
+    (Retry-After, or until the limit resets) is over — when that is at most ``max_wait``.  A 5xx
+    or a connection failure is retried with exponential backoff and full jitter for reads and for
+    writes whose policy is ``retry_safe``; a comment or a merge may have happened before the
+    failure, so it is never repeated here (a comment is retried by its poster only after checking
+    its marker, ``bot.context.EventScope.post_comment``).  The caller hears of a failure only when
+    the attempts are spent.  Waiting is ``await``: no worker thread is held."""
+
+    def __init__(self, inner: Handler, *, attempts: int = 4, backoff: float = 0.5, max_backoff: float = 8.0,
+                 max_wait: float = 120.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._inner = inner
+        self.attempts, self.backoff, self.max_backoff, self.max_wait = attempts, backoff, max_backoff, max_wait
+        self._sleep = sleep
+        self.retried = 0
+
+    async def __call__(self, call: Call) -> Any:
+        attempt = 1
+        while True:
+            try:
+                return await self._inner(call)
+            except RateLimitedError as err:
+                wait = err.retry_after if err.retry_after is not None else self._backoff(attempt)
+                if attempt >= self.attempts or wait > self.max_wait:
+                    raise
+            except ForgeUnavailableError:
+                repeatable = call.policy.kind is not Kind.WRITE or call.policy.retry_safe
+                if not repeatable or attempt >= self.attempts:
+                    raise
+                wait = self._backoff(attempt)
+            self.retried += 1
+            attempt += 1
+            await self._sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
+
 class WriteGate(Protocol):
     """Admits one write at a time within the forge's write budget (``bot.forge.budget``)."""
 
-    async def admit(self) -> None:
-        """Return when one more write may go out now (never sleeps on a thread)."""
+    async def admit(self) -> Callable[[], Awaitable[None]]:
+        """Return when one more write may go out now (never sleeps on a thread), with what to
+        call once it was answered (or failed)."""
+
+
+async def _nothing() -> None:
+    return None
 
 
 class Unlimited:
-    async def admit(self) -> None:
-        return None
+    async def admit(self) -> Callable[[], Awaitable[None]]:
+        return _nothing
 
 
 class Pacing:
@@ -91,9 +138,13 @@ class Pacing:
         self.gate: WriteGate = gate or Unlimited()
 
     async def __call__(self, call: Call) -> Any:
-        if call.policy.kind is Kind.WRITE:
-            await self.gate.admit()
-        return await self._inner(call)
+        if call.policy.kind is not Kind.WRITE:
+            return await self._inner(call)
+        answered = await self.gate.admit()
+        try:
+            return await self._inner(call)
+        finally:
+            await answered()
 
 
 class Caching:

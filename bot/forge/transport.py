@@ -189,12 +189,35 @@ class RequestMeter:
         self._warned = low
 
 
+def retry_after(headers: Any, now: float | None = None) -> float | None:
+    """Seconds a refused request asks to wait: ``Retry-After`` (seconds), else until the rate
+    limit's reset (``X-RateLimit-Reset`` / ``RateLimit-Reset``, epoch seconds); None if neither."""
+    if not headers:
+        return None
+    try:
+        after = headers.get("Retry-After") or headers.get("retry-after")
+        if after is not None:
+            return max(0.0, float(after))
+        reset = (headers.get("X-RateLimit-Reset") or headers.get("x-ratelimit-reset")
+                 or headers.get("RateLimit-Reset") or headers.get("ratelimit-reset"))
+        if reset is not None:
+            return max(0.0, float(reset) - (time.time() if now is None else now))
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
 class Transport:
     """What an adapter's HTTP goes through: one per adapter (one forge identity)."""
 
     def __init__(self, forge: str, cache: ConditionalCache | None = None) -> None:
         self.cache = cache if cache is not None else ConditionalCache()
         self.meter = RequestMeter(forge)
+        self._last = threading.local()  # each SDK call runs on one worker thread
+
+    def last_headers(self) -> Any:
+        """The headers of the latest answer on this thread (for errors the SDK drops them from)."""
+        return getattr(self._last, "headers", None)
 
     def mount(self, session: requests.Session, **adapter_options: Any) -> None:
         adapter = ConditionalAdapter(self, **adapter_options)
@@ -232,6 +255,7 @@ class ConditionalAdapter(HTTPAdapter):
                 request.headers["If-Modified-Since"] = stored.last_modified
         response = super().send(request, **kwargs)
         meter.record(request.method or "", response.status_code, response.headers)
+        self._transport._last.headers = response.headers
         if stored is not None and response.status_code == 304:
             return _replay(stored, response)
         if conditional and response.status_code == 200:

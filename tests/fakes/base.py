@@ -116,6 +116,26 @@ class RecordedRequest:
         return self.status != 304
 
 
+class WriteLimit:
+    """A forge's secondary limit on writes: at most ``writes`` in any ``seconds`` (sliding), per
+    fake (one identity).  A write over it is refused, and ``refused`` counts the refusals."""
+
+    def __init__(self, writes: int, seconds: float) -> None:
+        self.writes, self.seconds = writes, seconds
+        self.refused = 0
+        self._sent: list[float] = []
+
+    def retry_after(self) -> int | None:
+        """None when this write may go (and it is counted); else the whole seconds to wait."""
+        now = time.monotonic()
+        self._sent = [t for t in self._sent if t > now - self.seconds]
+        if len(self._sent) < self.writes:
+            self._sent.append(now)
+            return None
+        self.refused += 1
+        return max(1, int(self._sent[0] + self.seconds - now + 0.999))
+
+
 def etag_of(body: bytes, weak: bool = False) -> str:
     """An entity tag for a response body, as the forges make them (GitHub strong, GitLab weak)."""
     tag = '"' + hashlib.sha1(body).hexdigest() + '"'

@@ -28,7 +28,7 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util import Retry
 
 from bot.events import Item, ItemKind, ItemRef, ReviewState
-from bot.forge.transport import Transport
+from bot.forge.transport import Transport, retry_after
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
@@ -193,8 +193,6 @@ class GitHubClient:
         token: str | None = None,
         app_id: str | None = None,
         app_private_key: str | None = None,
-        seconds_between_requests: float = 0.25,
-        seconds_between_writes: float = 1.0,
         timeout: float = 15.0,
         transport: Transport | None = None,
     ) -> None:
@@ -206,9 +204,10 @@ class GitHubClient:
             timeout=math.ceil(timeout),  # PyGithub accepts whole seconds only
             per_page=100,
             retry=_RETRY,
-            # PyGithub's pacing keeps the bot under GitHub's secondary limits on content creation
-            seconds_between_requests=seconds_between_requests,
-            seconds_between_writes=seconds_between_writes,
+            # PyGithub's throttle is off: it sleeps on the worker thread before every request, per
+            # thread.  Writes are paced by the client's write budget instead (bot.forge.budget).
+            seconds_between_requests=0,
+            seconds_between_writes=0,
             # objects stay bare URLs until an attribute they lack is read: no needless GETs
             lazy=True,
         )
@@ -772,8 +771,9 @@ class GitHubClient:
             isinstance(exc, RateLimitExceededException)
             or status == 429
             or (status == 403 and headers.get("x-ratelimit-remaining") == "0")
+            or (status == 403 and "retry-after" in headers)  # a secondary rate limit
         ):
-            return RateLimitedError(text)
+            return RateLimitedError(text, retry_after(headers))
         if status in (404, 410):
             return NotFoundError(text)
         if status in (401, 403):

@@ -23,7 +23,7 @@ from cachetools import TTLCache
 from gitlab.exceptions import GitlabError
 
 from bot.events import Item, ItemKind, ItemRef, ReviewState
-from bot.forge.transport import Transport
+from bot.forge.transport import Transport, retry_after
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
@@ -131,9 +131,12 @@ _MERGE_REFUSALS = frozenset({405, 406, 409, 422})
 
 
 class _Gitlab(gitlab.Gitlab):
-    """python-gitlab with every request's retries capped at ``_MAX_RETRIES`` (its default is 10)."""
+    """python-gitlab with every request's retries capped at ``_MAX_RETRIES`` (its default is 10),
+    and a 429 never slept out on the worker thread: it surfaces as RateLimitedError with the wait
+    GitLab asked for, and the client's retry layer waits it out without holding a thread."""
 
     def http_request(self, *args: Any, max_retries: int = _MAX_RETRIES, **kwargs: Any) -> requests.Response:
+        kwargs["obey_rate_limit"] = False
         return super().http_request(*args, max_retries=max_retries, **kwargs)
 
 
@@ -147,7 +150,8 @@ class GitLabClient:
         # idempotent, so transient errors (5xx, timeouts) are retried.  comment() and the pipeline
         # POSTs opt out: a POST that failed with a 502 may still have been saved, and retrying it
         # would post the comment (start the pipeline) twice.
-        # A 429 is always retried (obey_rate_limit): the refused request did nothing.
+        # A 429 is waited out and retried by the client's retry layer (bot.forge.layers), off
+        # the thread: the refused request did nothing.
         # Every request goes through ``transport``: conditional reads and the request meter.
         self.transport = transport or Transport(self.name)
         session = requests.Session()
@@ -576,9 +580,10 @@ class GitLabClient:
             yield
         except GitlabError as err:
             detail = self._redact(str(err.error_message))[:200]
-            raise _error_class(err.response_code)(
-                f"GitLab could not {action}: {err.response_code or 'error'} {detail}".rstrip()
-            ) from err
+            text = f"GitLab could not {action}: {err.response_code or 'error'} {detail}".rstrip()
+            if err.response_code == 429:
+                raise RateLimitedError(text, retry_after(self.transport.last_headers())) from err
+            raise _error_class(err.response_code)(text) from err
         except requests.RequestException as err:
             raise ForgeUnavailableError(f"GitLab could not {action}: {type(err).__name__}") from err
 
