@@ -29,7 +29,7 @@ from bot.ci.services import CIServices  # noqa: E402
 from bot.ci.store import JobStore  # noqa: E402
 from bot.outcomes import Bus  # noqa: E402
 from bot.config import MergeSettings  # noqa: E402
-from bot.forge.offloop import AsyncForge  # noqa: E402
+from bot.app import compose_forge  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
 from bot.merge.controller import MergeController  # noqa: E402
 from tests.conftest import LABELS, REPO, make_client  # noqa: E402
@@ -51,7 +51,7 @@ def seed(fake: Any, n: int) -> None:
 
 
 async def measure(fake: Any, n: int) -> tuple[int, int, Counter[str]]:
-    forge = AsyncForge(make_client(fake))
+    forge = compose_forge(make_client(fake))
     with tempfile.TemporaryDirectory() as tmp:
         store = JobStore(Path(tmp) / "jobs.sqlite3")
         bus = Bus()

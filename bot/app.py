@@ -26,7 +26,10 @@ from bot.config import Config, ForgeTuning, GitHubTuning
 from bot.dispatch import Dispatcher
 from bot.events import Event, ItemAction, ItemEvent, ItemKind
 from bot.forge.base import ForgeClient
-from bot.forge.offloop import AsyncForge
+from bot.forge.budget import LocalWriteBudget, SharedWriteBudget
+from bot.forge.layered import AsyncForge
+from bot.forge.layers import Caching, Metering, Pacing, Retrying, WriteGate
+from bot.forge.offloop import OffLoop
 from bot.http_guard import MAX_BODY, BodyReader, Limits
 from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
@@ -35,6 +38,7 @@ from bot.repair import Repairer
 from bot.scope import announce_repos_in_scope
 from bot.settings import Settings
 from bot.store import Stores, StoreUnavailable, open_stores
+from bot.tasks import cancel_and_wait
 from bot.worker import EventWorker
 
 log = structlog.get_logger("prowlet")
@@ -80,8 +84,6 @@ def _github(settings: Settings, tuning: GitHubTuning) -> EnabledForge:
         token=gh.token,
         app_id=gh.app_id,
         app_private_key=gh.app_private_key,
-        seconds_between_requests=tuning.seconds_between_requests,
-        seconds_between_writes=tuning.seconds_between_writes,
         timeout=tuning.timeout,
     )
     from bot.forge.github.actions import GitHubActions
@@ -98,6 +100,24 @@ def _gitlab(settings: Settings, tuning: ForgeTuning) -> EnabledForge:
     from bot.forge.gitlab.pipelines import GitLabPipelines
 
     return EnabledForge(client, gl.webhook_secret or "", translate, tuning.max_concurrent_requests, GitLabPipelines(client))
+
+
+def compose_forge(client: ForgeClient, max_concurrent_requests: int = 8, gate: WriteGate | None = None) -> AsyncForge:
+    """The one forge client everything acts through, its layers composed here once:
+    metering ∘ retrying ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (``bot.forge.layers``)."""
+    offloop = OffLoop(client, max_concurrent_requests)
+    caching = Caching(offloop)
+    pacing = Pacing(caching, gate)
+    retrying = Retrying(pacing)
+    metering = Metering(retrying)
+    return AsyncForge(client, offloop, caching=caching, pacing=pacing, retrying=retrying, metering=metering)
+
+
+def write_budget(forge: str, tuning: ForgeTuning, stores: Stores) -> WriteGate:
+    """One write budget per forge identity: in the shared store when replicas share it."""
+    if stores.shared:
+        return SharedWriteBudget(forge, tuning.windows(), stores.state)
+    return LocalWriteBudget(forge, tuning.windows())
 
 
 def enabled_forges(settings: Settings, config: Config) -> dict[str, EnabledForge]:
@@ -154,7 +174,9 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     embedded SQLite store under ``data_dir``.  ``masked``: prowlet's own secrets, masked in job logs
     too; ``env``: where job secrets are read from (default: the process environment)."""
     stores = stores or open_stores(data_dir)
-    async_forges = {name: AsyncForge(f.client, f.max_concurrent_requests) for name, f in forges.items()}
+    async_forges = {name: compose_forge(f.client, f.max_concurrent_requests,
+                                        write_budget(name, config.raw.tuning(name), stores))
+                    for name, f in forges.items()}
     runner_settings = config.raw.runner
     consumer = consumer_name()
     jobs = build_job_system(config, stores, data_dir, public_url, posters=async_forges, consumer=consumer,
@@ -202,6 +224,10 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     background: list[asyncio.Task[None]] = []
 
     async def recover(app: web.Application) -> None:
+        if stores.shared:  # replicas revalidate what another one read
+            for forge in async_forges.values():
+                if forge.transport is not None:
+                    forge.transport.share(stores.state, asyncio.get_running_loop())
         if not stores.shared:  # the embedded store belongs to this process alone: old claims are moot
             released = await stores.events.release_all()
             if released:
@@ -230,9 +256,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         # aiohttp stops listening before this runs: nothing new arrives.
         await repairer.stop()
         await worker.stop(DRAIN_SECONDS)
-        for task in [*background, *discovery]:
-            task.cancel()
-        await asyncio.gather(*background, *discovery, return_exceptions=True)
+        await cancel_and_wait([*background, *discovery])
         if merger is not None:
             await merger.stop()
         await jobs.stop(DRAIN_SECONDS)

@@ -56,29 +56,48 @@ class IgnoreSettings:
         return any(u.lower() == lowered for u in self.users) or bool(self.pattern and self.pattern.search(login))
 
 
+def _default_write_limits() -> list[str]:
+    from bot.forge.budget import DEFAULT_LIMITS
+
+    return list(DEFAULT_LIMITS)
+
+
 @dataclass(frozen=True)
 class ForgeTuning:
     max_concurrent_requests: int = 8  # threads running SDK calls for this forge
     timeout: float = 15.0  # seconds per API request
+    # At most N writes in any such period ("80/1m"), per forge identity (bot.forge.budget).
+    write_limits: list[str] = field(default_factory=_default_write_limits)
 
     def check(self) -> list[tuple[str, str]]:
+        from bot.forge.budget import parse_limit
+
         problems = []
         if not 1 <= self.max_concurrent_requests <= 64:
             problems.append(("max_concurrent_requests", "must be between 1 and 64"))
         if self.timeout <= 0:
             problems.append(("timeout", "must be positive"))
+        problems += [(f"write_limits[{i}]", f"expected writes/period such as 80/1m or 500/1h, got {text!r}")
+                     for i, text in enumerate(self.write_limits) if parse_limit(text) is None]
         return problems
+
+    def windows(self) -> list[Any]:
+        from bot.forge.budget import parse_limit
+
+        return [w for w in map(parse_limit, self.write_limits) if w is not None]
 
 
 @dataclass(frozen=True)
 class GitHubTuning(ForgeTuning):
-    seconds_between_requests: float = 0.25  # PyGithub's throttle
-    seconds_between_writes: float = 1.0  # GitHub asks integrators to space content-creating calls
+    pass
 
-    def check(self) -> list[tuple[str, str]]:
-        negative = [(n, "must not be negative") for n in ("seconds_between_requests", "seconds_between_writes")
-                    if getattr(self, n) < 0]
-        return super().check() + negative
+
+# Keys that once existed, and what replaced them: check-config says so instead of "unknown key".
+RETIRED = {
+    ("github", "seconds_between_requests"): "no longer used: reads are never delayed (PyGithub's throttle is off)",
+    ("github", "seconds_between_writes"): "no longer used: writes are paced by github.write_limits "
+                                          "(default 80/1m and 500/1h)",
+}
 
 
 @dataclass(frozen=True)
@@ -364,6 +383,9 @@ class RawConfig:
     runner: RunnerSettings = field(default_factory=RunnerSettings)
     merge: MergeSettings | None = None
 
+    def tuning(self, forge: str) -> ForgeTuning:
+        return self.github if forge == "github" else self.gitlab
+
     def check(self) -> list[tuple[str, str]]:
         seen: dict[str, int] = {}
         problems = []
@@ -473,11 +495,24 @@ def _check_plugin_refs(raw: RawConfig, registry: list[Plugin]) -> list[ConfigPro
 def parse_config(data: Any, registry: list[Plugin]) -> Config:
     """Validate a loaded YAML document; raise ConfigError naming every bad key."""
     problems: list[ConfigProblem] = []
+    data = _without_retired(data, problems)
     raw = build(RawConfig, data, "", problems)
     problems.extend(_check_plugin_refs(raw, registry))
     if problems:
         raise ConfigError(problems)
     return Config(raw, registry)
+
+
+def _without_retired(data: Any, problems: list[ConfigProblem]) -> Any:
+    """``data`` without the retired keys, each reported with what replaced it."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for (section, key), why in RETIRED.items():
+        if isinstance(data.get(section), dict) and key in data[section]:
+            data[section] = {k: v for k, v in data[section].items() if k != key}
+            problems.append(ConfigProblem(f"{section}.{key}", why))
+    return data
 
 
 def load_config(path: Path | None, registry: list[Plugin]) -> Config:

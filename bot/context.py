@@ -11,12 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cachetools import TTLCache
-
 from bot.commands import Invocation
 from bot.events import Event, Item, ItemKind, order_key
-from bot.forge.base import ChangedFiles, Comment, Permission
-from bot.forge.offloop import AsyncForge
+from bot.forge.base import ChangedFiles, Comment, ForgeUnavailableError, Permission
+from bot.forge.layered import AsyncForge
 from bot.owners import OwnersIndex
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.replies import has_marker, render_note, render_reply, with_marker
@@ -28,20 +26,7 @@ if TYPE_CHECKING:
 
 ONCE_TTL = 7 * 86400  # as long as a delivery id is remembered
 ITEM_ONCE_TTL = 180 * 86400  # longer than a PR/MR usually stays open
-
-
-class LabelCache:
-    """Repository label names per (forge, repo), shared across events.  Labels change rarely; a
-    lookup that misses a wanted label refreshes once, so a newly created label works at once."""
-
-    def __init__(self, ttl: float = 600, maxsize: int = 4096) -> None:
-        self._cache: TTLCache[tuple[str, str], frozenset[str]] = TTLCache(maxsize=maxsize, ttl=ttl)
-
-    async def get(self, forge: AsyncForge, repo: str, refresh: bool = False) -> frozenset[str]:
-        key = (forge.name, repo)
-        if refresh or key not in self._cache:
-            self._cache[key] = await forge.repo_labels(repo)
-        return self._cache[key]
+COMMENT_ATTEMPTS = 3  # a reply that fails with a 5xx is posted again, after checking, twice at most
 
 
 @dataclass
@@ -49,7 +34,6 @@ class EventScope:
     event: Event
     forge: AsyncForge
     repo_config: RepoConfig
-    labels: LabelCache
     owners_reader: OwnersReader
     ci: CIServices
     attempt: int = 1  # more than 1: an earlier run of this event may have posted already
@@ -93,7 +77,17 @@ class EventScope:
                 self._existing = await self.forge.list_comments(self.event.ref)
             if any(has_marker(c.body, marker) for c in self._existing):
                 return
-        await self.forge.comment(self.event.ref, with_marker(body, marker))
+        for tries_left in reversed(range(COMMENT_ATTEMPTS)):
+            try:
+                await self.forge.comment(self.event.ref, with_marker(body, marker))
+                return
+            except ForgeUnavailableError:
+                # The forge may have saved it before failing: post again only if it did not.
+                if not tries_left:
+                    raise
+                self._existing = await self.forge.list_comments(self.event.ref)
+                if any(has_marker(c.body, marker) for c in self._existing):
+                    return
 
     async def once(self, what: str) -> bool:
         """True the first time this event's handling asks for ``what`` (however often the event runs):
@@ -175,10 +169,12 @@ class Context:
         return await self._scope.owners()
 
     async def repo_labels(self, wanted: Sequence[str] = ()) -> frozenset[str]:
-        """The repository's labels; refreshed once if any ``wanted`` label seems missing."""
-        labels = await self._scope.labels.get(self.forge, self.event.repo)
+        """The repository's labels (cached by the client); asked afresh once if any ``wanted`` label
+        seems missing, so a newly created label works at once."""
+        labels = await self.forge.repo_labels(self.event.repo)
         if any(w not in labels for w in wanted):
-            labels = await self._scope.labels.get(self.forge, self.event.repo, refresh=True)
+            self.forge.forget("repo_labels", self.event.repo)
+            labels = await self.forge.repo_labels(self.event.repo)
         return labels
 
     async def add_labels(self, labels: Sequence[str]) -> None:

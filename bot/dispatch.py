@@ -10,7 +10,7 @@ import structlog
 from bot.ci.services import CIServices
 from bot.commands import Invocation, parse_commands
 from bot.config import Config
-from bot.context import Context, EventScope, LabelCache
+from bot.context import Context, EventScope
 from bot.owners_reader import OwnersReader
 from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ItemKind, ReviewEvent
 from bot.forge.base import (
@@ -21,7 +21,7 @@ from bot.forge.base import (
     NotFoundError,
     RateLimitedError,
 )
-from bot.forge.offloop import AsyncForge
+from bot.forge.layered import AsyncForge
 from bot.plugin import Command, Plugin
 from bot.replies import code
 from bot.store.base import StateStore
@@ -48,20 +48,13 @@ class Dispatcher:
         self.ci = ci
         # Called after each handled event (merge automation schedules a pass for its repository).
         self.observers: list[Callable[[Event], Awaitable[None]]] = []
-        self.labels = LabelCache()
         self.owners_reader = OwnersReader()
-        self._bot_logins: dict[str, str] = {}
-
-    async def _bot_login(self, forge: AsyncForge) -> str:
-        if forge.name not in self._bot_logins:
-            self._bot_logins[forge.name] = (await forge.whoami()).lower()
-        return self._bot_logins[forge.name]
 
     async def _ignored(self, event: Event, forge: AsyncForge) -> str | None:
         if self.config.ignore.ignores(event.actor):
             return "ignored user"
         try:
-            if event.actor.lower() == await self._bot_login(forge):
+            if event.actor.lower() == (await forge.whoami()).lower():  # cached by the client
                 return "own event"
         except ForgeError as err:
             # Handle the event rather than lose it: the bot's own comments can hold no command
@@ -86,7 +79,7 @@ class Dispatcher:
                 return
             repo_config = self.config.for_repo(event.repo)
             invocations = parse_commands(_command_text(event), repo_config.prefix)
-            scope = EventScope(event=event, forge=forge, repo_config=repo_config, labels=self.labels,
+            scope = EventScope(event=event, forge=forge, repo_config=repo_config,
                                owners_reader=self.owners_reader, ci=self.ci, invocations=invocations,
                                attempt=attempt, state=self.state)
             for plugin in repo_config.plugins:

@@ -19,6 +19,7 @@ itself is bounded (GitHub and GitLab send small, uncompressed, promptly delivere
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 import signal
 import time
@@ -250,12 +251,32 @@ async def _serve(app: web.Application, host: str, port: int, limits: Limits, shu
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, dump_state)
     try:
         await web.TCPSite(runner, host, port).start()
         await stop.wait()
     finally:
         # Before asyncio.run cancels what is left: the app's on_shutdown drains the queue first.
         await runner.cleanup()
+
+
+def dump_state() -> None:
+    """``kill -USR1 <pid>``: what every task and thread is doing, for an operator whose prowlet
+    seems stuck (stderr: the tasks' stacks as one log line each, then every thread's stack)."""
+    for task in asyncio.all_tasks():
+        log.warning("task", task=task.get_name(), awaiting=_await_chain(task.get_coro()))
+    faulthandler.dump_traceback(all_threads=True)
+
+
+def _await_chain(coro: Any) -> list[str]:
+    """Where a suspended coroutine waits, outermost first (a task's own stack shows one frame)."""
+    chain = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            chain.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return chain
 
 
 def serve(app: web.Application, host: str, port: int, limits: Limits = Limits(), shutdown_timeout: float = 60) -> None:

@@ -33,7 +33,8 @@ from bot.forge.base import (
     NotFoundError,
     RateLimitedError,
 )
-from bot.forge.offloop import AsyncForge
+from bot.forge.layered import AsyncForge
+from bot.tasks import cancel_and_wait
 
 log = structlog.get_logger("prowlet.repair")
 
@@ -101,9 +102,7 @@ class Repairer:
             self._task = asyncio.get_running_loop().create_task(self._every_interval())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait([self._task])
 
     async def idle(self) -> None:
         """Wait until the start-up pass is over (for tests and tools)."""

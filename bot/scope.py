@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import structlog
 
 from bot.forge.base import ForgeError
-from bot.forge.offloop import AsyncForge
+from bot.forge.layered import AsyncForge
 from bot.merge.controller import MergeController
 
 log = structlog.get_logger("prowlet.scope")

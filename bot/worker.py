@@ -23,6 +23,7 @@ import structlog
 from bot.events import Event
 from bot.store.base import Claimed, EventQueue, StoreUnavailable
 from bot.store.codec import CodecError, decode
+from bot.tasks import cancel_and_wait
 
 log = structlog.get_logger("prowlet.worker")
 
@@ -74,14 +75,10 @@ class EventWorker:
         self.wake()
         if self._loop_task is not None:
             await asyncio.gather(self._loop_task, return_exceptions=True)
-        if self._keeper_task is not None:
-            self._keeper_task.cancel()
-            await asyncio.gather(self._keeper_task, return_exceptions=True)
+        await cancel_and_wait([self._keeper_task])
         if self._tasks:
             _, unfinished = await asyncio.wait(list(self._tasks), timeout=grace)
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
+            await cancel_and_wait(unfinished)
             if unfinished:
                 log.warning("events left for the next process", count=len(unfinished))
         with contextlib.suppress(StoreUnavailable):

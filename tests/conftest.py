@@ -48,7 +48,7 @@ def make_client(fake: FakeForge) -> Any:
     if fake.name == "github":
         from bot.forge.github.client import GitHubClient
 
-        return GitHubClient(fake.api_url, token=fake.token, seconds_between_requests=0, seconds_between_writes=0)
+        return GitHubClient(fake.api_url, token=fake.token)
     from bot.forge.gitlab.client import GitLabClient
 
     return GitLabClient(fake.api_url, token=fake.token)

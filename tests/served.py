@@ -77,7 +77,16 @@ class _Process:
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=40)
+        try:
+            code = self.proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # every task's and thread's stack, into the log
+            time.sleep(1)
+            self.proc.kill()
+            self.proc.wait()
+            self._log.close()
+            tail = "\n".join(self.log_path.read_text().splitlines()[-80:])
+            raise AssertionError(f"{self.log_path.name} did not stop within 40 s of SIGTERM:\n{tail}") from None
         self._log.close()
         return code
 

@@ -1070,16 +1070,16 @@ def test_comments_are_never_retried_on_transient_errors(
     assert calls(fake, "POST", "/notes") == 1
 
 
-def test_rate_limited_requests_are_retried_a_bounded_number_of_times(
+def test_a_rate_limit_surfaces_at_once_with_the_wait_gitlab_asked_for(
     fake: FakeGitLab, client: GitLabClient, mr: ItemRef
 ) -> None:
-    fake.fail_next("POST", "/notes$", 429)  # refused, so retrying cannot double the comment
-    client.comment(mr, "after one 429")
-    assert fake.comments(REPO, mr.number) == [("prowlet-bot", "after one 429")]
-    fake.fail_next("GET", "/merge_requests/1$", 429, times=100)
-    with pytest.raises(RateLimitedError):
-        client.get_item(mr)
-    assert calls(fake, "GET", "/merge_requests/1") == 4  # one try and three retries
+    """Never slept out on the worker thread: the client's retry layer waits (bot.forge.layers)."""
+    fake.fail_next("POST", "/notes$", 429, retry_after=7)
+    with pytest.raises(RateLimitedError) as refused:
+        client.comment(mr, "refused")
+    assert refused.value.retry_after == 7
+    assert fake.comments(REPO, mr.number) == []
+    assert calls(fake, "POST", "/notes") == 1
 
 
 # ---- the fake's webhooks, as the translator reads them --------------------------------------

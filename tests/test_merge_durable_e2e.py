@@ -94,9 +94,9 @@ async def shared_state(tmp_path: Path) -> AsyncIterator[Any]:
 def replica(fake: FakeForge, state: Any, name: str, sync_interval: int = 3600) -> MergeController:
     from bot.ci.services import CIServices
     from bot.config import MergeSettings
-    from bot.forge.offloop import AsyncForge
+    from bot.app import compose_forge
 
-    forge = AsyncForge(enabled(fake).client)
+    forge = compose_forge(enabled(fake).client)
     return MergeController(MergeSettings(sync_interval=sync_interval), {fake.name: forge}, CIServices(),
                            state=state, holder=name)
 

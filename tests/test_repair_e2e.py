@@ -20,7 +20,7 @@ from structlog.testing import capture_logs
 from bot.app import MERGE_KEY, QUEUE_KEY, REPAIR_KEY, SCOPE_KEY, build_app
 from bot.config import Config
 from bot.forge.base import Permission
-from bot.forge.offloop import AsyncForge
+from bot.app import compose_forge
 from bot.repair import Repairer
 from tests.conftest import AUTHOR, REPO, enabled, make_client
 from tests.fakes.base import Delivery, FakeForge
@@ -154,7 +154,7 @@ async def test_hooks_the_bot_may_not_read_give_one_log_line_each(fake: FakeForge
         return False
 
     fake.set_permission(REPO, fake.bot_login, Permission.WRITE)  # listed, but no hook access
-    forge = AsyncForge(make_client(fake))
+    forge = compose_forge(make_client(fake))
     repairer = Repairer({fake.name: forge}, public_url, never_handled, interval=0, hook_refresh=0)
     try:
         with capture_logs() as logs:

@@ -9,7 +9,7 @@ from bot.ci.jobs import JobSpec
 from bot.ci.native import NativeCI
 from bot.ci.runner import Runner
 from bot.events import ItemRef
-from bot.forge.offloop import AsyncForge
+from bot.forge.layered import AsyncForge
 
 
 class AsyncNativeCI:

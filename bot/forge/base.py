@@ -1,8 +1,9 @@
 """The one forge-client interface every plugin acts through, and its neutral errors.
 
 Adapters (``bot.forge.github.client``, ``bot.forge.gitlab.client``) implement ``ForgeClient`` with
-*blocking* SDK calls; ``bot.forge.offloop.AsyncForge`` wraps any of them so that plugins ``await``
-each call while the SDK runs on a worker thread, never on the event loop.
+*blocking* SDK calls; ``bot.forge.layered.AsyncForge`` wraps any of them so that plugins ``await``
+each call while the SDK runs on a worker thread, never on the event loop.  Each method here needs a
+row in ``bot.forge.policy.POLICIES`` saying how the layered client treats it.
 
 Rules for adapters:
 - Read SDK objects only inside the adapter; return the neutral types below.
@@ -193,7 +194,12 @@ class ForbiddenError(ForgeError):
 
 
 class RateLimitedError(ForgeError):
-    """The forge's primary or secondary rate limit refused the call."""
+    """The forge's primary or secondary rate limit refused the call (which did nothing).
+    ``retry_after``: seconds the forge asked to wait (Retry-After, or until X-RateLimit-Reset)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class InvalidRequestError(ForgeError):
@@ -270,9 +276,11 @@ class ForgeClient(Protocol):
     def read_file(self, repo: str, path: str, sha: str) -> str | None:
         """A file's text at a commit; None when the file does not exist there."""
 
-    def changed_files(self, ref: ItemRef) -> ChangedFiles:
+    def changed_files(self, ref: ItemRef, head_sha: str | None = None) -> ChangedFiles:
         """Every file the PR/MR changes that the forge lists (all pages), in the forge's order, and
-        whether the forge says that is all of them (``ChangedFiles.complete``)."""
+        whether the forge says that is all of them (``ChangedFiles.complete``).  ``head_sha``: the
+        head the caller read the PR/MR at; adapters ignore it, the client's cache pins the answer
+        to it (the same head changes the same files)."""
 
     def list_reviews(self, ref: ItemRef) -> list[Review]:
         """Review verdicts on a PR/MR; see ``Review`` for what each forge gives."""

@@ -28,7 +28,7 @@ from bot.forge.base import (
     PullState,
     StatusState,
 )
-from bot.forge.offloop import AsyncForge
+from bot.forge.layered import AsyncForge
 from bot.merge.readiness import MergeRules, Verdict, evaluate, precheck
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.events import ItemRef
@@ -36,6 +36,7 @@ from bot.merge.state import MergeState
 from bot.replies import has_marker, render_note, with_marker
 from bot.store.base import StateStore, StoreUnavailable
 from bot.store.memory import MemoryStateStore
+from bot.tasks import cancel_and_wait
 
 log = structlog.get_logger("prowlet.merge")
 
@@ -109,10 +110,7 @@ class MergeController:
             await asyncio.gather(*self._pending.values(), return_exceptions=True)
 
     async def stop(self) -> None:
-        tasks = [t for t in [self._loop_task, *self._pending.values()] if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait([self._loop_task, *self._pending.values()])
 
     async def _every_interval(self) -> None:
         """Every half interval, pass over each repository in scope whose last pass (by any replica)

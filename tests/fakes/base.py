@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -107,6 +108,54 @@ class RecordedRequest:
     method: str
     path: str  # without the API prefix, e.g. "/repos/acme/widgets/issues/1/labels"
     query: dict[str, str] = field(default_factory=dict)
+    status: int = field(default=0, compare=False)  # the answer's status, once answered (304: a conditional read that found no change)
+
+    @property
+    def counted(self) -> bool:
+        """Counts against the rate limit: every request but a 304 (GitHub does not count those)."""
+        return self.status != 304
+
+
+class WriteLimit:
+    """A forge's secondary limit on writes: at most ``writes`` in any ``seconds`` (sliding), per
+    fake (one identity).  A write over it is refused, and ``refused`` counts the refusals."""
+
+    def __init__(self, writes: int, seconds: float) -> None:
+        self.writes, self.seconds = writes, seconds
+        self.refused = 0
+        self._sent: list[float] = []
+
+    def retry_after(self) -> int | None:
+        """None when this write may go (and it is counted); else the whole seconds to wait."""
+        now = time.monotonic()
+        self._sent = [t for t in self._sent if t > now - self.seconds]
+        if len(self._sent) < self.writes:
+            self._sent.append(now)
+            return None
+        self.refused += 1
+        return max(1, int(self._sent[0] + self.seconds - now + 0.999))
+
+
+def etag_of(body: bytes, weak: bool = False) -> str:
+    """An entity tag for a response body, as the forges make them (GitHub strong, GitLab weak)."""
+    tag = '"' + hashlib.sha1(body).hexdigest() + '"'
+    return f"W/{tag}" if weak else tag
+
+
+def conditional(request_headers: Any, response: Any, weak: bool = False) -> Any:
+    """What a forge answers a GET: the 200 with its ETag, or a bodiless 304 when the client's
+    If-None-Match names that ETag (weak comparison, as both forges do).  Other answers unchanged."""
+    body = getattr(response, "body", None)
+    if response.status != 200 or not isinstance(body, bytes):
+        return response
+    etag = etag_of(body, weak)
+    response.headers["ETag"] = etag
+    wanted = {t.strip().removeprefix("W/") for t in request_headers.get("If-None-Match", "").split(",")}
+    if etag.removeprefix("W/") in wanted:
+        from aiohttp import web
+
+        return web.Response(status=304, headers={"ETag": etag})
+    return response
 
 
 class FakeForge(Protocol):
@@ -221,4 +270,5 @@ class FakeForge(Protocol):
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every API request received, in order (for counting calls per command)."""
+        """Every API request received, in order (for counting calls per command), read or write,
+        each with its answer's status (304s apart: ``RecordedRequest.counted``)."""

@@ -58,7 +58,7 @@ import jwt
 from aiohttp import web
 
 from bot.forge.base import ChangedFile, Permission
-from tests.fakes.base import Answer, Delivery, HookSender, RecordedRequest
+from tests.fakes.base import Answer, Delivery, HookSender, RecordedRequest, WriteLimit, conditional
 
 _PREFIX = "/api/v3"
 _FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "github"
@@ -285,6 +285,8 @@ class _Failure:
     status: int
     message: str
     times: int
+    retry_after: int | None = None  # seconds, sent as Retry-After with a 403/429
+    effect: bool = False  # the request takes effect before the failure is answered (a lost answer)
 
 
 class _Abort(Exception):
@@ -322,6 +324,7 @@ class FakeGitHub:
         self._repos: dict[str, _Repo] = {}  # by lower-cased full name
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
+        self.write_limit: WriteLimit | None = None
         self._app: _App | None = None
         self._installations: dict[str, int] = {}  # lower-cased owner → installation id
         self._installation_tokens: dict[str, str] = {}  # token → lower-cased owner it is scoped to
@@ -411,13 +414,15 @@ class FakeGitHub:
             self._app = _App(id=str(app_id), public_key=public_key_pem, slug=slug)
             self._user(f"{slug}[bot]")
 
-    def fail_next(self, method: str, path_regex: str, status: int, times: int = 1, message: str | None = None) -> None:
+    def fail_next(self, method: str, path_regex: str, status: int, times: int = 1, message: str | None = None,
+                  *, retry_after: int | None = None, effect: bool = False) -> None:
         """Answer the next ``times`` requests whose method matches and whose path (without the API
-        prefix) matches ``path_regex`` (``re.search``) with ``status`` and a JSON ``message``."""
+        prefix) matches ``path_regex`` (``re.search``) with ``status`` and a JSON ``message``
+        (a 403/429 with ``Retry-After: retry_after`` when given), without any effect — or, with
+        ``effect``, after the request took effect (as when GitHub saves a comment, then fails)."""
         with self._lock:
-            self._failures.append(
-                _Failure(method.upper(), re.compile(path_regex), status, message or HTTPStatus(status).phrase, times)
-            )
+            self._failures.append(_Failure(method.upper(), re.compile(path_regex), status,
+                                           message or HTTPStatus(status).phrase, times, retry_after, effect))
 
     def add_org_member(self, org: str, login: str, *, public: bool = True) -> None:
         """Make ``login`` a member of the organisation ``org`` (created on first use).  GitHub makes a
@@ -1378,6 +1383,12 @@ class FakeGitHub:
         }
         return Delivery(path="/hook/github", headers=headers, body=body)
 
+    def limit_writes(self, writes: int, seconds: float) -> WriteLimit:
+        """Enforce a secondary rate limit on content-creating requests (every method but GET), as
+        GitHub does: over it, 403 "You have exceeded a secondary rate limit" with Retry-After."""
+        self.write_limit = WriteLimit(writes, seconds)
+        return self.write_limit
+
     # ---- HTTP ------------------------------------------------------------------------------
 
     def _routes(self) -> list[tuple[str, str, Callable[[web.Request, Any], web.Response], str | None]]:
@@ -1456,20 +1467,42 @@ class FakeGitHub:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
         path = request.rel_url.raw_path.removeprefix(_PREFIX)
+        recorded = RecordedRequest(request.method, path, dict(request.query))
         with self._lock:
-            self._requests.append(RecordedRequest(request.method, path, dict(request.query)))
+            self._requests.append(recorded)
+        response = await self._answer(request, handler, path)
+        recorded.status = response.status
+        return response
+
+    async def _answer(self, request: web.Request, handler: Callable[..., Any], path: str) -> web.StreamResponse:
+        with self._lock:
             failure = self._take_failure(request.method, path)
-            if failure is not None:
-                return _error(failure.status, failure.message)
+            if failure is not None and failure.effect:
+                pass  # answered below, once the request has taken effect
+            elif failure is not None:
+                response = _error(failure.status, failure.message)
+                if failure.status in (403, 429) and failure.retry_after is not None:
+                    response.headers["Retry-After"] = str(failure.retry_after)
+                return response
+            wait = self.write_limit.retry_after() if self.write_limit and request.method != "GET" else None
+            if wait is not None:
+                response = _error(403, "You have exceeded a secondary rate limit. Please wait a few minutes "
+                                       "before you try again.")
+                response.headers["Retry-After"] = str(wait)
+                return response
             denied = self._authenticate(request)
         if denied is not None:
             return denied
         try:
-            return await handler(request)
+            response = await handler(request)
         except _Abort as abort:
             return abort.response
         except web.HTTPException as exc:  # no such route: GitHub answers in JSON too
             return _error(exc.status, exc.reason)
+        if failure is not None:  # it took effect; the answer is lost
+            return _error(failure.status, failure.message)
+        # Conditional requests: every GET carries an ETag; If-None-Match naming it gets a 304.
+        return conditional(request.headers, response) if request.method == "GET" else response
 
     def _take_failure(self, method: str, path: str) -> _Failure | None:
         for failure in self._failures:

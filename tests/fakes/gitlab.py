@@ -69,7 +69,7 @@ from yarl import URL
 
 from bot.events import ItemKind
 from bot.forge.base import ChangedFile, Permission
-from tests.fakes.base import Delivery, HookSender, RecordedRequest
+from tests.fakes.base import WriteLimit, conditional, Delivery, HookSender, RecordedRequest
 
 API_PREFIX = "/api/v4"
 _FIXTURES = Path(__file__).parent.parent / "fixtures" / "gitlab"
@@ -288,6 +288,8 @@ class _Failure:
     status: int
     times: int
     message: str | None
+    retry_after: int | None = None  # seconds, sent as Retry-After with a 429
+    effect: bool = False  # the request takes effect before the failure is answered (a lost answer)
 
 
 class _HttpError(Exception):
@@ -327,6 +329,7 @@ class FakeGitLab:
         self._group_members: dict[str, dict[int, int]] = {}  # group path → user id → access level
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
+        self.write_limit: WriteLimit | None = None
         self._port: int | None = None
         self._time = _EPOCH  # the fake clock: advanced by _tick()
         self._hooks: dict[int, _GlHook] = {}
@@ -567,12 +570,22 @@ class FakeGitLab:
         return answer.status
 
     def fail_next(
-        self, method: str, path_regex: str, status: int, times: int = 1, *, message: str | None = None
+        self, method: str, path_regex: str, status: int, times: int = 1, *, message: str | None = None,
+        retry_after: int | None = None, effect: bool = False,
     ) -> None:
         """The next ``times`` requests whose method is ``method`` and whose recorded path matches
-        ``path_regex`` (``re.search``) are answered ``status`` without any effect."""
+        ``path_regex`` (``re.search``) are answered ``status`` without any effect (a 429 with
+        ``Retry-After: retry_after``, default 0) — or, with ``effect``, after the request took effect
+        (as when GitLab saves a note, then fails)."""
         with self._lock:
-            self._failures.append(_Failure(method.upper(), re.compile(path_regex), status, times, message))
+            self._failures.append(_Failure(method.upper(), re.compile(path_regex), status, times, message,
+                                           retry_after, effect))
+
+    def limit_writes(self, writes: int, seconds: float) -> WriteLimit:
+        """Enforce a rate limit on writes (every method but GET): over it, 429 with Retry-After, as
+        GitLab answers a rate-limited request."""
+        self.write_limit = WriteLimit(writes, seconds)
+        return self.write_limit
 
     # ---- things people do ----------------------------------------------------------------
 
@@ -851,12 +864,25 @@ class FakeGitLab:
 
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.rel_url.raw_path.removeprefix(API_PREFIX)
+        recorded = RecordedRequest(request.method, path, dict(request.query))
+        with self._lock:
+            self._requests.append(recorded)
+        response = await self._answer(request, path)
+        recorded.status = response.status
+        return response
+
+    async def _answer(self, request: web.Request, path: str) -> web.Response:
         query = dict(request.query)
         with self._lock:
-            self._requests.append(RecordedRequest(request.method, path, query))
             failure = self._take_failure(request.method, path)
-        if failure is not None:
+            limited = failure is None and self.write_limit is not None and request.method != "GET"
+            wait = self.write_limit.retry_after() if limited else None
+        if failure is not None and not failure.effect:
             return _failure_response(failure)
+        if wait is not None:
+            response = _message(429, "429 Too Many Requests")
+            response.headers["Retry-After"] = str(wait)
+            return response
         if request.headers.get("PRIVATE-TOKEN") != self.token:
             return _message(401, "401 Unauthorized")
         resend = _RESEND.fullmatch(path)
@@ -868,9 +894,14 @@ class FakeGitLab:
             if match and method == request.method:
                 try:
                     with self._lock:
-                        return handler(match, params, request.url)
+                        response = handler(match, params, request.url)
                 except _HttpError as err:
                     return _message(err.status, err.message)
+                if failure is not None:  # it took effect; the answer is lost
+                    return _failure_response(failure)
+                # Conditional requests: GitLab's API answers GETs with a weak ETag (Rack::ETag)
+                # and an If-None-Match naming it with a bodiless 304.
+                return conditional(request.headers, response, weak=True) if method == "GET" else response
         return web.json_response({"error": "404 Not Found"}, status=404)
 
     async def _resend(self, match: re.Match[str]) -> web.Response:
@@ -1799,8 +1830,8 @@ def _failure_response(failure: _Failure) -> web.Response:
     response = _message(
         failure.status, failure.message or f"{failure.status} {HTTPStatus(failure.status).phrase}"
     )
-    if failure.status == 429:
-        response.headers["Retry-After"] = "0"  # GitLab sends the seconds to wait; 0 keeps tests fast
+    if failure.status == 429:  # GitLab sends the seconds to wait; 0 keeps tests fast
+        response.headers["Retry-After"] = str(failure.retry_after or 0)
     return response
 
 

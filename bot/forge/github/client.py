@@ -28,6 +28,7 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util import Retry
 
 from bot.events import Item, ItemKind, ItemRef, ReviewState
+from bot.forge.transport import Transport, retry_after
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
@@ -192,20 +193,21 @@ class GitHubClient:
         token: str | None = None,
         app_id: str | None = None,
         app_private_key: str | None = None,
-        seconds_between_requests: float = 0.25,
-        seconds_between_writes: float = 1.0,
         timeout: float = 15.0,
+        transport: Transport | None = None,
     ) -> None:
         """``api_url``: ``https://api.github.com`` or GitHub Enterprise's ``https://HOST/api/v3``.
-        Authenticate with either ``token`` or a GitHub App (``app_id`` and ``app_private_key``)."""
+        Authenticate with either ``token`` or a GitHub App (``app_id`` and ``app_private_key``).
+        ``transport``: conditional requests and the request meter (``bot.forge.transport``)."""
         options: dict[str, Any] = dict(
             base_url=api_url.rstrip("/"),
             timeout=math.ceil(timeout),  # PyGithub accepts whole seconds only
             per_page=100,
             retry=_RETRY,
-            # PyGithub's pacing keeps the bot under GitHub's secondary limits on content creation
-            seconds_between_requests=seconds_between_requests,
-            seconds_between_writes=seconds_between_writes,
+            # PyGithub's throttle is off: it sleeps on the worker thread before every request, per
+            # thread.  Writes are paced by the client's write budget instead (bot.forge.budget).
+            seconds_between_requests=0,
+            seconds_between_writes=0,
             # objects stay bare URLs until an attribute they lack is read: no needless GETs
             lazy=True,
         )
@@ -215,10 +217,13 @@ class GitHubClient:
         self._github: Github | None = None
         self._integration: GithubIntegration | None = None
         self._installations: dict[str, Github] = {}  # by lower-cased owner: one installation each
+        self.transport = transport or Transport(self.name)
         if token is not None and app_id is None and app_private_key is None:
             self._github = Github(auth=Auth.Token(token), **options)
+            _use_transport(self._github.requester, self.transport)
         elif token is None and app_id is not None and app_private_key is not None:
             self._integration = GithubIntegration(auth=Auth.AppAuth(app_id, app_private_key), **options)
+            _use_transport(self._integration.requester, self.transport)
         else:
             raise ValueError("give either token, or both app_id and app_private_key")
 
@@ -413,7 +418,7 @@ class GitHubClient:
         return data.decode("utf-8", errors="replace")
 
     @_neutral_errors
-    def changed_files(self, ref: ItemRef) -> ChangedFiles:
+    def changed_files(self, ref: ItemRef, head_sha: str | None = None) -> ChangedFiles:
         # GET /pulls/N/files, every page.  GitHub lists at most 3000 files for a PR (30 pages of
         # 100); for a larger PR the rest is silently missing, and no API gives it (the compare API
         # stops at 300).  Only a list that reached the cap can be short, so only then is the PR's
@@ -784,6 +789,7 @@ class GitHubClient:
             installation = lookup()
             # PyGithub renews the installation token itself when it nears expiry.
             github = self._integration.get_github_for_installation(installation.id)
+            _use_transport(github.requester, self.transport)
             # a race between threads costs one extra lookup, nothing more
             self._installations[owner.lower()] = github
         return github
@@ -805,8 +811,9 @@ class GitHubClient:
             isinstance(exc, RateLimitExceededException)
             or status == 429
             or (status == 403 and headers.get("x-ratelimit-remaining") == "0")
+            or (status == 403 and "retry-after" in headers)  # a secondary rate limit
         ):
-            return RateLimitedError(text)
+            return RateLimitedError(text, retry_after(headers))
         if status in (404, 410):
             return NotFoundError(text)
         if status in (401, 403):
@@ -822,6 +829,24 @@ class GitHubClient:
         if self._token:
             text = text.replace(self._token, "***")
         return _TOKEN_PATTERN.sub("***", text)[:500]
+
+
+def _use_transport(requester: Requester, transport: Transport) -> None:
+    """Send this requester's HTTP through ``transport``.  PyGithub opens its connections from a
+    class it keeps per requester (no public hook for a session); a subclass of that class mounts
+    the transport's adapter, with PyGithub's retry policy and pool size, on each new session."""
+    attribute = "_Requester__connectionClass"
+    base = getattr(requester, attribute, None)
+    if base is None:  # a PyGithub without it: fail at start-up, not at the first request
+        raise RuntimeError("this PyGithub version has no per-requester connection class to route through")
+
+    class Connection(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            transport.mount(self.session, max_retries=self.retry, pool_connections=self.pool_size,
+                            pool_maxsize=self.pool_size)
+
+    setattr(requester, attribute, Connection)
 
 
 def _iso(moment: datetime | None) -> str:

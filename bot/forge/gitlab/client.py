@@ -23,6 +23,7 @@ from cachetools import TTLCache
 from gitlab.exceptions import GitlabError
 
 from bot.events import Item, ItemKind, ItemRef, ReviewState
+from bot.forge.transport import Transport, retry_after
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     Capabilities,
@@ -130,9 +131,12 @@ _MERGE_REFUSALS = frozenset({405, 406, 409, 422})
 
 
 class _Gitlab(gitlab.Gitlab):
-    """python-gitlab with every request's retries capped at ``_MAX_RETRIES`` (its default is 10)."""
+    """python-gitlab with every request's retries capped at ``_MAX_RETRIES`` (its default is 10),
+    and a 429 never slept out on the worker thread: it surfaces as RateLimitedError with the wait
+    GitLab asked for, and the client's retry layer waits it out without holding a thread."""
 
     def http_request(self, *args: Any, max_retries: int = _MAX_RETRIES, **kwargs: Any) -> requests.Response:
+        kwargs["obey_rate_limit"] = False
         return super().http_request(*args, max_retries=max_retries, **kwargs)
 
 
@@ -141,14 +145,19 @@ class GitLabClient:
     capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request", closes_as_not_planned=False,
                                 team_reviews=False)
 
-    def __init__(self, url: str, *, token: str, timeout: float = 15.0) -> None:
+    def __init__(self, url: str, *, token: str, timeout: float = 15.0, transport: Transport | None = None) -> None:
         # Reads and our updates (add_labels, full assignee lists, state_event, commit statuses) are
         # idempotent, so transient errors (5xx, timeouts) are retried.  comment() and the pipeline
         # POSTs opt out: a POST that failed with a 502 may still have been saved, and retrying it
         # would post the comment (start the pipeline) twice.
-        # A 429 is always retried (obey_rate_limit): the refused request did nothing.
+        # A 429 is waited out and retried by the client's retry layer (bot.forge.layers), off
+        # the thread: the refused request did nothing.
+        # Every request goes through ``transport``: conditional reads and the request meter.
+        self.transport = transport or Transport(self.name)
+        session = requests.Session()
+        self.transport.mount(session)
         self._gl = _Gitlab(
-            url, private_token=token, timeout=timeout, per_page=100, retry_transient_errors=True
+            url, private_token=token, timeout=timeout, per_page=100, retry_transient_errors=True, session=session
         )
         self._token = token
         self._login: str | None = None
@@ -249,7 +258,7 @@ class GitLabClient:
                 raise
         return content.decode("utf-8", errors="replace")
 
-    def changed_files(self, ref: ItemRef) -> ChangedFiles:
+    def changed_files(self, ref: ItemRef, head_sha: str | None = None) -> ChangedFiles:
         # GET .../merge_requests/:iid/diffs (GitLab 15.7+), every page.  python-gitlab has no
         # manager for it (``mr.diffs`` is the *versions* API), hence the raw list.  No fallback to
         # the deprecated ``/changes``: every supported GitLab has ``/diffs``, and ``/changes`` is
@@ -591,9 +600,10 @@ class GitLabClient:
             yield
         except GitlabError as err:
             detail = self._redact(str(err.error_message))[:200]
-            raise _error_class(err.response_code)(
-                f"GitLab could not {action}: {err.response_code or 'error'} {detail}".rstrip()
-            ) from err
+            text = f"GitLab could not {action}: {err.response_code or 'error'} {detail}".rstrip()
+            if err.response_code == 429:
+                raise RateLimitedError(text, retry_after(self.transport.last_headers())) from err
+            raise _error_class(err.response_code)(text) from err
         except requests.RequestException as err:
             raise ForgeUnavailableError(f"GitLab could not {action}: {type(err).__name__}") from err
 

@@ -1,0 +1,206 @@
+"""The layers every forge call passes through, outermost first: metering, pacing, caching, then
+off-loop execution of the blocking adapter (``bot.forge.offloop``).
+
+A layer is an async callable taking a ``Call`` and wrapping the next one; ``bot.forge.layered``
+builds ``AsyncForge`` on top and ``bot.app`` composes the stack once per forge.  Layers decide by
+the method's ``Policy`` (``bot.forge.policy``), never by its name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cachetools import LRUCache, TTLCache
+
+from bot.forge.base import ForgeUnavailableError, RateLimitedError
+from bot.forge.policy import Kind, Policy
+
+
+@dataclass(frozen=True)
+class Call:
+    """One forge operation: the interface's method, its arguments bound by name (defaults applied),
+    and the method's policy."""
+
+    method: str
+    arguments: Mapping[str, Any]
+    policy: Policy
+    args: tuple[Any, ...] = ()  # as the adapter takes them
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def cache_key(self) -> Hashable | None:
+        if self.policy.key is not None:
+            key = self.policy.key(self.arguments)
+            return None if key is None else (self.method, _frozen(key))
+        return self.method, _frozen(tuple(self.arguments.values()))
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+def _frozen(value: Any) -> Hashable:
+    """Lists (logins, labels, globs) as tuples, so that arguments can key a cache."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+class Metering:
+    """Counts calls, failures and time per method (what the bot asked for; the transport's meter
+    counts what went over the wire, 304s apart)."""
+
+    def __init__(self, inner: Handler) -> None:
+        self._inner = inner
+        self.calls: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
+
+    async def __call__(self, call: Call) -> Any:
+        self.calls[call.method] += 1
+        started = time.monotonic()
+        try:
+            return await self._inner(call)
+        except Exception:
+            self.failures[call.method] += 1
+            raise
+        finally:
+            self.seconds[call.method] += time.monotonic() - started
+
+
+class Retrying:
+    """Rate limits and faults handled, not passed on.
+
+    A rate-limit refusal did nothing, so any call is repeated once the wait the forge asked for
+    (Retry-After, or until the limit resets) is over — when that is at most ``max_wait``.  A 5xx
+    or a connection failure is retried with exponential backoff and full jitter for reads and for
+    writes whose policy is ``retry_safe``; a comment or a merge may have happened before the
+    failure, so it is never repeated here (a comment is retried by its poster only after checking
+    its marker, ``bot.context.EventScope.post_comment``).  The caller hears of a failure only when
+    the attempts are spent.  Waiting is ``await``: no worker thread is held."""
+
+    def __init__(self, inner: Handler, *, attempts: int = 4, backoff: float = 0.5, max_backoff: float = 8.0,
+                 max_wait: float = 120.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._inner = inner
+        self.attempts, self.backoff, self.max_backoff, self.max_wait = attempts, backoff, max_backoff, max_wait
+        self._sleep = sleep
+        self.retried = 0
+
+    async def __call__(self, call: Call) -> Any:
+        attempt = 1
+        while True:
+            try:
+                return await self._inner(call)
+            except RateLimitedError as err:
+                wait = err.retry_after if err.retry_after is not None else self._backoff(attempt)
+                if attempt >= self.attempts or wait > self.max_wait:
+                    raise
+            except ForgeUnavailableError:
+                repeatable = call.policy.kind is not Kind.WRITE or call.policy.retry_safe
+                if not repeatable or attempt >= self.attempts:
+                    raise
+                wait = self._backoff(attempt)
+            self.retried += 1
+            attempt += 1
+            await self._sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
+
+class WriteGate(Protocol):
+    """Admits one write at a time within the forge's write budget (``bot.forge.budget``)."""
+
+    async def admit(self) -> Callable[[], Awaitable[None]]:
+        """Return when one more write may go out now (never sleeps on a thread), with what to
+        call once it was answered (or failed)."""
+
+
+async def _nothing() -> None:
+    return None
+
+
+class Unlimited:
+    async def admit(self) -> Callable[[], Awaitable[None]]:
+        return _nothing
+
+
+class Pacing:
+    """Every write waits for a token of its forge's write budget; reads pass at once (the off-loop
+    pool's size bounds them)."""
+
+    def __init__(self, inner: Handler, gate: WriteGate | None = None) -> None:
+        self._inner = inner
+        self.gate: WriteGate = gate or Unlimited()
+
+    async def __call__(self, call: Call) -> Any:
+        if call.policy.kind is not Kind.WRITE:
+            return await self._inner(call)
+        answered = await self.gate.admit()
+        try:
+            return await self._inner(call)
+        finally:
+            await answered()
+
+
+class Caching:
+    """Answers PINNED calls from a bounded LRU kept for good and CACHED ones from a TTL cache per
+    method; concurrent identical calls share one request.  Replaces the ad-hoc caches that lived in
+    the dispatcher (bot login), the event context (repository labels) and the OWNERS reader (files
+    by sha, changed files by head sha)."""
+
+    def __init__(self, inner: Handler, *, pinned_size: int = 50_000, cached_size: int = 4_096) -> None:
+        self._inner = inner
+        self._pinned: LRUCache[Hashable, Any] = LRUCache(maxsize=pinned_size)
+        self._cached: dict[str, LRUCache[Hashable, Any]] = {}
+        self._cached_size = cached_size
+        self._in_flight: dict[Hashable, asyncio.Future[Any]] = {}
+
+    async def __call__(self, call: Call) -> Any:
+        kind = call.policy.kind
+        if kind not in (Kind.PINNED, Kind.CACHED):
+            return await self._inner(call)
+        key = call.cache_key()
+        if key is None:
+            return await self._inner(call)
+        store = self._store(call)
+        if key in store:
+            return store[key]
+        pending = self._in_flight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            result = await self._inner(call)
+        except BaseException as err:
+            if not future.cancelled():
+                future.set_exception(err)
+                future.exception()  # retrieved: no "never retrieved" warning when nobody waited
+            raise
+        else:
+            store[key] = result
+            future.set_result(result)
+            return result
+        finally:
+            del self._in_flight[key]
+
+    def forget(self, call: Call) -> None:
+        """Drop the cached answer to ``call``, so that the next such call asks the forge."""
+        if call.policy.kind in (Kind.PINNED, Kind.CACHED):
+            self._store(call).pop(call.cache_key(), None)
+
+    def _store(self, call: Call) -> LRUCache[Hashable, Any]:
+        if call.policy.kind is Kind.PINNED:
+            return self._pinned
+        store = self._cached.get(call.method)
+        if store is None:
+            ttl = call.policy.ttl
+            store = (LRUCache(maxsize=self._cached_size) if ttl is None
+                     else TTLCache(maxsize=self._cached_size, ttl=ttl))
+            self._cached[call.method] = store
+        return store

@@ -1,0 +1,97 @@
+"""How the layered forge client treats each ``ForgeClient`` method: one row per method.
+
+A new forge method costs the interface (``bot.forge.base``), the adapters and one row here;
+``AsyncForge`` is built from the interface, and tests/test_forge_client.py fails when a method has
+no row.  The kinds:
+
+- PINNED: the answer is fixed by a commit sha among the arguments (a file at a sha, the files a
+  PR changes at a head sha): kept for good (bounded LRU), never asked again.
+- CACHED: the answer changes rarely; reused for ``ttl`` seconds (None: for the process's life).
+- READ: asked every time.  The HTTP transport still revalidates it (``If-None-Match``): an
+  unchanged answer comes back as a free ``304``.
+- WRITE: changes the forge.  Paced (one write token each), and retried after a failure only when
+  ``retry_safe`` (repeating it cannot double its effect).
+- LOCAL: no request at all; runs at once, synchronously.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class Kind(enum.Enum):
+    PINNED = "pinned"
+    CACHED = "cached"
+    READ = "read"
+    WRITE = "write"
+    LOCAL = "local"
+
+
+# The call's arguments by name (bound to the interface's signature, defaults applied) → the cache
+# key, or None when this call cannot be answered from the cache.
+KeyFn = Callable[[Mapping[str, Any]], Hashable | None]
+
+
+@dataclass(frozen=True)
+class Policy:
+    kind: Kind
+    ttl: float | None = None  # CACHED: seconds an answer is reused; None: for good
+    retry_safe: bool = True  # WRITE: a repeat after a lost answer cannot double the effect
+    key: KeyFn | None = None  # PINNED/CACHED: default: every argument
+    # WRITE: the item this write changes, so that writes to one item keep their order (the
+    # argument named "ref"), or None for writes to no item (statuses, redeliveries).
+    item_arg: str | None = "ref"
+
+
+def _pinned_by_head(args: Mapping[str, Any]) -> Hashable | None:
+    """The files a PR changes are fixed by its head sha, when the caller names it."""
+    return (args["ref"], args["head_sha"]) if args.get("head_sha") else None
+
+
+PINNED = Policy(Kind.PINNED)
+READ = Policy(Kind.READ)
+WRITE = Policy(Kind.WRITE)
+NOT_REPEATABLE = Policy(Kind.WRITE, retry_safe=False)  # a repeat may double it: POSTs that create
+LOCAL = Policy(Kind.LOCAL)
+
+POLICIES: dict[str, Policy] = {
+    "whoami": Policy(Kind.CACHED, ttl=None),  # the bot's login never changes under a running bot
+    "get_item": READ,
+    "repo_labels": Policy(Kind.CACHED, ttl=600),  # refreshed at once when a wanted label is missing
+    "add_labels": WRITE,
+    "remove_label": WRITE,
+    "comment": NOT_REPEATABLE,  # retried only after checking that it was not saved (its marker)
+    "edit_comment": WRITE,
+    "list_comments": READ,
+    "add_assignees": WRITE,
+    "remove_assignees": WRITE,
+    "request_review": WRITE,
+    "remove_review_request": WRITE,
+    "label_added_by": READ,
+    "set_open": WRITE,
+    "set_title": WRITE,
+    "permission": READ,  # never cached: a revoked collaborator loses their commands at once
+    "branch_sha": READ,
+    "read_file": PINNED,
+    "changed_files": Policy(Kind.PINNED, key=_pinned_by_head),
+    "list_reviews": READ,
+    "set_status": Policy(Kind.WRITE, item_arg=None),
+    "list_statuses": READ,
+    "is_org_member": READ,
+    "is_team_member": READ,  # like org membership: a removed member loses the team's rights at once
+    "same_tree": PINNED,  # two commit shas fix the answer
+    "git_source": READ,  # at most one request (an App's installation token)
+    "list_open_pulls": READ,
+    "mergeability": READ,
+    "merge": NOT_REPEATABLE,  # the caller reads the PR again instead
+    "pulls_by": READ,
+    "open_issues_with_label": READ,
+    "list_repos": READ,
+    "hook_scopes": LOCAL,
+    "find_hooks": READ,
+    "hook_deliveries": READ,
+    "redeliver": Policy(Kind.WRITE, retry_safe=False, item_arg=None),
+}
