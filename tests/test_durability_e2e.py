@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import orjson
+from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import DISPATCH_KEY, STORES_KEY
+from bot.app import DISPATCH_KEY, QUEUE_KEY, STORES_KEY, build_app
+from bot.config import Config
 from bot.events import Event
-from tests.conftest import AUTHOR, COLLAB, REPO, Bot, typed
-from tests.fakes.base import Delivery
+from bot.store import open_stores
+from tests.conftest import AUTHOR, COLLAB, REPO, Bot, enabled, typed
+from tests.fakes.base import Delivery, FakeForge
 
 
 def translated(bot: Bot, delivery: Delivery) -> Event:
@@ -56,3 +60,31 @@ async def test_an_accepted_delivery_is_in_the_store_before_the_answer(bot: Bot) 
     assert status == 202
     assert (await bot.client.app[STORES_KEY].events.stats()).pending == 1
     assert bot.fake.labels(REPO, number) == set()
+
+
+async def test_a_store_that_cannot_take_a_delivery_gets_503_and_it_is_not_lost(
+        fake: FakeForge, config: Config, tmp_path: Path, redis_prefix: str) -> None:
+    """Redis down: the forge is told 503 (it records a failed delivery, which repair brings back);
+    once Redis is back, the same delivery is accepted and handled."""
+    from tests.redis_server import RedisServer
+
+    own = RedisServer()  # one this test may stop
+    stores = open_stores(tmp_path, own.url, redis_prefix=redis_prefix)
+    app = build_app(config, {fake.name: enabled(fake)}, tmp_path, stores=stores)
+    try:
+        async with TestClient(TestServer(app)) as client:
+            number, _ = fake.open_pull(REPO, author=AUTHOR)
+            delivery = fake.comment(REPO, number, COLLAB, "/hold")
+            own.proc.terminate()
+            own.proc.wait(10)
+            resp = await client.post(delivery.path, data=delivery.body, headers=delivery.headers)
+            assert resp.status == 503
+            assert "cannot store" in (await resp.json())["status"]
+    finally:
+        own.stop()
+    # The forge redelivers (repair, or GitLab's own retry) to a prowlet whose store works.
+    async with TestClient(TestServer(build_app(config, {fake.name: enabled(fake)}, tmp_path / "next"))) as client:
+        resp = await client.post(delivery.path, data=delivery.body, headers=delivery.headers)
+        assert resp.status == 202
+        assert await client.app[QUEUE_KEY].join(30)
+    assert fake.labels(REPO, number) == {"do-not-merge/hold"}
