@@ -27,23 +27,32 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server is not installed: `apt-get install redis-server` (.ci/run does it)")
         self.dir = Path(tempfile.mkdtemp(prefix="prowlet-redis-"))
-        self.port = _free_port()
-        # appendfsync always: what a deployment that must lose nothing would run.
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The port is free when picked but may be taken before redis-server binds it: try again.
+        for _ in range(3):
+            self.port = _free_port()
+            # appendfsync always: what a deployment that must lose nothing would run.
+            self.proc = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", "",
+                 "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if self._answers():
+                return
+            self.proc.kill()
+            self.proc.wait()
+        self.stop()
+        raise RuntimeError("redis-server did not start")
+
+    def _answers(self) -> bool:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
                     conn.sendall(b"PING\r\n")
                     if conn.recv(16).startswith(b"+PONG"):
-                        return
+                        return True
             except OSError:
                 time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("redis-server did not start")
+        return False
 
     @property
     def url(self) -> str:

@@ -121,12 +121,18 @@ class Worker(_Process):
 
 
 class Served(_Process):
+    PORT_TRIES = 3  # free_port() frees the port before prowlet binds it: another process may take it
+
     def __init__(self, env: dict[str, str], tmp_path: Path, *, data_dir: Path | None = None, name: str = "prowlet",
                  args: tuple[str, ...] = ()) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        super().__init__(["serve", "--host", "127.0.0.1", "--port", str(self.port), *args], env, tmp_path, data_dir,
-                         name)
+        for attempt in range(1, self.PORT_TRIES + 1):
+            self.port = free_port()
+            self.base = f"http://127.0.0.1:{self.port}"
+            super().__init__(["serve", "--host", "127.0.0.1", "--port", str(self.port), *args], env, tmp_path,
+                             data_dir, name)
+            if self._came_up() or attempt == self.PORT_TRIES:
+                break
+            self._log.close()  # the port was taken between picking and binding: another port
 
         def up() -> bool:
             try:
@@ -137,3 +143,16 @@ class Served(_Process):
                 return False
 
         wait_for(up, "prowlet to listen")
+
+    def _came_up(self) -> bool:
+        """False only when the process exited because its port was taken (errno 98)."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                get_json(self.base + "/healthz")
+                return True
+            except OSError:
+                if self.proc.poll() is not None:
+                    return "address already in use" not in self.log_path.read_text()
+                time.sleep(0.05)
+        return True  # let up() report the timeout with the log
