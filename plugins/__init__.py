@@ -10,6 +10,7 @@ from plugins import (
     label,
     lgtm,
     lifecycle,
+    milestone,
     override,
     owners_label,
     require_matching_label,
@@ -35,6 +36,7 @@ REGISTRY: list[Plugin] = [
     blunderbuss.PLUGIN,
     trigger.PLUGIN,
     retitle.PLUGIN,
+    milestone.PLUGIN,
     skip.PLUGIN,
     override.PLUGIN,
     # opt-in (name them in plugins.enabled)

@@ -266,6 +266,13 @@ class FakeForge(Protocol):
 
     def title(self, repo: str, number: int) -> str: ...
 
+    def milestone(self, repo: str, number: int) -> str | None:
+        """The title of the item's milestone; None when it has none."""
+
+    def add_milestone(self, repo: str, title: str, *, closed: bool = False) -> int:
+        """An open (or ``closed``) milestone of the repository/project; returns what the forge's API
+        sets it by (GitHub: its number; GitLab: its global id)."""
+
     def head_sha(self, repo: str, number: int) -> str: ...
 
     @property
