@@ -13,6 +13,7 @@ from plugins import (
     milestone,
     override,
     owners_label,
+    release_note,
     require_matching_label,
     retitle,
     size,
@@ -43,6 +44,7 @@ REGISTRY: list[Plugin] = [
     wip.PLUGIN,
     size.PLUGIN,
     welcome.PLUGIN,
+    release_note.PLUGIN,
     require_matching_label.PLUGIN,  # after the label commands, so it sees what they did
 ]
 

@@ -652,12 +652,12 @@ class FakeGitHub:
         return self.delivery("pull_request_review", payload)
 
     def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
-                  draft: bool | None = None, base: str | None = None) -> Delivery:
+                  draft: bool | None = None, base: str | None = None, body: str | None = None) -> Delivery:
         """A person changes a PR's title (pull_request edited, with ``changes.title.from``), its
         base branch (edited, with ``changes.base.ref.from`` and ``changes.base.sha.from``; the branch
         must exist) or its draft state (converted_to_draft / ready_for_review): one change per call."""
-        if [title, draft, base].count(None) != 2:
-            raise ValueError("give one of a new title, a draft state or a base branch")
+        if [title, draft, base, body].count(None) != 3:
+            raise ValueError("give one of a new title, a draft state, a base branch or a body")
         with self._lock:
             state = self._repo(repo)
             item = self._pull(state, number)
@@ -665,6 +665,9 @@ class FakeGitHub:
             if title is not None:
                 action, extra["changes"] = "edited", {"title": {"from": item.title}}
                 item.title = title
+            elif body is not None:
+                action, extra["changes"] = "edited", {"body": {"from": item.body}}
+                item.body = body
             elif base is not None:
                 if base not in state.branches:
                     raise ValueError(f"no branch {base!r} in {repo}")

@@ -655,14 +655,18 @@ class FakeGitLab:
             return self._item_hook(project, item, user, "update", oldrev=oldrev)
 
     def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
-                  draft: bool | None = None, base: str | None = None) -> Delivery:
+                  draft: bool | None = None, base: str | None = None, body: str | None = None) -> Delivery:
         """A person changes an MR's title, draft state or target branch (which must exist): Merge
         Request Hook update with ``changes``.  As on GitLab, the draft state is the title's "Draft:"
         prefix: setting one changes the other."""
-        if [title, draft, base].count(None) != 2:
-            raise ValueError("give one of a new title, a draft state or a target branch")
+        if [title, draft, base, body].count(None) != 3:
+            raise ValueError("give one of a new title, a draft state, a target branch or a description")
         with self._lock:
             project, item = self._find(repo, number, ItemKind.PULL)
+            if body is not None:
+                changes = {"description": {"previous": item.description, "current": body}}
+                item.description = body
+                return self._item_hook(project, item, self._user(editor), "update", changes=changes)
             if base is not None:
                 if base not in project.branches:
                     raise ValueError(f"no branch {base!r} in {repo}")
