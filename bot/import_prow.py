@@ -24,8 +24,6 @@ _PLUGIN_NOTES = {
     "needs-rebase": "prowlet's merge automation adds and removes needs-rebase itself (see merge:)",
     "cherrypick": "not carried over yet: prowlet has no cherry-pick plugin",
     "cherry-pick-unapproved": "not carried over yet: prowlet has no cherry-pick plugin",
-    "milestone": "not carried over yet: prowlet has no milestone plugin",
-    "release-note": "not carried over yet: prowlet has no release-note plugin",
     "config-updater": "prowlet reads one config file; there are no Kubernetes ConfigMaps to update",
 }
 _FUN = {"cat", "dog", "pony", "yuks", "shrug", "goose", "heart", "bark", "welcome-bot"}
@@ -231,13 +229,12 @@ def _label(b: _Builder, data: Any) -> None:
     for scope, entries in (section.get("restricted_labels") or {}).items():
         converted = []
         for i, entry in enumerate(entries or []):
-            where = f"plugins.yaml: label.restricted_labels.{scope}[{i}]"
             item = {"label": entry.get("label", ""), "allowed_users": list(entry.get("allowed_users") or []),
                     "allowed_teams": list(entry.get("allowed_teams") or []),
                     "assign_on": [{"label": a.get("label", "")} for a in entry.get("assign_on") or []]}
             for key in ("allow_approvers_from_owners", "remove_on_new_commits"):
                 if entry.get(key):
-                    b.note(f"{where}.{key}", "no such option in prowlet")
+                    item[key] = True
             converted.append(item)
         b.options_for([scope], "label").setdefault("restricted_labels", []).extend(converted)
     for key in section:
@@ -298,6 +295,7 @@ _SECTION_NOTES = {
     "owners": "prowlet reads OWNERS and OWNERS_ALIASES by those names, with no per-repo options",
     "config_updater": "prowlet reads one config file; there are no Kubernetes ConfigMaps to update",
     "slack": "prowlet posts nothing to Slack",
+    "repo_milestone": "Prow names the maintainers team by id: set milestone.allowed_teams (slugs) by hand",
 }
 
 

@@ -10,8 +10,10 @@ from plugins import (
     label,
     lgtm,
     lifecycle,
+    milestone,
     override,
     owners_label,
+    release_note,
     require_matching_label,
     retitle,
     size,
@@ -35,12 +37,14 @@ REGISTRY: list[Plugin] = [
     blunderbuss.PLUGIN,
     trigger.PLUGIN,
     retitle.PLUGIN,
+    milestone.PLUGIN,
     skip.PLUGIN,
     override.PLUGIN,
     # opt-in (name them in plugins.enabled)
     wip.PLUGIN,
     size.PLUGIN,
     welcome.PLUGIN,
+    release_note.PLUGIN,
     require_matching_label.PLUGIN,  # after the label commands, so it sees what they did
 ]
 

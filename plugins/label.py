@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from bot.commands import Invocation
 from bot.context import Context
 from bot.events import ItemAction, ItemEvent
+from bot.forge.base import ForgeError
+from bot.owners import OwnersError
 from bot.permissions import ANYONE, COLLAB_NOTE, COLLABORATOR_LEVEL, is_org_member, owner_of
 from bot.plugin import Command, Plugin, Rule, Subscription, arg_pattern
 from bot.replies import code
@@ -39,6 +41,10 @@ class RestrictedLabel:
     # teams of the repository's organisation (GitHub team slugs; GitLab: subgroups <group>/<team>)
     allowed_teams: list[str] = field(default_factory=list)
     assign_on: list[AssignOn] = field(default_factory=list)
+    # On a PR/MR, an OWNERS approver of every file it changes may add or remove the label too.
+    allow_approvers_from_owners: bool = False
+    # New commits on a PR/MR remove the label (it vouched for the code as it was).
+    remove_on_new_commits: bool = False
 
     def check(self) -> list[tuple[str, str]]:
         problems = [] if self.label.strip() else [("label", "name the restricted label")]
@@ -121,12 +127,41 @@ async def _restriction(ctx: Context, label: str) -> str | None:
     for team in rule.allowed_teams:
         if await ctx.forge.is_team_member(owner, team, ctx.event.actor):
             return None
+    owners_may = rule.allow_approvers_from_owners and ctx.event.item.is_pull
+    if owners_may and await _approves_every_file(ctx, ctx.event.actor):
+        return None
+    also = " (or an OWNERS approver of every file this change touches)" if owners_may else ""
     if not rule.allowed_teams:
         who = ", ".join(code(a) for a in rule.allowed_users) or "nobody"
-        return f"only {who} may add or remove the {code(label)} label."
+        return f"only {who}{also} may add or remove the {code(label)} label."
     teams = ", ".join(code(t) for t in rule.allowed_teams)
     users = f" or one of {', '.join(code(u) for u in rule.allowed_users)}" if rule.allowed_users else ""
-    return f"only members of the teams {teams}{users} may add or remove the {code(label)} label."
+    return f"only members of the teams {teams}{users}{also} may add or remove the {code(label)} label."
+
+
+async def _approves_every_file(ctx: Context, login: str) -> bool:
+    """Whether ``login`` is an OWNERS approver of every file the PR/MR changes.  Fails closed: no
+    files, a list the forge cut short, or OWNERS that cannot be read grant nothing."""
+    try:
+        files = await ctx.changed_files()
+        if not files or not files.complete:
+            return False
+        index = await ctx.owners()
+        paths = await ctx.changed_paths()
+    except (OwnersError, ForgeError) as err:
+        ctx.log.info("restricted label: OWNERS approvers unknown", error=str(err))
+        return False
+    return all(login.lower() in _lower(index.approvers_for(path)) for path in paths)
+
+
+async def on_new_commits(ctx: Context) -> None:
+    """Restricted labels with ``remove_on_new_commits`` go when the PR/MR gets new commits."""
+    going = {name for name, rule in _restrictions(ctx.options).items() if rule.remove_on_new_commits}
+    if not going:
+        return  # no request at all where the option is not used
+    for label in (await ctx.item()).labels:
+        if label.lower() in going:
+            await ctx.remove_label(label)
 
 
 async def assign_on(ctx: Context, added: Iterable[str]) -> None:
@@ -271,6 +306,9 @@ PLUGIN = Plugin(
     name="label",
     description="Adds and removes labels the repository already has, with kind/priority/area/triage/sig shortcuts.",
     commands=_commands(),
-    subscriptions=(Subscription(on_labeled, (ItemEvent,), lambda e: e.action is ItemAction.LABELED),),
+    subscriptions=(
+        Subscription(on_labeled, (ItemEvent,), lambda e: e.action is ItemAction.LABELED),
+        Subscription(on_new_commits, (ItemEvent,), lambda e: e.action is ItemAction.NEW_COMMITS and e.item.is_pull),
+    ),
     options=LabelOptions,
 )

@@ -139,6 +139,15 @@ class PullState:
     reason: str = ""  # the forge's own word for BLOCKED / CONFLICT, e.g. "discussions_not_resolved"
 
 
+@dataclass(frozen=True)
+class Milestone:
+    """An open milestone an item can be given.  ``id``: what ``set_milestone`` takes (GitHub: the
+    milestone's number; GitLab: its global id)."""
+
+    id: int
+    title: str
+
+
 class MergeMethod(enum.Enum):
     MERGE = "merge"
     SQUASH = "squash"
@@ -266,6 +275,12 @@ class ForgeClient(Protocol):
 
     def set_title(self, ref: ItemRef, title: str) -> None:
         """Give the PR/MR or issue a new title."""
+
+    def list_milestones(self, repo: str) -> list[Milestone]:
+        """The repository's open milestones (GitLab: the active ones of the project and its groups), every page."""
+
+    def set_milestone(self, ref: ItemRef, milestone: Milestone | None) -> None:
+        """Give the PR/MR or issue this milestone, or none (None).  Setting the one it has is no error."""
 
     def permission(self, repo: str, login: str) -> Permission:
         """The user's effective access to the repository; NONE when not a member/collaborator."""

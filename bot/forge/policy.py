@@ -73,6 +73,8 @@ POLICIES: dict[str, Policy] = {
     "label_added_by": READ,
     "set_open": WRITE,
     "set_title": WRITE,
+    "list_milestones": READ,
+    "set_milestone": WRITE,  # sets a value: a repeat changes nothing
     "permission": READ,  # never cached: a revoked collaborator loses their commands at once
     "branch_sha": READ,
     "read_file": PINNED,

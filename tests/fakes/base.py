@@ -206,11 +206,12 @@ class FakeForge(Protocol):
         ``files`` written over it (None deletes); without ``files`` it is the same tree."""
 
     def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
-                  draft: bool | None = None, base: str | None = None) -> Delivery:
-        """A new title, draft state or base branch (one existing, e.g. made with ``set_file``) for a
-        PR/MR.  GitHub: pull_request edited (``changes.title`` / ``changes.base``) /
-        converted_to_draft / ready_for_review; GitLab: Merge Request Hook update with ``changes``
-        (``title``, ``draft``, ``target_branch``; the draft state is the title's "Draft:" prefix)."""
+                  draft: bool | None = None, base: str | None = None, body: str | None = None) -> Delivery:
+        """A new title, draft state, base branch (one existing, e.g. made with ``set_file``) or
+        description (``body``) for a PR/MR.  GitHub: pull_request edited (``changes.title`` /
+        ``changes.base`` / ``changes.body``) / converted_to_draft / ready_for_review; GitLab: Merge
+        Request Hook update with ``changes`` (``title``, ``draft``, ``target_branch``,
+        ``description``; the draft state is the title's "Draft:" prefix)."""
 
     def label(self, repo: str, number: int, who: str, label: str, *, add: bool = True) -> Delivery:
         """A person adds (``add``) or removes a label by hand.  GitHub: pull_request / issues labeled
@@ -265,6 +266,13 @@ class FakeForge(Protocol):
         """"open" | "closed" | "merged"."""
 
     def title(self, repo: str, number: int) -> str: ...
+
+    def milestone(self, repo: str, number: int) -> str | None:
+        """The title of the item's milestone; None when it has none."""
+
+    def add_milestone(self, repo: str, title: str, *, closed: bool = False) -> int:
+        """An open (or ``closed``) milestone of the repository/project; returns what the forge's API
+        sets it by (GitHub: its number; GitLab: its global id)."""
 
     def head_sha(self, repo: str, number: int) -> str: ...
 

@@ -177,6 +177,15 @@ class _Item:
     # (event, actor, label, created_at) for each label added ("labeled") or removed ("unlabeled")
     # through the API or by a person (``label``), oldest first: the issue events API lists them
     label_events: list[tuple[str, str, str, str]] = field(default_factory=list)
+    milestone: int | None = None  # the number of its milestone
+
+
+@dataclass
+class _Milestone:
+    id: int
+    number: int
+    title: str
+    state: str = "open"  # "open" | "closed"
 
 
 @dataclass
@@ -237,6 +246,7 @@ class _Repo:
     reruns: list[tuple[int, str]] = field(default_factory=list)  # (run id, "rerun" | "rerun-failed-jobs")
     merges: list[tuple[int, str, str]] = field(default_factory=list)  # API merges: (number, head sha, method)
     archived: bool = False
+    milestones: dict[int, _Milestone] = field(default_factory=dict)  # by number
 
     @property
     def owner(self) -> str:
@@ -642,12 +652,12 @@ class FakeGitHub:
         return self.delivery("pull_request_review", payload)
 
     def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
-                  draft: bool | None = None, base: str | None = None) -> Delivery:
+                  draft: bool | None = None, base: str | None = None, body: str | None = None) -> Delivery:
         """A person changes a PR's title (pull_request edited, with ``changes.title.from``), its
         base branch (edited, with ``changes.base.ref.from`` and ``changes.base.sha.from``; the branch
         must exist) or its draft state (converted_to_draft / ready_for_review): one change per call."""
-        if [title, draft, base].count(None) != 2:
-            raise ValueError("give one of a new title, a draft state or a base branch")
+        if [title, draft, base, body].count(None) != 3:
+            raise ValueError("give one of a new title, a draft state, a base branch or a body")
         with self._lock:
             state = self._repo(repo)
             item = self._pull(state, number)
@@ -655,6 +665,9 @@ class FakeGitHub:
             if title is not None:
                 action, extra["changes"] = "edited", {"title": {"from": item.title}}
                 item.title = title
+            elif body is not None:
+                action, extra["changes"] = "edited", {"body": {"from": item.body}}
+                item.body = body
             elif base is not None:
                 if base not in state.branches:
                     raise ValueError(f"no branch {base!r} in {repo}")
@@ -870,6 +883,21 @@ class FakeGitHub:
         with self._lock:
             return self._item(self._repo(repo), number).title
 
+    def add_milestone(self, repo: str, title: str, *, closed: bool = False) -> int:
+        """A milestone of the repository; returns its number."""
+        with self._lock:
+            state = self._repo(repo)
+            number = len(state.milestones) + 1
+            state.milestones[number] = _Milestone(next(self._ids), number, title, "closed" if closed else "open")
+            return number
+
+    def milestone(self, repo: str, number: int) -> str | None:
+        """The title of the item's milestone, None when it has none."""
+        with self._lock:
+            state = self._repo(repo)
+            item = self._item(state, number)
+            return state.milestones[item.milestone].title if item.milestone else None
+
     def state_reason(self, repo: str, number: int) -> str | None:
         """An issue's ``state_reason`` (not part of FakeForge: GitLab has none)."""
         with self._lock:
@@ -1038,6 +1066,30 @@ class FakeGitHub:
             "archived": state.archived,
         }
 
+    def _milestone_json(self, state: _Repo, number: int | None) -> dict[str, Any] | None:
+        if number is None:
+            return None
+        milestone = state.milestones[number]
+        items = [item for item in state.items.values() if item.milestone == number]
+        return {
+            "url": self._api_path(state, f"milestones/{number}"),
+            "html_url": f"{self._web_url}/{state.full_name}/milestone/{number}",
+            "labels_url": self._api_path(state, f"milestones/{number}/labels"),
+            "id": milestone.id,
+            "node_id": f"MI_{milestone.id}",
+            "number": number,
+            "state": milestone.state,
+            "title": milestone.title,
+            "description": None,
+            "creator": self._user_json(state.owner),
+            "open_issues": sum(item.state == "open" for item in items),
+            "closed_issues": sum(item.state == "closed" for item in items),
+            "created_at": _iso(self._clock),
+            "updated_at": _iso(self._clock),
+            "closed_at": None,
+            "due_on": None,
+        }
+
     def _label_json(self, state: _Repo, name: str) -> dict[str, Any]:
         label_id = zlib.crc32(f"{state.full_name}:{name}".encode())
         return {
@@ -1069,7 +1121,7 @@ class FakeGitHub:
             "locked": False,
             "assignee": self._user_json(item.assignees[0]) if item.assignees else None,
             "assignees": [self._user_json(login) for login in item.assignees],
-            "milestone": None,
+            "milestone": self._milestone_json(state, item.milestone),
             "comments": len(item.comments),
             "created_at": item.created_at,
             "updated_at": _iso(self._clock),
@@ -1123,7 +1175,7 @@ class FakeGitHub:
             "requested_reviewers": [self._user_json(login) for login in item.reviewers],
             "requested_teams": [{"name": team, "slug": team, "permission": "push"} for team in item.team_reviewers],
             "labels": issue["labels"],
-            "milestone": None,
+            "milestone": issue["milestone"],
             "draft": item.draft,
             "commits_url": f"{api}/commits",
             "review_comments_url": f"{api}/comments",
@@ -1405,6 +1457,7 @@ class FakeGitHub:
             ("GET", repo + "/issues", self._list_issues, None),
             ("GET", issue, self._get_issue, None),
             ("PATCH", issue, self._edit_issue, None),
+            ("GET", repo + "/milestones", self._list_milestones, None),
             ("POST", issue + "/labels", self._add_labels, None),
             ("DELETE", issue + "/labels/{label}", self._remove_label, None),
             ("GET", issue + "/comments", self._list_comments, None),
@@ -1816,6 +1869,14 @@ class FakeGitHub:
         newest_first = sorted(items, key=lambda item: item.number, reverse=True)
         return self._page(request, [self._issue_json(state, item) for item in newest_first])
 
+    def _list_milestones(self, request: web.Request, body: Any) -> web.Response:
+        """``state`` open (the default), closed or all; ordered by number (GitHub: by due date,
+        and the fake's milestones have none)."""
+        state = self._repo_of(request)
+        wanted = _state_filter(request)
+        found = [m.number for m in state.milestones.values() if wanted in ("all", m.state)]
+        return self._page(request, [self._milestone_json(state, number) for number in found])
+
     def _get_issue(self, request: web.Request, body: Any) -> web.Response:
         return web.json_response(self._issue_json(*self._item_of(request)))
 
@@ -1824,6 +1885,12 @@ class FakeGitHub:
         title = (body or {}).get("title", item.title)
         if not isinstance(title, str) or not title.strip():
             raise _Abort(422, "Validation Failed", errors=[{"resource": "Issue", "field": "title", "code": "missing_field"}])
+        if "milestone" in (body or {}):  # a milestone's number, or null to clear it
+            number = body["milestone"]
+            if number is not None and (not isinstance(number, int) or number not in state.milestones):
+                raise _Abort(422, "Validation Failed",
+                             errors=[{"resource": "Issue", "field": "milestone", "code": "invalid"}])
+            item.milestone = number
         item.title = title
         new_state = (body or {}).get("state", item.state)
         reason = (body or {}).get("state_reason")

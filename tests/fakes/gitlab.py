@@ -130,7 +130,7 @@ _MERGE_STATUSES = {
     ),
 }
 _LIST_STATES = {"opened", "closed", "merged", "locked", "all"}
-_UPDATE_PARAMS = {"add_labels", "remove_labels", "assignee_ids", "reviewer_ids", "state_event", "title"}
+_UPDATE_PARAMS = {"add_labels", "remove_labels", "assignee_ids", "reviewer_ids", "state_event", "title", "milestone_id"}
 # What POST .../statuses/:sha does for each state: GitLab's state-machine event and the states it
 # may leave.  The status it acts on is the bot's pending/running one of that name, or a new
 # "created" one.
@@ -204,6 +204,7 @@ class _Item:
     target_branch: str = _DEFAULT_BRANCH  # MRs only
     # (id, "add" | "remove", who, label, when) per label change, oldest first: resource label events
     label_events: list[tuple[int, str, _User, str, datetime]] = field(default_factory=list)
+    milestone: int | None = None  # its milestone's id
 
     @property
     def source_branch(self) -> str:
@@ -254,6 +255,15 @@ class _Project:
     pipeline_actions: list[tuple[int, str]] = field(default_factory=list)  # (pipeline id, action)
     merges: list[tuple[int, str, bool]] = field(default_factory=list)  # (iid, head sha, squash)
     archived: bool = False
+    milestones: dict[int, _Milestone] = field(default_factory=dict)  # by id
+
+
+@dataclass
+class _Milestone:
+    id: int
+    iid: int
+    title: str
+    state: str = "active"  # "active" | "closed"
 
 
 @dataclass
@@ -346,6 +356,7 @@ class FakeGitLab:
             ("GET", _PROJECT + r"/repository/compare", self._compare),
             ("GET", _ITEM, self._get_item),
             ("PUT", _ITEM, self._update_item),
+            ("GET", _PROJECT + r"/milestones", self._list_milestones),
             ("GET", _ITEM + "/notes", self._list_notes),
             ("POST", _ITEM + "/notes", self._create_note),
             ("PUT", _ITEM + r"/notes/(?P<note_id>\d+)", self._update_note),
@@ -644,14 +655,18 @@ class FakeGitLab:
             return self._item_hook(project, item, user, "update", oldrev=oldrev)
 
     def edit_pull(self, repo: str, number: int, editor: str, *, title: str | None = None,
-                  draft: bool | None = None, base: str | None = None) -> Delivery:
+                  draft: bool | None = None, base: str | None = None, body: str | None = None) -> Delivery:
         """A person changes an MR's title, draft state or target branch (which must exist): Merge
         Request Hook update with ``changes``.  As on GitLab, the draft state is the title's "Draft:"
         prefix: setting one changes the other."""
-        if [title, draft, base].count(None) != 2:
-            raise ValueError("give one of a new title, a draft state or a target branch")
+        if [title, draft, base, body].count(None) != 3:
+            raise ValueError("give one of a new title, a draft state, a target branch or a description")
         with self._lock:
             project, item = self._find(repo, number, ItemKind.PULL)
+            if body is not None:
+                changes = {"description": {"previous": item.description, "current": body}}
+                item.description = body
+                return self._item_hook(project, item, self._user(editor), "update", changes=changes)
             if base is not None:
                 if base not in project.branches:
                     raise ValueError(f"no branch {base!r} in {repo}")
@@ -729,6 +744,20 @@ class FakeGitLab:
     def title(self, repo: str, number: int, *, kind: ItemKind | None = None) -> str:
         with self._lock:
             return self._find(repo, number, kind)[1].title
+
+    def add_milestone(self, repo: str, title: str, *, closed: bool = False) -> int:
+        """A project milestone; returns its global id."""
+        with self._lock:
+            project = self._projects[repo]
+            milestone = _Milestone(next(self._ids), len(project.milestones) + 1, title, "closed" if closed else "active")
+            project.milestones[milestone.id] = milestone
+            return milestone.id
+
+    def milestone(self, repo: str, number: int, *, kind: ItemKind | None = None) -> str | None:
+        """The title of the item's milestone, None when it has none."""
+        with self._lock:
+            project, item = self._find(repo, number, kind)
+            return project.milestones[item.milestone].title if item.milestone else None
 
     def head_sha(self, repo: str, number: int) -> str:
         with self._lock:
@@ -1228,6 +1257,18 @@ class FakeGitLab:
             item.title = params["title"]
             if item.kind is ItemKind.PULL:  # GitLab's draft state is the title's prefix
                 item.draft = _DRAFT_PREFIX.match(item.title) is not None
+        if "milestone_id" in params:
+            # GitLab clears the milestone for 0, an empty value, or an id that is not one of the
+            # project's (IssuableBaseService#filter_milestone).
+            wanted = str(params["milestone_id"] or "0")
+            new = int(wanted) if wanted.isdigit() and int(wanted) in project.milestones else None
+            if new != item.milestone:
+                if new is None:
+                    old = project.milestones[item.milestone]
+                    self._add_note(item, self._bot, f"removed milestone %{old.iid}", system=True)
+                else:
+                    self._add_note(item, self._bot, f"changed milestone to %{project.milestones[new].iid}", system=True)
+            item.milestone = new
         if "assignee_ids" in params:
             self._set_people(project, item, "assignees", params["assignee_ids"])
         if "reviewer_ids" in params and item.kind is ItemKind.PULL:
@@ -1441,6 +1482,33 @@ class FakeGitLab:
             "web_url": f"{self.api_url}/{user.username}",
         }
 
+    def _milestone_json(self, project: _Project, milestone_id: int) -> dict[str, Any]:
+        milestone = project.milestones[milestone_id]
+        return {
+            "id": milestone.id,
+            "iid": milestone.iid,
+            "project_id": project.id,
+            "title": milestone.title,
+            "description": "",
+            "state": milestone.state,
+            "created_at": _iso(_EPOCH),
+            "updated_at": _iso(self._time),
+            "due_date": None,
+            "start_date": None,
+            "expired": False,
+            "web_url": f"{self.api_url}/{project.path}/-/milestones/{milestone.iid}",
+        }
+
+    def _list_milestones(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        """``state`` active or closed (all without it).  GitLab documents no order; the fake's is
+        creation order.  ``include_ancestors`` is accepted: the fake has no group milestones."""
+        project = self._project(match)
+        wanted = params.get("state")
+        if wanted not in (None, "active", "closed"):
+            raise _HttpError(400, "state does not have a valid value")
+        found = [m for m in project.milestones.values() if wanted in (None, m.state)]
+        return _paginated([self._milestone_json(project, m.id) for m in found], params, url)
+
     def _web_url(self, project: _Project, item: _Item) -> str:
         kind = "merge_requests" if item.kind is ItemKind.PULL else "issues"
         return f"{self.api_url}/{project.path}/-/{kind}/{item.iid}"
@@ -1464,6 +1532,7 @@ class FakeGitLab:
             "updated_at": _iso(self._time),
             "closed_at": None,
             "labels": list(item.labels),
+            "milestone": self._milestone_json(project, item.milestone) if item.milestone else None,
             "author": self._user_json(item.author),
             "assignee": self._user_json(item.assignees[0]) if item.assignees else None,
             "assignees": [self._user_json(user) for user in item.assignees],

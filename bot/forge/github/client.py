@@ -31,6 +31,7 @@ from bot.events import Item, ItemKind, ItemRef, ReviewState
 from bot.forge.transport import Transport, retry_after
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
+    Milestone,
     Capabilities,
     ChangedFile,
     ChangedFiles,
@@ -366,6 +367,17 @@ class GitHubClient:
     @_neutral_errors
     def set_title(self, ref: ItemRef, title: str) -> None:
         self._issue(ref).edit(title=title)  # PATCH /issues/N: a PR is an issue too
+
+    @_neutral_errors
+    def list_milestones(self, repo: str) -> list[Milestone]:
+        return [Milestone(m.number, m.title) for m in self._gh(repo).get_repo(repo).get_milestones(state="open")]
+
+    @_neutral_errors
+    def set_milestone(self, ref: ItemRef, milestone: Milestone | None) -> None:
+        # Raw request: PATCH /issues/N takes the milestone's number, or null to clear it.
+        url = f"/repos/{ref.repo}/issues/{ref.number}"
+        self._gh(ref.repo).requester.requestJsonAndCheck(
+            "PATCH", url, input={"milestone": milestone.id if milestone else None})
 
     @_neutral_errors
     def permission(self, repo: str, login: str) -> Permission:

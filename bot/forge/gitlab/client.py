@@ -26,6 +26,7 @@ from bot.events import Item, ItemKind, ItemRef, ReviewState
 from bot.forge.transport import Transport, retry_after
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
+    Milestone,
     Capabilities,
     ChangedFile,
     ChangedFiles,
@@ -227,6 +228,16 @@ class GitLabClient:
 
     def set_title(self, ref: ItemRef, title: str) -> None:
         self._update(ref, "retitle", title=title)
+
+    def list_milestones(self, repo: str) -> list[Milestone]:
+        with self._errors(f"list the milestones of {repo}"):
+            # include_ancestors: the milestones of the project's groups can be set on its items too.
+            found = self._project(repo).milestones.list(state="active", include_ancestors=True, get_all=True)
+        return [Milestone(m.id, m.title) for m in found]
+
+    def set_milestone(self, ref: ItemRef, milestone: Milestone | None) -> None:
+        # GitLab: milestone_id 0 unassigns the milestone.
+        self._update(ref, "set the milestone of", milestone_id=milestone.id if milestone else 0)
 
     def permission(self, repo: str, login: str) -> Permission:
         user_id = self._user_id(login)
