@@ -93,6 +93,8 @@ class Capabilities:
     closes_as_not_planned: bool = True
     # A review can be requested from a team ("org/team"): GitHub's team_reviewers; GitLab has none.
     team_reviews: bool = True
+    # Longest comment body the forge accepts (GitHub: 65,536 characters; GitLab notes: 1,000,000).
+    max_comment_chars: int = 65_536
 
 
 class StatusState(enum.Enum):

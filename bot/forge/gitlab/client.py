@@ -143,7 +143,7 @@ class _Gitlab(gitlab.Gitlab):
 class GitLabClient:
     name = "gitlab"
     capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request", closes_as_not_planned=False,
-                                team_reviews=False)
+                                team_reviews=False, max_comment_chars=1_000_000)
 
     def __init__(self, url: str, *, token: str, timeout: float = 15.0, transport: Transport | None = None) -> None:
         # Reads and our updates (add_labels, full assignee lists, state_event, commit statuses) are
