@@ -186,6 +186,15 @@ class Context:
     async def remove_label(self, label: str) -> None:
         await self.forge.remove_label(self.ref, label)
 
+    async def remove_labels(self, labels: Sequence[str]) -> None:
+        if not labels:
+            return
+        if self.forge.capabilities.removes_labels_at_once:
+            await self.forge.remove_labels(self.ref, labels)
+            return
+        for label in labels:  # one write each, so the write budget sees every one
+            await self.forge.remove_label(self.ref, label)
+
     async def set_label(self, label: str, wanted: bool) -> None:
         """Add or remove ``label`` so that it is there exactly when ``wanted``; no call when it already is."""
         present = label in (await self.item()).labels

@@ -221,8 +221,8 @@ async def remove(ctx: Context, inv: Invocation, wanted: Sequence[str]) -> None:
         if refusal:
             outcome.say(refusal)
             continue
-        await ctx.remove_label(name)
         removed.append(name)
+    await ctx.remove_labels(removed)  # GitLab: one update for all of them
     await _add_needs_labels(ctx, removed, set(on_item))
     if absent:
         outcome.say(f"Those labels are not set on this {ctx.noun()}: {listing(absent)}.")
