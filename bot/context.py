@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 ONCE_TTL = 7 * 86400  # as long as a delivery id is remembered
 ITEM_ONCE_TTL = 180 * 86400  # longer than a PR/MR usually stays open
+# Room left in a reply for the hidden marker post_comment appends (with_marker: ~40 characters).
+_MARKER_ROOM = 100
 COMMENT_ATTEMPTS = 3  # a reply that fails with a 5xx is posted again, after checking, twice at most
 
 
@@ -184,6 +186,15 @@ class Context:
     async def remove_label(self, label: str) -> None:
         await self.forge.remove_label(self.ref, label)
 
+    async def remove_labels(self, labels: Sequence[str]) -> None:
+        if not labels:
+            return
+        if self.forge.capabilities.removes_labels_at_once:
+            await self.forge.remove_labels(self.ref, labels)
+            return
+        for label in labels:  # one write each, so the write budget sees every one
+            await self.forge.remove_label(self.ref, label)
+
     async def set_label(self, label: str, wanted: bool) -> None:
         """Add or remove ``label`` so that it is there exactly when ``wanted``; no call when it already is."""
         present = label in (await self.item()).labels
@@ -195,7 +206,9 @@ class Context:
     async def reply(self, inv: Invocation | None, message: str) -> None:
         """Answer the event's actor, quoting the command this answers."""
         url = getattr(self.event, "url", None)
-        await self._scope.post_comment(render_reply(self.event.actor, message, inv.line if inv else None, url))
+        body = render_reply(self.event.actor, message, inv.line if inv else None, url,
+                            limit=self.forge.capabilities.max_comment_chars - _MARKER_ROOM)
+        await self._scope.post_comment(body)
 
     async def note(self, message: str) -> None:
         await self._scope.post_comment(render_note(message))

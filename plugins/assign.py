@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 
+from bot.caps import USERS_PER_COMMAND, capped, over_cap
 from bot.commands import Invocation, parse_logins
 from bot.context import Context
 from bot.events import ItemRef
 from bot.permissions import ANYONE
 from bot.plugin import PULLS_ONLY, Command, Plugin, arg_pattern
-from bot.replies import code
+from bot.replies import listing
 
 USERS = arg_pattern(r".*")  # parse_logins names the bad tokens, which says more than a usage line
 Adder = Callable[[ItemRef, Sequence[str]], Awaitable[frozenset[str]]]
@@ -18,7 +19,7 @@ Remover = Callable[[ItemRef, Sequence[str]], Awaitable[None]]
 
 
 def _names(logins: Sequence[str]) -> str:
-    return ", ".join(code(login) for login in logins)
+    return listing(logins)
 
 
 # "@org/team", as Prow's /cc takes it: GitHub team slugs are alphanumerics, '-' and '_'.
@@ -36,6 +37,10 @@ async def _targets(ctx: Context, inv: Invocation, teams: bool = False) -> list[s
         # Prow's pattern does not match such a line, so it is no command: silence.
         ctx.log.info("not a command: invalid user names", command=inv.name, invalid=invalid)
         return None
+    logins, left_out = capped(logins, USERS_PER_COMMAND)
+    if left_out:
+        ctx.log.info("names over the cap left out", command=inv.name, left_out=len(left_out))
+        await ctx.reply(inv, over_cap(left_out, USERS_PER_COMMAND, "users"))
     return logins or [ctx.event.actor]
 
 

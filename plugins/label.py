@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from bot.caps import LABELS_PER_COMMAND, capped, over_cap
 from bot.commands import Invocation
 from bot.context import Context
 from bot.events import ItemAction, ItemEvent
@@ -17,7 +18,7 @@ from bot.forge.base import ForgeError
 from bot.owners import OwnersError
 from bot.permissions import ANYONE, COLLAB_NOTE, COLLABORATOR_LEVEL, is_org_member, owner_of
 from bot.plugin import Command, Plugin, Rule, Subscription, arg_pattern
-from bot.replies import code
+from bot.replies import code, listing
 
 PREFIXES = ("kind", "priority", "area", "triage", "sig")
 # Families whose last label going adds needs-<family>, when the repository has that label (Prow).
@@ -197,12 +198,20 @@ def _added_by_this_comment(ctx: Context) -> set[str]:
     return added
 
 
+def _capped(outcome: _Outcome, wanted: Sequence[str]) -> list[str]:
+    kept, left_out = capped(wanted, LABELS_PER_COMMAND)
+    if left_out:
+        outcome.say(over_cap(left_out, LABELS_PER_COMMAND, "labels"))
+    return kept
+
+
 async def add(ctx: Context, inv: Invocation, wanted: Sequence[str]) -> None:
     if not wanted:
         return
+    outcome = _Outcome()
+    wanted = _capped(outcome, wanted)
     existing = {label.lower(): label for label in await ctx.repo_labels(wanted)}
     current = _lower((await ctx.item()).labels)
-    outcome = _Outcome()
     missing = [w for w in wanted if w.lower() not in existing]
     to_add: list[str] = []
     triage_refused = False
@@ -225,7 +234,7 @@ async def add(ctx: Context, inv: Invocation, wanted: Sequence[str]) -> None:
         if f"needs-{family}" in current:
             await ctx.remove_label(next(lab for lab in (await ctx.item()).labels if lab.lower() == f"needs-{family}"))
     if missing:
-        outcome.say(f"The label(s) {', '.join(code(m) for m in missing)} cannot be applied, because the "
+        outcome.say(f"The label(s) {listing(missing)} cannot be applied, because the "
                     "repository doesn't have them.")
     if triage_refused:
         outcome.say(f"The label {code(TRIAGE_ACCEPTED)} cannot be applied. Only members of the "
@@ -236,9 +245,10 @@ async def add(ctx: Context, inv: Invocation, wanted: Sequence[str]) -> None:
 async def remove(ctx: Context, inv: Invocation, wanted: Sequence[str]) -> None:
     if not wanted:
         return
+    outcome = _Outcome()
+    wanted = _capped(outcome, wanted)
     item = await ctx.item()
     on_item = {label.lower(): label for label in item.labels}
-    outcome = _Outcome()
     absent = [w for w in dict.fromkeys(wanted) if w.lower() not in on_item]
     removed: list[str] = []
     for name in dict.fromkeys(on_item[w.lower()] for w in wanted if w.lower() in on_item):
@@ -246,11 +256,11 @@ async def remove(ctx: Context, inv: Invocation, wanted: Sequence[str]) -> None:
         if refusal:
             outcome.say(refusal)
             continue
-        await ctx.remove_label(name)
         removed.append(name)
+    await ctx.remove_labels(removed)  # GitLab: one update for all of them
     await _add_needs_labels(ctx, removed, set(on_item))
     if absent:
-        outcome.say(f"Those labels are not set on this {ctx.noun()}: {', '.join(code(a) for a in absent)}.")
+        outcome.say(f"Those labels are not set on this {ctx.noun()}: {listing(absent)}.")
     await outcome.send(ctx, inv)
 
 

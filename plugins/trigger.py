@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.caps import JOBS_PER_COMMAND, capped, over_cap
 from bot.ci.jobs import Change, JobSpec
 from bot.commands import Invocation
 from bot.context import Context
 from bot.events import CommentEvent, Item, ItemAction, ItemEvent, ReviewEvent
 from bot.forge.base import Permission
 from bot.plugin import PULLS_ONLY, Command, Plugin, Rule, Subscription, arg_pattern
-from bot.replies import code
+from bot.replies import code, listing
 
 NEEDS_OK = "needs-ok-to-test"
 OK = "ok-to-test"
@@ -201,10 +202,14 @@ async def _drop_stale_needs_ok(ctx: Context) -> None:
 
 async def test(ctx: Context, inv: Invocation) -> None:
     await _drop_stale_needs_ok(ctx)
-    wanted = inv.args.split()
+    # Each name may start a job or a forge pipeline: a repeated name (any case) counts once, and
+    # one comment names at most JOBS_PER_COMMAND.
+    wanted, left_out = capped(inv.args.split(), JOBS_PER_COMMAND)
     if not wanted:
         await ctx.reply(inv, f"which job? {await _job_list(ctx)}")
         return
+    if left_out:
+        await ctx.reply(inv, over_cap(left_out, JOBS_PER_COMMAND, "jobs"))
     jobs = {job.name.lower(): job for job in await _branch_jobs(ctx)}
     if [w.lower() for w in wanted] == ["all"]:
         started = await _start(ctx, await _automatic_jobs(ctx))
@@ -218,11 +223,11 @@ async def test(ctx: Context, inv: Invocation) -> None:
             await _start(ctx, [jobs[name.lower()]])  # named explicitly: runs whatever its file filter says
         elif native is None:
             unknown.append(name)
-        elif await ctx.once(f"native:{name}"):
+        elif await ctx.once(f"native:{name.lower()}"):
             if await native.run(ctx.ref, (await ctx.item()).head_sha or "", name) is None:
                 unknown.append(name)
     if unknown:
-        await ctx.reply(inv, f"I don't know {', '.join(code(u) for u in unknown)}; {await _job_list(ctx)}")
+        await ctx.reply(inv, f"I don't know {listing(unknown)}; {await _job_list(ctx)}")
 
 
 async def retest(ctx: Context, inv: Invocation) -> None:

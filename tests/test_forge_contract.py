@@ -71,6 +71,10 @@ def test_labels_are_idempotent(client: ForgeClient, fake: FakeForge, kind: str, 
     client.remove_label(ref, "lgtm")  # already gone: no error
     assert fake.labels(REPO, ref.number) == {"kind/bug"}
     assert client.get_item(ref).labels == frozenset({"kind/bug"})
+    client.add_labels(ref, ["lgtm", "needs-docs"])
+    client.remove_labels(ref, ["lgtm", "kind/bug", "lgtm"])  # "lgtm" twice, and one not there: no error
+    client.remove_labels(ref, [])
+    assert fake.labels(REPO, ref.number) == {"needs-docs"}
 
 
 def test_comments(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:

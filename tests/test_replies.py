@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import parse_commands
-from bot.replies import code, neutralize, render_reply
+import re
+
+from bot.replies import ZWJ, clip, code, listing, neutralize, quote, render_reply, unmention
 
 NEUTRALIZE = [
     ("plain line", "/close", "&#47;close"),
@@ -40,9 +42,96 @@ def test_reply_quotes_the_command_with_a_link() -> None:
     assert "> &#47;hold" in reply
 
 
-CODE = [("simple", "kind/bug", "`kind/bug`"), ("backtick", "a`b", "`` a`b ``"), ("newline", "a\nb", "`a b`")]
+CODE = [
+    ("simple", "kind/bug", "`kind/bug`"),
+    ("backtick", "a`b", "`` a`b ``"),
+    ("newline", "a\nb", "`a b`"),
+    ("double backtick", "a``b", "``` a``b ```"),
+    ("leading backtick", "`x", "`` `x ``"),
+    ("breakout attempt", "x`` @all ``y", f"``` x`` @{ZWJ}all ``y ```"),
+    ("mention", "@bob", f"`@{ZWJ}bob`"),
+]
 
 
 @pytest.mark.parametrize("text,expected", [c[1:] for c in CODE], ids=[c[0] for c in CODE])
 def test_code(text: str, expected: str) -> None:
     assert code(text) == expected
+
+
+UNMENTION = [
+    ("user", "@alice", f"@{ZWJ}alice"),
+    ("team", "hi @acme/devs", f"hi @{ZWJ}acme/devs"),
+    ("several", "@a @b-c", f"@{ZWJ}a @{ZWJ}b-c"),
+    ("email stays", "me@example.com", "me@example.com"),
+    ("lone at", "@ home", "@ home"),
+]
+
+
+@pytest.mark.parametrize("text,expected", [c[1:] for c in UNMENTION], ids=[c[0] for c in UNMENTION])
+def test_unmention(text: str, expected: str) -> None:
+    assert unmention(text) == expected
+
+
+# A mention is "@" + name not preceded by a word character, outside code spans (which GitHub and
+# GitLab never scan for mentions).  Code spans are found the CommonMark way: equal fence runs.
+_SPAN = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)", re.DOTALL)
+
+
+def _mentions_outside_code(text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w])@([\w-]+)", _SPAN.sub("", text)))
+
+
+ECHOED = [
+    ("plain", "/cc @a @b @c"),
+    ("double backtick escape", "/label `` @a @b ``"),
+    ("triple", "/label ``` @a ```"),
+    ("odd runs", "/label `x`` @a ``` @b ` @c"),
+]
+
+
+@pytest.mark.parametrize("line", [c[1] for c in ECHOED], ids=[c[0] for c in ECHOED])
+def test_echoed_text_mentions_nobody_but_the_actor(line: str) -> None:
+    args = line.split(" ", 1)[1]
+    reply = render_reply("alice", f"the label {code(args)} is missing; {listing(args.split())}", line, "http://x")
+    assert _mentions_outside_code(reply) == {"alice"}
+    assert _mentions_outside_code(quote(line)) == set()
+    assert f"@{ZWJ}a" in reply
+
+
+CLIP = [("short", "abc", 5, "abc"), ("exact", "abcde", 5, "abcde"), ("cut", "abcdefgh", 3, "abc … (5 more characters)")]
+
+
+@pytest.mark.parametrize("text,limit,expected", [c[1:] for c in CLIP], ids=[c[0] for c in CLIP])
+def test_clip(text: str, limit: int, expected: str) -> None:
+    assert clip(text, limit) == expected
+
+
+LISTING = [
+    ("few", ["a", "b"], 3, "`a`, `b`"),
+    ("many", ["a", "b", "c", "d"], 2, "`a`, `b` … (2 more)"),
+]
+
+
+@pytest.mark.parametrize("items,shown,expected", [c[1:] for c in LISTING], ids=[c[0] for c in LISTING])
+def test_listing(items: list[str], shown: int, expected: str) -> None:
+    assert listing(items, shown) == expected
+
+
+HUGE = [
+    ("long command line", "x" * 1_000_000, "short message"),
+    ("long message", "/label x", "m" * 1_000_000),
+    ("both long", "/x " + "@y " * 300_000, "m" * 300_000),
+]
+
+
+@pytest.mark.parametrize("line,message", [c[1:] for c in HUGE], ids=[c[0] for c in HUGE])
+@pytest.mark.parametrize("limit", [65_536, 1_000])
+def test_reply_fits_the_forge_limit(line: str, message: str, limit: int) -> None:
+    reply = render_reply("alice", message, line, "http://x", limit=limit)
+    assert len(reply) <= limit
+    assert reply.startswith("@alice: ")
+    assert "more characters)" in reply
+
+
+def test_reply_within_the_limit_is_unchanged() -> None:
+    assert render_reply("a", "m", "/hold", "u", limit=65_536) == render_reply("a", "m", "/hold", "u")

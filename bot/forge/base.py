@@ -93,6 +93,11 @@ class Capabilities:
     closes_as_not_planned: bool = True
     # A review can be requested from a team ("org/team"): GitHub's team_reviewers; GitLab has none.
     team_reviews: bool = True
+    # Longest comment body the forge accepts (GitHub: 65,536 characters; GitLab notes: 1,000,000).
+    max_comment_chars: int = 65_536
+    # Several labels leave in one request (GitLab's remove_labels); else one request per label, each
+    # paced by the write budget on its own.
+    removes_labels_at_once: bool = False
 
 
 class StatusState(enum.Enum):
@@ -244,6 +249,10 @@ class ForgeClient(Protocol):
 
     def remove_label(self, ref: ItemRef, label: str) -> None:
         """Removing a label that is not on the item is not an error."""
+
+    def remove_labels(self, ref: ItemRef, labels: Sequence[str]) -> None:
+        """Several at once where the forge allows (GitLab: one update; GitHub has no batch removal
+        short of replacing every label, which could undo a concurrent change: one call each)."""
 
     def comment(self, ref: ItemRef, body: str) -> int:
         """Post a comment; returns its id.  Never retried automatically (a retry can double it)."""

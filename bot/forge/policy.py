@@ -63,6 +63,7 @@ POLICIES: dict[str, Policy] = {
     "repo_labels": Policy(Kind.CACHED, ttl=600),  # refreshed at once when a wanted label is missing
     "add_labels": WRITE,
     "remove_label": WRITE,
+    "remove_labels": WRITE,
     "comment": NOT_REPEATABLE,  # retried only after checking that it was not saved (its marker)
     "edit_comment": WRITE,
     "list_comments": READ,

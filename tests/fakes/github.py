@@ -79,6 +79,7 @@ _MAX_PULL_FILES = 3000  # GitHub lists no more of a PR's files
 _MAX_CONTENTS = 1024 * 1024  # the contents API gives no content for a larger file
 _STATUS_STATES = ("error", "failure", "pending", "success")
 _MAX_DESCRIPTION = 140  # a longer commit-status description is refused
+_MAX_COMMENT = 65_536  # a longer issue/PR comment body is refused (422)
 _CHECK_STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
 _CONCLUSIONS = (
     "success",
@@ -1954,6 +1955,7 @@ class FakeGitHub:
 
     def _create_comment(self, request: web.Request, body: Any) -> web.Response:
         state, item = self._item_of(request)
+        _check_comment_size(_comment_body(body))
         data = self._comment_json(state, item, self._add_comment(state, item, request[_LOGIN], _comment_body(body)))
         return web.json_response(data, status=201, headers={"Location": data["url"]})
 
@@ -1962,6 +1964,7 @@ class FakeGitHub:
         comment = state.comments.get(int(request.match_info["id"]))
         if comment is None:
             raise _Abort(404, "Not Found")
+        _check_comment_size(_comment_body(body))
         comment.body, comment.updated_at = _comment_body(body), self._tick()
         return web.json_response(self._comment_json(state, state.items[comment.number], comment))
 
@@ -2280,6 +2283,13 @@ def _state_filter(request: web.Request) -> str:
     if wanted not in ("open", "closed", "all"):
         raise _Abort(422, "Validation Failed", errors=[{"field": "state", "code": "invalid"}])
     return wanted
+
+
+def _check_comment_size(text: str) -> None:
+    if len(text) > _MAX_COMMENT:
+        message = f"body is too long (maximum is {_MAX_COMMENT} characters)"
+        raise _Abort(422, "Validation Failed",
+                     errors=[{"resource": "IssueComment", "code": "custom", "field": "body", "message": message}])
 
 
 def _status_error(field_name: str, message: str) -> dict[str, str]:

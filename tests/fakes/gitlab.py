@@ -72,6 +72,7 @@ from bot.forge.base import ChangedFile, Permission
 from tests.fakes.base import WriteLimit, conditional, Delivery, HookSender, RecordedRequest
 
 API_PREFIX = "/api/v4"
+_MAX_NOTE = 1_000_000  # a longer note body is refused (400)
 _FIXTURES = Path(__file__).parent.parent / "fixtures" / "gitlab"
 _MR_HOOK = json.loads((_FIXTURES / "merge_request__open__1.json").read_text())
 _NOTE_HOOK = json.loads((_FIXTURES / "note__merge_request__1.json").read_text())
@@ -1324,6 +1325,8 @@ class FakeGitLab:
         project, item = self._item(match)
         if not params.get("body"):
             raise _HttpError(400, "400 Bad request - Note can't be blank")
+        if len(params["body"]) > _MAX_NOTE:
+            raise _HttpError(400, f"Note is too long (maximum is {_MAX_NOTE} characters)")
         note = self._add_note(item, self._bot, params["body"])
         return web.json_response(self._note_json(project, item, note), status=201)
 
@@ -1334,6 +1337,8 @@ class FakeGitLab:
             raise _HttpError(404, "404 Not found")
         if not params.get("body"):
             raise _HttpError(400, "400 Bad request - Note can't be blank")
+        if len(params["body"]) > _MAX_NOTE:
+            raise _HttpError(400, f"Note is too long (maximum is {_MAX_NOTE} characters)")
         note.body = params["body"]
         return web.json_response(self._note_json(project, item, note))
 

@@ -277,6 +277,10 @@ class GitHubClient:
             if exc.status != 404:  # 404: the label is not on the item
                 raise
 
+    def remove_labels(self, ref: ItemRef, labels: Sequence[str]) -> None:
+        for label in labels:
+            self.remove_label(ref, label)
+
     @_neutral_errors
     def comment(self, ref: ItemRef, body: str) -> int:
         return self._issue(ref).create_comment(body).id

@@ -144,7 +144,8 @@ class _Gitlab(gitlab.Gitlab):
 class GitLabClient:
     name = "gitlab"
     capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request", closes_as_not_planned=False,
-                                team_reviews=False)
+                                team_reviews=False, max_comment_chars=1_000_000,
+                                removes_labels_at_once=True)
 
     def __init__(self, url: str, *, token: str, timeout: float = 15.0, transport: Transport | None = None) -> None:
         # Reads and our updates (add_labels, full assignee lists, state_event, commit statuses) are
@@ -188,6 +189,10 @@ class GitLabClient:
 
     def remove_label(self, ref: ItemRef, label: str) -> None:
         self._update(ref, "remove a label from", remove_labels=label)
+
+    def remove_labels(self, ref: ItemRef, labels: Sequence[str]) -> None:
+        if labels:
+            self._update(ref, "remove labels from", remove_labels=",".join(labels))
 
     def comment(self, ref: ItemRef, body: str) -> int:
         with self._errors(f"comment on {ref}"):
