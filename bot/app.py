@@ -35,6 +35,7 @@ from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
 from bot.metrics import Metrics
 from bot.outcomes import Bus
+from bot.readiness import Readiness
 from bot.repair import Repairer
 from bot.scope import announce_repos_in_scope
 from bot.settings import Settings
@@ -218,6 +219,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())
     app.router.add_get("/metrics", metrics.handler(stores.events))
+    readiness = Readiness(async_forges, stores.events)
+    app.router.add_get("/readyz", readiness.readyz)
     app[METRICS_KEY] = metrics
     app.add_routes(job_routes(jobs.records, jobs.logs, jobs.links, dashboard_token, runner_settings.log_retention))
     app[QUEUE_KEY] = worker
@@ -245,6 +248,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         stats = await stores.events.stats(0)
         log.info("event store open", store=stores.kind, pending=stats.pending, failed=stats.failed)
         worker.start()
+        background.append(asyncio.get_running_loop().create_task(readiness.check_forever()))
         background.append(asyncio.get_running_loop().create_task(
             _purge_forever(stores, queue_settings.dedup_window)))
         used = {job.executor or runner_settings.executor for job in config.raw.jobs}
