@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
@@ -124,15 +123,20 @@ async def test_a_repeat_read_shows_as_a_304(bot: Bot) -> None:
     assert s.value("prowlet_forge_requests_total", forge=bot.fake.name, method="GET", status="304") == not_modified
 
 
-def test_two_apps_in_one_process_keep_their_own_registries(tmp_path: Any) -> None:
-    from bot.app import METRICS_KEY, build_app
+async def test_two_apps_in_one_process_keep_their_own_registries(tmp_path: Any) -> None:
+    from bot.app import METRICS_KEY, STORES_KEY, build_app
     from bot.config import parse_config
     from plugins import REGISTRY
 
-    config = parse_config(json.loads("{}"), REGISTRY)
+    config = parse_config({}, REGISTRY)
     first = build_app(config, {}, tmp_path / "a")
-    second = build_app(config, {}, tmp_path / "b")
-    first[METRICS_KEY].webhook("github", "push", "accepted")
-    assert first[METRICS_KEY].registry is not second[METRICS_KEY].registry
-    assert second[METRICS_KEY].registry.get_sample_value(
-        "prowlet_webhooks_total", {"forge": "github", "event": "push", "outcome": "accepted"}) is None
+    second = build_app(config, {}, tmp_path / "b")  # the global registry would refuse these names twice
+    try:
+        first[METRICS_KEY].webhook("github", "push", "accepted")
+        assert second[METRICS_KEY].registry.get_sample_value(
+            "prowlet_webhooks_total", {"forge": "github", "event": "push", "outcome": "accepted"}) is None
+        assert first[METRICS_KEY].registry.get_sample_value(
+            "prowlet_webhooks_total", {"forge": "github", "event": "push", "outcome": "accepted"}) == 1
+    finally:
+        for app in (first, second):
+            await app[STORES_KEY].close()
