@@ -1,7 +1,12 @@
 # prowlet: one container, serves webhooks on :8080.
 #   docker build -t prowlet .
 #   docker run -p 8080:8080 -e GITHUB_TOKEN -e GITHUB_WEBHOOK_SECRET prowlet
-FROM python:3.11-slim
+# Pinned by digest: the same bytes on every build.  The digest is that of
+# python:3.11.10-slim-bookworm as recorded by a Renovate-maintained public digest file
+# (nalabelle/build images/digests.Dockerfile); it could not be pulled and checked from the machine this
+# was written on (no Docker there) -- `docker build` refuses a digest that does not match.  To move on:
+# docker buildx imagetools inspect python:3.11-slim, and put its digest here.
+FROM python:3.11.10-slim-bookworm@sha256:5148c0e4bbb64271bca1d3322360ebf4bfb7564507ae32dd639322e4952a6b16
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -18,16 +23,22 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# The locked versions first (a layer that changes only with the lock), then prowlet itself
+# without resolving again: what runs is exactly what requirements.lock says.
+COPY requirements.lock ./
+RUN pip install -r requirements.lock
 COPY pyproject.toml README.md config.yaml ./
 COPY bot ./bot
 COPY plugins ./plugins
-RUN pip install . \
+RUN pip install --no-deps . \
+    && pip check \
     && useradd --system --uid 10001 --home-dir /data --create-home prowlet
 
 USER prowlet
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"
+# Liveness (/healthz): the process answers.  Readiness is /readyz, for load balancers and Kubernetes.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
 # Built-in defaults: every core plugin for every repository.  Mount a file and add
 # "--config /etc/prowlet/config.yaml" to customise.
 ENTRYPOINT ["tini", "--"]

@@ -33,7 +33,9 @@ from bot.forge.offloop import OffLoop
 from bot.http_guard import MAX_BODY, BodyReader, Limits
 from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
+from bot.metrics import Metrics
 from bot.outcomes import Bus
+from bot.readiness import Readiness
 from bot.repair import Repairer
 from bot.scope import announce_repos_in_scope
 from bot.settings import Settings
@@ -55,6 +57,7 @@ BUS_KEY: web.AppKey[Bus] = web.AppKey("outcomes", Bus)
 JOBS_KEY: web.AppKey[JobSystem] = web.AppKey("jobs", JobSystem)
 MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
 REPAIR_KEY: web.AppKey[Repairer] = web.AppKey("repair", Repairer)
+METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # start-up discovery, if any
 
 
@@ -174,26 +177,31 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     embedded SQLite store under ``data_dir``.  ``masked``: prowlet's own secrets, masked in job logs
     too; ``env``: where job secrets are read from (default: the process environment)."""
     stores = stores or open_stores(data_dir)
-    async_forges = {name: compose_forge(f.client, f.max_concurrent_requests,
-                                        write_budget(name, config.raw.tuning(name), stores))
+    budgets = {name: write_budget(name, config.raw.tuning(name), stores) for name in forges}
+    async_forges = {name: compose_forge(f.client, f.max_concurrent_requests, budgets[name])
                     for name, f in forges.items()}
+    metrics = Metrics()
+    metrics.watch_forges(async_forges, budgets)
     runner_settings = config.raw.runner
     consumer = consumer_name()
     jobs = build_job_system(config, stores, data_dir, public_url, posters=async_forges, consumer=consumer,
                             run_jobs=runner_settings.run_jobs, masked=masked, env=env)
     runner, bus = jobs.runner, jobs.bus
+    metrics.follow_jobs(bus)
     ci = CIServices(
         runner=runner,
         jobs=[job.to_spec() for job in config.raw.jobs],
         native={name: AsyncNativeCI(f.native_ci, async_forges[name]) for name, f in forges.items() if f.native_ci},
     )
     dispatcher = Dispatcher(config, async_forges, ci, stores.state)
+    dispatcher.on_command = metrics.command
     merger = MergeController(config.raw.merge, async_forges, ci, dispatcher.owners_reader, stores.state,
                              holder=consumer) if config.raw.merge else None
     if merger is not None:
+        merger.on_pass, merger.on_refused = metrics.merge_pass, metrics.merge_refused
         dispatcher.observers.append(partial(_observe_for_merge, merger))
     queue_settings = config.raw.queue
-    worker = EventWorker(stores.events, dispatcher.handle, consumer=consumer,
+    worker = EventWorker(stores.events, metrics.timed(dispatcher.handle), consumer=consumer,
                          max_concurrent=queue_settings.max_concurrent_items, max_attempts=queue_settings.max_attempts,
                          lease=queue_settings.lease)
     intake = Intake(
@@ -201,6 +209,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         stores.events,
         worker.wake,
         BodyReader(limits),
+        observe=metrics.webhook,
     )
 
     async def already_handled(forge: str, delivery_id: str) -> bool:
@@ -209,6 +218,10 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     repairer = Repairer(async_forges, public_url, already_handled, config.raw.intake.repair_seconds)
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())
+    app.router.add_get("/metrics", metrics.handler(stores.events))
+    readiness = Readiness(async_forges, stores.events)
+    app.router.add_get("/readyz", readiness.readyz)
+    app[METRICS_KEY] = metrics
     app.add_routes(job_routes(jobs.records, jobs.logs, jobs.links, dashboard_token, runner_settings.log_retention))
     app[QUEUE_KEY] = worker
     app[STORES_KEY] = stores
@@ -235,6 +248,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         stats = await stores.events.stats(0)
         log.info("event store open", store=stores.kind, pending=stats.pending, failed=stats.failed)
         worker.start()
+        background.append(asyncio.get_running_loop().create_task(readiness.check_forever()))
         background.append(asyncio.get_running_loop().create_task(
             _purge_forever(stores, queue_settings.dedup_window)))
         used = {job.executor or runner_settings.executor for job in config.raw.jobs}

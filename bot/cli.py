@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot import __version__
 from bot.options import ConfigError
 from bot.settings import SettingsError, load_settings
 
@@ -43,6 +44,33 @@ def check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unwritable(data_dir: Path) -> str | None:
+    """Why prowlet cannot keep its files in ``data_dir`` (None: it can), found before anything starts."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / f".prowlet-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        return f"PROWLET_DATA_DIR {data_dir} is not writable: {err.strerror or err}"
+    return None
+
+
+def _announce(settings, config, forges, args: argparse.Namespace, store: str) -> None:  # noqa: ANN001
+    """One line an operator can check the deployment against (URLs without credentials)."""
+    from bot.logs import log
+    from bot.urls import redact_url
+
+    raw = config.raw
+    enabled = raw.plugins.enabled if raw.plugins.enabled is not None else [p.name for p in config.registry if p.default]
+    urls = {"github": settings.github.api_url, "gitlab": settings.gitlab.url}
+    log.info("prowlet starting", version=__version__, listen=f"{args.host}:{args.port}",
+             config=args.config or "built-in defaults", store=store,
+             forges={name: redact_url(urls[name]) for name in forges},
+             plugins=sorted(enabled), merge=bool(raw.merge), jobs=sorted(job.name for job in raw.jobs),
+             public_url=redact_url(settings.public_url))
+
+
 def serve(args: argparse.Namespace) -> int:
     from bot.app import build_app, enabled_forges
     from bot.http_guard import Limits
@@ -63,6 +91,10 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     from bot.store import StoreUnavailable, open_stores
 
+    unwritable = _unwritable(settings.data_dir)
+    if unwritable:
+        log.error(f"prowlet: {unwritable}")
+        return 2
     try:
         stores = open_stores(settings.data_dir, settings.redis_url, redis_prefix=settings.redis_prefix)
     except StoreUnavailable as err:
@@ -71,15 +103,19 @@ def serve(args: argparse.Namespace) -> int:
     forges = enabled_forges(settings, config)
     if not forges:
         log.warning("no forge has credentials; webhooks will be refused until one is configured")
-    log.info("prowlet starting", host=args.host, port=args.port, config=args.config or "built-in defaults",
-             store=stores.kind)
+    _announce(settings, config, forges, args, stores.kind)
     # Everything imported and configured so far lives for the whole process: move it out of the
     # collector's sight so full collections stay short (bench/intake.py measured the pauses).
     gc.freeze()
     limits = Limits.from_env()  # the constants, unless a test shortens them
     app = build_app(config, forges, settings.data_dir, settings.public_url, stores,
                     dashboard_token=settings.dashboard_token, masked=settings.secrets(), limits=limits)
-    serve_http(app, args.host, args.port, limits, shutdown_timeout=35)
+    try:
+        serve_http(app, args.host, args.port, limits, shutdown_timeout=35)
+    except OSError as err:  # the address is taken, or not ours to bind: no traceback, a line and 2
+        why = os.strerror(err.errno) if err.errno else str(err)
+        log.error(f"prowlet: cannot listen on {args.host}:{args.port}: {why}")
+        return 2
     return 0
 
 
@@ -223,6 +259,7 @@ def import_prow(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="prowlet", description="A Prow-style review bot for GitHub and GitLab.")
+    parser.add_argument("--version", action="version", version=f"prowlet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="receive webhooks and act on them")

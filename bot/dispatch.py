@@ -49,6 +49,8 @@ class Dispatcher:
         # Called after each handled event (merge automation schedules a pass for its repository).
         self.observers: list[Callable[[Event], Awaitable[None]]] = []
         self.owners_reader = OwnersReader()
+        # Told (command name, "done" | "refused" | "failed") once per command run (metrics).
+        self.on_command: Callable[[str, str], None] = lambda name, outcome: None
 
     async def _ignored(self, event: Event, forge: AsyncForge) -> str | None:
         if self.config.ignore.ignores(event.actor):
@@ -104,16 +106,22 @@ class Dispatcher:
                 await self._guard(ctx, self._run_command(ctx, candidates, inv), inv)
         plugin_log.debug("plugin done", seconds=round(time.monotonic() - started, 3))
 
-    async def _guard(self, ctx: Context, work: Awaitable[None], inv: Invocation | None) -> None:
+    async def _guard(self, ctx: Context, work: Awaitable[str | None], inv: Invocation | None) -> None:
         """Run ``work``; log a failure, and tell the commenter when their command could not be done."""
         try:
-            await work
+            outcome = await work
+            if inv is not None:
+                self.on_command(inv.name, outcome or "done")
         except ForgeError as err:
+            if inv is not None:
+                self.on_command(inv.name, "failed")
             # An expected failure (refusal, outage, rate limit): one line, no traceback.
             ctx.log.warning("forge call failed", error=str(err), error_type=type(err).__name__,
                             command=inv.name if inv else None)
             await self._tell_failure(ctx, inv, _FORGE_FAILURE.get(type(err), "the forge refused a request."))
         except Exception:
+            if inv is not None:
+                self.on_command(inv.name, "failed")
             ctx.log.exception("plugin crashed", command=inv.name if inv else None)
             await self._tell_failure(ctx, inv, "something went wrong on my side; the maintainers can find it in my logs.")
 
@@ -125,26 +133,28 @@ class Dispatcher:
         except ForgeError as err:  # the forge is refusing comments too; the log has it
             ctx.log.warning("could not report the failure", error=str(err))
 
-    async def _run_command(self, ctx: Context, candidates: list[Command], inv: Invocation) -> None:
+    async def _run_command(self, ctx: Context, candidates: list[Command], inv: Invocation) -> str:
+        """Returns "done", or "refused" when the command was not run (usage, place or permission)."""
         accepting = [c for c in candidates if c.accepts(inv.args)]
         if not accepting:
             usages = " or ".join(code(c.usage) for c in candidates)
             await ctx.reply(inv, f"I didn't understand that. Usage: {usages}.")
-            return
+            return "refused"
         # The same words may mean different commands on PRs/MRs and on issues (/help).
         command = next((c for c in accepting if ctx.ref.kind in c.on), None)
         if command is None:
             where = f"{ctx.forge.capabilities.pull_noun}s" if ItemKind.PULL in accepting[0].on else "issues"
             await ctx.reply(inv, f"{code('/' + accepting[0].name)} only works on {where}.")
-            return
+            return "refused"
         rule = ctx.repo_config.rule_for(command.name, command.who)
         denied = await rule.check(ctx, inv)
         if denied:
             ctx.log.info("command refused", command=command.name, actor=ctx.event.actor)
             await ctx.reply(inv, f"you can't use {code('/' + command.name)}: {denied}")
-            return
+            return "refused"
         ctx.log.info("command", command=command.name, actor=ctx.event.actor)
         await command.handler(ctx, inv)
+        return "done"
 
 
 # What the commenter is told when a forge call fails; the log has the details.

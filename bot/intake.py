@@ -28,6 +28,9 @@ from bot.verify import github_signature_ok, gitlab_token_ok
 
 log = structlog.get_logger("prowlet.intake")
 
+# Unauthenticated senders choose the event header: until a delivery is verified it is no metric label.
+UNVERIFIED_EVENT = "unverified"
+
 Translator = Callable[[str, str, dict[str, Any]], Event | None]
 
 
@@ -64,11 +67,13 @@ def _decode(body: bytes, content_type: str) -> dict[str, Any] | None:
 
 class Intake:
     def __init__(self, forges: list[ForgeIntake], events: EventQueue, on_accept: Callable[[], None],
-                 bodies: BodyReader | None = None) -> None:
+                 bodies: BodyReader | None = None,
+                 observe: Callable[[str, str | None, str], None] | None = None) -> None:
         self._forges = {f.name: f for f in forges}
         self._bodies = bodies or BodyReader()  # size, time and concurrency limits (bot/http_guard.py)
         self._events = events
         self._on_accept = on_accept  # wakes the worker
+        self._observe = observe or (lambda forge, event, outcome: None)  # (forge, event type, outcome): metrics
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -86,6 +91,7 @@ class Intake:
             return _not_configured("GitHub")
         body = await self._bodies.read(request)
         if not github_signature_ok(forge.secret, body, request.headers.get("X-Hub-Signature-256")):
+            self._observe("github", UNVERIFIED_EVENT, "bad_signature")
             return _reply(401, "bad signature")
         event_type = request.headers.get("X-GitHub-Event")
         delivery = request.headers.get("X-GitHub-Delivery")
@@ -96,6 +102,7 @@ class Intake:
         if forge is None:
             return _not_configured("GitLab")
         if not gitlab_token_ok(forge.secret, request.headers.get("X-Gitlab-Token")):
+            self._observe("gitlab", UNVERIFIED_EVENT, "bad_signature")
             return _reply(401, "bad token")
         body = await self._bodies.read(request)
         event_type = request.headers.get("X-Gitlab-Event")
@@ -107,17 +114,17 @@ class Intake:
         self, forge: ForgeIntake, event_type: str | None, delivery: str | None, body: bytes, content_type: str
     ) -> web.Response:
         if not event_type:
-            return _reply(400, "missing event type header")
+            return self._answer(forge, event_type, "malformed", 400, "missing event type header")
         payload = _decode(body, content_type)
         if payload is None:
-            return _reply(400, "body is not a JSON object")
+            return self._answer(forge, event_type, "malformed", 400, "body is not a JSON object")
         try:
             event = forge.translate(event_type, delivery or "", payload)
         except PayloadError as err:
             log.warning("malformed payload", forge=forge.name, event_type=event_type, delivery=delivery, error=str(err))
-            return _reply(400, f"malformed {event_type} payload: {err}")
+            return self._answer(forge, event_type, "malformed", 400, f"malformed {event_type} payload: {err}")
         if event is None:
-            return _reply(200, "ignored")
+            return self._answer(forge, event_type, "ignored", 200, "ignored")
         # The delivery id is the queue's key, so a redelivery is recognised as a duplicate; a
         # delivery without one cannot be, and gets a key of its own.
         key = f"{forge.name}:{delivery}" if delivery else f"{forge.name}:no-id:{uuid.uuid4().hex}"
@@ -125,8 +132,12 @@ class Intake:
             accepted = await self._events.submit(key, order_key(event), encode(event))
         except StoreUnavailable as err:
             log.error("delivery refused: the store cannot take it", forge=forge.name, delivery=delivery, error=str(err))
-            return _reply(503, "cannot store the delivery now; redeliver later")
+            return self._answer(forge, event_type, "refused", 503, "cannot store the delivery now; redeliver later")
         if not accepted:
-            return _reply(200, "duplicate")
+            return self._answer(forge, event_type, "duplicate", 200, "duplicate")
         self._on_accept()
-        return _reply(202, "accepted")
+        return self._answer(forge, event_type, "accepted", 202, "accepted")
+
+    def _answer(self, forge: ForgeIntake, event_type: str | None, outcome: str, status: int, message: str) -> web.Response:
+        self._observe(forge.name, event_type, outcome)
+        return _reply(status, message)

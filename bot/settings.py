@@ -72,7 +72,8 @@ class Settings:
             self.gitlab.webhook_secret,
             self.dashboard_token,
         )
-        return [v for v in values if v] + (url_secrets(self.redis_url) if self.redis_url else [])
+        urls = (self.redis_url, self.github.api_url, self.gitlab.url, self.public_url)  # user:password@ too
+        return [v for v in values if v] + [secret for url in urls if url for secret in url_secrets(url)]
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -94,10 +95,25 @@ def _private_key(env: Mapping[str, str]) -> str | None:
     return inline.replace("\\n", "\n") if inline else None
 
 
+def _check_private_key(key: str) -> None:
+    """Refused now rather than accepted and then failing every GitHub event: GitHub App keys are
+    PEM-encoded RSA private keys (the .pem file GitHub hands out)."""
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        parsed = load_pem_private_key(key.strip().encode(), password=None)
+    except (ValueError, TypeError):  # the library's message may quote the key: not shown
+        raise SettingsError("GITHUB_APP_PRIVATE_KEY(_FILE) is not a PEM-encoded private key without a "
+                            "passphrase (the .pem file from the GitHub App's settings)") from None
+    if not isinstance(parsed, RSAPrivateKey):
+        raise SettingsError("GITHUB_APP_PRIVATE_KEY(_FILE) is not an RSA key (GitHub App keys are RSA)")
+
+
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     value = _get(env, name) or default
     if not value.startswith(("http://", "https://")):
-        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
+        raise SettingsError(f"{name} must be an http(s) URL, got {redact_url(value)!r}")
     return value.rstrip("/")
 
 
@@ -109,6 +125,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("GitHub App auth needs both GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY(_FILE)")
     if app_id and _get(env, "GITHUB_TOKEN"):
         raise SettingsError("set GITHUB_TOKEN or GitHub App credentials (GITHUB_APP_ID ...), not both")
+    if key:
+        _check_private_key(key)
     github = GitHubSettings(
         api_url=_url(env, "GITHUB_API_URL", "https://api.github.com"),
         token=_get(env, "GITHUB_TOKEN"),

@@ -111,6 +111,11 @@ class LocalWriteBudget(_Reporting):
                 waited = True
                 await self._sleep(wait if wait != IN_FLIGHT else 0.05)
 
+    def in_window(self) -> int:
+        """Writes held in the fullest window now (sent recently, or in flight): the bucket's level."""
+        now = self._clock()
+        return max((sum(1 for place in sent if place[0] > now - w.seconds) for w, sent in self._windows), default=0)
+
     @staticmethod
     def _room_in(window: Window, sent: deque[list[float]], now: float) -> float:
         """Seconds until ``window`` has room for one more write (≤ 0: now)."""

@@ -150,6 +150,7 @@ class RequestMeter:
         self.forge = forge
         self.low_fraction = low_fraction
         self.counts: Counter[str] = Counter()  # "requests", "writes", "not_modified", "status:NNN"
+        self.by_method_status: Counter[tuple[str, int]] = Counter()  # for /metrics (bot/metrics.py)
         self.remaining: int | None = None
         self.limit: int | None = None
         self.reset_at: float | None = None  # epoch seconds
@@ -165,6 +166,7 @@ class RequestMeter:
         with self._lock:
             self.counts["requests"] += 1
             self.counts[f"status:{status}"] += 1
+            self.by_method_status[(method, status)] += 1
             if method != "GET" and method != "HEAD":
                 self.counts["writes"] += 1
             if status == 304:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import structlog
@@ -80,6 +80,9 @@ class MergeController:
         self._again: set[tuple[str, str]] = set()  # poked while a pass ran: run once more
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        # Told of each pass (forge, seconds, merged count) and each refused merge (forge): metrics.
+        self.on_pass: Callable[[str, float, int], None] = lambda forge, seconds, merged: None
+        self.on_refused: Callable[[str], None] = lambda forge: None
 
     # ---- scheduling ------------------------------------------------------------------------
 
@@ -193,6 +196,7 @@ class MergeController:
             await self._write_status(forge, repo, pull, verdict)
         ready = [pull for pull, verdict in verdicts.values() if verdict.ready]
         merged = await self._merge_ready(forge, repo, ready, token)
+        self.on_pass(forge.name, time.monotonic() - started, len(merged))
         waiting = {n: v.description for n, (_, v) in verdicts.items() if not v.ready}
         log.info("merge pass", forge=forge.name, repo=repo, open=len(pulls), ready=len(ready), merged=merged)
         await self.state.record_pass(forge.name, repo, time.monotonic() - started, len(pulls),
@@ -308,6 +312,7 @@ class MergeController:
         except MergeRefusedError as err:
             sha = item.head_sha or ""
             await self.state.refuse(forge.name, repo, item.ref.number, sha, str(err))
+            self.on_refused(forge.name)
             note = render_note(
                 f"@{item.author}: I tried to merge this {forge.capabilities.pull_noun} at `{sha[:12]}` "
                 f"but the forge refused: {err}\n\nI will try again once it changes (new commits or a label change).")
