@@ -33,11 +33,12 @@ from bot.forge.offloop import OffLoop
 from bot.http_guard import MAX_BODY, BodyReader, Limits
 from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
+from bot.notify.outbox import QUEUE_NAME as NOTIFY_QUEUE, Notifications, build_notifications
 from bot.outcomes import Bus
 from bot.repair import Repairer
 from bot.scope import announce_repos_in_scope
 from bot.settings import Settings
-from bot.store import Stores, StoreUnavailable, open_stores
+from bot.store import EventQueue, Stores, StoreUnavailable, open_stores
 from bot.tasks import cancel_and_wait
 from bot.worker import EventWorker
 
@@ -55,6 +56,7 @@ BUS_KEY: web.AppKey[Bus] = web.AppKey("outcomes", Bus)
 JOBS_KEY: web.AppKey[JobSystem] = web.AppKey("jobs", JobSystem)
 MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
 REPAIR_KEY: web.AppKey[Repairer] = web.AppKey("repair", Repairer)
+NOTIFY_KEY: web.AppKey[Notifications] = web.AppKey("notify", Notifications)
 SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # start-up discovery, if any
 
 
@@ -140,10 +142,12 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-async def _purge_forever(stores: Stores, dedup_window: float) -> None:
+async def _purge_forever(stores: Stores, dedup_window: float, outboxes: Iterable[EventQueue] = ()) -> None:
     while True:
         try:
             forgotten = await stores.events.purge(time.time() - dedup_window)
+            for outbox in outboxes:  # their delivered entries' keys, kept as long as webhooks' ids
+                await outbox.purge(time.time() - dedup_window)
             expired = await stores.state.purge()
             if stores.jobs is not None:  # the job queue and outbox remember their handled entries too
                 await stores.jobs.queue.purge(time.time() - dedup_window)
@@ -182,6 +186,10 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     jobs = build_job_system(config, stores, data_dir, public_url, posters=async_forges, consumer=consumer,
                             run_jobs=runner_settings.run_jobs, masked=masked, env=env)
     runner, bus = jobs.runner, jobs.bus
+    notifications = build_notifications(config.raw.notify, stores.queue(NOTIFY_QUEUE) if stores.queue else None,
+                                        consumer=consumer, env=os.environ if env is None else env)
+    if notifications is not None:
+        notifications.attach(bus)
     ci = CIServices(
         runner=runner,
         jobs=[job.to_spec() for job in config.raw.jobs],
@@ -219,6 +227,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     app[REPAIR_KEY] = repairer
     if merger is not None:
         app[MERGE_KEY] = merger
+    if notifications is not None:
+        app[NOTIFY_KEY] = notifications
     discovery: list[asyncio.Task[int]] = []
     app[SCOPE_KEY] = discovery
     background: list[asyncio.Task[None]] = []
@@ -235,8 +245,13 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         stats = await stores.events.stats(0)
         log.info("event store open", store=stores.kind, pending=stats.pending, failed=stats.failed)
         worker.start()
+        if notifications is not None:
+            if not stores.shared:
+                await notifications.outbox.release_all()
+            notifications.start()
         background.append(asyncio.get_running_loop().create_task(
-            _purge_forever(stores, queue_settings.dedup_window)))
+            _purge_forever(stores, queue_settings.dedup_window,
+                           [notifications.outbox] if notifications is not None else [])))
         used = {job.executor or runner_settings.executor for job in config.raw.jobs}
         if used and (jobs.shared is None or runner_settings.run_jobs):
             await runner.prepare(sorted(used))
@@ -260,6 +275,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         if merger is not None:
             await merger.stop()
         await jobs.stop(DRAIN_SECONDS)
+        if notifications is not None:  # last: the outcomes of jobs stopped above are sent too
+            await notifications.stop(DRAIN_SECONDS)
         for forge in async_forges.values():
             forge.close()
 
