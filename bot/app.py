@@ -196,8 +196,9 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         native={name: AsyncNativeCI(f.native_ci, async_forges[name]) for name, f in forges.items() if f.native_ci},
     )
     dispatcher = Dispatcher(config, async_forges, ci, stores.state)
+    dispatcher.publish = bus.publish
     merger = MergeController(config.raw.merge, async_forges, ci, dispatcher.owners_reader, stores.state,
-                             holder=consumer) if config.raw.merge else None
+                             holder=consumer, publish=bus.publish) if config.raw.merge else None
     if merger is not None:
         dispatcher.observers.append(partial(_observe_for_merge, merger))
     queue_settings = config.raw.queue

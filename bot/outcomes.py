@@ -101,6 +101,7 @@ class ApprovalComplete:
     url: str = ""
     author: str = ""
     labels: tuple[str, ...] = ()
+    event: str = ""  # the delivery id of the event it came from
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class HoldPlaced:
     url: str = ""
     author: str = ""
     labels: tuple[str, ...] = ()
+    event: str = ""  # the delivery id of the event it came from
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class CommandFailed:
     url: str = ""
     author: str = ""
     labels: tuple[str, ...] = ()
+    event: str = ""  # the delivery id of the event it came from
 
 
 # Every outcome type by name: routes in the config name them (``notify.routes[].outcomes``).

@@ -74,10 +74,9 @@ def outcome_key(outcome: object) -> str:
             return f"{kind}:{o.job_id}"
         case Merged() | MergeRefused():
             return f"{kind}:{o.forge}:{o.repo.lower()}:{o.number}:{o.sha}"
-        case HoldPlaced():
-            return f"{kind}:{o.forge}:{o.repo.lower()}:{o.number}:{o.by}:{o.reason}"
-        case CommandFailed():
-            return f"{kind}:{o.forge}:{o.repo.lower()}:{o.number}:{o.command}:{o.user}"
+        case HoldPlaced() | CommandFailed() | ApprovalComplete() if o.event:
+            # One event (a comment) may hold several commands: one message each, however often it is handled.
+            return f"{kind}:{o.forge}:{o.event}:{o.number}:{getattr(o, 'command', '')}"
     return f"{kind}:{o.forge}:{o.repo.lower()}:{o.number}"
 
 
