@@ -3,6 +3,7 @@ running app to local receivers that check each service's documented payload and 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ async def receivers() -> AsyncIterator[tuple[Receivers, str]]:
         yield found, str(server.make_url("")).rstrip("/")
 
 
-def notify_config(base: str) -> tuple[Any, dict[str, str]]:
+def notify_config(base: str, **options: Any) -> tuple[Any, dict[str, str]]:
     env = {
         "SLACK_URL": f"{base}/slack/services/T000/B000/XXXX",
         "DING_URL": f"{base}/dingtalk/robot/send?access_token={DING_TOKEN}", "DING_SECRET": DING_SECRET,
@@ -115,7 +116,7 @@ def notify_config(base: str) -> tuple[Any, dict[str, str]]:
     }
     data = {"intake": {"repair_interval": "0"},
             "notify": {"channels": channels, "routes": [{"repos": ["acme/*"], "channels": list(channels)}],
-                       "retry_after": 0.05}}
+                       "retry_after": 0.05, **options}}
     return parse_config(data, REGISTRY), env
 
 
@@ -205,3 +206,23 @@ async def test_secrets_missing_from_the_environment_keep_messages_waiting(receiv
         outbox = bot.client.app[NOTIFY_KEY].outbox
         assert (await outbox.stats(0)).pending == 1  # the webhook's message: retried, never sent unsigned
     assert found.attempts["webhook"] == 0
+
+
+async def test_malformed_urls_fail_their_channels_alone_and_stay_out_of_logs(
+        receivers: tuple[Receivers, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    found, base = receivers
+    config, env = notify_config(base, max_attempts=1)
+    env["DING_URL"] = "http://[not-a-host/robot/send?access_token=very-secret-token"
+    env["SLACK_URL"] = "hooks.slack.example/no-scheme?token=very-secret-token"
+    others = tuple(s for s in SERVICES if s not in ("dingtalk", "slack"))
+    async with Running(config, env, tmp_path / "data") as bot:
+        await bot.publish(MERGED)
+        outbox = bot.client.app[NOTIFY_KEY].outbox
+        while (await outbox.stats(0)).failed < 2:  # parked after their one attempt (no timed wait)
+            await asyncio.sleep(0.01)
+        await found.wait(lambda: delivered_everywhere(found, "Merged:", others))
+        parked = (await outbox.stats(5)).recent_failures
+    assert sorted(p.delivery.split(":")[0] for p in parked) == ["dingtalk", "slack"]
+    assert not [p.error for p in parked if "very-secret-token" in p.error]
+    logged = "".join(capsys.readouterr())
+    assert "event handling failed" in logged and "very-secret-token" not in logged

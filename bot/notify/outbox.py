@@ -91,13 +91,13 @@ class Notifications:
         if not url or (channel.secret_env and not secret):
             raise DeliveryFailed(f"channel {name!r}: environment variable {channel.url_env if not url else channel.secret_env} is not set")
         service = SERVICES[channel.kind]
-        request = service.request(msg, Target(url, secret, channel.keyword, time.time()))
         assert self._session is not None, "start() first"
         try:
+            request = service.request(msg, Target(url, secret, channel.keyword, time.time()))
             async with self._session.post(request.url, data=request.body,
                                           headers={**request.headers, DELIVERY_HEADER: msg.key}) as response:
                 problem = service.problem(response.status, await response.read())
-        except (aiohttp.ClientError, TimeoutError) as err:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as err:  # ValueError: a malformed URL
             raise DeliveryFailed(f"channel {name!r}: {type(err).__name__}") from None
         if problem:
             raise DeliveryFailed(f"channel {name!r}: {problem}")
