@@ -34,12 +34,13 @@ from bot.http_guard import MAX_BODY, BodyReader, Limits
 from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
 from bot.metrics import Metrics
+from bot.notify.outbox import QUEUE_NAME as NOTIFY_QUEUE, Notifications, build_notifications
 from bot.outcomes import Bus
 from bot.readiness import Readiness
 from bot.repair import Repairer
 from bot.scope import announce_repos_in_scope
 from bot.settings import Settings
-from bot.store import Stores, StoreUnavailable, open_stores
+from bot.store import EventQueue, Stores, StoreUnavailable, open_stores
 from bot.tasks import cancel_and_wait
 from bot.worker import EventWorker
 
@@ -58,6 +59,7 @@ JOBS_KEY: web.AppKey[JobSystem] = web.AppKey("jobs", JobSystem)
 MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
 REPAIR_KEY: web.AppKey[Repairer] = web.AppKey("repair", Repairer)
 METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+NOTIFY_KEY: web.AppKey[Notifications] = web.AppKey("notify", Notifications)
 SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # start-up discovery, if any
 
 
@@ -143,10 +145,12 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-async def _purge_forever(stores: Stores, dedup_window: float) -> None:
+async def _purge_forever(stores: Stores, dedup_window: float, outboxes: Iterable[EventQueue] = ()) -> None:
     while True:
         try:
             forgotten = await stores.events.purge(time.time() - dedup_window)
+            for outbox in outboxes:  # their delivered entries' keys, kept as long as webhooks' ids
+                await outbox.purge(time.time() - dedup_window)
             expired = await stores.state.purge()
             if stores.jobs is not None:  # the job queue and outbox remember their handled entries too
                 await stores.jobs.queue.purge(time.time() - dedup_window)
@@ -188,6 +192,10 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
                             run_jobs=runner_settings.run_jobs, masked=masked, env=env)
     runner, bus = jobs.runner, jobs.bus
     metrics.follow_jobs(bus)
+    notifications = build_notifications(config.raw.notify, stores.queue(NOTIFY_QUEUE) if stores.queue else None,
+                                        consumer=consumer, env=os.environ if env is None else env)
+    if notifications is not None:
+        notifications.attach(bus)
     ci = CIServices(
         runner=runner,
         jobs=[job.to_spec() for job in config.raw.jobs],
@@ -195,8 +203,9 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     )
     dispatcher = Dispatcher(config, async_forges, ci, stores.state)
     dispatcher.on_command = metrics.command
+    dispatcher.publish = bus.publish
     merger = MergeController(config.raw.merge, async_forges, ci, dispatcher.owners_reader, stores.state,
-                             holder=consumer) if config.raw.merge else None
+                             holder=consumer, publish=bus.publish) if config.raw.merge else None
     if merger is not None:
         merger.on_pass, merger.on_refused = metrics.merge_pass, metrics.merge_refused
         dispatcher.observers.append(partial(_observe_for_merge, merger))
@@ -232,6 +241,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     app[REPAIR_KEY] = repairer
     if merger is not None:
         app[MERGE_KEY] = merger
+    if notifications is not None:
+        app[NOTIFY_KEY] = notifications
     discovery: list[asyncio.Task[int]] = []
     app[SCOPE_KEY] = discovery
     background: list[asyncio.Task[None]] = []
@@ -249,8 +260,13 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         log.info("event store open", store=stores.kind, pending=stats.pending, failed=stats.failed)
         worker.start()
         background.append(asyncio.get_running_loop().create_task(readiness.check_forever()))
+        if notifications is not None:
+            if not stores.shared:
+                await notifications.outbox.release_all()
+            notifications.start()
         background.append(asyncio.get_running_loop().create_task(
-            _purge_forever(stores, queue_settings.dedup_window)))
+            _purge_forever(stores, queue_settings.dedup_window,
+                           [notifications.outbox] if notifications is not None else [])))
         used = {job.executor or runner_settings.executor for job in config.raw.jobs}
         if used and (jobs.shared is None or runner_settings.run_jobs):
             await runner.prepare(sorted(used))
@@ -274,6 +290,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         if merger is not None:
             await merger.stop()
         await jobs.stop(DRAIN_SECONDS)
+        if notifications is not None:  # last: the outcomes of jobs stopped above are sent too
+            await notifications.stop(DRAIN_SECONDS)
         for forge in async_forges.values():
             forge.close()
 

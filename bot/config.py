@@ -17,6 +17,7 @@ from bot.ci.executors import DEFAULT_SANDBOX_PATHS, EXECUTORS
 from bot.ci.jobs import JobSpec
 from bot.ci.limits import Limits
 from bot.commands import parse_commands
+from bot.outcomes import OUTCOME_TYPES
 from bot.options import ConfigError, ConfigProblem, build
 from bot.permissions import RULES
 from bot.plugin import Plugin, Rule
@@ -345,6 +346,76 @@ class MergeSettings:
         return repo_matches(repo, self.repos)
 
 
+NOTIFY_KINDS = ("slack", "dingtalk", "feishu", "wecom", "teams", "webhook")  # bot.notify.services
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class NotifyChannel:
+    """One chat channel (README "Notifications").  URLs and secrets are credentials: the config names
+    the environment variables that hold them, never the values."""
+
+    kind: str = ""  # slack | dingtalk | feishu | wecom | teams | webhook
+    url_env: str = ""  # the variable holding the webhook URL
+    secret_env: str = ""  # the variable holding the signing secret (dingtalk, feishu: optional; webhook: required)
+    keyword: str = ""  # dingtalk/feishu keyword rule: added to a message that lacks it
+    template: str = ""  # e.g. "{summary} {url}"; "": "{summary}"
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.kind not in NOTIFY_KINDS:
+            problems.append(("kind", f"must be one of {', '.join(NOTIFY_KINDS)}, got {self.kind!r}"))
+        if not _ENV_NAME.fullmatch(self.url_env):
+            problems.append(("url_env", "name the environment variable holding the webhook URL"))
+        if self.secret_env and not _ENV_NAME.fullmatch(self.secret_env):
+            problems.append(("secret_env", f"not an environment variable name: {self.secret_env!r}"))
+        if self.kind == "webhook" and not self.secret_env:
+            problems.append(("secret_env", "a generic webhook is always signed: name the variable holding its secret"))
+        return problems
+
+
+@dataclass(frozen=True)
+class NotifyRoute:
+    """Outcomes matching every condition given go to ``channels``.  Lists are "any of"; empty: any."""
+
+    repos: list[str] = field(default_factory=lambda: ["*"])  # globs over owner/repo or group/.../project
+    outcomes: list[str] = field(default_factory=list)  # outcome type names, e.g. Merged, JobFinished
+    labels: list[str] = field(default_factory=list)  # the change carries at least one of them
+    authors: list[str] = field(default_factory=list)  # the change's author is one of them
+    channels: list[str] = field(default_factory=list)
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = [(f"outcomes[{i}]", f"unknown outcome {name!r} (known: {', '.join(OUTCOME_TYPES)})")
+                    for i, name in enumerate(self.outcomes) if name not in OUTCOME_TYPES]
+        if not self.channels:
+            problems.append(("channels", "name at least one channel from notify.channels"))
+        return problems
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    channels: dict[str, NotifyChannel] = field(default_factory=dict)
+    routes: list[NotifyRoute] = field(default_factory=list)
+    max_attempts: int = 8  # a message whose channel keeps failing is retried with backoff, then parked
+    retry_after: float = 2.0  # seconds before the first retry; doubled at each one (at most 5 minutes)
+    timeout: float = 10.0  # seconds per post
+    max_concurrent: int = 8  # posts in flight at once (one per channel at a time: each keeps its order)
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = [(f"routes[{i}].channels[{j}]", f"unknown channel {name!r}")
+                    for i, route in enumerate(self.routes) for j, name in enumerate(route.channels)
+                    if name not in self.channels]
+        if self.max_attempts < 1:
+            problems.append(("max_attempts", "must be at least 1"))
+        if self.max_concurrent < 1:
+            problems.append(("max_concurrent", "must be at least 1"))
+        if self.timeout <= 0:
+            problems.append(("timeout", "must be more than 0"))
+        if self.retry_after <= 0:
+            problems.append(("retry_after", "must be more than 0"))
+        return problems
+
+
 @dataclass(frozen=True)
 class RepoRule:
     match: list[str] = field(default_factory=list)  # globs over owner/repo or group/.../project
@@ -382,6 +453,7 @@ class RawConfig:
     jobs: list[JobSettings] = field(default_factory=list)
     runner: RunnerSettings = field(default_factory=RunnerSettings)
     merge: MergeSettings | None = None
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     def tuning(self, forge: str) -> ForgeTuning:
         return self.github if forge == "github" else self.gitlab

@@ -7,7 +7,7 @@ item's current state is fetched at most once per event however many commands ask
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ class EventScope:
     attempt: int = 1  # more than 1: an earlier run of this event may have posted already
     state: StateStore | None = None
     invocations: Sequence[Invocation] = ()  # every command in the event's text, in order
+    publish: Callable[[object], Awaitable[None]] | None = None  # the outcome bus (bot.outcomes)
     _item: Item | None = None
     _posted: int = 0
     _existing: list[Comment] | None = None
@@ -202,6 +203,18 @@ class Context:
             await self.add_labels([label])
         elif present and not wanted:
             await self.remove_label(label)
+
+    async def announce(self, kind: type, **details: Any) -> None:
+        """Publish an outcome of this change (``HoldPlaced``, ``ApprovalComplete`` ...) on the outcome
+        bus, for notifications: the change's forge, repository, number, link, author and labels are
+        filled in, and the event's delivery id, so a retried event is not announced twice."""
+        publish = self._scope.publish
+        if publish is None:
+            return
+        item = self.event.item
+        await publish(kind(forge=self.event.forge, repo=self.event.repo, number=self.ref.number,
+                           url=item.url or "", author=item.author or "", labels=tuple(sorted(item.labels)),
+                           event=self.event.delivery_id, **details))
 
     async def reply(self, inv: Invocation | None, message: str) -> None:
         """Answer the event's actor, quoting the command this answers."""

@@ -22,6 +22,7 @@ from bot.forge.base import (
     RateLimitedError,
 )
 from bot.forge.layered import AsyncForge
+from bot.outcomes import CommandFailed
 from bot.plugin import Command, Plugin
 from bot.replies import code
 from bot.store.base import StateStore
@@ -51,6 +52,7 @@ class Dispatcher:
         self.owners_reader = OwnersReader()
         # Told (command name, "done" | "refused" | "failed") once per command run (metrics).
         self.on_command: Callable[[str, str], None] = lambda name, outcome: None
+        self.publish: Callable[[object], Awaitable[None]] | None = None  # the outcome bus (CommandFailed ...)
 
     async def _ignored(self, event: Event, forge: AsyncForge) -> str | None:
         if self.config.ignore.ignores(event.actor):
@@ -83,7 +85,7 @@ class Dispatcher:
             invocations = parse_commands(_command_text(event), repo_config.prefix)
             scope = EventScope(event=event, forge=forge, repo_config=repo_config,
                                owners_reader=self.owners_reader, ci=self.ci, invocations=invocations,
-                               attempt=attempt, state=self.state)
+                               attempt=attempt, state=self.state, publish=self.publish)
             for plugin in repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)
             for observe in self.observers:
@@ -132,6 +134,7 @@ class Dispatcher:
             await ctx.reply(inv, f"I couldn't complete that: {why}")
         except ForgeError as err:  # the forge is refusing comments too; the log has it
             ctx.log.warning("could not report the failure", error=str(err))
+        await ctx.announce(CommandFailed, command=inv.name, user=ctx.event.actor, error=why)
 
     async def _run_command(self, ctx: Context, candidates: list[Command], inv: Invocation) -> str:
         """Returns "done", or "refused" when the command was not run (usage, place or permission)."""

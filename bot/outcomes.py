@@ -5,8 +5,9 @@ Producers publish small frozen dataclasses; subscribers register an async handle
 ``publish`` awaits the handlers one after another, in subscription order, so a subscriber sees one
 producer's outcomes in the order they were published (a job's pending status is posted before its
 final one).  A failing handler is logged and skipped: a notifier's outage never stops a job or
-another subscriber.  Other outcome types (``Merged``, ``MergeRefused``, ``HoldPlaced`` ...) are added
-beside the job ones, by the component that publishes them.
+another subscriber.  Besides the job outcomes: ``Merged`` and ``MergeRefused`` (merge controller),
+``ApprovalComplete`` and ``HoldPlaced`` (plugins, through ``Context.announce``) and ``CommandFailed``
+(dispatcher); notifiers (bot.notify) subscribe to all of them.
 """
 
 from __future__ import annotations
@@ -55,6 +56,91 @@ class JobFinished:
     replaced: bool = False
 
 
+# -- outcomes of a PR/MR: each carries the change's author and labels when known, for routing ----------
+
+
+@dataclass(frozen=True)
+class Merged:
+    """prowlet merged a change (the merge controller, after the forge accepted it)."""
+
+    forge: str
+    repo: str
+    number: int
+    sha: str
+    method: str
+    title: str = ""
+    url: str = ""
+    author: str = ""
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MergeRefused:
+    """The forge refused a merge prowlet tried (said once per head commit)."""
+
+    forge: str
+    repo: str
+    number: int
+    sha: str
+    reason: str
+    title: str = ""
+    url: str = ""
+    author: str = ""
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalComplete:
+    """Every OWNERS file a change touches now has an approver: the change became ``approved``."""
+
+    forge: str
+    repo: str
+    number: int
+    approvers: tuple[str, ...] = ()
+    title: str = ""
+    url: str = ""
+    author: str = ""
+    labels: tuple[str, ...] = ()
+    event: str = ""  # the delivery id of the event it came from
+
+
+@dataclass(frozen=True)
+class HoldPlaced:
+    """Someone put a hold on a change (``/hold``)."""
+
+    forge: str
+    repo: str
+    number: int
+    by: str
+    reason: str = ""
+    title: str = ""
+    url: str = ""
+    author: str = ""
+    labels: tuple[str, ...] = ()
+    event: str = ""  # the delivery id of the event it came from
+
+
+@dataclass(frozen=True)
+class CommandFailed:
+    """A command could not be carried out (its handler raised, after the event's last attempt)."""
+
+    forge: str
+    repo: str
+    number: int
+    command: str
+    user: str
+    error: str
+    url: str = ""
+    author: str = ""
+    labels: tuple[str, ...] = ()
+    event: str = ""  # the delivery id of the event it came from
+
+
+# Every outcome type by name: routes in the config name them (``notify.routes[].outcomes``).
+OUTCOME_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
+    JobStarted, JobFinished, Merged, MergeRefused, ApprovalComplete, HoldPlaced, CommandFailed)}
+
+
 class Bus:
     def __init__(self) -> None:
         self._handlers: dict[type, list[Handler[Any]]] = {}
@@ -73,4 +159,5 @@ class Bus:
                               handler=getattr(handler, "__qualname__", repr(handler)))
 
 
-__all__ = ["Bus", "JobFinished", "JobStarted"]
+__all__ = ["ApprovalComplete", "Bus", "CommandFailed", "HoldPlaced", "JobFinished", "JobStarted", "MergeRefused",
+           "Merged", "OUTCOME_TYPES"]

@@ -16,6 +16,7 @@ from bot.context import Context
 from bot.events import CommentEvent, Item, ItemAction, ItemEvent, ReviewEvent, ReviewState
 from bot.forge.base import Comment, Review
 from bot.owners import ApprovalState, OwnersError, compute_approval, owners_file_path
+from bot.outcomes import ApprovalComplete
 from bot.permissions import ANYONE, owner_of
 from bot.plugin import PULLS_ONLY, Command, Plugin, Rule, Subscription, arg_pattern
 
@@ -197,6 +198,8 @@ async def recompute(ctx: Context) -> None:
     if not approved and await _kept_manual_override(ctx, item, bot, text, comments):
         return
     await ctx.set_label(LABEL, approved)
+    if approved and LABEL not in item.labels:  # it became approved just now
+        await ctx.announce(ApprovalComplete, approvers=tuple(sorted(state.counted)))
     await ctx.status_comment(MARKER, text, comments, bot)
 
 

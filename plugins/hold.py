@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands import Invocation
 from bot.context import Context
+from bot.outcomes import HoldPlaced
 from bot.permissions import ANYONE
 from bot.plugin import PULLS_ONLY, Command, Plugin, arg_pattern
 
@@ -12,6 +13,7 @@ LABEL = "do-not-merge/hold"
 
 async def hold(ctx: Context, inv: Invocation) -> None:
     await ctx.add_labels([LABEL])
+    await ctx.announce(HoldPlaced, by=ctx.event.actor, reason=inv.args)
 
 
 async def unhold(ctx: Context, inv: Invocation) -> None:

@@ -87,7 +87,7 @@ def test_documented_config_equals_builtin_defaults() -> None:
 
 def test_every_option_is_documented_in_config_yaml() -> None:
     data = yaml.safe_load((ROOT / "config.yaml").read_text())
-    for section in ("commands", "ignore", "queue", "intake", "github", "gitlab", "runner"):
+    for section in ("commands", "ignore", "queue", "intake", "github", "gitlab", "runner", "notify"):
         fields = set(getattr(RawConfig(), section).__dataclass_fields__)
         assert set(data[section]) == fields, section
     for plugin in REGISTRY:

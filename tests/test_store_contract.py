@@ -231,3 +231,17 @@ async def test_a_lease_has_one_holder_and_its_token_grows_when_it_changes_hands(
     await stores.state.release("merge:acme/api", "r2")
     third = await stores.state.acquire("merge:acme/api", "r1", LEASE)
     assert third is not None and third > second
+
+
+async def test_a_named_queue_is_apart_from_the_events(stores: Stores) -> None:
+    """An outbox (``Stores.queue``: bot.notify) never hands its entries to the webhook worker, nor
+    takes the webhook events, and the same name is the same queue."""
+    assert stores.queue is not None
+    outbox = stores.queue("notify")
+    assert await outbox.submit("slack:Merged:1", "channel:slack", b"message")
+    assert await stores.events.submit("github:d1", "github|a/b|1", b"event")
+    assert [c.delivery for c in await stores.events.claim("c", 10, LEASE)] == ["github:d1"]
+    [claimed] = await stores.queue("notify").claim("c", 10, LEASE)
+    assert claimed.delivery == "slack:Merged:1"
+    assert await outbox.ack(claimed)
+    assert not await outbox.submit("slack:Merged:1", "channel:slack", b"message")  # delivered: a duplicate

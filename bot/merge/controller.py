@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import structlog
 
@@ -31,8 +32,9 @@ from bot.forge.base import (
 from bot.forge.layered import AsyncForge
 from bot.merge.readiness import MergeRules, Verdict, evaluate, precheck
 from bot.owners_reader import OwnersReader, changed_paths
-from bot.events import ItemRef
+from bot.events import Item, ItemRef
 from bot.merge.state import MergeState
+from bot.outcomes import MergeRefused, Merged
 from bot.replies import has_marker, render_note, with_marker
 from bot.store.base import StateStore, StoreUnavailable
 from bot.store.memory import MemoryStateStore
@@ -62,10 +64,17 @@ def _method(pull: PullState, default: str) -> MergeMethod:
     return MergeMethod(default)
 
 
+def _about(item: Item) -> dict[str, Any]:
+    """What outcomes say about the change, for notification routes and messages."""
+    return {"title": item.title, "url": item.url or "", "author": item.author or "", "labels": tuple(sorted(item.labels))}
+
+
 class MergeController:
     def __init__(self, settings: MergeSettings, forges: Mapping[str, AsyncForge], ci: CIServices,
-                 files: OwnersReader | None = None, state: StateStore | None = None, holder: str = "prowlet") -> None:
+                 files: OwnersReader | None = None, state: StateStore | None = None, holder: str = "prowlet",
+                 publish: Callable[[object], Awaitable[None]] | None = None) -> None:
         self.settings = settings
+        self._publish = publish  # the outcome bus (Merged, MergeRefused); None: nobody listens
         self._forges = forges
         self._ci = ci
         self._files = files or OwnersReader()  # changed files cached by head sha, shared with plugins
@@ -318,9 +327,16 @@ class MergeController:
                 f"but the forge refused: {err}\n\nI will try again once it changes (new commits or a label change).")
             await self._comment_once(forge, item.ref, note, f"refused.{item.ref.number}.{sha[:12]}")
             await self._write_status(forge, repo, pull, Verdict(False, f"Not mergeable. Merge refused: {err}"[:140]))
+            await self._announce(MergeRefused(forge.name, repo, item.ref.number, sha, str(err), **_about(item)))
             return False
         log.info("merged", forge=forge.name, repo=repo, number=item.ref.number, sha=item.head_sha)
+        await self._announce(Merged(forge.name, repo, item.ref.number, item.head_sha or "",
+                                    _method(pull, self.settings.method).value, **_about(item)))
         return True
+
+    async def _announce(self, outcome: object) -> None:
+        if self._publish is not None:
+            await self._publish(outcome)  # the bus logs its subscribers' failures: a merge never fails on them
 
     async def _retest(self, forge: AsyncForge, repo: str, others: list[PullState]) -> bool:
         runner, jobs = self._ci.runner, self._ci.jobs_for(repo)

@@ -20,12 +20,17 @@ def open_stores(data_dir: Path, redis_url: str | None = None, *, kind: str | Non
         async def nothing() -> None:
             return None
 
-        return Stores(MemoryEventQueue(), MemoryStateStore(), "memory", False, nothing)
+        queues: dict[str, EventQueue] = {}
+
+        def queue(name: str) -> EventQueue:
+            return queues.setdefault(name, MemoryEventQueue())
+
+        return Stores(MemoryEventQueue(), MemoryStateStore(), "memory", False, nothing, queue=queue)
     if redis_url:
         from bot.store.redis import RedisStores
 
         redis = RedisStores(redis_url, prefix=redis_prefix)
-        return Stores(redis.events, redis.state, "redis", True, redis.close, jobs=redis.jobs)
+        return Stores(redis.events, redis.state, "redis", True, redis.close, jobs=redis.jobs, queue=redis.queue)
     from bot.store.sqlite import SqliteStores
 
     sqlite = SqliteStores(data_dir, exclusive)
@@ -33,4 +38,4 @@ def open_stores(data_dir: Path, redis_url: str | None = None, *, kind: str | Non
     async def close() -> None:
         sqlite.close()  # on the loop: nothing else may use the connection meanwhile (waits for a commit)
 
-    return Stores(sqlite.events, sqlite.state, "sqlite", False, close)
+    return Stores(sqlite.events, sqlite.state, "sqlite", False, close, queue=sqlite.queue)

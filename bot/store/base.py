@@ -131,3 +131,6 @@ class Stores:
     # Shared job records, logs and queues (bot.ci.store.SharedJobs) when the stores are shared;
     # None: jobs run where they are started, recorded in SQLite (bot.ci.store.JobStore).
     jobs: Any = None
+    # Another durable queue by name (an outbox: bot.notify), apart from the webhook events: its own
+    # SQLite file, Redis key prefix, or memory queue.
+    queue: Callable[[str], EventQueue] | None = None

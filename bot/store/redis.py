@@ -584,6 +584,11 @@ class RedisStores:
         from bot.store.redis_jobs import RedisJobStores  # late: it builds on this module
 
         self.jobs = RedisJobStores(self._client, prefix, self._unavailable)
+        self._prefix = prefix
+
+    def queue(self, name: str) -> RedisEventQueue:
+        """Another event queue (an outbox) under its own key prefix: ``<prefix>:<name>:…``."""
+        return RedisEventQueue(self._client, f"{self._prefix}:{name}", self._unavailable)
 
     @property
     def where(self) -> str:

@@ -445,8 +445,20 @@ class SqliteStores:
             raise
         self.events = SqliteEventQueue(self._db)
         self.state = SqliteStateStore(self._db)
+        self._data_dir = data_dir
+        self._queues: dict[str, tuple[_Database, SqliteEventQueue]] = {}
+
+    def queue(self, name: str) -> SqliteEventQueue:
+        """Another event queue (an outbox), in its own file so the webhook worker never claims its
+        entries; closed with the stores."""
+        if name not in self._queues:
+            db = _Database(self._data_dir / f"{name}.sqlite3")
+            self._queues[name] = (db, SqliteEventQueue(db))
+        return self._queues[name][1]
 
     def close(self) -> None:
+        for db, _ in self._queues.values():
+            db.close()
         self._db.close()
         if self._lock is not None:
             self._lock.release()
