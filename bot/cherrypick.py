@@ -1,10 +1,10 @@
 """The git half of /cherrypick: put a PR/MR's commits on top of another branch and push that as a
 new branch of the same repository (Prow's cherrypicker, with git instead of ``git am`` of a patch).
 
-``GitWorkspace`` runs git with the bot's credential only in git's environment.  The commits the
-change added are ``fork..head``: ``fork`` is where the change left its base branch, which is the
-merge base of the two — unless the change was merged with a merge commit (or fast-forwarded), when
-the head is already in the base branch and the fork point is that of the merge's first parent.
+``GitWorkspace`` runs git with the bot's credential only in git's environment.  The commits picked
+are those of the change's head that its base branch did not have (``_excluded``): for a squashed
+change, those not in the base branch; for one merged with a merge commit, those not in that
+merge's first parent.
 """
 
 from __future__ import annotations
@@ -68,12 +68,13 @@ async def _pick(ws: GitWorkspace, reader: _Reader, source: GitSource, base_ref: 
     if await ws.git("fetch", "-q", "--", source.url, f"+{source.ref}:{_HEAD}", f"+refs/heads/{base_ref}:{_BASE}",
                     auth=True):
         raise PickFailed("could not fetch the change")
-    fork = await _fork_point(ws, reader)
-    if fork is None:
+    since = await _excluded(ws, reader)
+    if since is None:
         raise PickFailed(f"could not tell which commits the change added to {base_ref}")
     if await ws.git("checkout", "-q", "-b", new_branch, _TARGET):
         raise PickFailed("git checkout failed")
-    if await ws.git(*_IDENTITY, "cherry-pick", "-x", "--allow-empty", f"{fork}..{_HEAD}"):
+    # --no-merges: a merge of the base into the change brings nothing of the change's own.
+    if await ws.git(*_IDENTITY, "cherry-pick", "-x", "--allow-empty", "--no-merges", f"{since}..{_HEAD}"):
         files = await reader.lines("diff", "--name-only", "--diff-filter=U")
         await ws.git("cherry-pick", "--abort")
         if files:
@@ -84,18 +85,18 @@ async def _pick(ws: GitWorkspace, reader: _Reader, source: GitSource, base_ref: 
         raise PickFailed(f"could not push the branch {new_branch}")
 
 
-async def _fork_point(ws: GitWorkspace, reader: _Reader) -> str | None:
-    merged = await ws.git("merge-base", "--is-ancestor", _HEAD, _BASE, quiet=True) == 0
-    if not merged:
-        found = await reader.lines("merge-base", _HEAD, _BASE)
-        return found[0] if found else None
-    # Merged with a merge commit: the oldest merge on the base's first-parent line that holds the head.
+async def _excluded(ws: GitWorkspace, reader: _Reader) -> str | None:
+    """What the change's commits are counted from: ``<this>..head``.  Unmerged or squashed, the
+    base branch itself (commits of the base merged into the change stay out too); merged with a
+    merge commit, that merge's first parent (the base just before); fast-forwarded: None."""
+    if await ws.git("merge-base", "--is-ancestor", _HEAD, _BASE, quiet=True) != 0:
+        return _BASE
+    # The oldest merge on the base's first-parent line that brought the head in.
     merges = await reader.lines("rev-list", "--first-parent", "--merges", "--reverse", f"{_HEAD}..{_BASE}")
     for merge in merges:
         if await ws.git("merge-base", "--is-ancestor", _HEAD, merge, quiet=True) == 0:
-            found = await reader.lines("merge-base", f"{merge}^1", _HEAD)
-            return found[0] if found else None
-    return None  # fast-forwarded: nothing tells where the change began
+            return f"{merge}^1"
+    return None
 
 
 class _Reader:
