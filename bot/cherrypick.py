@@ -37,7 +37,7 @@ def branch_name(number: int, target: str) -> str:
 
 
 class _Quiet:
-    """git's output is not kept: it may name the repository, never the credential, but nobody reads it."""
+    """git's output is not kept (the reply says what failed in plain words)."""
 
     def write(self, data: bytes) -> None:
         pass

@@ -83,10 +83,6 @@ class GitMirror:
             found[ref.removeprefix("refs/heads/")] = (git_sha, tree)
         return found
 
-    def subject(self, ref: str) -> str:
-        """The message of the commit a ref (or sha) names, for tests."""
-        return self._git("log", "-1", "--format=%B", ref)
-
 
 def basic_password(header: str) -> str | None:
     scheme, _, credential = header.partition(" ")
