@@ -5,6 +5,7 @@ from plugins import (
     approve,
     assign,
     blunderbuss,
+    cherrypick,
     help,
     hold,
     label,
@@ -45,6 +46,7 @@ REGISTRY: list[Plugin] = [
     size.PLUGIN,
     welcome.PLUGIN,
     release_note.PLUGIN,
+    cherrypick.PLUGIN,
     require_matching_label.PLUGIN,  # after the label commands, so it sees what they did
 ]
 

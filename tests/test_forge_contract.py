@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bot.events import ItemKind, ItemRef, ReviewState
-from bot.forge.base import ChangedFile, ForgeClient, NotFoundError, Permission
+from bot.forge.base import ChangedFile, ForgeClient, ForgeError, NotFoundError, Permission
 from tests.conftest import AUTHOR, COLLAB, LABELS, OTHER, OUTSIDER, REPO, make_client
 from tests.fakes.base import FakeForge
 
@@ -229,3 +229,21 @@ def test_same_tree(client: ForgeClient, fake: FakeForge, pull: ItemRef, files: d
 def test_same_tree_of_an_unknown_commit_is_false(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
     head = fake.head_sha(REPO, pull.number)
     assert client.same_tree(REPO, "0" * 40, head) is False
+
+
+def test_create_pull_between_branches_and_again_finds_it(client: ForgeClient, fake: FakeForge) -> None:
+    fake.set_file(REPO, "notes.txt", "release\n", branch="release-1.0")
+    head = fake.set_file(REPO, "fix.txt", "fix\n", branch="cherry-pick-1-to-release-1.0")
+    number = client.create_pull(REPO, "cherry-pick-1-to-release-1.0", "release-1.0", "[release-1.0] Fix", "Picked.")
+    item = client.get_item(ItemRef(REPO, number, ItemKind.PULL))
+    assert (item.title, item.body, item.state, item.base_ref, item.head_sha) == (
+        "[release-1.0] Fix", "Picked.", "open", "release-1.0", head)
+    posts = sum(r.method == "POST" for r in fake.requests)
+    # A retry after a lost answer: the open PR/MR from that branch is found, nothing is created.
+    assert client.create_pull(REPO, "cherry-pick-1-to-release-1.0", "release-1.0", "[release-1.0] Fix", "") == number
+    assert sum(r.method == "POST" for r in fake.requests) == posts
+
+
+def test_create_pull_from_a_missing_branch_is_refused(client: ForgeClient) -> None:
+    with pytest.raises(ForgeError):
+        client.create_pull(REPO, "no-such-branch", "main", "Title", "")

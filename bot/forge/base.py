@@ -333,6 +333,11 @@ class ForgeClient(Protocol):
     def git_source(self, ref: ItemRef) -> GitSource:
         """Where the runner fetches the PR/MR head from, with the bot's credentials."""
 
+    def create_pull(self, repo: str, head_branch: str, base_branch: str, title: str, body: str) -> int:
+        """Open a PR/MR from ``head_branch`` onto ``base_branch`` (both in ``repo``); returns its
+        number (GitLab: iid).  When an open one from ``head_branch`` exists already (a retry after a
+        lost answer) that one's number, and nothing is created."""
+
     def list_open_pulls(self, repo: str) -> list[PullState]:
         """Every open PR/MR (all pages) with labels, head sha, base ref, draft and author filled in.
         ``mergeable`` as far as the list tells (GitHub's list does not: UNKNOWN)."""

@@ -87,6 +87,7 @@ POLICIES: dict[str, Policy] = {
     "is_team_member": READ,  # like org membership: a removed member loses the team's rights at once
     "same_tree": PINNED,  # two commit shas fix the answer
     "git_source": READ,  # at most one request (an App's installation token)
+    "create_pull": Policy(Kind.WRITE, retry_safe=False, item_arg=None),  # the adapter looks for one first
     "list_open_pulls": READ,
     "mergeability": READ,
     "merge": NOT_REPEATABLE,  # the caller reads the PR again instead

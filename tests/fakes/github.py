@@ -43,6 +43,8 @@ import itertools
 import json
 import re
 import secrets
+import shutil
+import tempfile
 import threading
 import uuid
 import zlib
@@ -58,6 +60,8 @@ import jwt
 from aiohttp import web
 
 from bot.forge.base import ChangedFile, Permission
+from tests.fakes import git
+from tests.fakes.git import GitMirror
 from tests.fakes.base import Answer, Delivery, HookSender, RecordedRequest, WriteLimit, conditional
 
 _PREFIX = "/api/v3"
@@ -175,6 +179,7 @@ class _Item:
     reviews: list[_Review] = field(default_factory=list)  # in creation order, as GitHub lists them
     team_reviewers: list[str] = field(default_factory=list)  # slugs of the teams asked to review
     base_ref: str = "main"  # the branch a PR targets
+    head_ref: str | None = None  # the PR's source branch when not topic-<number> (a PR opened through the API)
     # (event, actor, label, created_at) for each label added ("labeled") or removed ("unlabeled")
     # through the API or by a person (``label``), oldest first: the issue events API lists them
     label_events: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -246,6 +251,8 @@ class _Repo:
     runs: dict[int, _WorkflowRun] = field(default_factory=dict)  # by id, in creation order
     reruns: list[tuple[int, str]] = field(default_factory=list)  # (run id, "rerun" | "rerun-failed-jobs")
     merges: list[tuple[int, str, str]] = field(default_factory=list)  # API merges: (number, head sha, method)
+    parents: dict[str, list[str]] = field(default_factory=dict)  # sha → its parents, where the fake records them
+    git: GitMirror | None = None  # a real repository behind it (``enable_git``)
     archived: bool = False
     milestones: dict[int, _Milestone] = field(default_factory=dict)  # by number
 
@@ -346,6 +353,7 @@ class FakeGitHub:
         self._deleted: set[str] = set()  # lower-cased logins of deleted accounts
         self._hooks: dict[int, _Hook] = {}  # by id; the App's hook is _APP_HOOK
         self._port = 0
+        self._git_root: Path | None = None  # where enable_git puts the repositories
         self.add_user(bot_login)
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -372,6 +380,8 @@ class FakeGitHub:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+        if self._git_root is not None:
+            shutil.rmtree(self._git_root, ignore_errors=True)
 
     async def _start(self) -> web.AppRunner:
         app = web.Application(middlewares=[self._middleware])
@@ -394,6 +404,18 @@ class FakeGitHub:
                 state.branches[_DEFAULT_BRANCH] = self._commit(state, {})  # one empty commit on "main"
             for label in labels:
                 state.labels[label.lower()] = label
+
+    def enable_git(self, repo: str) -> GitMirror:
+        """Serve ``repo`` over git's smart HTTP protocol at ``<web url>/<repo>.git`` (fetch and push
+        with the bot's token as the Basic password): branches and ``refs/pull/N/head`` as the fake
+        holds them; a pushed branch becomes a branch of the fake."""
+        with self._lock:
+            if self._git_root is None:
+                self._git_root = Path(tempfile.mkdtemp(prefix="fakegithub-git-"))
+            state = self._repo(repo)
+            if state.git is None:
+                state.git = GitMirror(self._git_root, state.full_name)
+            return state.git
 
     def add_user(self, login: str) -> None:
         with self._lock:
@@ -996,7 +1018,9 @@ class FakeGitHub:
                     tree[path] = head[path]
                 else:
                     tree.pop(path, None)
+        before = state.branches[_DEFAULT_BRANCH]
         sha = state.branches[_DEFAULT_BRANCH] = self._commit(state, tree)
+        state.parents[sha] = [before]  # as a squash merge: one commit on top of main
         item.state, item.merged_by, item.closed_at, item.merge_commit_sha = "closed", merger, self._tick(), sha
         return sha
 
@@ -1184,8 +1208,8 @@ class FakeGitHub:
             "comments_url": issue["comments_url"],
             "statuses_url": self._api_path(state, f"statuses/{item.head_sha}"),
             "head": {
-                "label": f"{owner}:{_head_branch(item.number)}",
-                "ref": _head_branch(item.number),
+                "label": f"{owner}:{item.head_ref or _head_branch(item.number)}",
+                "ref": item.head_ref or _head_branch(item.number),
                 "sha": item.head_sha,
             }
             | branch,
@@ -1472,6 +1496,7 @@ class FakeGitHub:
             ("GET", "/orgs/{owner}/teams/{team}/memberships/{login}", self._get_team_membership, None),
             ("GET", repo + "/contents/{path:.*}", self._get_contents, None),
             ("GET", repo + "/pulls", self._list_pulls, None),
+            ("POST", repo + "/pulls", self._create_pull, None),
             ("GET", pull, self._get_pull, None),
             ("PUT", pull + "/merge", self._merge_pull, None),
             ("GET", pull + "/files", self._list_pull_files, None),
@@ -1520,6 +1545,8 @@ class FakeGitHub:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+        if git.is_git_path(request.path) and self._git_root is not None:
+            return await self._serve_git(request)
         path = request.rel_url.raw_path.removeprefix(_PREFIX)
         recorded = RecordedRequest(request.method, path, dict(request.query))
         with self._lock:
@@ -1557,6 +1584,26 @@ class FakeGitHub:
             return _error(failure.status, failure.message)
         # Conditional requests: every GET carries an ETag; If-None-Match naming it gets a 304.
         return conditional(request.headers, response) if request.method == "GET" else response
+
+    async def _serve_git(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        with self._lock:
+            state = self._repos.get(git.repo_of(request.path).lower())
+            if state is None or state.git is None or self._git_root is None:
+                return web.Response(status=404, text="Repository not found.")
+            refs = {f"refs/heads/{name}": sha for name, sha in state.branches.items()}
+            parents = dict(state.parents)
+            for item in state.items.values():
+                if item.is_pull and item.head_sha:
+                    refs[f"refs/pull/{item.number}/head"] = item.head_sha
+                    if item.base_sha and item.head_sha not in parents:
+                        parents[item.head_sha] = [item.base_sha]
+            state.git.export(refs, state.commits, parents)
+            response = git.serve(request, body, self._git_root, self.token)
+            for branch, (git_sha, tree) in state.git.pushed().items():
+                sha = state.branches[branch] = self._commit(state, tree)
+                state.git.adopt(sha, git_sha)
+        return response
 
     def _take_failure(self, method: str, path: str) -> _Failure | None:
         for failure in self._failures:
@@ -1987,8 +2034,38 @@ class FakeGitHub:
         state = self._repo_of(request)
         wanted = _state_filter(request)
         pulls = [item for item in state.items.values() if item.is_pull and wanted in ("all", item.state)]
+        if "head" in request.query:  # "owner:branch"
+            owner, _, branch = request.query["head"].partition(":")
+            if owner.lower() == state.owner.lower():
+                pulls = [item for item in pulls if (item.head_ref or _head_branch(item.number)) == branch]
+            else:
+                pulls = []
         newest_first = sorted(pulls, key=lambda item: item.number, reverse=True)
         return self._page(request, [self._pull_json(state, item, listed=True) for item in newest_first])
+
+    def _create_pull(self, request: web.Request, body: Any) -> web.Response:
+        """POST /pulls {title, head, base, body}: a PR between two branches of the repository."""
+        state = self._repo_of(request)
+        user = request[_LOGIN]
+        body = body if isinstance(body, dict) else {}
+        head, base = body.get("head"), body.get("base")
+        invalid = [f for f, v in (("title", body.get("title")), ("head", head), ("base", base)) if not v]
+        if head and ":" in head:
+            head = head.split(":", 1)[1]
+        if not invalid and (head not in state.branches or base not in state.branches):
+            invalid = ["head" if head not in state.branches else "base"]
+        if invalid:
+            raise _Abort(422, "Validation Failed",
+                         errors=[{"resource": "PullRequest", "field": f, "code": "invalid"} for f in invalid])
+        for other in state.items.values():
+            if other.is_pull and other.state == "open" and other.head_ref == head and other.base_ref == base:
+                raise _Abort(422, "Validation Failed", errors=[
+                    {"resource": "PullRequest", "code": "custom",
+                     "message": f"A pull request already exists for {state.owner}:{head}."}])
+        item = self._new_item(state, user, body["title"], body.get("body") or "", is_pull=True)
+        item.head_ref, item.base_ref = head, base
+        item.head_sha, item.base_sha = state.branches[head], state.branches[base]
+        return web.json_response(self._pull_json(state, item), status=201)
 
     def _get_pull(self, request: web.Request, body: Any) -> web.Response:
         return web.json_response(self._pull_json(*self._item_of(request, pull=True)))

@@ -53,7 +53,9 @@ import itertools
 import json
 import math
 import re
+import shutil
 import socket
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -69,6 +71,8 @@ from yarl import URL
 
 from bot.events import ItemKind
 from bot.forge.base import ChangedFile, Permission
+from tests.fakes import git
+from tests.fakes.git import GitMirror
 from tests.fakes.base import WriteLimit, conditional, Delivery, HookSender, RecordedRequest
 
 API_PREFIX = "/api/v4"
@@ -206,10 +210,11 @@ class _Item:
     # (id, "add" | "remove", who, label, when) per label change, oldest first: resource label events
     label_events: list[tuple[int, str, _User, str, datetime]] = field(default_factory=list)
     milestone: int | None = None  # its milestone's id
+    source: str | None = None  # MRs opened through the API: their source branch
 
     @property
     def source_branch(self) -> str:
-        return f"topic-{self.iid}"
+        return self.source or f"topic-{self.iid}"
 
 
 @dataclass(eq=False)  # compared by identity: an update in place is the same status
@@ -257,6 +262,7 @@ class _Project:
     merges: list[tuple[int, str, bool]] = field(default_factory=list)  # (iid, head sha, squash)
     archived: bool = False
     milestones: dict[int, _Milestone] = field(default_factory=dict)  # by id
+    git: GitMirror | None = None  # a real repository behind it (``enable_git``)
 
 
 @dataclass
@@ -344,6 +350,7 @@ class FakeGitLab:
         self._port: int | None = None
         self._time = _EPOCH  # the fake clock: advanced by _tick()
         self._hooks: dict[int, _GlHook] = {}
+        self._git_root: Path | None = None  # where enable_git puts the repositories
         self._bot = self._user(bot_login)
         self._routes: list[tuple[str, str, _Handler]] = [
             ("GET", r"/user", self._get_current_user),
@@ -352,6 +359,7 @@ class FakeGitLab:
             ("GET", r"/projects/(?P<project>[^/]+)/members/all/(?P<user_id>\d+)", self._get_member),
             ("GET", _PROJECT + r"/(?P<kind>merge_requests|issues)", self._list_items),
             ("PUT", _MR + "/merge", self._merge),
+            ("POST", _PROJECT + r"/merge_requests", self._create_mr),
             ("GET", _PROJECT + r"/repository/branches/(?P<branch>[^/]+)", self._get_branch),
             ("GET", _PROJECT + r"/repository/files/(?P<file_path>[^/]+)/raw", self._get_raw_file),
             ("GET", _PROJECT + r"/repository/compare", self._compare),
@@ -399,6 +407,8 @@ class FakeGitLab:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._port = None
+        if self._git_root is not None:
+            shutil.rmtree(self._git_root, ignore_errors=True)
 
     def _serve(self, started: threading.Event) -> None:
         # Its own loop in its own thread: tests and the bot under test may run loops of their own.
@@ -422,6 +432,28 @@ class FakeGitLab:
             project = _Project(next(self._ids), repo, {name: next(self._ids) for name in labels})
             self._commit(project, _DEFAULT_BRANCH, {}, "Initial commit")
             self._projects[repo] = project
+
+    def enable_git(self, repo: str) -> GitMirror:
+        """Serve ``repo`` over git's smart HTTP protocol at ``<url>/<repo>.git`` (fetch and push
+        with the bot's token as the Basic password): branches and ``refs/merge-requests/N/head``
+        as the fake holds them; a pushed branch becomes a branch of the fake."""
+        with self._lock:
+            if self._git_root is None:
+                self._git_root = Path(tempfile.mkdtemp(prefix="fakegitlab-git-"))
+            project = self._projects[repo]
+            if project.git is None:
+                project.git = GitMirror(self._git_root, project.path)
+            return project.git
+
+    def merge(self, repo: str, number: int, merger: str) -> Delivery:
+        """A person merges an open MR in the web UI (not part of FakeForge): its source branch's
+        tree lands on "main" and a Merge Request Hook with action "merge" is sent."""
+        with self._lock:
+            project, item = self._find(repo, number, ItemKind.PULL)
+            if item.state != "opened":
+                raise ValueError(f"{repo}!{number} is not open")
+            self._merge_into_main(project, item, squash=False)
+            return self._item_hook(project, item, self._user(merger), "merge")
 
     def add_group_labels(self, group: str, labels: Iterable[str]) -> None:
         """Labels defined on a group: inherited by every project below it."""
@@ -893,12 +925,35 @@ class FakeGitLab:
     # ---- HTTP ----------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
+        if git.is_git_path(request.path) and self._git_root is not None:
+            return await self._serve_git(request)
         path = request.rel_url.raw_path.removeprefix(API_PREFIX)
         recorded = RecordedRequest(request.method, path, dict(request.query))
         with self._lock:
             self._requests.append(recorded)
         response = await self._answer(request, path)
         recorded.status = response.status
+        return response
+
+    async def _serve_git(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        with self._lock:
+            project = self._projects.get(git.repo_of(request.path))
+            if project is None or project.git is None or self._git_root is None:
+                return web.Response(status=404, text="The project you were looking for could not be found.")
+            refs = {f"refs/heads/{name}": sha for name, sha in project.branches.items()}
+            for (kind, iid), item in project.items.items():
+                if kind is ItemKind.PULL and item.sha:
+                    refs[f"refs/merge-requests/{iid}/head"] = item.sha
+            commits = {sha: commit.tree for sha, commit in project.commits.items()}
+            parents = {sha: [c.parent] for sha, c in project.commits.items() if c.parent}
+            project.git.export(refs, commits, parents)
+            response = git.serve(request, body, self._git_root, self.token)
+            for branch, (git_sha, tree) in project.git.pushed().items():
+                sha = _new_sha()
+                project.commits[sha] = _Commit(sha, project.branches.get(branch), tree, "pushed", self._tick())
+                project.branches[branch] = sha
+                project.git.adopt(sha, git_sha)
         return response
 
     async def _answer(self, request: web.Request, path: str) -> web.Response:
@@ -1205,12 +1260,14 @@ class FakeGitLab:
             raise _HttpError(400, "order_by is not supported by this fake")
         labels = set(_split(params.get("labels")))
         author = str(params.get("author_username", "")).lower()
+        source = params.get("source_branch")
         items = sorted(
             (
                 item
                 for item in project.items.values()
                 if item.kind is kind and state in ("all", item.state) and labels <= set(item.labels)
                 and author in ("", item.author.username.lower())
+                and source in (None, item.source_branch)
             ),
             key=lambda item: item.iid,
         )
@@ -1230,13 +1287,34 @@ class FakeGitLab:
         if sha and sha != item.sha:
             raise _HttpError(409, f"SHA does not match HEAD of source branch: {item.sha}")
         squash = str(params.get("squash", "false")).lower() == "true"
+        self._merge_into_main(project, item, squash)
+        project.merges.append((item.iid, item.sha, squash))
+        self._add_note(item, self._bot, "merged", system=True)
+        return web.json_response(self._item_json(project, item))
+
+    def _merge_into_main(self, project: _Project, item: _Item, squash: bool) -> None:
         tree = dict(project.commits[item.sha].tree)
         message = item.title if squash else f"Merge branch '{item.source_branch}' into '{_DEFAULT_BRANCH}'"
         item.merge_commit_sha = self._commit(project, _DEFAULT_BRANCH, tree, message)
         item.state, item.merged_at = "merged", self._time
-        project.merges.append((item.iid, item.sha, squash))
-        self._add_note(item, self._bot, "merged", system=True)
-        return web.json_response(self._item_json(project, item))
+
+    def _create_mr(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        """POST /projects/:id/merge_requests between two branches of the project."""
+        project = self._project(match)
+        source, target, title = params.get("source_branch"), params.get("target_branch"), params.get("title")
+        missing = [name for name, value in (("source_branch", source), ("target_branch", target),
+                                            ("title", title)) if not value]
+        if missing:
+            raise _HttpError(400, f"{missing[0]} is missing")
+        if source not in project.branches or target not in project.branches:
+            raise _HttpError(400, "Invalid source or target branch")  # GitLab: 400 with a message map
+        for other in project.items.values():
+            if other.kind is ItemKind.PULL and other.state == "opened" and other.source_branch == source \
+                    and other.target_branch == target:
+                raise _HttpError(409, f"Another open merge request already exists for this source branch: !{other.iid}")
+        item = self._new_item(project, ItemKind.PULL, self._bot.username, str(title), str(params.get("description") or ""))
+        item.source, item.target_branch, item.sha = source, target, project.branches[source]
+        return web.json_response(self._item_json(project, item), status=201)
 
     def _get_item(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         return web.json_response(self._item_json(*self._item(match)))

@@ -592,6 +592,21 @@ class GitHubClient:
         )
 
     @_neutral_errors
+    def create_pull(self, repo: str, head_branch: str, base_branch: str, title: str, body: str) -> int:
+        # GET /pulls?head=owner:branch&state=open first: a retried call must not open a second PR
+        # (GitHub would refuse it with 422 anyway, in words we would have to parse).
+        requester = self._gh(repo).requester
+        owner = repo.split("/", 1)[0]
+        _, existing = requester.requestJsonAndCheck(
+            "GET", f"/repos/{repo}/pulls", parameters={"head": f"{owner}:{head_branch}", "state": "open"})
+        if existing:
+            return int(existing[0]["number"])
+        _, created = requester.requestJsonAndCheck(
+            "POST", f"/repos/{repo}/pulls",
+            input={"title": title, "head": head_branch, "base": base_branch, "body": body})
+        return int(created["number"])
+
+    @_neutral_errors
     def list_open_pulls(self, repo: str) -> list[PullState]:
         """``GET /pulls?state=open``, every page of 100: one request per 100 open PRs, as everything
         read here is in the list's entries (PyGithub would fetch a PR for an attribute it lacks).

@@ -399,6 +399,18 @@ class GitLabClient:
             header=f"Authorization: Basic {credentials}",
         )
 
+    def create_pull(self, repo: str, head_branch: str, base_branch: str, title: str, body: str) -> int:
+        # GET /merge_requests?source_branch=&state=opened first: a retried call must not open a
+        # second MR (GitLab would refuse it with 409 anyway).
+        with self._errors(f"open a merge request from {head_branch} onto {base_branch} in {repo}"):
+            mrs = self._project(repo).mergerequests
+            existing = mrs.list(source_branch=head_branch, state="opened", get_all=False)
+            if existing:
+                return int(existing[0].iid)
+            created = mrs.create({"source_branch": head_branch, "target_branch": base_branch, "title": title,
+                                  "description": body}, retry_transient_errors=False)
+        return int(created.iid)
+
     def list_open_pulls(self, repo: str) -> list[PullState]:
         # GET /projects/:id/merge_requests?state=opened, every page (100 a page), oldest first: with
         # offset pagination, an MR opened during the walk lands on the last page instead of
