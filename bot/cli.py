@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.options import ConfigError
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 
 
 def _registry():  # noqa: ANN202 - imported late so `--help` stays fast
@@ -71,11 +71,10 @@ def _announce(settings, config, forges, args: argparse.Namespace, store: str) ->
              public_url=redact_url(settings.public_url))
 
 
-def serve(args: argparse.Namespace) -> int:
-    from bot.app import build_app, enabled_forges
-    from bot.http_guard import Limits
-    from bot.http_guard import serve as serve_http
-    from bot.logs import configure_logging, log
+def _settings_and_logging() -> Settings | int:
+    """The environment's settings, with logging set up to redact their secrets; or the exit code
+    after saying what is wrong with them."""
+    from bot.logs import configure_logging
 
     try:
         settings = load_settings()
@@ -84,6 +83,18 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     configure_logging(settings.secrets(), fmt=os.environ.get("PROWLET_LOG_FORMAT", "auto"),
                       level=os.environ.get("PROWLET_LOG_LEVEL", "info"))
+    return settings
+
+
+def serve(args: argparse.Namespace) -> int:
+    from bot.app import build_app, enabled_forges
+    from bot.http_guard import Limits
+    from bot.http_guard import serve as serve_http
+    from bot.logs import log
+
+    settings = _settings_and_logging()
+    if isinstance(settings, int):
+        return settings
     try:
         config = _load(args.config)
     except ConfigError as err:
@@ -123,15 +134,11 @@ def worker(args: argparse.Namespace) -> int:
     """Run built-in jobs queued in the shared store (Redis); statuses are posted by `prowlet serve`."""
     import asyncio
 
-    from bot.logs import configure_logging, log
+    from bot.logs import log
 
-    try:
-        settings = load_settings()
-    except SettingsError as err:
-        print(f"prowlet: {err}", file=sys.stderr)
-        return 2
-    configure_logging(settings.secrets(), fmt=os.environ.get("PROWLET_LOG_FORMAT", "auto"),
-                      level=os.environ.get("PROWLET_LOG_LEVEL", "info"))
+    settings = _settings_and_logging()
+    if isinstance(settings, int):
+        return settings
     if not settings.redis_url:
         print("prowlet worker: jobs are queued in Redis: set PROWLET_REDIS_URL (the same as prowlet serve's)",
               file=sys.stderr)
