@@ -60,6 +60,7 @@ MERGE_KEY: web.AppKey[MergeController] = web.AppKey("merge", MergeController)
 REPAIR_KEY: web.AppKey[Repairer] = web.AppKey("repair", Repairer)
 METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 NOTIFY_KEY: web.AppKey[Notifications] = web.AppKey("notify", Notifications)
+READINESS_KEY: web.AppKey[Readiness] = web.AppKey("readiness", Readiness)
 SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # start-up discovery, if any
 
 
@@ -229,6 +230,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     app.add_routes(intake.routes())
     app.router.add_get("/metrics", metrics.handler(stores.events))
     readiness = Readiness(async_forges, stores.events)
+    app[READINESS_KEY] = readiness
     app.router.add_get("/readyz", readiness.readyz)
     app[METRICS_KEY] = metrics
     app.add_routes(job_routes(jobs.records, jobs.logs, jobs.links, dashboard_token, runner_settings.log_retention))

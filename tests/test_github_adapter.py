@@ -106,10 +106,11 @@ def test_exactly_one_kind_of_auth(auth: dict) -> None:
 # ---- reading ---------------------------------------------------------------------------------
 
 
-def test_whoami_is_cached(fake: FakeGitHub, client: GitHubClient) -> None:
+def test_whoami_asks_the_forge_each_time(fake: FakeGitHub, client: GitHubClient) -> None:
+    # The layered client caches it; readiness re-checks the credentials through the adapter.
     assert client.whoami() == "prowlet-bot"
     assert client.whoami() == "prowlet-bot"
-    assert calls(fake, 0) == [("GET", "/user")]
+    assert calls(fake, 0) == [("GET", "/user"), ("GET", "/user")]
 
 
 def test_get_item_of_a_pull_takes_one_request(fake: FakeGitHub, client: GitHubClient) -> None:

@@ -81,9 +81,10 @@ def test_implements_the_interface(client: GitLabClient) -> None:
     assert (client.name, client.capabilities.consumes_quick_actions) == ("gitlab", True)
 
 
-def test_whoami_is_cached(fake: FakeGitLab, client: GitLabClient) -> None:
+def test_whoami_asks_the_forge_each_time(fake: FakeGitLab, client: GitLabClient) -> None:
+    # The layered client caches it; readiness re-checks the credentials through the adapter.
     assert client.whoami() == client.whoami() == "prowlet-bot"
-    assert calls(fake, "GET", "/user") == 1
+    assert calls(fake, "GET", "/user") == 2
 
 
 # ---- items ---------------------------------------------------------------------------------

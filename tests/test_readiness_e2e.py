@@ -74,3 +74,13 @@ async def test_not_ready_when_the_store_is_gone(fake: Any, config: Config, tmp_p
             assert body["forges"] == {fake.name: "ok"}
     finally:
         redis.stop()
+
+
+async def test_a_token_revoked_after_start_up_is_noticed_by_the_next_check(bot: Bot) -> None:
+    from bot.app import READINESS_KEY
+
+    assert (await ready_eventually(bot.client))[0] == 200
+    bot.fake.fail_next("GET", r"^/user$", 401, times=10)  # the token was revoked
+    await bot.client.app[READINESS_KEY].check_credentials()  # what the periodic check runs
+    status, body = await readyz(bot.client)
+    assert status == 503 and body["forges"][bot.fake.name].startswith("credentials check failed")

@@ -214,7 +214,6 @@ class GitHubClient:
         )
         self._token = token
         self._web_url = _web_url(api_url)
-        self._login: str | None = None
         self._github: Github | None = None
         self._integration: GithubIntegration | None = None
         self._installations: dict[str, Github] = {}  # by lower-cased owner: one installation each
@@ -232,12 +231,11 @@ class GitHubClient:
 
     @_neutral_errors
     def whoami(self) -> str:
-        if self._login is None:
-            if self._integration is not None:
-                self._login = f"{self._integration.get_app().slug}[bot]"
-            else:
-                self._login = self._github.get_user().login
-        return self._login
+        """Asks the forge each time: the layered client caches it, and readiness re-checks the
+        credentials through it."""
+        if self._integration is not None:
+            return f"{self._integration.get_app().slug}[bot]"
+        return self._github.get_user().login
 
     @_neutral_errors
     def get_item(self, ref: ItemRef) -> Item:

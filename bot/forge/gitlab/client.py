@@ -162,16 +162,15 @@ class GitLabClient:
             url, private_token=token, timeout=timeout, per_page=100, retry_transient_errors=True, session=session
         )
         self._token = token
-        self._login: str | None = None
         self._user_ids: TTLCache[str, int | None] = TTLCache(maxsize=4096, ttl=600)
         self._user_ids_lock = threading.Lock()  # cachetools caches are not thread-safe
 
     def whoami(self) -> str:
-        if self._login is None:
-            with self._errors("read the current user"):
-                self._gl.auth()
-                self._login = self._gl.user.username
-        return self._login
+        """Asks the forge each time: the layered client caches it, and readiness re-checks the
+        credentials through it."""
+        with self._errors("read the current user"):
+            self._gl.auth()
+            return self._gl.user.username
 
     def get_item(self, ref: ItemRef) -> Item:
         return _item(ref, self._get(ref))
