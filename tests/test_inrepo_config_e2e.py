@@ -4,6 +4,7 @@ count only for a trusted author."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -126,3 +127,15 @@ async def test_other_repositories_are_not_read(bot: Bot) -> None:
     before = len(bot.fake.requests)
     await bot.deliver(bot.fake.comment("other/app", number, COLLAB, typed(bot.fake.name, "remark")))
     assert not [c for c in bot.fake.requests[before:] if FILE in c.path or "branch" in c.path or "git/ref" in c.path]
+
+
+async def test_a_job_from_the_file_runs_sandboxed_and_reports(bot: Bot) -> None:
+    bot.fake.set_file(REPO, FILE, "jobs:\n  - {name: smoke, run: 'echo smoke-ok', clone: false}\n")
+    number = await _open(bot, COLLAB)
+    sha = bot.fake.head_sha(REPO, number)
+    for _ in range(400):  # the job runs in the background
+        states = [state for context, state, *_ in bot.fake.statuses(REPO, sha) if context == "smoke"]
+        if states and states[-1] in {"success", *FAILED, "error"}:
+            break
+        await asyncio.sleep(0.025)
+    assert states[0] == "pending" and states[-1] == "success"
