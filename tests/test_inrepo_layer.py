@@ -63,6 +63,8 @@ REFUSED = [
      "jobs[2]: at most 2 jobs (in_repo_config.max_jobs); the 1 after it are left out"),
     ("duplicate job", {"jobs": [_job(), _job(run="true")]}, "jobs[1].name: duplicate job name 'unit'"),
     ("a job not a mapping", {"jobs": ["unit"]}, "jobs[0]: expected a mapping"),
+    ("a backreference", {"jobs": [_job(run_if_changed=r"^(src)/\1")]}, "jobs[0].run_if_changed: a regex here must run in linear time"),
+    ("a lookahead in branches", {"jobs": [_job(branches=["(?!main).*"])]}, "jobs[0].branches[0]: a regex here must run in linear time"),
 ]
 
 
@@ -146,3 +148,15 @@ def test_layer_over_the_operator_config(data: Any, holds: Any) -> None:
     config = _config()
     base = config.for_repo(REPO)
     assert holds(config.with_layer(REPO, _layer(data, config)), base)
+
+
+CATASTROPHIC = "(a+)+$"  # Python's re takes hours on "a" * 40 + "!"; RE2 answers at once
+
+
+@pytest.mark.parametrize("field", ["run_if_changed", "skip_if_only_changed", "trigger"])
+def test_regexes_from_the_file_run_in_linear_time(field: str) -> None:
+    (job,) = _layer({"jobs": [_job(**{field: CATASTROPHIC}, branches=[CATASTROPHIC])]}).jobs
+    hostile = "a" * 5000 + "!"
+    assert getattr(job, field).search(hostile) is None  # a backtracking engine would not return
+    assert getattr(job, field).search("a" * 10)
+    assert not job.could_run(hostile) and job.could_run("aaa")

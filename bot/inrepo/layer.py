@@ -18,9 +18,10 @@ options, a whole job) is left out: the operator's config applies to it unchanged
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import re2
 import yaml
 
 from bot.ci.jobs import JobSpec
@@ -33,6 +34,8 @@ JOB_KEYS = ("name", "run", "clone", "always_run", "run_if_changed", "skip_if_onl
             "executor", "image", "network", "secrets", "memory", "processes", "cpu_time", "workspace_size",
             "branches", "skip_branches", "trigger")
 SANDBOXED = ("sandbox", "container")
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is reported as a problem, not on stderr
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ def _jobs(data: Any, repo: str, config: Config, problems: list[ConfigProblem]) -
             job = build(JobSettings, {"network": settings.allow.network, **entry, "repos": [repo]}, f"jobs[{i}]", found)
         if job is not None and not found:
             found = _limit_problems(job, entry, f"jobs[{i}]", repo, config)
+            job = _linear(job, f"jobs[{i}]", found)
             if job.name.lower() in operator_names:
                 found.append(ConfigProblem(f"jobs[{i}].name", f"the operator's config has a job {job.name!r}"))
             elif any(s.name.lower() == job.name.lower() for s in specs):
@@ -210,6 +214,29 @@ def _limit_problems(job: JobSettings, entry: dict[str, Any], key: str, repo: str
         if why:
             found.append(ConfigProblem(f"{key}.{name}", f"{why} than the operator's runner.{name} ({ceiling})"))
     return found
+
+
+def _linear(job: JobSettings, key: str, found: list[ConfigProblem]) -> JobSettings:
+    """The job with its regexes compiled by RE2, which matches in linear time: Python's re can
+    backtrack for hours on a crafted pattern (``(a+)+$``), and these run on the event loop against
+    paths, branch names and comments.  A pattern RE2 cannot run (backreferences, lookarounds) is refused."""
+    def compiled(pattern: str, where: str) -> Any:
+        try:
+            return re2.compile(pattern, options=_RE2_OPTIONS)
+        except re2.error as err:
+            why = err.args[0].decode(errors="replace") if err.args and isinstance(err.args[0], bytes) else str(err)
+            found.append(ConfigProblem(where, f"a regex here must run in linear time (RE2: no backreferences or "
+                                       f"lookarounds): {why}"))
+            return None
+
+    changes: dict[str, Any] = {}
+    for name in ("run_if_changed", "skip_if_only_changed", "trigger"):
+        pattern = getattr(job, name)
+        if pattern is not None:
+            changes[name] = compiled(pattern.pattern, f"{key}.{name}")
+    for name in ("branches", "skip_branches"):
+        changes[name] = [compiled(b, f"{key}.{name}[{i}]") for i, b in enumerate(getattr(job, name))]
+    return replace(job, **changes)
 
 
 def _count(text: str) -> int | None:
