@@ -12,6 +12,7 @@ from bot.plugin import Plugin, Subscription
 from bot.replies import code
 
 MARKER = "<!-- prowlet:verify-config -->"
+MAX_LISTED = 30  # problems listed in the comment; a pathological file cannot make it huge
 ON = {ItemAction.OPENED, ItemAction.REOPENED, ItemAction.NEW_COMMITS}
 
 
@@ -26,7 +27,10 @@ async def verify(ctx: Context) -> None:
     state = StatusState.FAILURE if layer.problems else StatusState.SUCCESS
     await ctx.forge.set_status(ctx.event.repo, item.head_sha, CommitStatus(STATUS_CONTEXT, state, summary(layer)))
     if layer.problems:
-        listing = "\n".join(f"- {code(p.key)}: {p.message}" for p in layer.problems)
+        shown = layer.problems[:MAX_LISTED]
+        listing = "\n".join(f"- {code(p.key)}: {p.message}" for p in shown)
+        if len(layer.problems) > len(shown):
+            listing += f"\n- … and {len(layer.problems) - len(shown)} more"
         await ctx.status_comment(
             MARKER,
             f"{MARKER}\n@{item.author}: once merged, this {ctx.noun()}'s {code(IN_REPO_FILE)} would be applied "

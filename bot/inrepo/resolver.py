@@ -108,7 +108,7 @@ class InRepoConfigs:
         if key in self._reported:
             return
         log.warning("the repository's config file has problems; the operator's config applies to those keys",
-                    file=IN_REPO_FILE, sha=sha, problems=[str(p) for p in layer.problems])
+                    file=IN_REPO_FILE, sha=sha, problems=[str(p) for p in layer.problems[:20]], count=len(layer.problems))
         try:
             await scope.forge.set_status(scope.event.repo, sha, CommitStatus(STATUS_CONTEXT, StatusState.FAILURE,
                                                                              summary(layer)))
