@@ -210,6 +210,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     if merger is not None:
         merger.on_pass, merger.on_refused = metrics.merge_pass, metrics.merge_refused
         dispatcher.observers.append(partial(_observe_for_merge, merger))
+        dispatcher.explain_merge = merger.explain
     queue_settings = config.raw.queue
     worker = EventWorker(stores.events, metrics.timed(dispatcher.handle), consumer=consumer,
                          max_concurrent=queue_settings.max_concurrent_items, max_attempts=queue_settings.max_attempts,
