@@ -145,6 +145,12 @@ def enabled_forges(settings: Settings, config: Config) -> dict[str, EnabledForge
     return forges
 
 
+def make_forge(name: str, settings: Settings, config: Config) -> EnabledForge:
+    """One forge's adapter and native CI from the settings (credentials checked by the caller)."""
+    make = _github if name == "github" else _gitlab
+    return make(settings, config.raw.tuning(name))  # type: ignore[arg-type]
+
+
 def consumer_name() -> str:
     """Names this process in claims and leases (host, pid and a random part for restarts)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
