@@ -23,6 +23,7 @@ from plugins import (
     verify_config,
     verify_owners,
     welcome,
+    why,
     wip,
 )
 
@@ -43,6 +44,7 @@ REGISTRY: list[Plugin] = [
     milestone.PLUGIN,
     skip.PLUGIN,
     override.PLUGIN,
+    why.PLUGIN,
     # opt-in (name them in plugins.enabled)
     wip.PLUGIN,
     size.PLUGIN,
