@@ -84,11 +84,9 @@ async def _repo_jobs(ctx: Context) -> list[JobSpec]:
     """The jobs of this repository (its .prowlet.yaml's included, where honoured).  A PR/MR that
     changes .prowlet.yaml runs the jobs its own head defines only when its author is trusted, as
     /ok-to-test would require; anyone else's runs the default branch's."""
-    in_repo = ctx.in_repo
-    if in_repo is not None and in_repo.jobs_allowed and await in_repo.changed_by_pull():
-        item = await ctx.item()
-        if item.head_sha and await is_trusted(ctx, item.author or ""):
-            return [job for job in await in_repo.head_jobs(item.head_sha) if job.applies_to(ctx.event.repo)]
+    head = await ctx.in_repo.head_jobs(lambda login: is_trusted(ctx, login)) if ctx.in_repo else None
+    if head is not None:
+        return [job for job in head if job.applies_to(ctx.event.repo)]
     return ctx.ci.jobs_for(ctx.event.repo)
 
 

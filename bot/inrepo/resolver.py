@@ -10,7 +10,7 @@ file takes effect on the next event.  Parse results and merged configs are kept 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("prowlet.inrepo")
 
 CACHE_SIZE = 1024  # commits whose parsed file (and merged config) are kept
+_UNDECIDED = object()
 STATUS_CONTEXT = "prowlet/config"  # the commit status that says whether a .prowlet.yaml is valid
 
 
@@ -125,6 +126,7 @@ class InRepoScope:
         self._configs = configs
         self._scope = scope
         self._operator_jobs = list(operator_jobs)
+        self._head_jobs: object = _UNDECIDED
 
     async def layer_at(self, sha: str) -> RepoLayer:
         return await self._configs.layer_at(self._scope.forge, self._scope.event.repo, sha)
@@ -140,8 +142,15 @@ class InRepoScope:
     def jobs_allowed(self) -> bool:
         return self._configs.config.raw.in_repo_config.allow.jobs
 
-    async def head_jobs(self, head_sha: str) -> list[JobSpec]:
-        """The repository's jobs as the PR/MR's own head defines them: the operator's, and those of
-        the file at ``head_sha``.  Only for a trusted author's change (the caller decides)."""
-        layer = await self.layer_at(head_sha)
-        return [*self._operator_jobs, *layer.jobs]
+    async def head_jobs(self, trusted: Callable[[str], Awaitable[bool]]) -> list[JobSpec] | None:
+        """The repository's jobs as the PR/MR's own head defines them (the operator's, and those of
+        its file), when it changes the file and ``trusted(author)`` says its author may choose
+        them; None: the default branch's apply.  Decided once per event."""
+        if self._head_jobs is _UNDECIDED:
+            self._head_jobs = None
+            if self.jobs_allowed and await self.changed_by_pull():
+                item = await self._scope.item()
+                if item.head_sha and await trusted(item.author or ""):
+                    layer = await self.layer_at(item.head_sha)
+                    self._head_jobs = [*self._operator_jobs, *layer.jobs]
+        return self._head_jobs  # type: ignore[return-value]
