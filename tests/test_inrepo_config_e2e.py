@@ -69,6 +69,17 @@ async def test_a_broken_file_leaves_the_operator_config(bot: Bot) -> None:
     assert state in FAILED and "not valid YAML" in (description or "")
 
 
+async def test_a_file_github_will_not_serve_counts_as_broken(bot: Bot) -> None:
+    if bot.fake.name != "github":
+        pytest.skip("GitHub's contents API stops at 1 MB; GitLab's raw files have no such limit")
+    sha = bot.fake.set_file(REPO, FILE, "# padding\n" * 120_000)
+    number = await _open(bot, COLLAB)
+    await bot.deliver(bot.fake.comment(REPO, number, COLLAB, "/hold"))
+    assert "do-not-merge/hold" in bot.fake.labels(REPO, number)
+    ((state, description),) = _config_statuses(bot, sha)
+    assert state in FAILED and "1 MB" in (description or "")
+
+
 async def test_a_pull_changing_the_file_is_told_what_is_refused(bot: Bot) -> None:
     number = await _open(bot, COLLAB, ChangedFile(FILE))
     bad = "plugins:\n  options:\n    approve: {}\njobs:\n  - {name: lint, run: make, executor: process}\n"

@@ -19,9 +19,10 @@ import structlog
 from bot.ci.jobs import JobSpec
 from bot.config import IN_REPO_FILE, Config, RepoConfig
 from bot.events import ItemKind
-from bot.forge.base import CommitStatus, ForgeError, StatusState
+from bot.forge.base import CommitStatus, ForgeError, InvalidRequestError, StatusState
 from bot.forge.layered import AsyncForge
 from bot.inrepo.layer import RepoLayer, parse_layer
+from bot.options import ConfigProblem
 
 if TYPE_CHECKING:
     from bot.context import EventScope
@@ -67,8 +68,10 @@ class InRepoConfigs:
         key = (forge.name, repo.lower(), sha)
         layer = self._layers.get(key)
         if layer is None:
-            text = await forge.read_file(repo, IN_REPO_FILE, sha)
-            layer = parse_layer(text, repo, self.config)
+            try:
+                layer = parse_layer(await forge.read_file(repo, IN_REPO_FILE, sha), repo, self.config)
+            except InvalidRequestError as err:  # unreadable at this commit (over GitHub's 1 MB): broken
+                layer = RepoLayer(problems=(ConfigProblem(IN_REPO_FILE, str(err)),))
             self._layers.put(key, layer)
         return layer
 
