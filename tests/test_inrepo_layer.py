@@ -160,3 +160,10 @@ def test_regexes_from_the_file_run_in_linear_time(field: str) -> None:
     assert getattr(job, field).search(hostile) is None  # a backtracking engine would not return
     assert getattr(job, field).search("a" * 10)
     assert not job.could_run(hostile) and job.could_run("aaa")
+
+
+def test_a_job_without_a_timeout_gets_the_longest_allowed() -> None:
+    (job,) = _layer({"jobs": [_job()]}, _config({**OPEN, "max_job_timeout": "10m"})).jobs
+    assert job.timeout == 600.0  # not the usual 30m, which the operator does not allow here
+    (job,) = _layer({"jobs": [_job()]}).jobs
+    assert job.timeout == 1800.0

@@ -163,7 +163,7 @@ def _jobs(data: Any, repo: str, config: Config, problems: list[ConfigProblem]) -
         found = _job_problems(entry, f"jobs[{i}]", repo, config)
         job = None
         if not found:
-            job = build(JobSettings, {"network": settings.allow.network, **entry, "repos": [repo]}, f"jobs[{i}]", found)
+            job = build(JobSettings, {**_defaults(config), **entry, "repos": [repo]}, f"jobs[{i}]", found)
         if job is not None and not found:
             found = _limit_problems(job, entry, f"jobs[{i}]", repo, config)
             job = _linear(job, f"jobs[{i}]", found)
@@ -176,6 +176,16 @@ def _jobs(data: Any, repo: str, config: Config, problems: list[ConfigProblem]) -
         elif job is not None:
             specs.append(job.to_spec())
     return tuple(specs)
+
+
+def _defaults(config: Config) -> dict[str, Any]:
+    """What a job from the file gets for keys it leaves out, where the operator's limits are
+    tighter than a job's usual defaults: no network unless allowed, at most the longest timeout."""
+    settings = config.raw.in_repo_config
+    defaults: dict[str, Any] = {"network": settings.allow.network}
+    if (parse_duration(JobSettings.timeout) or 0.0) > settings.max_timeout_seconds:
+        defaults["timeout"] = settings.max_job_timeout
+    return defaults
 
 
 def _job_problems(entry: Any, key: str, repo: str, config: Config) -> list[ConfigProblem]:
