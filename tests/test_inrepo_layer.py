@@ -167,3 +167,27 @@ def test_a_job_without_a_timeout_gets_the_longest_allowed() -> None:
     assert job.timeout == 600.0  # not the usual 30m, which the operator does not allow here
     (job,) = _layer({"jobs": [_job()]}).jobs
     assert job.timeout == 1800.0
+
+
+ODD = [
+    ("a mapping in a plugin list", "plugins:\n  enabled: [{size: 1}]\n"),
+    ("a list as a plugin name", "plugins:\n  disabled: [[lgtm]]\n"),
+    ("numbers as keys", "1: 2\nplugins:\n  options:\n    3: {}\n"),
+    ("plugins a string", "plugins: all\n"),
+    ("options a list", "plugins:\n  options: [size]\n"),
+    ("jobs a mapping", "jobs: {unit: {run: x}}\n"),
+    ("a job name a list", "jobs:\n  - {name: [a], run: x}\n"),
+    ("a job key a number", "jobs:\n  - {1: x, name: a, run: b}\n"),
+    ("a null job", "jobs:\n  -\n"),
+    ("a secrets string", "jobs:\n  - {name: a, run: b, secrets: NPM_TOKEN}\n"),
+    ("a regex not a string", "jobs:\n  - {name: a, run: b, trigger: 3}\n"),
+    ("an unhashable mapping key", "? [a]\n: b\n"),
+    ("a tab in the wrong place", "plugins:\n\tenabled: []\n"),
+    ("binary noise", "\x00\x01\x02"),
+]
+
+
+@pytest.mark.parametrize("text", [c[1] for c in ODD], ids=[c[0] for c in ODD])
+def test_odd_files_are_refused_never_raised(text: str) -> None:
+    layer = _layer(text)
+    assert layer.problems and layer.empty

@@ -104,7 +104,7 @@ def _plugins(data: Any, repo: str, config: Config,
             return ()
         kept = []
         for i, name in enumerate(values):
-            if name not in by_name:
+            if not isinstance(name, str) or name not in by_name:
                 problems.append(ConfigProblem(f"plugins.{key}[{i}]", f"unknown plugin {name!r}"))
             elif name not in allow.plugins:
                 problems.append(ConfigProblem(f"plugins.{key}[{i}]", f"{name!r} is not one this file may "
