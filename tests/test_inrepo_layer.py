@@ -191,3 +191,14 @@ ODD = [
 def test_odd_files_are_refused_never_raised(text: str) -> None:
     layer = _layer(text)
     assert layer.problems and layer.empty
+
+
+def test_the_readme_example_is_accepted_under_its_operator_section() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## In-repository configuration")[1].split("\n## ")[0]
+    operator, repository = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    layer = parse_layer(repository, "acme/api", parse_config(yaml.safe_load(operator), REGISTRY))
+    assert layer.problems == () and layer.jobs and layer.options and layer.enabled
