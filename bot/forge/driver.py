@@ -65,3 +65,5 @@ class ForgeDriver:
     quick_action_clashes: frozenset[str] = frozenset()
     # What the permission rules mean in the forge's words, by rule: {"admins": "Owner"}.
     roles: Mapping[str, str] = field(default_factory=dict)
+    # How people write a change's number: "acme/api#12" (GitLab merge requests: "group/api!12").
+    change_sign: str = "#"

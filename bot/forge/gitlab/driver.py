@@ -52,4 +52,5 @@ DRIVER = ForgeDriver(
     connect=connect,
     quick_action_clashes=QUICK_ACTIONS,
     roles={"collaborators": "Developer or higher", "maintainers": "Maintainer or Owner", "admins": "Owner"},
+    change_sign="!",
 )
