@@ -513,7 +513,9 @@ class RawConfig:
     in_repo_config: InRepoSettings = field(default_factory=InRepoSettings)
 
     def tuning(self, forge: str) -> ForgeTuning:
-        return self.github if forge == "github" else self.gitlab
+        """A forge's tuning: the section named after its driver; the defaults for a forge without one."""
+        section = getattr(self, forge, None)
+        return section if isinstance(section, ForgeTuning) else ForgeTuning()
 
     def check(self) -> list[tuple[str, str]]:
         seen: dict[str, int] = {}

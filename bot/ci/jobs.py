@@ -98,7 +98,7 @@ class JobSpec:
 class Change:
     """What a job runs against."""
 
-    forge: str  # "github" | "gitlab": picks the status poster
+    forge: str  # a driver's name (bot.forge.drivers): picks the status poster
     repo: str
     number: int
     head_sha: str
