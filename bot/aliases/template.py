@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _FORMAT_TOKEN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=\s*([^{}\s]*)\s*)?\}\}")
+_FORMAT_WORD = re.compile(r"\{\{[^{}]*\}\}|\S+")  # a {{...}} (spaces allowed inside), else a word
 # Every value must look like this, whatever its own rules say: one word that cannot be read as an
 # option (no leading '-') and holds nothing a shell, a URL or YAML would treat specially.
 SAFE_VALUE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/@+:-]{0,199}")
@@ -42,7 +43,7 @@ def parse_format(text: str) -> tuple[Param, ...]:
     """``"{{env}} {{branch=HEAD}}"`` → (Param("env"), Param("branch", "HEAD")).  Parameters are
     separated by whitespace; one with a default may only be followed by others with defaults."""
     params: list[Param] = []
-    for word in text.split():
+    for word in _FORMAT_WORD.findall(text):
         match = _FORMAT_TOKEN.fullmatch(word)
         if match is None:
             raise FormatError(f"{word!r} is not a parameter such as {{{{env}}}} or {{{{branch=HEAD}}}}")
