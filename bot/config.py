@@ -467,6 +467,9 @@ class RawConfig:
             first = seen.setdefault(job.name.lower(), i)
             if first != i:
                 problems.append((f"jobs[{i}].name", f"duplicate job name {job.name!r} (also jobs[{first}])"))
+        problems += [(f"aliases[{i}].action.job", f"no job named {alias.action.job!r} in jobs")
+                     for i, alias in enumerate(self.aliases) if alias.action.job and alias.action.job not in
+                     {job.name for job in self.jobs}]
         return problems
 
 

@@ -166,7 +166,7 @@ BAD = [
     ("unknown who rule", alias(who={"rule": "friends"}), "aliases[0].who.rule: unknown rule 'friends'"),
     ("unknown owners role", alias(who={"owners": "everyone"}), "aliases[0].who.owners: must be one of approvers, reviewers"),
     ("unknown who key", alias(who={"group": ["x"]}), "aliases[0].who.group: unknown key"),
-    ("no action", alias(action={}), "aliases[0].action.workflow: give a workflow and/or pipeline: true, or an HTTP call"),
+    ("no action", alias(action={}), "aliases[0].action.job: give a job, or a workflow and/or pipeline: true, or an HTTP call"),
     ("two kinds of action", alias(action={"workflow": "d.yml", "url_env": "U", "secret_env": "S"}),
      "exactly one kind"),
     ("unsigned http", alias(action={"url_env": "DEPLOY_URL"}), "aliases[0].action.secret_env: an HTTP call is always signed"),

@@ -4,6 +4,7 @@ receiver that checks the signature with its own code."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -40,6 +41,17 @@ NOTIFY = {
     "result": "ops said {{status}} {{url}}",
 }
 
+SMOKE = {
+    "command": "smoke",
+    "format": "{{env}}",
+    "params": {"env": {"allowed": ["staging", "prod"]}},
+    "action": {"job": "smoke-test"},
+    "ack": "smoke testing {{env}}",
+    "result": "smoke test of {{env}}: {{status}}",
+}
+# The job passes only when it finds the value in its environment (it is never in the command).
+SMOKE_JOB = {"name": "smoke-test", "run": '[ "$PROWLET_PARAM_ENV" = staging ]', "clone": False, "always_run": False}
+
 
 class Receiver:
     """An HTTP endpoint that checks X-Prowlet-Signature-256 itself and answers with a link."""
@@ -71,7 +83,7 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 def config_data(receiver: tuple[Receiver, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("ALIAS_TEST_URL", receiver[1])
     monkeypatch.setenv("ALIAS_TEST_SECRET", HTTP_SECRET)
-    return {"aliases": [DEPLOY, NOTIFY]}
+    return {"aliases": [DEPLOY, NOTIFY, SMOKE], "jobs": [SMOKE_JOB]}
 
 
 def started(bot: Bot) -> list[tuple[str, dict[str, str]]]:
@@ -121,8 +133,10 @@ async def test_deploy_head_branch_ack_then_result(bot: Bot) -> None:
     await bot.deliver(finished)
     (result,) = bot.bot_comments(number)[-1:]
     assert f"@{COLLAB}: deploy of {head} to staging: success " in result and page in result
-    await bot.deliver(finished)  # a redelivered webhook posts nothing more
-    assert bot.bot_comments(number)[-1] == result and len(bot.bot_comments(number)) == 2
+    posted = bot.bot_comments(number)
+    await bot.deliver(finished)  # a redelivery, and another webhook for the same run, post nothing more
+    await bot.deliver(finish_last_run(bot, ok=True)[0])
+    assert bot.bot_comments(number) == posted
 
 
 async def test_failed_run_reports_failure(bot: Bot) -> None:
@@ -200,3 +214,22 @@ async def test_github_refusal_of_the_dispatch_is_told(bot: Bot, forge_name: str)
     replies = await say(bot, number, "/deploy staging")
     assert "I couldn't start `/deploy`: the forge refused it" in replies[-1]
     assert "workflow_dispatch" in replies[-1]
+
+
+async def replies_settled(bot: Bot, number: int, count: int) -> list[str]:
+    """The bot's comments once there are ``count`` (a job's result comes from its own task)."""
+    for _ in range(400):
+        if len(bot.bot_comments(number)) >= count:
+            break
+        await asyncio.sleep(0.025)
+    return bot.bot_comments(number)
+
+
+@pytest.mark.parametrize("env,status", [("staging", "success"), ("prod", "failure")])
+async def test_builtin_job_gets_the_values_in_its_environment(bot: Bot, env: str, status: str) -> None:
+    number = await open_pull(bot)
+    before = len(bot.bot_comments(number))
+    (ack,) = await say(bot, number, f"/smoke {env}")
+    assert f"smoke testing {env}" in ack
+    comments = await replies_settled(bot, number, before + 2)
+    assert f"@{COLLAB}: smoke test of {env}: {status}" in comments[before + 1]

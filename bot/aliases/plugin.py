@@ -9,6 +9,7 @@ durable state store (so a restart in between loses nothing).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -17,23 +18,29 @@ from functools import partial
 from typing import Any
 
 from bot.aliases import http
+from bot.aliases.results import (
+    PENDING,
+    PENDING_TTL,
+    dispatch_key,
+    job_key,
+    pending_result,
+    post_result,
+    run_key,
+)
 from bot.aliases.settings import AliasSettings, Protection
 from bot.aliases.template import HEAD, ArgumentError, bind, check_value, render, syntax
 from bot.aliases.who import in_team, who_rule
 from bot.commands import Invocation
 from bot.context import Context
-from bot.events import Item, ItemKind, ItemRef, RunFinished
-from bot.forge.base import InvalidRequestError, NotFoundError, RunStarted
+from bot.ci.jobs import Change
+from bot.events import Item, RunFinished
+from bot.forge.base import InvalidRequestError, NotFoundError
 from bot.plugin import PULLS_ONLY, Command, Plugin, Subscription
-from bot.replies import code, has_marker, render_reply, with_marker
+from bot.replies import code
 
 NAME = "aliases"
-PENDING = "alias-pending"  # state namespace: results waited for, by run
-PENDING_TTL = 7 * 86400  # a run that never reports back is forgotten after a week
 HOLD_LABEL = "do-not-merge/hold"
 _ANY_ARGS = re.compile(r".*")  # the handler checks the words itself, to say what is wrong
-# The forges' words for how a run ended, as one vocabulary for {{status}}.
-_STATUS = {"failed": "failure", "canceled": "cancelled"}
 
 
 def build_plugin(aliases: Sequence[AliasSettings]) -> Plugin:
@@ -78,7 +85,7 @@ async def run_alias(alias: AliasSettings, ctx: Context, inv: Invocation) -> None
         return
     caps = ctx.forge.capabilities
     action = alias.action
-    if not action.url_env and not (action.workflow and caps.dispatches_workflows) \
+    if not (action.url_env or action.job) and not (action.workflow and caps.dispatches_workflows) \
             and not (action.pipeline and caps.starts_pipelines):
         what = "a GitHub Actions workflow" if action.workflow else "a GitLab pipeline"
         await ctx.reply(inv, f"{code('/' + alias.command)} starts {what}, which is not supported on "
@@ -91,22 +98,39 @@ async def run_alias(alias: AliasSettings, ctx: Context, inv: Invocation) -> None
     if action.url_env:
         await _call_http(alias, ctx, inv, values, ref)
         return
+    if action.job:
+        await _start_job(alias, ctx, inv, values)
+        return
     try:
         if action.workflow and caps.dispatches_workflows:
             inputs = {k: render(v, values) for k, v in action.inputs.items()}
             started = await ctx.forge.dispatch_workflow(ctx.event.repo, action.workflow, ref, inputs)
-            keys = [_run_key(ctx.event.forge, ctx.event.repo, started.id)] if started.id is not None \
-                else [_dispatch_key(ctx.event.repo, action.workflow, ref)]
+            keys = [run_key(ctx.event.forge, ctx.event.repo, started.id)] if started.id is not None \
+                else [dispatch_key(ctx.event.repo, action.workflow, ref)]
         else:
             variables = {k: render(v, values) for k, v in action.variables.items()}
             started = await ctx.forge.start_pipeline(ctx.event.repo, ref, variables)
-            keys = [_run_key(ctx.event.forge, ctx.event.repo, started.id)]
+            keys = [run_key(ctx.event.forge, ctx.event.repo, started.id)]
     except (NotFoundError, InvalidRequestError) as err:
         ctx.log.warning("alias action refused", command=alias.command, error=str(err))
         await ctx.reply(inv, f"I couldn't start {code('/' + alias.command)}: the forge refused it ({err}).")
         return
     ctx.log.info("alias started", command=alias.command, run_id=started.id, ref=ref)
-    await _remember(ctx, alias, inv, values, started, keys)
+    await _remember(ctx, alias, inv, values, started.url, keys)
+
+
+async def _start_job(alias: AliasSettings, ctx: Context, inv: Invocation, values: Mapping[str, str]) -> None:
+    """The built-in job on the PR/MR's head, the values in its environment (PROWLET_PARAM_<NAME>)."""
+    job = next((j for j in ctx.ci.jobs_for(ctx.event.repo) if j.name == alias.action.job), None)
+    if job is None or ctx.ci.runner is None:
+        await ctx.reply(inv, f"I couldn't run {code('/' + alias.command)}: its job {code(alias.action.job)} "
+                             f"does not run in this repository.")
+        return
+    change = Change.of(ctx.forge.name, await ctx.item(), await ctx.forge.git_source(ctx.ref))
+    change = dataclasses.replace(change, params=tuple(sorted(values.items())))
+    record = await ctx.ci.runner.start(job, change)
+    ctx.log.info("alias started", command=alias.command, job_id=record.id)
+    await _remember(ctx, alias, inv, values, ctx.ci.runner.job_url(record.id), [job_key(record.id)])
 
 
 def _values(alias: AliasSettings, args: str, item: Item) -> dict[str, str]:
@@ -173,50 +197,22 @@ async def _call_http(alias: AliasSettings, ctx: Context, inv: Invocation, values
 # ---- results of runs ---------------------------------------------------------------------------
 
 
-def _run_key(forge: str, repo: str, run_id: int | None) -> str:
-    return f"{forge}:{repo}:run:{run_id}"
-
-
-def _dispatch_key(repo: str, workflow: str, branch: str) -> str:
-    """Without a run id (an older GitHub Enterprise answers 204): the next run of this workflow file
-    on this branch started by workflow_dispatch speaks for it."""
-    return f"github:{repo}:dispatch:{workflow.rsplit('/', 1)[-1]}:{branch}"
-
-
 async def _remember(ctx: Context, alias: AliasSettings, inv: Invocation, values: Mapping[str, str],
-                    started: RunStarted, keys: list[str]) -> None:
+                    url: str, keys: list[str]) -> None:
     if ctx.state is None:
         return
-    pending = {"repo": ctx.event.repo, "number": ctx.ref.number, "actor": ctx.event.actor, "line": inv.line,
-               "comment_url": getattr(ctx.event, "url", None) or "", "result": alias.result,
-               "values": dict(values), "url": started.url}
+    pending = pending_result(ctx.event.repo, ctx.ref.number, ctx.event.actor, inv.line,
+                             getattr(ctx.event, "url", None) or "", alias.result, values, url)
     for key in keys:
         await ctx.state.put(PENDING, key, pending, ttl=PENDING_TTL)
 
 
 async def report_run(ctx: Context) -> None:
-    """Post the result of the alias that started this run, once (however often the event runs)."""
+    """A workflow run or pipeline ended: post the result of the alias that started it, if one did."""
     event = ctx.event
     if not isinstance(event, RunFinished) or ctx.state is None:
         return
-    keys = [_run_key(event.forge, event.repo, event.run_id)]
+    keys = [run_key(event.forge, event.repo, event.run_id)]
     if event.workflow and event.branch:
-        keys.append(_dispatch_key(event.repo, event.workflow, event.branch))
-    for key in keys:
-        pending = await ctx.state.get(PENDING, key)
-        if pending:
-            break
-    else:
-        return
-    status = _STATUS.get(event.conclusion, event.conclusion or "unknown")
-    message = render(pending["result"], {**pending["values"], "status": status, "url": event.run_url or pending["url"]})
-    ref = ItemRef(pending["repo"], int(pending["number"]), ItemKind.PULL)
-    marker = "alias-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    # A comment, marked, posted only when no marked one is there yet: a redelivered webhook or a
-    # retried event cannot post it twice.
-    if not any(has_marker(c.body, marker) for c in await ctx.forge.list_comments(ref)):
-        body = render_reply(pending["actor"], message, pending["line"], pending["comment_url"] or None,
-                            limit=ctx.forge.capabilities.max_comment_chars - 100)
-        await ctx.forge.comment(ref, with_marker(body, marker))
-    await ctx.state.delete(PENDING, key)
-    ctx.log.info("alias result posted", run_id=event.run_id, status=status)
+        keys.append(dispatch_key(event.repo, event.workflow, event.branch))
+    await post_result(ctx.forge, ctx.state, keys, event.conclusion, event.run_url)

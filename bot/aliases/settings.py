@@ -61,8 +61,10 @@ class Protection:
 
 @dataclass(frozen=True)
 class ActionSettings:
-    """What the alias does; give a workflow (GitHub), a pipeline (GitLab), or both, or an HTTP call."""
+    """What the alias does: a built-in job; or a workflow (GitHub), a pipeline (GitLab), or both; or
+    an HTTP call."""
 
+    job: str = ""  # a job of jobs: run on the PR/MR's head; values as PROWLET_PARAM_<NAME>
     workflow: str = ""  # GitHub Actions: the workflow's file name (deploy.yml) or id
     inputs: dict[str, str] = field(default_factory=dict)  # workflow_dispatch inputs (templates)
     pipeline: bool = False  # GitLab: start a pipeline (POST /projects/:id/pipeline)
@@ -74,9 +76,10 @@ class ActionSettings:
 
     def check(self) -> list[tuple[str, str]]:
         problems = []
-        forge_action = bool(self.workflow or self.pipeline)
-        if forge_action == bool(self.url_env):
-            problems.append(("workflow", "give a workflow and/or pipeline: true, or an HTTP call (url_env), exactly one kind"))
+        kinds = [bool(self.job), bool(self.workflow or self.pipeline), bool(self.url_env)]
+        if sum(kinds) != 1:
+            problems.append(("job", "give a job, or a workflow and/or pipeline: true, or an HTTP call (url_env): "
+                                    "exactly one kind"))
         if self.inputs and not self.workflow:
             problems.append(("inputs", "inputs are for a workflow: name it in workflow"))
         if self.variables and not self.pipeline:

@@ -489,6 +489,7 @@ class Runner:
             "PROWLET_AUTHOR": change.author,
             "CI": "true",
         }
+        env.update({f"PROWLET_PARAM_{name.upper()}": value for name, value in change.params})  # an alias's
         env.update({name: self._secrets[name] for name in run.job.secrets})
         return env
 
