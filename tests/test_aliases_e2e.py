@@ -9,13 +9,17 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
-from tests.conftest import AUTHOR, COLLAB, OUTSIDER, REPO, Bot
+from bot.app import build_app
+from bot.config import Config
+
+from tests.conftest import AUTHOR, COLLAB, OTHER, OUTSIDER, REPO, Bot, GuardedTestServer, enabled
 from tests.fakes.base import Delivery
 
 HOLD = "do-not-merge/hold"
@@ -49,6 +53,9 @@ SMOKE = {
     "ack": "smoke testing {{env}}",
     "result": "smoke test of {{env}}: {{status}}",
 }
+SHIP = {"command": "ship", "who": {"teams": ["release"]}, "action": {"workflow": "ship.yml", "pipeline": True},
+        "ack": "shipping", "result": "shipped: {{status}}"}
+PIPE = {"command": "pipe", "who": {"anyone": True}, "action": {"pipeline": True}, "ack": "piping"}
 # The job passes only when it finds the value in its environment (it is never in the command).
 SMOKE_JOB = {"name": "smoke-test", "run": '[ "$PROWLET_PARAM_ENV" = staging ]', "clone": False, "always_run": False}
 
@@ -83,7 +90,7 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 def config_data(receiver: tuple[Receiver, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("ALIAS_TEST_URL", receiver[1])
     monkeypatch.setenv("ALIAS_TEST_SECRET", HTTP_SECRET)
-    return {"aliases": [DEPLOY, NOTIFY, SMOKE], "jobs": [SMOKE_JOB]}
+    return {"aliases": [DEPLOY, NOTIFY, SMOKE, SHIP, PIPE], "jobs": [SMOKE_JOB]}
 
 
 def started(bot: Bot) -> list[tuple[str, dict[str, str]]]:
@@ -233,3 +240,53 @@ async def test_builtin_job_gets_the_values_in_its_environment(bot: Bot, env: str
     assert f"smoke testing {env}" in ack
     comments = await replies_settled(bot, number, before + 2)
     assert f"@{COLLAB}: smoke test of {env}: {status}" in comments[before + 1]
+
+
+async def test_team_members_only(bot: Bot) -> None:
+    if bot.fake.name == "github":
+        bot.fake.add_workflow(REPO, "ship.yml")
+    number = await open_pull(bot)
+    (refused,) = await say(bot, number, "/ship", OTHER)
+    assert "you can't use `/ship`: only members of team release may use it." in refused and started(bot) == []
+    if bot.fake.name == "github":
+        bot.fake.add_team("acme", "release", members=[OTHER])
+    else:
+        bot.fake.add_group_member("acme/release", OTHER)  # GitLab: the team is the subgroup acme/release
+    (ack,) = await say(bot, number, "/ship", OTHER)
+    assert "shipping" in ack and [ref for ref, _ in started(bot)] == [bot.fake.head_branch(REPO, number)]
+
+
+async def test_an_action_the_forge_lacks_is_told(bot: Bot) -> None:
+    number = await open_pull(bot)
+    (reply,) = await say(bot, number, "/pipe")
+    if bot.fake.name == "github":
+        assert "`/pipe` starts a GitLab pipeline, which is not supported on GitHub." in reply and started(bot) == []
+    else:
+        assert "piping" in reply and len(started(bot)) == 1
+
+
+async def test_without_a_run_id_the_dispatched_run_is_matched_by_workflow_and_branch(bot: Bot, forge_name: str) -> None:
+    if forge_name != "github":
+        pytest.skip("GitHub Enterprise Server before February 2026 answers a dispatch with 204")
+    bot.fake.dispatch_run_details = False
+    number = await open_pull(bot)
+    await say(bot, number, "/deploy staging")
+    finished, page = finish_last_run(bot, ok=True)
+    await bot.deliver(finished)
+    assert "deploy of topic-1 to staging: success" in bot.bot_comments(number)[-1] and page in bot.bot_comments(number)[-1]
+
+
+async def test_a_result_waited_for_survives_a_restart(fake: Any, config: Config, tmp_path: Path) -> None:
+    """The pending result is in the store: a new process posts it when the run's webhook comes."""
+    async def running() -> Any:
+        app = build_app(config, {fake.name: enabled(fake)}, tmp_path / "data")
+        return TestClient(GuardedTestServer(app))
+
+    async with await running() as client:
+        first = Bot(client, fake)
+        number = await open_pull(first)
+        await say(first, number, "/deploy staging")
+    finished, _ = finish_last_run(first, ok=True)
+    async with await running() as client:
+        await Bot(client, fake).deliver(finished)
+    assert "deploy of topic-1 to staging: success" in first.bot_comments(number)[-1]

@@ -357,6 +357,9 @@ class FakeGitHub:
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self.write_limit: WriteLimit | None = None
+        # False: act like a GitHub Enterprise Server from before February 2026, whose workflow
+        # dispatch ignores return_run_details and always answers 204.
+        self.dispatch_run_details = True
         self._app: _App | None = None
         self._installations: dict[str, int] = {}  # lower-cased owner → installation id
         self._installation_tokens: dict[str, str] = {}  # token → lower-cased owner it is scoped to
@@ -2389,7 +2392,7 @@ class FakeGitHub:
                            updated_at=created_at, head_branch=branch)
         state.runs[run.id] = run
         state.dispatches.append((workflow.path.rsplit("/", 1)[-1], ref, dict(inputs), run.id))
-        if body.get("return_run_details") is not True:
+        if body.get("return_run_details") is not True or not self.dispatch_run_details:
             return web.Response(status=204)
         return web.json_response({
             "workflow_run_id": run.id,
