@@ -205,3 +205,30 @@ def test_help_row_comes_from_the_alias() -> None:
     row = readme_table(config.alias_plugins(), "prow-").splitlines()[-1]
     assert row == ("| `/deploy <env> [branch=HEAD]` | Deploys a branch. | members of team release | PRs/MRs "
                    "| `/deploy staging` | `aliases` |")
+
+
+def test_readme_example_is_a_valid_config() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Aliases"):]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None
+    config = parse_config(yaml.safe_load(block.group(1)), REGISTRY)
+    assert [a.command for a in config.raw.aliases] == ["deploy"]
+
+
+def test_commands_cli_lists_the_aliases_of_a_config(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    import yaml
+
+    from bot.cli import main
+
+    path = tmp_path / "prowlet.yaml"
+    path.write_text(yaml.safe_dump({"aliases": [alias(help="Deploys.")]}))
+    assert main(["commands", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "| `/deploy <env> [branch=HEAD]` | Deploys. |" in out and "| `/lgtm [no-issue]` |" in out
+    assert main(["commands"]) == 0
+    assert "/deploy" not in capsys.readouterr().out
