@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -128,9 +129,11 @@ async def _start_job(alias: AliasSettings, ctx: Context, inv: Invocation, values
         return
     change = Change.of(ctx.forge.name, await ctx.item(), await ctx.forge.git_source(ctx.ref))
     change = dataclasses.replace(change, params=tuple(sorted(values.items())))
-    record = await ctx.ci.runner.start(job, change)
-    ctx.log.info("alias started", command=alias.command, job_id=record.id)
-    await _remember(ctx, alias, inv, values, ctx.ci.runner.job_url(record.id), [job_key(record.id)])
+    # Waited for before it starts: a quick job's JobFinished must find what it answers.
+    job_id = uuid.uuid4().hex
+    await _remember(ctx, alias, inv, values, ctx.ci.runner.job_url(job_id), [job_key(job_id)])
+    await ctx.ci.runner.start(job, change, job_id=job_id)
+    ctx.log.info("alias started", command=alias.command, job_id=job_id)
 
 
 def _values(alias: AliasSettings, args: str, item: Item) -> dict[str, str]:
