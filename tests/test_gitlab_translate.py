@@ -399,9 +399,10 @@ def test_ignored_events_are_not_inspected() -> None:
 PIPELINES = [
     ("running pipeline", {"object_attributes": {"status": "running"}}, None),
     ("failed pipeline", {"object_attributes": {"status": "failed"}}, CIEvent),
-    # a branch pipeline (one an alias started through the API): its run, for the alias's result
-    ("branch pipeline", {"merge_request": None}, RunFinished),
-    ("running branch pipeline", {"merge_request": None, "object_attributes": {"status": "running"}}, None),
+    # a branch pipeline started through the API (an alias's): its run, for the alias's result
+    ("api pipeline", {"merge_request": None, "object_attributes": {"source": "api"}}, RunFinished),
+    ("running api pipeline", {"merge_request": None, "object_attributes": {"source": "api", "status": "running"}}, None),
+    ("push pipeline", {"merge_request": None, "object_attributes": {"source": "push"}}, None),
 ]
 
 

@@ -198,11 +198,15 @@ _FINISHED_PIPELINE = {"success", "failed", "canceled", "skipped"}
 
 
 def _pipeline_hook(delivery_id: str, payload: dict) -> Event | None:
-    """A finished MR pipeline (branch and tag pipelines carry no merge_request: ignored)."""
+    """A finished MR pipeline; or one started through the API on a branch (RunFinished, for an
+    alias's result).  Other branch and tag pipelines carry no merge_request: ignored."""
     status = _req(payload, "object_attributes.status", str)
     if status not in _FINISHED_PIPELINE:
         return None
     if _lookup(payload, "merge_request") is None:
+        # Only pipelines started through the API (an alias's) matter; push pipelines stay ignored.
+        if _opt(payload, "object_attributes.source", str, "") != "api":
+            return None
         return _branch_pipeline_finished(delivery_id, payload, status)
     ref = ItemRef(_req(payload, "project.path_with_namespace", str), _req(payload, "merge_request.iid", int),
                   ItemKind.PULL)
@@ -211,7 +215,7 @@ def _pipeline_hook(delivery_id: str, payload: dict) -> Event | None:
 
 
 def _branch_pipeline_finished(delivery_id: str, payload: dict, status: str) -> Event:
-    """A finished pipeline of a branch or tag (one a config-defined command started, maybe)."""
+    """A finished pipeline started through the API on a branch (by a config-defined command, maybe)."""
     repo = _req(payload, "project.path_with_namespace", str)
     item = Item(ref=ItemRef(repo, 0, ItemKind.PULL), head_sha=_opt(payload, "object_attributes.sha", str, None))
     return RunFinished(delivery_id, FORGE, _req(payload, "user.username", str), item,
