@@ -20,6 +20,7 @@ from bot.app import build_app
 from bot.config import Config
 
 from tests.conftest import AUTHOR, COLLAB, OTHER, OUTSIDER, REPO, Bot, GuardedTestServer, enabled
+from bot.forge.base import ChangedFile
 from tests.fakes.base import Delivery
 
 HOLD = "do-not-merge/hold"
@@ -55,6 +56,8 @@ SMOKE = {
 }
 SHIP = {"command": "ship", "who": {"teams": ["release"]}, "action": {"workflow": "ship.yml", "pipeline": True},
         "ack": "shipping", "result": "shipped: {{status}}"}
+APPROVED = {"command": "release-notes", "who": {"owners": "approvers"}, "action": {"pipeline": True, "workflow": "ship.yml"},
+            "ack": "approved"}
 PIPE = {"command": "pipe", "who": {"anyone": True}, "action": {"pipeline": True}, "ack": "piping"}
 # The job passes only when it finds the value in its environment (it is never in the command).
 SMOKE_JOB = {"name": "smoke-test", "run": '[ "$PROWLET_PARAM_ENV" = staging ]', "clone": False, "always_run": False}
@@ -90,7 +93,7 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 def config_data(receiver: tuple[Receiver, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("ALIAS_TEST_URL", receiver[1])
     monkeypatch.setenv("ALIAS_TEST_SECRET", HTTP_SECRET)
-    return {"aliases": [DEPLOY, NOTIFY, SMOKE, SHIP, PIPE], "jobs": [SMOKE_JOB]}
+    return {"aliases": [DEPLOY, NOTIFY, SMOKE, SHIP, PIPE, APPROVED], "jobs": [SMOKE_JOB]}
 
 
 def started(bot: Bot) -> list[tuple[str, dict[str, str]]]:
@@ -290,3 +293,15 @@ async def test_a_result_waited_for_survives_a_restart(fake: Any, config: Config,
     async with await running() as client:
         await Bot(client, fake).deliver(finished)
     assert "deploy of topic-1 to staging: success" in first.bot_comments(number)[-1]
+
+
+async def test_owners_approvers_of_the_changed_files_only(bot: Bot) -> None:
+    if bot.fake.name == "github":
+        bot.fake.add_workflow(REPO, "ship.yml")
+    bot.fake.set_file(REPO, "pkg/api/OWNERS", f"approvers: [{OTHER}]\n")
+    number, opened = bot.fake.open_pull(REPO, author=AUTHOR, files=[ChangedFile("pkg/api/server.go")])
+    await bot.deliver(opened)
+    (refused,) = await say(bot, number, "/release-notes", COLLAB)
+    assert "only OWNERS approvers of the changed files may use it." in refused and started(bot) == []
+    (ack,) = await say(bot, number, "/release-notes", OTHER)
+    assert "approved" in ack and len(started(bot)) == 1
