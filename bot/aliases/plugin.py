@@ -192,7 +192,7 @@ async def _call_http(alias: AliasSettings, ctx: Context, inv: Invocation, values
         "id": delivery, "command": alias.command, "params": dict(values), "ref": ref, "forge": ctx.event.forge,
         "repo": ctx.event.repo, "number": ctx.ref.number, "actor": ctx.event.actor,
     }
-    outcome = await http.call(url, secret, payload, delivery)
+    outcome = await (ctx.ci.http_call or http.call)(url, secret, payload, delivery)
     ctx.log.info("alias HTTP call", command=alias.command, status=outcome.status, detail=outcome.detail)
     await ctx.reply(inv, render(alias.result, {**values, "status": outcome.status, "url": outcome.url}))
 
