@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from bot.aliases.results import JobResults
 from bot.ci.compose import JobSystem, build_job_system
 from bot.ci.native import NativeCI
 from bot.ci.pages import job_routes
@@ -37,7 +38,7 @@ from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
 from bot.metrics import Metrics
 from bot.notify.outbox import QUEUE_NAME as NOTIFY_QUEUE, Notifications, build_notifications
-from bot.outcomes import Bus
+from bot.outcomes import Bus, JobFinished
 from bot.readiness import Readiness
 from bot.repair import Repairer
 from bot.scope import announce_repos_in_scope
@@ -179,6 +180,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
                             run_jobs=runner_settings.run_jobs, masked=masked, env=env)
     runner, bus = jobs.runner, jobs.bus
     metrics.follow_jobs(bus)
+    bus.subscribe(JobFinished, JobResults(stores.state, async_forges).on_job_finished)  # aliases' job results
     notifications = build_notifications(config.raw.notify, stores.queue(NOTIFY_QUEUE) if stores.queue else None,
                                         consumer=consumer, env=os.environ if env is None else env)
     if notifications is not None:

@@ -213,8 +213,13 @@ def queue(args: argparse.Namespace) -> int:
 def commands(args: argparse.Namespace) -> int:
     from bot.help import readme_table
 
-    config = _load(None)
-    print(readme_table(config.registry, config.commands.prefix))
+    try:
+        config = _load(args.config)
+    except ConfigError as err:
+        _print_problems(args.config, err)
+        return 1
+    # The built-in commands, and with --config the aliases it defines too.
+    print(readme_table([*config.registry, *config.alias_plugins()], config.commands.prefix))
     return 0
 
 
@@ -338,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=queue)
 
     p = sub.add_parser("commands", help="print the command table (Markdown) generated from the plugins")
+    p.add_argument("--config", help="also list the aliases (config-defined commands) of this config file")
     p.set_defaults(run=commands)
     p = sub.add_parser("import-prow", help="write a prowlet config equivalent to a Prow plugins.yaml (and "
                                            "config.yaml), listing what could not be carried over")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from bot.aliases.settings import AliasSettings
 from bot.ci.executors import DEFAULT_SANDBOX_PATHS, EXECUTORS
 from bot.ci.jobs import JobSpec
 from bot.ci.limits import Limits
@@ -511,6 +512,7 @@ class RawConfig:
     merge: MergeSettings | None = None
     notify: NotifySettings = field(default_factory=NotifySettings)
     in_repo_config: InRepoSettings = field(default_factory=InRepoSettings)
+    aliases: list[AliasSettings] = field(default_factory=list)  # config-defined commands (bot.aliases)
 
     def tuning(self, forge: str) -> ForgeTuning:
         """A forge's tuning: the section named after its driver; the defaults for a forge without one."""
@@ -524,6 +526,9 @@ class RawConfig:
             first = seen.setdefault(job.name.lower(), i)
             if first != i:
                 problems.append((f"jobs[{i}].name", f"duplicate job name {job.name!r} (also jobs[{first}])"))
+        problems += [(f"aliases[{i}].action.job", f"no job named {alias.action.job!r} in jobs")
+                     for i, alias in enumerate(self.aliases) if alias.action.job and alias.action.job not in
+                     {job.name for job in self.jobs}]
         return problems
 
 
@@ -558,6 +563,14 @@ class Config:
     def ignore(self) -> IgnoreSettings:
         return self.raw.ignore
 
+    def alias_plugins(self, repo: str | None = None) -> tuple[Plugin, ...]:
+        """The config-defined commands (for ``repo``: those whose globs match it) as one plugin,
+        or none when there are none."""
+        from bot.aliases.plugin import build_plugin
+
+        aliases = [a for a in self.raw.aliases if repo is None or repo_matches(repo, a.repos)]
+        return (build_plugin(aliases),) if aliases else ()
+
     def for_repo(self, repo: str) -> RepoConfig:
         cached = self._repo_cache.get(repo)
         if cached is None:
@@ -580,7 +593,7 @@ class Config:
             enabled = [p for p in enabled if p not in layer.disabled]
             for name, opts in layer.options.items():
                 options[name] = {**options.get(name, {}), **opts}
-        plugins = tuple(p for p in self.registry if p.name in enabled)
+        plugins = tuple(p for p in self.registry if p.name in enabled) + self.alias_plugins(repo)
         built = {p.name: build(p.options, options.get(p.name, {})) if p.options else None for p in plugins}
         rules = {name.lower(): RULES[rule] for name, rule in who.items()}
         return RepoConfig(plugins=plugins, options=built, prefix=self.raw.commands.prefix, who=rules)
@@ -625,6 +638,8 @@ def _check_plugin_refs(raw: RawConfig, registry: list[Plugin]) -> list[ConfigPro
                 build(plugin.options, section, f"{key}.{name}", problems)
 
     commands = {cmd.name for plugin in registry for cmd in plugin.commands}
+    problems.extend(_alias_clashes(raw.aliases, commands))
+    commands |= {alias.command for alias in raw.aliases}
 
     def who(key: str, rules: dict[str, str]) -> None:
         for name in rules:
@@ -640,6 +655,19 @@ def _check_plugin_refs(raw: RawConfig, registry: list[Plugin]) -> list[ConfigPro
         names(f"repos[{i}].disabled", rule.disabled)
         options(f"repos[{i}].options", rule.options)
         who(f"repos[{i}].who", rule.who)
+    return problems
+
+
+def _alias_clashes(aliases: list[AliasSettings], builtin: set[str]) -> list[ConfigProblem]:
+    """An alias may not take a built-in command's name, nor another alias's."""
+    problems = []
+    seen: dict[str, int] = {}
+    for i, alias in enumerate(aliases):
+        if alias.command in builtin:
+            problems.append(ConfigProblem(f"aliases[{i}].command", f"/{alias.command} is a built-in command"))
+        first = seen.setdefault(alias.command, i)
+        if first != i:
+            problems.append(ConfigProblem(f"aliases[{i}].command", f"/{alias.command} is also aliases[{first}]"))
     return problems
 
 

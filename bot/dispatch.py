@@ -13,7 +13,7 @@ from bot.commands import Invocation, parse_commands
 from bot.config import Config
 from bot.context import Context, EventScope
 from bot.owners_reader import OwnersReader
-from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ItemKind, ReviewEvent
+from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ItemKind, ReviewEvent, RunFinished
 from bot.forge.base import (
     ForbiddenError,
     ForgeError,
@@ -65,6 +65,8 @@ class Dispatcher:
     async def _ignored(self, event: Event, forge: AsyncForge) -> str | None:
         if self.config.ignore.ignores(event.actor):
             return "ignored user"
+        if isinstance(event, RunFinished):
+            return None  # the bot started the run itself (an alias's workflow or pipeline): its end matters
         try:
             if event.actor.lower() == (await forge.whoami()).lower():  # cached by the client
                 return "own event"

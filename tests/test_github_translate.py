@@ -11,6 +11,7 @@ import pytest
 
 from bot.events import (
     CIEvent,
+    RunFinished,
     CommentEvent,
     ItemAction,
     ItemEvent,
@@ -110,7 +111,9 @@ def test_every_fixture_translates_as_expected(path: Path) -> None:
     event = translate(event_type, "delivery-1", payload)
 
     expected = EXPECTED[(event_type, action)]
-    if expected is CIEvent and not payload[event_type].get("pull_requests"):
+    if event_type == "workflow_run" and action == "completed" and payload["workflow_run"]["event"] == "workflow_dispatch":
+        expected = RunFinished  # a dispatched run belongs to its branch, whatever PRs are listed
+    elif expected is CIEvent and not payload[event_type].get("pull_requests"):
         expected = None  # CI for no PR of this repository (a branch push, a fork's PR)
     if expected is None:
         assert event is None
@@ -119,6 +122,11 @@ def test_every_fixture_translates_as_expected(path: Path) -> None:
     assert (event.delivery_id, event.forge) == ("delivery-1", "github")
     assert event.actor == payload["sender"]["login"]
     assert event.repo == payload["repository"]["full_name"]
+    if isinstance(event, RunFinished):  # the run and its branch, for an alias's result
+        run = payload["workflow_run"]
+        assert (event.ref.number, event.run_id, event.branch, event.run_url) == (
+            0, run["id"], run["head_branch"], run["html_url"])
+        return
     if isinstance(event, CIEvent):  # names the PR and the head CI ran on, nothing more
         assert event.ref.number == payload[event_type]["pull_requests"][0]["number"]
         assert event.item.head_sha == payload[event_type]["head_sha"]

@@ -10,6 +10,7 @@ import pytest
 
 from bot.events import (
     CIEvent,
+    RunFinished,
     CommentEvent,
     Item,
     ItemAction,
@@ -396,14 +397,17 @@ def test_ignored_events_are_not_inspected() -> None:
 
 
 PIPELINES = [
-    ("running pipeline", {"object_attributes": {"status": "running"}}, False),
-    ("failed pipeline", {"object_attributes": {"status": "failed"}}, True),
-    ("branch pipeline", {"merge_request": None}, False),
+    ("running pipeline", {"object_attributes": {"status": "running"}}, None),
+    ("failed pipeline", {"object_attributes": {"status": "failed"}}, CIEvent),
+    # a branch pipeline started through the API (an alias's): its run, for the alias's result
+    ("api pipeline", {"merge_request": None, "object_attributes": {"source": "api"}}, RunFinished),
+    ("running api pipeline", {"merge_request": None, "object_attributes": {"source": "api", "status": "running"}}, None),
+    ("push pipeline", {"merge_request": None, "object_attributes": {"source": "push"}}, None),
 ]
 
 
 @pytest.mark.parametrize("change,translated", [c[1:] for c in PIPELINES], ids=[c[0] for c in PIPELINES])
-def test_pipeline_hook(change: dict, translated: bool) -> None:
+def test_pipeline_hook(change: dict, translated: type | None) -> None:
     payload = load("pipeline__success__1.json")
     for key, value in change.items():
         if isinstance(value, dict):
@@ -411,4 +415,6 @@ def test_pipeline_hook(change: dict, translated: bool) -> None:
         else:
             payload[key] = value
     event = translate("Pipeline Hook", "d1", payload)
-    assert (event is not None) is translated
+    assert type(event) is (translated or type(None))
+    if isinstance(event, RunFinished):
+        assert (event.ref.number, event.run_id, event.conclusion, event.branch) == (0, 31, "success", "master")

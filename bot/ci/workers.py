@@ -59,7 +59,8 @@ def encode_job(queued: QueuedJob) -> bytes:
     return orjson.dumps({
         "v": 1, "id": queued.job_id, "job": queued.job, "retry": queued.retry_on_loss,
         "change": {"forge": c.forge, "repo": c.repo, "number": c.number, "head_sha": c.head_sha,
-                   "base_ref": c.base_ref, "author": c.author, "merge_base": c.merge_base, "source": source},
+                   "base_ref": c.base_ref, "author": c.author, "merge_base": c.merge_base, "source": source,
+                   "params": [list(p) for p in c.params]},
     })
 
 
@@ -69,7 +70,8 @@ def decode_job(payload: bytes) -> QueuedJob:
         c = data["change"]
         source = None if c["source"] is None else GitSource(**c["source"])
         change = Change(forge=c["forge"], repo=c["repo"], number=int(c["number"]), head_sha=c["head_sha"],
-                        base_ref=c["base_ref"], author=c["author"], source=source, merge_base=bool(c["merge_base"]))
+                        base_ref=c["base_ref"], author=c["author"], source=source, merge_base=bool(c["merge_base"]),
+                        params=tuple((str(k), str(v)) for k, v in c.get("params", [])))  # none before aliases
         return QueuedJob(data["id"], data["job"], change, bool(data["retry"]))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise CodecError(f"not a queued job: {type(err).__name__}") from None

@@ -21,6 +21,7 @@ from bot.events import (
     ItemRef,
     PayloadError,
     ReviewEvent,
+    RunFinished,
     ReviewState,
 )
 
@@ -164,6 +165,8 @@ def _ci_finished(key: str) -> Callable[[_Fields, str], Event | None]:
         if root.req("action", str) != "completed":
             return None
         run = root.obj(key)
+        if key == "workflow_run" and run.opt("event", str, "") == "workflow_dispatch":
+            return _dispatched_run_finished(root, run, delivery_id)
         pulls = run.opt("pull_requests", list, [])
         if not pulls:
             return None
@@ -173,6 +176,17 @@ def _ci_finished(key: str) -> Callable[[_Fields, str], Event | None]:
         return CIEvent(delivery_id, FORGE, _actor(root), item, conclusion=run.opt("conclusion", str, ""))
 
     return handler
+
+
+def _dispatched_run_finished(root: _Fields, run: _Fields, delivery_id: str) -> Event:
+    """A run started by workflow_dispatch (a config-defined command's, maybe): it belongs to a
+    branch, whatever PRs GitHub lists for it."""
+    repo = root.obj("repository").req("full_name", str)
+    item = Item(ref=ItemRef(repo, 0, ItemKind.PULL), head_sha=run.opt("head_sha", str, None))
+    return RunFinished(delivery_id, FORGE, _actor(root), item, run_id=run.req("id", int),
+                       conclusion=run.opt("conclusion", str, "") or "", run_url=run.opt("html_url", str, "") or "",
+                       workflow=run.opt("path", str, "") or "", branch=run.opt("head_branch", str, "") or "",
+                       created_at=run.opt("created_at", str, "") or "")
 
 
 _HANDLERS: dict[str, Callable[[_Fields, str], Event | None]] = {

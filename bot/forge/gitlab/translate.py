@@ -33,6 +33,7 @@ from bot.events import (
     ItemRef,
     PayloadError,
     ReviewEvent,
+    RunFinished,
     ReviewState,
 )
 
@@ -197,14 +198,31 @@ _FINISHED_PIPELINE = {"success", "failed", "canceled", "skipped"}
 
 
 def _pipeline_hook(delivery_id: str, payload: dict) -> Event | None:
-    """A finished MR pipeline (branch and tag pipelines carry no merge_request: ignored)."""
+    """A finished MR pipeline; or one started through the API on a branch (RunFinished, for an
+    alias's result).  Other branch and tag pipelines carry no merge_request: ignored."""
     status = _req(payload, "object_attributes.status", str)
-    if status not in _FINISHED_PIPELINE or _lookup(payload, "merge_request") is None:
+    if status not in _FINISHED_PIPELINE:
         return None
+    if _lookup(payload, "merge_request") is None:
+        # Only pipelines started through the API (an alias's) matter; push pipelines stay ignored.
+        if _opt(payload, "object_attributes.source", str, "") != "api":
+            return None
+        return _branch_pipeline_finished(delivery_id, payload, status)
     ref = ItemRef(_req(payload, "project.path_with_namespace", str), _req(payload, "merge_request.iid", int),
                   ItemKind.PULL)
     item = Item(ref=ref, head_sha=_opt(payload, "object_attributes.sha", str, None))
     return CIEvent(delivery_id, FORGE, _req(payload, "user.username", str), item, conclusion=status)
+
+
+def _branch_pipeline_finished(delivery_id: str, payload: dict, status: str) -> Event:
+    """A finished pipeline started through the API on a branch (by a config-defined command, maybe)."""
+    repo = _req(payload, "project.path_with_namespace", str)
+    item = Item(ref=ItemRef(repo, 0, ItemKind.PULL), head_sha=_opt(payload, "object_attributes.sha", str, None))
+    return RunFinished(delivery_id, FORGE, _req(payload, "user.username", str), item,
+                       run_id=_req(payload, "object_attributes.id", int), conclusion=status,
+                       run_url=_opt(payload, "object_attributes.url", str, "") or "",
+                       branch=_opt(payload, "object_attributes.ref", str, "") or "",
+                       created_at=_opt(payload, "object_attributes.created_at", str, "") or "")
 
 
 _HANDLERS: dict[str, Callable[[str, dict], Event | None]] = {
