@@ -96,7 +96,7 @@ def test_api_exports_only_what_it_lists() -> None:
 MODULES = {
     "fakeplug_good": '''
         from dataclasses import dataclass
-        from bot.api import ANYONE, Command, Permission, Plugin, Rule
+        from bot.api import ANYONE, Command, CommentEvent, Permission, Plugin, Rule, Subscription
 
         @dataclass(frozen=True)
         class WaveOptions:
@@ -114,8 +114,12 @@ MODULES = {
                 return None
             return "only people who can push may wave twice."
 
+        async def pong(ctx):
+            await ctx.note(f"pong; forge client visible: {hasattr(ctx, 'forge')}")
+
         PLUGIN = Plugin(
             name="wave", description="Waves.", options=WaveOptions, requires_api=">=1,<2",
+            subscriptions=(Subscription(pong, (CommentEvent,), when=lambda event: event.body == "ping"),),
             commands=(
                 Command("wave", wave, ANYONE, "Adds a label and waves.", examples=("/wave",)),
                 Command("wave-twice", wave, Rule("people who can push", collaborators_only), "Waves twice."),
@@ -271,6 +275,12 @@ async def test_an_external_plugin_acts_beside_broken_ones_through_a_narrow_conte
     await bot.deliver(bot.fake.comment(REPO, number, OUTSIDER, "/wave"))
     assert bot.fake.labels(REPO, number) == {"area/api"}
     assert "waves back; forge client visible: False" in bot.bot_comments(number)[-1]
+
+
+async def test_an_external_plugins_subscription_gets_the_narrow_context(bot: Bot) -> None:
+    number, _ = bot.fake.open_pull(REPO, OUTSIDER)
+    await bot.deliver(bot.fake.comment(REPO, number, OUTSIDER, "ping"))
+    assert "pong; forge client visible: False" in bot.bot_comments(number)[-1]
 
 
 @pytest.mark.parametrize(("who", "allowed"), [(COLLAB, True), (OUTSIDER, False)], ids=["collaborator", "outsider"])
