@@ -197,6 +197,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
                                         consumer=consumer, env=os.environ if env is None else env)
     if notifications is not None:
         notifications.attach(bus)
+        notifications.on_delivery = metrics.notification
+        metrics.watch_notifications(notifications.health)
     ci = CIServices(
         runner=runner,
         jobs=[job.to_spec() for job in config.raw.jobs],

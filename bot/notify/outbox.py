@@ -12,13 +12,14 @@ Every request carries ``X-Prowlet-Delivery: <key>`` (the generic webhook also ha
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import aiohttp
 import orjson
 import structlog
 
 from bot.config import NotifySettings
+from bot.notify.health import ChannelHealth, HealthBook
 from bot.notify.message import Message, Target, message
 from bot.notify.routing import channels_for
 from bot.notify.services import SERVICES
@@ -57,7 +58,10 @@ class Notifications:
         self.outbox = outbox
         self._env = env
         self._session: aiohttp.ClientSession | None = None
-        self.worker = EventWorker(outbox, self._send, consumer=consumer, max_concurrent=settings.max_concurrent,
+        self._health = HealthBook(list(settings.channels))
+        # Told (channel, "sent" | "failed") after each post (metrics).
+        self.on_delivery: Callable[[str, str], None] = lambda channel, result: None
+        self.worker = EventWorker(outbox, self._send_and_record, consumer=consumer, max_concurrent=settings.max_concurrent,
                                   lease=lease, max_attempts=settings.max_attempts, retry_base=settings.retry_after,
                                   poll=min(1.0, settings.retry_after), decode=decode)
         for name, channel in settings.channels.items():  # said once at start-up, again at each failed post
@@ -80,6 +84,21 @@ class Notifications:
             stored |= await self.outbox.submit(msg.key, f"channel:{name}", encode(name, msg))
         if stored:
             self.worker.wake()
+
+    def health(self) -> dict[str, ChannelHealth]:
+        """Per channel: last success, last failure and its error (this process's posts)."""
+        return self._health.snapshot()
+
+    async def _send_and_record(self, entry: tuple[str, Message], attempt: int) -> None:
+        name = entry[0]
+        try:
+            await self._send(entry, attempt)
+        except DeliveryFailed as err:
+            self._health.failed(name, str(err))
+            self.on_delivery(name, "failed")
+            raise
+        self._health.succeeded(name)
+        self.on_delivery(name, "sent")
 
     async def _send(self, entry: tuple[str, Message], attempt: int) -> None:
         name, msg = entry
