@@ -208,7 +208,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     dispatcher.on_command = metrics.command
     dispatcher.publish = bus.publish
     merger = MergeController(config.raw.merge, async_forges, ci, dispatcher.owners_reader, stores.state,
-                             holder=consumer, publish=bus.publish) if config.raw.merge else None
+                             holder=consumer, publish=bus.publish,
+                             blocked_after=config.raw.notify.blocked_seconds) if config.raw.merge else None
     if merger is not None:
         merger.on_pass, merger.on_refused = metrics.merge_pass, metrics.merge_refused
         dispatcher.observers.append(partial(_observe_for_merge, merger))

@@ -400,6 +400,11 @@ class NotifySettings:
     retry_after: float = 2.0  # seconds before the first retry; doubled at each one (at most 5 minutes)
     timeout: float = 10.0  # seconds per post
     max_concurrent: int = 8  # posts in flight at once (one per channel at a time: each keeps its order)
+    blocked_after: str = "0"  # MergeBlocked once a label-ready PR/MR has waited this long, e.g. "6h"; "0": never
+
+    @property
+    def blocked_seconds(self) -> float:
+        return 0.0 if _OFF.fullmatch(self.blocked_after.strip()) else parse_duration(self.blocked_after) or 0.0
 
     def check(self) -> list[tuple[str, str]]:
         problems = [(f"routes[{i}].channels[{j}]", f"unknown channel {name!r}")
@@ -413,6 +418,9 @@ class NotifySettings:
             problems.append(("timeout", "must be more than 0"))
         if self.retry_after <= 0:
             problems.append(("retry_after", "must be more than 0"))
+        if not _OFF.fullmatch(self.blocked_after.strip()) and parse_duration(self.blocked_after) is None:
+            problems.append(("blocked_after", f"expected a duration such as 6h or 90m, or \"0\" for never, "
+                                              f"got {self.blocked_after!r}"))
         return problems
 
 
