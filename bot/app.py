@@ -35,6 +35,7 @@ from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
 from bot.metrics import Metrics
 from bot.notify.outbox import QUEUE_NAME as NOTIFY_QUEUE, Notifications, build_notifications
+from bot.notify.paths import ChangedPaths
 from bot.outcomes import Bus
 from bot.readiness import Readiness
 from bot.repair import Repairer
@@ -198,6 +199,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     if notifications is not None:
         notifications.attach(bus)
         notifications.on_delivery = metrics.notification
+        notifications.paths_of = ChangedPaths(async_forges)
         metrics.watch_notifications(notifications.health)
     ci = CIServices(
         runner=runner,

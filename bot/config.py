@@ -382,6 +382,7 @@ class NotifyRoute:
     outcomes: list[str] = field(default_factory=list)  # outcome type names, e.g. Merged, JobFinished
     labels: list[str] = field(default_factory=list)  # the change carries at least one of them
     authors: list[str] = field(default_factory=list)  # the change's author is one of them
+    paths: list[str] = field(default_factory=list)  # the change touches a file matching one, e.g. "docs/**"
     channels: list[str] = field(default_factory=list)
 
     def check(self) -> list[tuple[str, str]]:

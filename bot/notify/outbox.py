@@ -12,7 +12,7 @@ Every request carries ``X-Prowlet-Delivery: <key>`` (the generic webhook also ha
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
 import orjson
@@ -59,6 +59,9 @@ class Notifications:
         self._env = env
         self._session: aiohttp.ClientSession | None = None
         self._health = HealthBook(list(settings.channels))
+        # The change's files, for routes with ``paths`` (bot.notify.paths.ChangedPaths); None: unknown.
+        self.paths_of: Callable[[object], Awaitable[list[str] | None]] | None = None
+        self._needs_paths = any(route.paths for route in settings.routes)
         # Told (channel, "sent" | "failed") after each post (metrics).
         self.on_delivery: Callable[[str, str], None] = lambda channel, result: None
         self.worker = EventWorker(outbox, self._send_and_record, consumer=consumer, max_concurrent=settings.max_concurrent,
@@ -78,7 +81,8 @@ class Notifications:
     async def publish(self, outcome: object) -> None:
         """Store the outcome's messages; raises StoreUnavailable (the bus logs it) when it cannot."""
         stored = False
-        for name in channels_for(self._settings.routes, outcome):
+        paths = await self.paths_of(outcome) if self._needs_paths and self.paths_of is not None else None
+        for name in channels_for(self._settings.routes, outcome, paths):
             channel = self._settings.channels[name]
             msg = message(outcome, name, channel.template)
             stored |= await self.outbox.submit(msg.key, f"channel:{name}", encode(name, msg))
