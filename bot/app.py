@@ -195,7 +195,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     runner, bus = jobs.runner, jobs.bus
     metrics.follow_jobs(bus)
     notifications = build_notifications(config.raw.notify, stores.queue(NOTIFY_QUEUE) if stores.queue else None,
-                                        consumer=consumer, env=os.environ if env is None else env)
+                                        consumer=consumer, env=os.environ if env is None else env,
+                                        state=stores.state)
     if notifications is not None:
         notifications.attach(bus)
         notifications.on_delivery = metrics.notification

@@ -18,7 +18,7 @@ class Message:
     text: str
     link: str = ""
     outcome: str = ""  # its type name
-    data: dict[str, str] = dataclasses.field(default_factory=dict)  # its fields, for the generic webhook
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)  # its fields, for the generic webhook
 
 
 @dataclass(frozen=True)
