@@ -10,8 +10,10 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import sys
 import textwrap
 from importlib.metadata import entry_points
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,12 +187,12 @@ def _fake_distribution(root: Path) -> Path:
 
 
 @pytest.fixture
-def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     root = _fake_distribution(tmp_path / "site")
     monkeypatch.syspath_prepend(str(root))
     yield root
-    for module in MODULES:  # the next test's distribution is a new directory
-        monkeypatch.delitem(__import__("sys").modules, module, raising=False)
+    for module in MODULES:  # the next test imports them afresh from its own directory
+        sys.modules.pop(module, None)
 
 
 @pytest.fixture
