@@ -28,7 +28,7 @@ from bot.events import Event, ItemAction, ItemEvent, ItemKind
 from bot.forge.base import ForgeClient
 from bot.forge.budget import LocalWriteBudget, SharedWriteBudget
 from bot.forge.layered import AsyncForge
-from bot.forge.layers import Caching, Metering, Pacing, Retrying, WriteGate
+from bot.forge.layers import Caching, Handler, Metering, Pacing, Recording, RecordedWrite, Retrying, WriteGate
 from bot.forge.offloop import OffLoop
 from bot.http_guard import MAX_BODY, BodyReader, Limits
 from bot.intake import ForgeIntake, Intake, Translator
@@ -109,14 +109,18 @@ def _gitlab(settings: Settings, tuning: ForgeTuning) -> EnabledForge:
     return EnabledForge(client, gl.webhook_secret or "", translate, tuning.max_concurrent_requests, GitLabPipelines(client))
 
 
-def compose_forge(client: ForgeClient, max_concurrent_requests: int = 8, gate: WriteGate | None = None) -> AsyncForge:
+def compose_forge(client: ForgeClient, max_concurrent_requests: int = 8, gate: WriteGate | None = None,
+                  record_writes: list[RecordedWrite] | None = None) -> AsyncForge:
     """The one forge client everything acts through, its layers composed here once:
-    metering ∘ retrying ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (``bot.forge.layers``)."""
+    metering ∘ retrying ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (``bot.forge.layers``).
+    ``record_writes``: writes are recorded there instead of made (metering ∘ recording ∘ the rest,
+    which then only ever sees reads) — ``prowlet simulate``."""
     offloop = OffLoop(client, max_concurrent_requests)
     caching = Caching(offloop)
     pacing = Pacing(caching, gate)
     retrying = Retrying(pacing)
-    metering = Metering(retrying)
+    top: Handler = retrying if record_writes is None else Recording(retrying, record_writes)
+    metering = Metering(top)
     return AsyncForge(client, offloop, caching=caching, pacing=pacing, retrying=retrying, metering=metering)
 
 
@@ -140,6 +144,12 @@ def enabled_forges(settings: Settings, config: Config) -> dict[str, EnabledForge
             forges[name] = make(settings, tuning)
             log.info("forge enabled", forge=name)
     return forges
+
+
+def make_forge(name: str, settings: Settings, config: Config) -> EnabledForge:
+    """One forge's adapter and native CI from the settings (credentials checked by the caller)."""
+    make = _github if name == "github" else _gitlab
+    return make(settings, config.raw.tuning(name))  # type: ignore[arg-type]
 
 
 def consumer_name() -> str:
@@ -216,6 +226,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     if merger is not None:
         merger.on_pass, merger.on_refused = metrics.merge_pass, metrics.merge_refused
         dispatcher.observers.append(partial(_observe_for_merge, merger))
+        dispatcher.explain_merge = merger.explain
     queue_settings = config.raw.queue
     worker = EventWorker(stores.events, metrics.timed(dispatcher.handle), consumer=consumer,
                          max_concurrent=queue_settings.max_concurrent_items, max_attempts=queue_settings.max_attempts,

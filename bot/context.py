@@ -22,6 +22,7 @@ from bot.replies import has_marker, render_note, render_reply, with_marker
 if TYPE_CHECKING:
     from bot.ci.services import CIServices
     from bot.config import RepoConfig
+    from bot.merge.controller import Explanation
     from bot.store.base import StateStore
 
 ONCE_TTL = 7 * 86400  # as long as a delivery id is remembered
@@ -42,6 +43,8 @@ class EventScope:
     state: StateStore | None = None
     invocations: Sequence[Invocation] = ()  # every command in the event's text, in order
     publish: Callable[[object], Awaitable[None]] | None = None  # the outcome bus (bot.outcomes)
+    # The merge controller's read-only verdict (forge, repo, number); None: merge automation is off.
+    explain_merge: Callable[[str, str, int], Awaitable[Explanation]] | None = None
     _item: Item | None = None
     _posted: int = 0
     _existing: list[Comment] | None = None
@@ -170,6 +173,14 @@ class Context:
 
     async def owners(self) -> OwnersIndex:
         return await self._scope.owners()
+
+    async def merge_explanation(self) -> Explanation | None:
+        """Why this PR/MR is or is not merging, as merge automation sees it (reads only); None when
+        merge automation is off."""
+        explain = self._scope.explain_merge
+        if explain is None:
+            return None
+        return await explain(self.event.forge, self.event.repo, self.ref.number)
 
     async def repo_labels(self, wanted: Sequence[str] = ()) -> frozenset[str]:
         """The repository's labels (cached by the client); asked afresh once if any ``wanted`` label

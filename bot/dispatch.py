@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -26,6 +27,9 @@ from bot.outcomes import CommandFailed
 from bot.plugin import Command, Plugin
 from bot.replies import code
 from bot.store.base import StateStore
+
+if TYPE_CHECKING:
+    from bot.merge.controller import Explanation
 
 log = structlog.get_logger("prowlet.dispatch")
 
@@ -53,6 +57,8 @@ class Dispatcher:
         # Told (command name, "done" | "refused" | "failed") once per command run (metrics).
         self.on_command: Callable[[str, str], None] = lambda name, outcome: None
         self.publish: Callable[[object], Awaitable[None]] | None = None  # the outcome bus (CommandFailed ...)
+        # The merge controller's read-only verdict on a PR/MR, for /why; None: no merge automation.
+        self.explain_merge: Callable[[str, str, int], Awaitable[Explanation]] | None = None
 
     async def _ignored(self, event: Event, forge: AsyncForge) -> str | None:
         if self.config.ignore.ignores(event.actor):
@@ -85,7 +91,8 @@ class Dispatcher:
             invocations = parse_commands(_command_text(event), repo_config.prefix)
             scope = EventScope(event=event, forge=forge, repo_config=repo_config,
                                owners_reader=self.owners_reader, ci=self.ci, invocations=invocations,
-                               attempt=attempt, state=self.state, publish=self.publish)
+                               attempt=attempt, state=self.state, publish=self.publish,
+                               explain_merge=self.explain_merge)
             for plugin in repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)
             for observe in self.observers:

@@ -22,6 +22,7 @@ from plugins import (
     trigger,
     verify_owners,
     welcome,
+    why,
     wip,
 )
 
@@ -41,6 +42,7 @@ REGISTRY: list[Plugin] = [
     milestone.PLUGIN,
     skip.PLUGIN,
     override.PLUGIN,
+    why.PLUGIN,
     # opt-in (name them in plugins.enabled)
     wip.PLUGIN,
     size.PLUGIN,
