@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
@@ -39,17 +39,6 @@ class QuietWindow:
         if self.start < self.end:
             return self.start <= local < self.end
         return local >= self.start or local < self.end  # across midnight
-
-    def ends(self, now: float) -> float:
-        """When the quiet period around ``now`` ends (epoch seconds); ``now`` when not quiet."""
-        if not self.is_quiet(now):
-            return now
-        local = datetime.fromtimestamp(now, self.tz)
-        for days in (0, 1):
-            candidate = datetime.combine(local.date() + timedelta(days=days), self.end, tzinfo=self.tz)
-            if candidate.timestamp() > now:
-                return candidate.timestamp()
-        raise AssertionError("unreachable: the end comes within a day")
 
 
 def digest_due(since: float, now: float, window: float, quiet: QuietWindow | None) -> bool:
