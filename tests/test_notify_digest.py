@@ -268,3 +268,23 @@ async def test_a_single_gathered_message_goes_out_as_itself(receivers: tuple[Rec
         await _settled(bot)
     assert found.refused == [] and len(found.accepted) == len(SERVICES)
     assert all(":digest:" not in r.key and r.key.endswith(f"{1:040d}") for r in found.accepted)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_gathered_messages_round_trip_through_each_state_store(kind: str, tmp_path: Path, request: Any) -> None:
+    from bot.notify.digest import NS
+    from bot.store import open_stores
+
+    if kind == "redis":
+        server = request.getfixturevalue("redis_server")
+        stores = open_stores(tmp_path, server.url, redis_prefix=request.getfixturevalue("redis_prefix"))
+    else:
+        stores = open_stores(tmp_path)
+    try:
+        pending = Pending(since=1796680800.5)
+        for n in (1, 2, 3):
+            pending.add(_msg(n), keep=2)
+        await stores.state.put(NS, "c", pending.to_store(), ttl=60)
+        assert Pending.from_store(await stores.state.get(NS, "c")) == pending
+    finally:
+        await stores.close()
