@@ -133,11 +133,13 @@ class Clock:
         return self.now
 
 
-def _config(base: str, **channel: Any) -> tuple[Any, dict[str, str]]:
+def _config(base: str, notify: dict[str, Any] | None = None, **channel: Any) -> tuple[Any, dict[str, str]]:
+    """The six services' channels of tests/test_notify.py, each with ``channel``'s settings added."""
     config, env = notify_config(base)
     data = {"intake": {"repair_interval": "0"},
             "notify": {"channels": {name: {**vars_of(c), **channel} for name, c in config.raw.notify.channels.items()},
-                       "routes": [{"repos": ["acme/*"], "channels": list(SERVICES)}], "retry_after": 0.05}}
+                       "routes": [{"repos": ["acme/*"], "channels": list(SERVICES)}], "retry_after": 0.05,
+                       **(notify or {})}}
     return parse_config(data, REGISTRY), env
 
 
@@ -288,3 +290,27 @@ async def test_gathered_messages_round_trip_through_each_state_store(kind: str, 
         assert Pending.from_store(await stores.state.get(NS, "c")) == pending
     finally:
         await stores.close()
+
+
+async def test_a_digest_whose_flush_was_parked_is_queued_again_by_the_next_tick(
+        receivers: tuple[Receivers, str], tmp_path: Path) -> None:  # noqa: F811
+    found, base = receivers
+    config, env = _config(base, {"max_attempts": 1}, batch={"window": 300, "max": 20})  # parked at once
+    found.fail_next["webhook"] = 1
+    async with Running(config, env, tmp_path / "data") as bot:
+        clock = Clock(at("2026-12-07 15:00"))
+        notifications = await _start(bot, clock)
+        for n in (1, 2):
+            await bot.publish(merged(n))
+            await _settled(bot)
+        clock.now += 300
+        assert await notifications.flush_due() == len(SERVICES)
+        await found.wait(lambda: found.attempts["webhook"] == 1 and len(found.accepted) == len(SERVICES) - 1)
+        while (await notifications.outbox.stats(0)).failed != 1:  # the webhook's flush, parked
+            await asyncio.sleep(0.01)
+        assert _digests(found, "webhook") == []
+        assert await notifications.flush_due() == 1  # only the webhook still has its digest
+        await found.wait(lambda: len(_digests(found, "webhook")) == 1)
+        await _settled(bot)
+        assert await notifications.flush_due() == 0
+    assert len(found.accepted) == len(SERVICES)

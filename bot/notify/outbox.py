@@ -171,6 +171,8 @@ class Notifications:
                 pending = Pending.from_store(await self._state.get(DIGEST_NS, name))
                 window = float(channel.batch.window) if channel.batch else 0.0
                 if pending is not None and digest_due(pending.since, now, window, self._quiet.get(name)):
+                    # Once per digest across replicas; a flush parked after its last attempt (its
+                    # service down for long) is queued again by the next tick (the outbox revives it).
                     queued += await self.outbox.submit(f"{name}:flush:{pending.since!r}", f"channel:{name}",
                                                        encode_flush(name))
             except StoreUnavailable as err:
