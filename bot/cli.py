@@ -85,7 +85,7 @@ def _announce(settings, config, forges, args: argparse.Namespace, store: str) ->
 
     raw = config.raw
     enabled = raw.plugins.enabled if raw.plugins.enabled is not None else [p.name for p in config.registry if p.default]
-    urls = {"github": settings.github.api_url, "gitlab": settings.gitlab.url}
+    urls = {name: forge.endpoint for name, forge in settings.forges.items()}
     log.info("prowlet starting", version=__version__, listen=f"{args.host}:{args.port}",
              config=args.config or "built-in defaults", store=store,
              forges={name: redact_url(urls[name]) for name in forges},
@@ -374,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
                                         "forge and writing nothing")
     p.add_argument("text", metavar="COMMENT|merge",
                    help='the comment\'s text ("/lgtm"), or the word merge for one merge pass over --repo')
-    p.add_argument("--forge", choices=("github", "gitlab"), default="github")
+    from bot.forge.drivers import DRIVERS
+
+    p.add_argument("--forge", choices=[driver.name for driver in DRIVERS], default=DRIVERS[0].name)
     p.add_argument("--repo", required=True, help="owner/repo (GitLab: group/.../project)")
     p.add_argument("--number", type=int, help="the PR/MR (or, with --issue, issue) number the comment is on")
     p.add_argument("--user", help="who writes the comment")

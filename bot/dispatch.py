@@ -23,6 +23,7 @@ from bot.forge.base import (
     RateLimitedError,
 )
 from bot.forge.layered import AsyncForge
+from bot.inrepo.resolver import InRepoConfigs
 from bot.outcomes import CommandFailed
 from bot.plugin import Command, Plugin
 from bot.replies import code
@@ -54,6 +55,7 @@ class Dispatcher:
         # Called after each handled event (merge automation schedules a pass for its repository).
         self.observers: list[Callable[[Event], Awaitable[None]]] = []
         self.owners_reader = OwnersReader()
+        self.in_repo = InRepoConfigs(config)  # each repository's .prowlet.yaml, by commit
         # Told (command name, "done" | "refused" | "failed") once per command run (metrics).
         self.on_command: Callable[[str, str], None] = lambda name, outcome: None
         self.publish: Callable[[object], Awaitable[None]] | None = None  # the outcome bus (CommandFailed ...)
@@ -93,7 +95,8 @@ class Dispatcher:
                                owners_reader=self.owners_reader, ci=self.ci, invocations=invocations,
                                attempt=attempt, state=self.state, publish=self.publish,
                                explain_merge=self.explain_merge)
-            for plugin in repo_config.plugins:
+            await self.in_repo.apply(scope)  # may lay the repository's own config over scope.repo_config
+            for plugin in scope.repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)
             for observe in self.observers:
                 await observe(event)

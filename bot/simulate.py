@@ -96,10 +96,7 @@ class Simulation:
 
 
 def _credentials_missing(settings: Settings, forge: str) -> str | None:
-    if forge == "github":
-        return None if settings.github.has_credentials else \
-            "GITHUB_TOKEN (or GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY) is not set"
-    return None if settings.gitlab.token else "GITLAB_TOKEN is not set"
+    return settings.forges[forge].credentials_missing
 
 
 def build(settings: Settings, config: Config, forge_name: str) -> Simulation:
