@@ -38,6 +38,7 @@ from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
 from bot.metrics import Metrics
 from bot.notify.outbox import QUEUE_NAME as NOTIFY_QUEUE, Notifications, build_notifications
+from bot.notify.paths import ChangedPaths
 from bot.outcomes import Bus, JobFinished
 from bot.readiness import Readiness
 from bot.repair import Repairer
@@ -182,9 +183,13 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     metrics.follow_jobs(bus)
     bus.subscribe(JobFinished, JobResults(stores.state, async_forges).on_job_finished)  # aliases' job results
     notifications = build_notifications(config.raw.notify, stores.queue(NOTIFY_QUEUE) if stores.queue else None,
-                                        consumer=consumer, env=os.environ if env is None else env)
+                                        consumer=consumer, env=os.environ if env is None else env,
+                                        state=stores.state)
     if notifications is not None:
         notifications.attach(bus)
+        notifications.on_delivery = metrics.notification
+        notifications.paths_of = ChangedPaths(async_forges)
+        metrics.watch_notifications(notifications.health)
     ci = CIServices(
         runner=runner,
         jobs=[job.to_spec() for job in config.raw.jobs],
@@ -194,7 +199,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     dispatcher.on_command = metrics.command
     dispatcher.publish = bus.publish
     merger = MergeController(config.raw.merge, async_forges, ci, dispatcher.owners_reader, stores.state,
-                             holder=consumer, publish=bus.publish) if config.raw.merge else None
+                             holder=consumer, publish=bus.publish,
+                             blocked_after=config.raw.notify.blocked_seconds) if config.raw.merge else None
     if merger is not None:
         merger.on_pass, merger.on_refused = metrics.merge_pass, metrics.merge_refused
         dispatcher.observers.append(partial(_observe_for_merge, merger))

@@ -13,16 +13,32 @@ from bot.options import ConfigError
 from bot.settings import Settings, SettingsError, load_settings
 
 
-def _registry():  # noqa: ANN202 - imported late so `--help` stays fast
+def _plugins():  # noqa: ANN202 - imported late so `--help` stays fast
+    """The built-in plugins and those installed through entry points (bot.plugin_loader), with
+    the installed ones that were refused and why."""
+    from bot.plugin_loader import load_plugins
     from plugins import REGISTRY
 
-    return REGISTRY
+    loaded = load_plugins(REGISTRY)
+    return [*REGISTRY, *loaded.plugins], loaded.problems
 
 
-def _load(path: str | None):  # noqa: ANN202
+def _registry():  # noqa: ANN202
+    return _plugins()[0]
+
+
+def _load(path: str | None, registry=None):  # noqa: ANN001, ANN202
     from bot.config import load_config
 
-    return load_config(Path(path) if path else None, _registry())
+    return load_config(Path(path) if path else None, registry if registry is not None else _registry())
+
+
+def _log_plugin_problems(problems) -> None:  # noqa: ANN001
+    """One line each; the bot runs on without those plugins."""
+    from bot.logs import log
+
+    for problem in problems:
+        log.error(f"plugin not loaded: {problem}")
 
 
 def _print_problems(source: str, err: ConfigError) -> None:
@@ -32,10 +48,16 @@ def _print_problems(source: str, err: ConfigError) -> None:
 
 
 def check_config(args: argparse.Namespace) -> int:
+    registry, plugin_problems = _plugins()
+    for problem in plugin_problems:
+        print(f"plugin not loaded: {problem}", file=sys.stderr)
     try:
-        config = _load(args.file)
+        config = _load(args.file, registry)
     except ConfigError as err:
         _print_problems(args.file, err)
+        return 1
+    if plugin_problems:
+        print(f"{args.file}: OK, but {len(plugin_problems)} installed plugin(s) could not be loaded", file=sys.stderr)
         return 1
     enabled = config.raw.plugins.enabled
     if enabled is None:
@@ -95,8 +117,10 @@ def serve(args: argparse.Namespace) -> int:
     settings = _settings_and_logging()
     if isinstance(settings, int):
         return settings
+    registry, plugin_problems = _plugins()
+    _log_plugin_problems(plugin_problems)
     try:
-        config = _load(args.config)
+        config = _load(args.config, registry)
     except ConfigError as err:
         _print_problems(args.config or "built-in defaults", err)
         return 1

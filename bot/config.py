@@ -18,6 +18,7 @@ from bot.ci.executors import DEFAULT_SANDBOX_PATHS, EXECUTORS
 from bot.ci.jobs import JobSpec
 from bot.ci.limits import Limits
 from bot.commands import parse_commands
+from bot.notify.quiet import QuietWindow, parse_clock, zone
 from bot.outcomes import OUTCOME_TYPES
 from bot.options import ConfigError, ConfigProblem, build
 from bot.permissions import RULES
@@ -350,6 +351,45 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
+class QuietHours:
+    """Local wall-clock hours when a channel's messages wait and go out as one digest afterwards."""
+
+    from_: str = field(default="", metadata={"key": "from"})  # "22:00"
+    to: str = ""  # "07:00" (may be earlier than from: across midnight)
+    tz: str = "UTC"  # an IANA time zone, e.g. Europe/Berlin
+
+    def window(self) -> QuietWindow:
+        start, end, tz = parse_clock(self.from_), parse_clock(self.to), zone(self.tz)
+        assert start is not None and end is not None and tz is not None, "check() first"
+        return QuietWindow(start, end, tz)
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = [(key, f"expected a time of day such as 22:00, got {value!r}")
+                    for key, value in (("from", self.from_), ("to", self.to)) if parse_clock(value) is None]
+        if not problems and parse_clock(self.from_) == parse_clock(self.to):
+            problems.append(("to", "must differ from `from`"))
+        if zone(self.tz) is None:
+            problems.append(("tz", f"unknown time zone {self.tz!r} (an IANA name such as Europe/Berlin)"))
+        return problems
+
+
+@dataclass(frozen=True)
+class NotifyBatch:
+    """Messages of a channel gathered for ``window`` seconds and sent as one digest (at most ``max``)."""
+
+    window: int = 300  # seconds from the first message of a digest
+    max: int = 20  # a digest goes out at once when it holds this many
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.window < 1:
+            problems.append(("window", "must be at least 1 second"))
+        if self.max < 2:
+            problems.append(("max", "must be at least 2"))
+        return problems
+
+
+@dataclass(frozen=True)
 class NotifyChannel:
     """One chat channel (README "Notifications").  URLs and secrets are credentials: the config names
     the environment variables that hold them, never the values."""
@@ -359,6 +399,8 @@ class NotifyChannel:
     secret_env: str = ""  # the variable holding the signing secret (dingtalk, feishu: optional; webhook: required)
     keyword: str = ""  # dingtalk/feishu keyword rule: added to a message that lacks it
     template: str = ""  # e.g. "{summary} {url}"; "": "{summary}"
+    quiet_hours: QuietHours | None = None  # {from: "22:00", to: "07:00", tz: Europe/Berlin}: wait, then one digest
+    batch: NotifyBatch | None = None  # {window: 300, max: 20}: one digest instead of many messages
 
     def check(self) -> list[tuple[str, str]]:
         problems = []
@@ -381,6 +423,7 @@ class NotifyRoute:
     outcomes: list[str] = field(default_factory=list)  # outcome type names, e.g. Merged, JobFinished
     labels: list[str] = field(default_factory=list)  # the change carries at least one of them
     authors: list[str] = field(default_factory=list)  # the change's author is one of them
+    paths: list[str] = field(default_factory=list)  # the change touches a file matching one, e.g. "docs/**"
     channels: list[str] = field(default_factory=list)
 
     def check(self) -> list[tuple[str, str]]:
@@ -399,6 +442,11 @@ class NotifySettings:
     retry_after: float = 2.0  # seconds before the first retry; doubled at each one (at most 5 minutes)
     timeout: float = 10.0  # seconds per post
     max_concurrent: int = 8  # posts in flight at once (one per channel at a time: each keeps its order)
+    blocked_after: str = "0"  # MergeBlocked once a label-ready PR/MR has waited this long, e.g. "6h"; "0": never
+
+    @property
+    def blocked_seconds(self) -> float:
+        return 0.0 if _OFF.fullmatch(self.blocked_after.strip()) else parse_duration(self.blocked_after) or 0.0
 
     def check(self) -> list[tuple[str, str]]:
         problems = [(f"routes[{i}].channels[{j}]", f"unknown channel {name!r}")
@@ -412,6 +460,9 @@ class NotifySettings:
             problems.append(("timeout", "must be more than 0"))
         if self.retry_after <= 0:
             problems.append(("retry_after", "must be more than 0"))
+        if not _OFF.fullmatch(self.blocked_after.strip()) and parse_duration(self.blocked_after) is None:
+            problems.append(("blocked_after", f"expected a duration such as 6h or 90m, or \"0\" for never, "
+                                              f"got {self.blocked_after!r}"))
         return problems
 
 

@@ -24,6 +24,7 @@ acknowledged.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,18 +145,28 @@ async def shared_link_key(state: StateStore, local: bytes) -> bytes:
 
 class OutboxRelay:
     """In ``prowlet serve``: outcomes from the outbox become commit statuses.  A post that fails is
-    retried with backoff (the outbox keeps each status context in order), then parked."""
+    retried with backoff (the outbox keeps each status context in order), then parked.
+
+    Once its status is posted, each outcome is published on serve's outcome bus (``publish``):
+    notifiers and metrics hear of every job, whichever process ran it, once — each outbox entry is
+    claimed by one replica and acknowledged after (a crash between the two publishes it again; the
+    notification outbox drops the duplicate by its key)."""
 
     def __init__(self, outbox: EventQueue, reporter: StatusReporter, links: JobLinks, *, consumer: str,
-                 lease: float = 30.0, max_attempts: int = 8) -> None:
+                 lease: float = 30.0, max_attempts: int = 8,
+                 publish: Callable[[object], Awaitable[None]] | None = None) -> None:
         self._reporter = reporter
         self._links = links
+        self._publish = publish
         self.worker = EventWorker(outbox, self._post, consumer=consumer, lease=lease, max_attempts=max_attempts,
                                   decode=decode_outcome)
 
     async def _post(self, outcome: Outcome, attempt: int) -> None:
         # The link is this process's: whoever wrote the outcome needs no public URL.
-        await self._reporter.deliver(dataclasses.replace(outcome, url=self._links.url(outcome.job_id)))
+        outcome = dataclasses.replace(outcome, url=self._links.url(outcome.job_id))
+        await self._reporter.deliver(outcome)
+        if self._publish is not None:
+            await self._publish(outcome)  # the bus logs its subscribers' failures: the status stands
 
     def start(self) -> None:
         self.worker.start()

@@ -30,6 +30,7 @@ from bot.forge.base import (
     StatusState,
 )
 from bot.forge.layered import AsyncForge
+from bot.merge.blocked import BlockedWatch
 from bot.merge.readiness import (
     Facts,
     FullVerdict,
@@ -112,7 +113,7 @@ def _about(item: Item) -> dict[str, Any]:
 class MergeController:
     def __init__(self, settings: MergeSettings, forges: Mapping[str, AsyncForge], ci: CIServices,
                  files: OwnersReader | None = None, state: StateStore | None = None, holder: str = "prowlet",
-                 publish: Callable[[object], Awaitable[None]] | None = None) -> None:
+                 publish: Callable[[object], Awaitable[None]] | None = None, blocked_after: float = 0.0) -> None:
         self.settings = settings
         self._publish = publish  # the outcome bus (Merged, MergeRefused); None: nobody listens
         self._forges = forges
@@ -121,7 +122,10 @@ class MergeController:
         self._rules = MergeRules(settings.require_labels, settings.forbid_labels, settings.status_context,
                                  settings.blocker_label)
         # Scope, statuses written, mergeability, refusals, merges and the pass lease: durable, shared.
-        self.state = MergeState(state or MemoryStateStore())
+        store = state or MemoryStateStore()
+        self.state = MergeState(store)
+        # MergeBlocked after ``blocked_after`` seconds label-ready but waiting (notify.blocked_after).
+        self.blocked = BlockedWatch(store, self._rules, blocked_after if publish else 0.0)
         self._holder = holder  # this process, in the pass lease
         # A pass holds the lease for this long and renews it while it runs, so a replica that dies
         # mid-pass is replaced within one sync_interval (lease + the others' half-interval tick).
@@ -242,6 +246,7 @@ class MergeController:
             verdicts[pull.item.ref.number] = (pull, await self._verdict(forge, repo, pull, blockers))
         for pull, verdict in verdicts.values():
             await self._write_status(forge, repo, pull, verdict)
+            await self._announce(await self.blocked.check(forge.name, repo, pull, verdict, _about(pull.item)))
         ready = [pull for pull, verdict in verdicts.values() if verdict.ready]
         merged = await self._merge_ready(forge, repo, ready, token)
         self.on_pass(forge.name, time.monotonic() - started, len(merged))
@@ -419,8 +424,8 @@ class MergeController:
                                     _method(pull, self.settings.method).value, **_about(item)))
         return True
 
-    async def _announce(self, outcome: object) -> None:
-        if self._publish is not None:
+    async def _announce(self, outcome: object | None) -> None:
+        if outcome is not None and self._publish is not None:
             await self._publish(outcome)  # the bus logs its subscribers' failures: a merge never fails on them
 
     async def _retest(self, forge: AsyncForge, repo: str, others: list[PullState]) -> bool:
