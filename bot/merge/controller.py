@@ -31,6 +31,7 @@ from bot.forge.base import (
 )
 from bot.forge.layered import AsyncForge
 from bot.merge.readiness import MergeRules, Verdict, evaluate, precheck
+from bot.merge.snapshot import build_snapshot
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.events import Item, ItemRef
 from bot.merge.state import MergeState
@@ -198,9 +199,10 @@ class MergeController:
         blockers = await forge.open_issues_with_label(repo, label) if label else []
         pulls = await self._with_mergeability(forge, repo, pulls)
         verdicts: dict[int, tuple[PullState, Verdict]] = {}
+        statuses: dict[int, list[CommitStatus]] = {}  # the ones read this pass, for the dashboard
         for pull in sorted(pulls, key=lambda p: p.item.ref.number):
             pull = await self._sync_rebase_label(forge, pull)
-            verdicts[pull.item.ref.number] = (pull, await self._verdict(forge, repo, pull, blockers))
+            verdicts[pull.item.ref.number] = (pull, await self._verdict(forge, repo, pull, blockers, statuses))
         for pull, verdict in verdicts.values():
             await self._write_status(forge, repo, pull, verdict)
         ready = [pull for pull, verdict in verdicts.values() if verdict.ready]
@@ -210,6 +212,7 @@ class MergeController:
         log.info("merge pass", forge=forge.name, repo=repo, open=len(pulls), ready=len(ready), merged=merged)
         await self.state.record_pass(forge.name, repo, time.monotonic() - started, len(pulls),
                                      [p.item.ref.number for p in ready], merged, waiting)
+        await self.state.save_snapshot(forge.name, repo, build_snapshot(verdicts.values(), statuses, self._rules, merged))
         return PassResult(merged=merged, ready=[p.item.ref.number for p in ready], waiting=waiting)
 
     async def _with_mergeability(self, forge: AsyncForge, repo: str, pulls: list[PullState]) -> list[PullState]:
@@ -248,7 +251,8 @@ class MergeController:
             return pull
         return replace(pull, item=replace(pull.item, labels=labels))
 
-    async def _verdict(self, forge: AsyncForge, repo: str, pull: PullState, blockers: list[int]) -> Verdict:
+    async def _verdict(self, forge: AsyncForge, repo: str, pull: PullState, blockers: list[int],
+                       seen: dict[int, list[CommitStatus]]) -> Verdict:
         # Labels, drafts and blockers first: statuses cost a call and are only read when those pass.
         early = precheck(pull, self._rules, blockers)
         if early is not None:
@@ -258,6 +262,7 @@ class MergeController:
         if refused:
             return Verdict(False, f"Not mergeable. Merge refused: {refused}"[:140])
         statuses = await forge.list_statuses(repo, item.head_sha or "")
+        seen[item.ref.number] = list(statuses)
         jobs = self._ci.jobs_for(repo)
         required: list[str] = []
         if jobs:
