@@ -417,6 +417,17 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class DashboardSettings:
+    """The dashboard at ``/`` (README "Dashboard").  A repository not listed here is shown only
+    after a login with ``PROWLET_DASHBOARD_TOKEN``."""
+
+    public_repos: list[str] = field(default_factory=list)  # globs anyone may see, e.g. ["acme/*"]
+
+    def is_public(self, repo: str) -> bool:
+        return bool(self.public_repos) and repo_matches(repo, self.public_repos)
+
+
+@dataclass(frozen=True)
 class RepoRule:
     match: list[str] = field(default_factory=list)  # globs over owner/repo or group/.../project
     enabled: list[str] | None = None  # replaces the enabled set
@@ -454,6 +465,7 @@ class RawConfig:
     runner: RunnerSettings = field(default_factory=RunnerSettings)
     merge: MergeSettings | None = None
     notify: NotifySettings = field(default_factory=NotifySettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
 
     def tuning(self, forge: str) -> ForgeTuning:
         return self.github if forge == "github" else self.gitlab

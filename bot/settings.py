@@ -60,7 +60,8 @@ class Settings:
     public_url: str = "http://localhost:8080"  # links to job pages in commit statuses
     redis_url: str | None = field(default=None, repr=False)  # may hold a password
     redis_prefix: str = "prowlet"  # keys' prefix, so deployments can share one Redis
-    dashboard_token: str | None = field(default=None, repr=False)  # opens GET /jobs; unset: no job list
+    dashboard_token: str | None = field(default=None, repr=False)  # the dashboard's login; unset: public repos only
+    metrics_token: str | None = field(default=None, repr=False)  # GET /metrics needs it as a Bearer token when set
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log filter that redacts them."""
@@ -71,6 +72,7 @@ class Settings:
             self.gitlab.token,
             self.gitlab.webhook_secret,
             self.dashboard_token,
+            self.metrics_token,
         )
         urls = (self.redis_url, self.github.api_url, self.gitlab.url, self.public_url)  # user:password@ too
         return [v for v in values if v] + [secret for url in urls if url for secret in url_secrets(url)]
@@ -146,4 +148,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"PROWLET_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {redact_url(redis_url)!r}")
     redis_prefix = _get(env, "PROWLET_REDIS_PREFIX") or "prowlet"
     return Settings(github=github, gitlab=gitlab, data_dir=data_dir, public_url=public_url, redis_url=redis_url,
-                    redis_prefix=redis_prefix, dashboard_token=_get(env, "PROWLET_DASHBOARD_TOKEN"))
+                    redis_prefix=redis_prefix, dashboard_token=_get(env, "PROWLET_DASHBOARD_TOKEN"),
+                    metrics_token=_get(env, "PROWLET_METRICS_TOKEN"))

@@ -69,3 +69,17 @@ def test_snapshot_leaves_out_merged_prs_and_pools_ready_ones_by_branch() -> None
     assert snapshot["pulls"][1]["ci"] is None and snapshot["pulls"][1]["missing"] == ["approved"]
     pool = merge_pool(snapshot)
     assert {base: [p["number"] for p in pulls] for base, pulls in pool.items()} == {"main": [1], "release-1": [3]}
+
+
+async def test_a_snapshot_is_written_only_when_it_changed() -> None:
+    from bot.merge.state import MergeState
+    from bot.store.memory import MemoryStateStore
+
+    state = MergeState(MemoryStateStore())
+    first = build_snapshot([(pull(1), Verdict(False, "Not mergeable. Needs lgtm, approved labels."))], {}, RULES)
+    assert await state.save_snapshot("github", "acme/widgets", first) is True
+    assert await state.save_snapshot("github", "acme/widgets", build_snapshot(
+        [(pull(1), Verdict(False, "Not mergeable. Needs lgtm, approved labels."))], {}, RULES)) is False
+    second = build_snapshot([(pull(1, ("lgtm",)), Verdict(False, "Not mergeable. Needs approved label."))], {}, RULES)
+    assert await state.save_snapshot("github", "acme/widgets", second) is True
+    assert await state.snapshot("github", "acme/widgets") == second
