@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from bot.audit import AuditTrail
 from bot.ci.links import JobLinks
@@ -58,6 +59,7 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = _when
     env.globals["repo_path"] = repo_path
+    env.globals["label_gap"] = Markup('</span> <span class="label">')  # between escaped label names
     env.globals["login_link"] = lambda here: "/login?" + urlencode({"next": local_path(here)})
     return env
 
