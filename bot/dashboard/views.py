@@ -76,6 +76,7 @@ class Dashboard:
         self._secure = secure_cookies  # the public URL is https: the cookie never travels in clear
         self._env = _environment()
         self._css = (HERE / "dashboard.css").read_bytes()
+        self._icon = (HERE / "favicon.svg").read_bytes()
 
     # ---- rendering ----------------------------------------------------------------------------
 
@@ -190,6 +191,10 @@ class Dashboard:
         return web.Response(body=self._css, content_type="text/css", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "max-age=3600"})
 
+    async def favicon(self, request: web.Request) -> web.Response:
+        return web.Response(body=self._icon, content_type="image/svg+xml",
+                            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "max-age=86400"})
+
     def routes(self) -> list[web.RouteDef]:
         t = self._timed
         return [
@@ -202,4 +207,5 @@ class Dashboard:
             web.post("/login", t(self.login)),
             web.post("/logout", t(self.logout)),
             web.get("/dashboard.css", self.stylesheet),
+            web.get("/favicon.svg", self.favicon),
         ]
