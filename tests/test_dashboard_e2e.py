@@ -201,3 +201,16 @@ async def test_without_a_token_or_public_repositories_the_dashboard_says_how_to_
         assert status == 401 and "PROWLET_DASHBOARD_TOKEN" in html and "Somewhere" not in html
         status, _ = await get(bot, "/metrics")
         assert status == 200  # no PROWLET_METRICS_TOKEN: open as before
+
+
+async def test_the_page_follows_the_next_pass(dash: Bot) -> None:
+    numbers = await seeded(dash)
+    page = f"/repos/{dash.fake.name}/{REPO}"
+    status, html = await get(dash, page)
+    assert "Not mergeable. Needs approved label." in html
+    dash.fake.set_labels(REPO, numbers["waiting"], ["lgtm", "approved", "do-not-merge/hold"], **kind(dash.fake))
+    await passes(dash, REPO)
+    status, html = await get(dash, page)
+    assert status == 200
+    assert "Not mergeable. Should not have do-not-merge/hold label." in html
+    assert "Needs approved label." not in html

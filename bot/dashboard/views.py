@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
+from cachetools import LRUCache
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
@@ -66,7 +67,7 @@ def _environment() -> Environment:
 
 class Dashboard:
     def __init__(self, config: Config, state: StateStore, access: Access, *, records: JobRecords | None = None,
-                 links: JobLinks | None = None, secure_cookies: bool = False) -> None:
+                 links: JobLinks | None = None, secure_cookies: bool = False, table_cache: int = 64) -> None:
         self._config = config
         self._merge = MergeState(state)
         self._audit = AuditTrail(state)
@@ -75,6 +76,8 @@ class Dashboard:
         self._links = links
         self._secure = secure_cookies  # the public URL is https: the cookie never travels in clear
         self._env = _environment()
+        # A repository's PR table changes only with a merge pass: kept per (forge, repo, snapshot rev).
+        self._tables: LRUCache[tuple[str, str, str], Markup] | None = LRUCache(table_cache) if table_cache else None
         self._css = (HERE / "dashboard.css").read_bytes()
         self._icon = (HERE / "favicon.svg").read_bytes()
 
@@ -140,8 +143,18 @@ class Dashboard:
         history = await self._merge.history(forge, repo, 500)
         merges = [entry for entry in history if entry.get("kind") == "merge"][:RECENT_MERGES]
         return self._render(request, "repo.html", signed_in=signed_in, forge=forge, repo=repo,
-                            pulls=snapshot["pulls"], pool=merge_pool(snapshot), merges=merges,
+                            table=self._pull_table(forge, repo, snapshot), pulls=snapshot["pulls"],
+                            pool=merge_pool(snapshot), merges=merges,
                             last_pass=await self._merge.last_pass(forge, repo))
+
+    def _pull_table(self, forge: str, repo: str, snapshot: dict[str, Any]) -> Markup:
+        key = (forge, repo, str(snapshot.get("rev", "")))
+        if self._tables is not None and key[2] and key in self._tables:
+            return self._tables[key]
+        table = Markup(self._env.get_template("pulls.html").render(pulls=snapshot["pulls"]))
+        if self._tables is not None and key[2]:
+            self._tables[key] = table
+        return table
 
     async def jobs(self, request: web.Request) -> web.Response:
         signed_in = self._access.signed_in(request)

@@ -8,8 +8,11 @@ controller can skip the write.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from bot.forge.base import CommitStatus, PullState, StatusState
 from bot.merge.readiness import MergeRules, Verdict
@@ -62,10 +65,11 @@ def pull_entry(pull: PullState, verdict: Verdict, statuses: Sequence[CommitStatu
 
 def build_snapshot(verdicts: Iterable[tuple[PullState, Verdict]], statuses: Mapping[int, Sequence[CommitStatus]],
                    rules: MergeRules, merged: Collection[int] = ()) -> dict[str, Any]:
-    """The open PRs after the pass (the ones it merged are gone), by number."""
-    pulls = [pull_entry(pull, verdict, statuses.get(pull.item.ref.number), rules)
-             for pull, verdict in verdicts if pull.item.ref.number not in merged]
-    return {"pulls": sorted(pulls, key=lambda p: p["number"])}
+    """The open PRs after the pass (the ones it merged are gone), by number.  ``rev`` names the
+    content, so a page rendered from it can be kept until it changes."""
+    pulls = sorted((pull_entry(pull, verdict, statuses.get(pull.item.ref.number), rules)
+                    for pull, verdict in verdicts if pull.item.ref.number not in merged), key=lambda p: p["number"])
+    return {"rev": hashlib.sha256(orjson.dumps(pulls)).hexdigest()[:20], "pulls": pulls}
 
 
 def merge_pool(snapshot: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
