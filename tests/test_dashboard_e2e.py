@@ -214,3 +214,21 @@ async def test_the_page_follows_the_next_pass(dash: Bot) -> None:
     assert status == 200
     assert "Not mergeable. Should not have do-not-merge/hold label." in html
     assert "Needs approved label." not in html
+
+
+async def test_with_redis_another_replica_serves_what_one_saw(fake: FakeForge, config: Config, tmp_path: Path,
+                                                              redis_server: Any, redis_prefix: str) -> None:
+    from bot.store import open_stores
+
+    fake.add_repo(SECRET, labels=LABELS)
+    fake.set_permission(SECRET, COLLAB, Permission.WRITE)
+    apps = [build_app(config, {fake.name: enabled(fake)}, tmp_path / f"replica-{i}", dashboard_token=TOKEN,
+                      stores=open_stores(tmp_path / f"replica-{i}", redis_server.url, redis_prefix=redis_prefix))
+            for i in range(2)]
+    async with TestClient(GuardedTestServer(apps[0])) as first, TestClient(GuardedTestServer(apps[1])) as second:
+        numbers = await seeded(Bot(first, fake))
+        other = Bot(second, fake)
+        status, html = await get(other, f"/repos/{fake.name}/{REPO}")
+        assert status == 200 and "Waits for approval" in html and f"#{numbers['merged']}" in html.split("Last merges")[1]
+        status, html = await get(other, "/audit", Authorization=f"Bearer {TOKEN}")
+        assert "/hold until the release" in html and "/kind bug" in html
