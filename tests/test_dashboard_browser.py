@@ -71,9 +71,12 @@ def served(chromium: str, fake: FakeForge, tmp_path: Path) -> Iterator[tuple[Ser
             fake.set_labels(repo, numbers[repo], labels, **kind)
             assert post(server.base, delivery) == 202
         assert post(server.base, fake.comment(REPO, numbers[REPO], COLLAB, "/area api")) == 202
-        wait_for(lambda: "Top secret change" in _get(f"{server.base}/repos/{fake.name}/{SECRET}")
-                 and "Make the &lt;widget&gt; faster" in _get(f"{server.base}/repos/{fake.name}/{REPO}")
-                 and "/area api" in _get(f"{server.base}/audit"), "the merge passes and the command")
+        # Generous: the machine may be busy, and each page is polled until it shows what was sent.
+        wait_for(lambda: "Top secret change" in _get(f"{server.base}/repos/{fake.name}/{SECRET}"),
+                 "the private repository's merge pass", 60)
+        wait_for(lambda: "Make the &lt;widget&gt; faster" in _get(f"{server.base}/repos/{fake.name}/{REPO}"),
+                 "the public repository's merge pass", 60)
+        wait_for(lambda: "/area api" in _get(f"{server.base}/audit"), "the command in the audit trail", 60)
         yield server, fake
     finally:
         server.stop()
