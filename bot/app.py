@@ -24,6 +24,7 @@ from bot.ci.runner import Runner
 from bot.ci.services import AsyncNativeCI, CIServices
 from bot.ci.store import JobLogs, JobRecords
 from bot.config import Config, ForgeTuning
+from bot.dashboard import Access, Dashboard
 from bot.dispatch import Dispatcher
 from bot.events import Event, ItemAction, ItemEvent, ItemKind
 from bot.forge.base import ForgeClient
@@ -162,7 +163,7 @@ async def _expire_job_logs_forever(records: JobRecords, logs: JobLogs, retention
 
 def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
               public_url: str = "http://localhost:8080", stores: Stores | None = None, *,
-              dashboard_token: str | None = None, masked: Iterable[str] = (),
+              dashboard_token: str | None = None, metrics_token: str | None = None, masked: Iterable[str] = (),
               env: Mapping[str, str] | None = None, limits: Limits = Limits(),
               drivers: Sequence[ForgeDriver] = DRIVERS) -> web.Application:
     """``stores``: opened by the caller (``prowlet serve`` reports a failure cleanly); None opens the
@@ -224,12 +225,15 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     repairer = Repairer(async_forges, public_url, already_handled, config.raw.intake.repair_seconds)
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())
-    app.router.add_get("/metrics", metrics.handler(stores.events))
+    app.router.add_get("/metrics", metrics.handler(stores.events, metrics_token))
     readiness = Readiness(async_forges, stores.events)
     app[READINESS_KEY] = readiness
     app.router.add_get("/readyz", readiness.readyz)
     app[METRICS_KEY] = metrics
-    app.add_routes(job_routes(jobs.records, jobs.logs, jobs.links, dashboard_token, runner_settings.log_retention))
+    app.add_routes(job_routes(jobs.records, jobs.logs, jobs.links, runner_settings.log_retention))
+    dashboard = Dashboard(config, stores.state, Access(dashboard_token, config.raw.dashboard), records=jobs.records,
+                          links=jobs.links, secure_cookies=public_url.startswith("https://"))
+    app.add_routes(dashboard.routes())  # /, /repos/..., /jobs, /commands, /audit, /login
     app[QUEUE_KEY] = worker
     app[STORES_KEY] = stores
     app[DISPATCH_KEY] = dispatcher

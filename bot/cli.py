@@ -144,7 +144,8 @@ def serve(args: argparse.Namespace) -> int:
     gc.freeze()
     limits = Limits.from_env()  # the constants, unless a test shortens them
     app = build_app(config, forges, settings.data_dir, settings.public_url, stores,
-                    dashboard_token=settings.dashboard_token, masked=settings.secrets(), limits=limits)
+                    dashboard_token=settings.dashboard_token, metrics_token=settings.metrics_token,
+                    masked=settings.secrets(), limits=limits)
     try:
         serve_http(app, args.host, args.port, limits, shutdown_timeout=35)
     except OSError as err:  # the address is taken, or not ours to bind: no traceback, a line and 2

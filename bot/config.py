@@ -525,6 +525,17 @@ class InRepoSettings:
 
 
 @dataclass(frozen=True)
+class DashboardSettings:
+    """The dashboard at ``/`` (README "Dashboard").  A repository not listed here is shown only
+    after a login with ``PROWLET_DASHBOARD_TOKEN``."""
+
+    public_repos: list[str] = field(default_factory=list)  # globs anyone may see, e.g. ["acme/*"]
+
+    def is_public(self, repo: str) -> bool:
+        return bool(self.public_repos) and repo_matches(repo, self.public_repos)
+
+
+@dataclass(frozen=True)
 class RepoRule:
     match: list[str] = field(default_factory=list)  # globs over owner/repo or group/.../project
     enabled: list[str] | None = None  # replaces the enabled set
@@ -564,6 +575,7 @@ class RawConfig:
     notify: NotifySettings = field(default_factory=NotifySettings)
     in_repo_config: InRepoSettings = field(default_factory=InRepoSettings)
     aliases: list[AliasSettings] = field(default_factory=list)  # config-defined commands (bot.aliases)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
 
     def tuning(self, forge: str) -> ForgeTuning:
         """A forge's tuning: the section named after its driver; the defaults for a forge without one."""

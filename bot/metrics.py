@@ -12,6 +12,7 @@ result.  Never PR numbers, repositories or user names.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -134,14 +135,24 @@ class Metrics:
         oldest = stats.oldest_received_at
         self.queue_oldest.set(max(0.0, time.time() - oldest) if oldest is not None else 0.0)
 
-    def handler(self, events: EventQueue) -> Callable[[web.Request], Any]:
+    def handler(self, events: EventQueue, token: str | None = None) -> Callable[[web.Request], Any]:
+        """``token`` (``PROWLET_METRICS_TOKEN``): when set, a scrape must send ``Authorization: Bearer <token>``."""
+
         async def metrics(request: web.Request) -> web.Response:
+            if token and not _bearer_matches(request, token):
+                return web.Response(status=401, text="401: send Authorization: Bearer <PROWLET_METRICS_TOKEN>\n",
+                                    headers={"WWW-Authenticate": 'Bearer realm="prowlet metrics"'})
             await self.refresh(events)
             response = web.Response(body=generate_latest(self.registry))
             response.headers["Content-Type"] = CONTENT_TYPE_LATEST
             return response
 
         return metrics
+
+
+def _bearer_matches(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 class _ForgeCollector(Collector):

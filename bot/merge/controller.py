@@ -41,6 +41,7 @@ from bot.merge.readiness import (
     refusal_description,
     verdict,
 )
+from bot.merge.snapshot import build_snapshot
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.events import Item, ItemRef
 from bot.merge.state import MergeState
@@ -241,9 +242,10 @@ class MergeController:
         seen = await self.gather(forge, repo)
         pulls, blockers = seen.pulls, seen.blockers
         verdicts: dict[int, tuple[PullState, Verdict]] = {}
+        statuses: dict[int, list[CommitStatus]] = {}  # the ones read this pass, for the dashboard
         for pull in pulls:
             pull = await self._sync_rebase_label(forge, pull)
-            verdicts[pull.item.ref.number] = (pull, await self._verdict(forge, repo, pull, blockers))
+            verdicts[pull.item.ref.number] = (pull, await self._verdict(forge, repo, pull, blockers, statuses))
         for pull, verdict in verdicts.values():
             await self._write_status(forge, repo, pull, verdict)
             await self._announce(await self.blocked.check(forge.name, repo, pull, verdict, _about(pull.item)))
@@ -254,6 +256,7 @@ class MergeController:
         log.info("merge pass", forge=forge.name, repo=repo, open=len(pulls), ready=len(ready), merged=merged)
         await self.state.record_pass(forge.name, repo, time.monotonic() - started, len(pulls),
                                      [p.item.ref.number for p in ready], merged, waiting)
+        await self.state.save_snapshot(forge.name, repo, build_snapshot(verdicts.values(), statuses, self._rules, merged))
         return PassResult(merged=merged, ready=[p.item.ref.number for p in ready], waiting=waiting)
 
     # ---- what a pass reads (shared with /why and prowlet simulate) --------------------------
@@ -356,8 +359,13 @@ class MergeController:
             await forge.remove_label(pull.item.ref, NEEDS_REBASE)
         return wanted
 
-    async def _verdict(self, forge: AsyncForge, repo: str, pull: PullState, blockers: list[int]) -> Verdict:
-        return verdict(await self.facts(forge, repo, pull, blockers), self._rules)
+    async def _verdict(self, forge: AsyncForge, repo: str, pull: PullState, blockers: list[int],
+                       seen: dict[int, list[CommitStatus]] | None = None) -> Verdict:
+        """``seen``: where a pass keeps the statuses it read, for the dashboard."""
+        facts = await self.facts(forge, repo, pull, blockers)
+        if seen is not None and facts.statuses is not None:
+            seen[pull.item.ref.number] = list(facts.statuses)
+        return verdict(facts, self._rules)
 
     async def _tested_before_last_merge(self, forge: str, repo: str, pull: PullState, required: list[str]) -> str | None:
         """A required built-in job whose latest run started before the last merge into this base."""
