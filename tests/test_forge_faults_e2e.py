@@ -4,6 +4,9 @@ read back from the fake forges."""
 
 from __future__ import annotations
 
+import re
+
+from bot.app import DISPATCH_KEY
 from tests.conftest import AUTHOR, COLLAB, REPO, Bot, typed
 
 
@@ -61,3 +64,19 @@ async def test_a_429_with_retry_after_is_waited_out(bot: Bot) -> None:
     assert "do-not-merge/hold" in fake.labels(REPO, number)
     assert bot.bot_comments(number) == []
     assert bot.client.app  # the app ran throughout
+
+
+async def test_a_label_write_that_keeps_failing_costs_one_request_per_attempt(bot: Bot) -> None:
+    """Only the client's retry layer repeats a request: no SDK or transport retry under it, so a
+    502 costs exactly one request per layer attempt, and the user hears of it once they are spent."""
+    fake = bot.fake
+    number, _ = fake.open_pull(REPO, author=AUTHOR)
+    method, path = _label_write(fake.name, number)
+    fake.fail_next(method, path, 502, times=100)
+    await bot.deliver(fake.comment(REPO, number, COLLAB, "/hold"))
+    attempts = next(iter(bot.client.app[DISPATCH_KEY].forges.values())).retrying.attempts
+    label_writes = [r.status for r in fake.requests if r.method == method and re.search(path, r.path)]
+    assert label_writes == [502] * attempts
+    assert "do-not-merge/hold" not in fake.labels(REPO, number)
+    [reply] = bot.bot_comments(number)
+    assert "try again later" in reply

@@ -1,8 +1,8 @@
 """``NativeCI`` for GitHub Actions: re-run a PR head's workflow runs from ``/retest`` and ``/test NAME``.
 
 Runs on the ``GitHubClient``'s own PyGithub client (``GitHubClient.sdk``), so it shares its
-authentication (token, or App installation: the App needs the "actions: write" permission), its pacing,
-its retry policy (a POST that reached GitHub is never retried: a second one would re-run twice) and its
+authentication (token, or App installation: the App needs the "actions: write" permission), its
+transport (a request is repeated only when it never left: a second POST would re-run twice) and its
 error mapping (``GitHubClient.neutral_errors``).  PyGithub objects are read only in this module and in
 the client.  Every call is blocking; ``AsyncNativeCI`` runs it off the event loop.
 

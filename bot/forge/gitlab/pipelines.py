@@ -1,8 +1,8 @@
 """``NativeCI`` for GitLab: the merge request's pipelines, retried or started from comments.
 
 Blocking, on the ``GitLabClient``'s own python-gitlab client (``GitLabClient.sdk``): the same
-connection, capped retries, token redaction and ForgeErrors.  The POSTs (retry, new pipeline) are
-never retried on transient errors: one that failed with a 502 may still have started a pipeline.
+connection, token redaction and ForgeErrors, and no retries of its own (``_Gitlab``): a POST that
+failed with a 502 may still have started a pipeline.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class GitLabPipelines:
             return []
         latest = candidates[0]
         with self._client.sdk(ref.repo, f"retry pipeline #{latest['id']} of {ref}") as project:
-            project.pipelines.get(latest["id"], lazy=True).retry(retry_transient_errors=False)
+            project.pipelines.get(latest["id"], lazy=True).retry()
         return [f"pipeline #{latest['id']}"]
 
     def run(self, ref: ItemRef, head_sha: str, name: str) -> str | None:
@@ -48,7 +48,7 @@ class GitLabPipelines:
             return None
         _require_pull(ref, "pipelines")
         with self._client.sdk(ref.repo, f"start a pipeline for {ref}") as project:
-            pipeline = _merge_request(project, ref).pipelines.create({}, retry_transient_errors=False)
+            pipeline = _merge_request(project, ref).pipelines.create({})
         return f"pipeline #{pipeline.id}"
 
     def names(self, ref: ItemRef, head_sha: str) -> list[str]:
