@@ -99,3 +99,13 @@ POLICIES: dict[str, Policy] = {
     "hook_deliveries": READ,
     "redeliver": Policy(Kind.WRITE, retry_safe=False, item_arg=None),
 }
+
+# The forge's native CI (``bot.ci.native``: GitHub Actions re-runs, GitLab pipelines): not methods
+# of the interface, but forge calls all the same, sent down the same layers by
+# ``AsyncForge.native_ci``.  Re-running a workflow or starting a pipeline creates content, so each
+# is a write: paced by the write budget, metered, and never repeated blindly (a second POST could
+# re-run a workflow twice or start a second pipeline).
+NATIVE_CI: dict[str, Policy] = {
+    "native_ci_read": READ,  # what to re-run, what /test can name
+    "native_ci_rerun": NOT_REPEATABLE,
+}
