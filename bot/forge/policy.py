@@ -81,6 +81,7 @@ POLICIES: dict[str, Policy] = {
     "read_file": PINNED,
     "changed_files": Policy(Kind.PINNED, key=_pinned_by_head),
     "list_reviews": READ,
+    "comments_and_reviews": READ,
     "set_status": Policy(Kind.WRITE, item_arg=None),
     "list_statuses": READ,
     "is_org_member": READ,

@@ -411,6 +411,10 @@ class GitHubClient:
         total = pull.changed_files
         return ChangedFiles(files, complete=total <= len(files), total=str(total))
 
+    def comments_and_reviews(self, ref: ItemRef) -> tuple[list[Comment], list[Review]]:
+        """Two requests: GitHub's comments and reviews are separate lists, neither a hint of the other."""
+        return self.list_comments(ref), self.list_reviews(ref)
+
     @_neutral_errors
     def list_reviews(self, ref: ItemRef) -> list[Review]:
         # GET /pulls/N/reviews, every page.  GitHub lists reviews by creation; one started as

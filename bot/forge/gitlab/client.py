@@ -52,6 +52,9 @@ from bot.forge.base import (
     StatusState,
 )
 
+# The system note GitLab adds to an MR for every approval (SystemNotes::MergeRequestsService#approve_mr).
+_APPROVAL_NOTE = "approved this merge request"
+
 # "locked" is the short-lived state of a merge request while it is being merged: still open.
 _STATES = {"opened": "open", "locked": "open", "closed": "closed", "merged": "merged"}
 
@@ -200,14 +203,22 @@ class GitLabClient:
             self._notes(ref).update(comment_id, {"body": body})
 
     def list_comments(self, ref: ItemRef) -> list[Comment]:
+        return [_comment(note) for note in self._all_notes(ref) if not note.system]
+
+    def comments_and_reviews(self, ref: ItemRef) -> tuple[list[Comment], list[Review]]:
+        # GitLab's approval service adds the system note "approved this merge request" to every
+        # approval (and "unapproved ..." to a withdrawal); system notes cannot be deleted.  So
+        # notes without one mean an MR nobody ever approved: no need to ask for its approvals.
+        _require_pull(ref, "reviews")
+        notes = self._all_notes(ref)
+        comments = [_comment(note) for note in notes if not note.system]
+        approved_once = any(note.system and note.body.strip() == _APPROVAL_NOTE for note in notes)
+        return comments, self.list_reviews(ref) if approved_once else []
+
+    def _all_notes(self, ref: ItemRef) -> list[Any]:
         # GitLab lists notes newest first unless asked otherwise.
         with self._errors(f"list the comments on {ref}"):
-            notes = self._notes(ref).list(sort="asc", order_by="created_at", get_all=True)
-        return [
-            Comment(note.id, note.author["username"], note.body, _utc(note.created_at))
-            for note in notes
-            if not note.system
-        ]
+            return self._notes(ref).list(sort="asc", order_by="created_at", get_all=True)
 
     def add_assignees(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
         return self._add_people(ref, "assignees", logins)
@@ -647,6 +658,10 @@ def _parse_time(text: str | None) -> datetime:
         return datetime.fromtimestamp(0, UTC)
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _comment(note: Any) -> Comment:
+    return Comment(note.id, note.author["username"], note.body, _utc(note.created_at))
 
 
 def _require_pull(ref: ItemRef, what: str = "reviewers") -> None:
