@@ -77,6 +77,11 @@ def job_secrets(config: Config, env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def _in_repo_jobs(config: Config) -> bool:
+    """Whether repositories' files may define jobs at all."""
+    return config.raw.in_repo_config.enabled and config.raw.in_repo_config.allow.jobs
+
+
 def build_job_system(config: Config, stores: Stores, data_dir: Path, public_url: str, *,
                      posters: Mapping[str, StatusPoster] | None, consumer: str, run_jobs: bool,
                      masked: Iterable[str] = (), env: Mapping[str, str] | None = None,
@@ -89,6 +94,9 @@ def build_job_system(config: Config, stores: Stores, data_dir: Path, public_url:
     shared: SharedJobs | None = stores.jobs if stores.shared else None
     sqlite = None
     if shared is not None:
+        if _in_repo_jobs(config) and not signing_key:
+            log.warning("jobs from repositories' files will be refused on the shared job queue: "
+                        "set PROWLET_JOB_SIGNING_KEY (the same on prowlet serve and every worker)")
         records: JobRecords = shared.records
         logs: JobLogs = shared.logs(settings.shared_log_bytes, settings.log_retention_seconds)
         queues: JobQueues | None = JobQueues(shared.queue, shared.outbox, CancelFlags(stores.state))
@@ -139,7 +147,7 @@ async def run_worker(config: Config, stores: Stores, data_dir: Path, public_url:
     used = {job.executor or settings.executor for job in config.raw.jobs}
     if used:
         await system.runner.prepare(sorted(used))
-    else:
+    elif not (signing_key and _in_repo_jobs(config)):
         log.warning("no jobs in the config: this worker will refuse every job it takes")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
