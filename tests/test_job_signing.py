@@ -87,7 +87,8 @@ VERIFY = [
     ("signature empty", _set("sig", ""), False),
     ("signature truncated", lambda e: e.update(sig=e["sig"][:-2]), False),
     ("signature upper-cased", lambda e: e.update(sig=e["sig"].upper()), False),
-    ("signed with another key", lambda e: e.update(sig=JobSigner("x" * 32).sign(e["id"], e["change"], e["spec"])), False),
+    ("signed with another key",
+     lambda e: e.update(sig=JobSigner("x" * 32).sign(e["id"], e["change"], e["spec"])), False),
 ]
 
 
@@ -154,7 +155,8 @@ RECHECK = [
      "longer than this process's in_repo_config.max_job_timeout (30m)"),
     ("process executor by the runner here", {}, None, {"executor": "process"},
      "run sandboxed here, not with the process executor"),
-    ("less memory here", {"memory": "2G"}, None, {"memory": "1G"}, "its memory limit is higher than this process's runner.memory"),
+    ("less memory here", {"memory": "2G"}, None, {"memory": "1G"},
+     "its memory limit is higher than this process's runner.memory"),
     ("fewer processes here", {"processes": 100}, None, {"processes": 50}, "its processes limit is higher"),
     ("less cpu time here", {"cpu_time": "30m"}, None, {"cpu_time": "10m"}, "its cpu_time limit is higher"),
     ("smaller workspace here", {"workspace_size": "5G"}, None, {"workspace_size": "1G"},

@@ -49,7 +49,8 @@ CANCEL_POLL = 1.0  # how often a job run from the shared queue looks for its can
 WAIT_POLL = 0.1  # ``wait`` on a job running elsewhere
 format_duration = human_seconds
 # Jobs from a repository's .prowlet.yaml on shared workers (bot.ci.signing).
-NO_SIGNING_KEY = "Refused: a job from .prowlet.yaml needs PROWLET_JOB_SIGNING_KEY set on prowlet serve and every worker."
+NO_SIGNING_KEY = ("Refused: a job from .prowlet.yaml needs PROWLET_JOB_SIGNING_KEY set on prowlet serve "
+                  "and every worker.")
 BAD_SIGNATURE = "Refused: the queued job's signature does not verify."
 
 
@@ -334,7 +335,7 @@ class Runner:
                 return finished or record
             spec = encode_spec(job)
             queued = replace(queued, retry_on_loss=False, spec=spec,
-                                         signature=self._signer.sign(record.id, change_data(change), spec))
+                             signature=self._signer.sign(record.id, change_data(change), spec))
         await queues.queue.submit(record.id, record.id, encode_job(queued))
         return record
 
@@ -353,8 +354,8 @@ class Runner:
         except SpecError:
             return None, BAD_SIGNATURE
         # The record says where its status goes: it must be the signed job's and change's.
-        if (record.job, record.forge, record.repo.lower(), record.number, record.sha) != \
-                (spec.name, change.forge, change.repo.lower(), change.number, change.head_sha) or spec.name != queued.job:
+        recorded = (record.job, record.forge, record.repo.lower(), record.number, record.sha, queued.job)
+        if recorded != (spec.name, change.forge, change.repo.lower(), change.number, change.head_sha, spec.name):
             return None, BAD_SIGNATURE
         why = self._recheck(spec, change.repo) if self._recheck is not None else None
         if why is not None:
