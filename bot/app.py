@@ -232,7 +232,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     app[METRICS_KEY] = metrics
     app.add_routes(job_routes(jobs.records, jobs.logs, jobs.links, runner_settings.log_retention))
     dashboard = Dashboard(config, stores.state, Access(dashboard_token, config.raw.dashboard), records=jobs.records,
-                          links=jobs.links, secure_cookies=public_url.startswith("https://"))
+                          links=jobs.links, secure_cookies=public_url.startswith("https://"),
+                          channel_health=notifications.shared_health if notifications is not None else None)
     app.add_routes(dashboard.routes())  # /, /repos/..., /jobs, /commands, /audit, /login
     app[QUEUE_KEY] = worker
     app[STORES_KEY] = stores
