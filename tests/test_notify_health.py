@@ -63,6 +63,8 @@ async def test_a_failing_channel_shows_in_health_and_metrics(receivers: tuple[Re
         assert _metric(text, "prowlet_notify_deliveries_total", channel="slack", result="sent") == 1
         assert "hook-secret" not in text and base not in str(health)
         # The dashboard shows it (from the state store, as any replica would), to a logged-in operator only.
+        while not (await notifications.shared_health())["webhook"].failing:  # copied just after the post
+            await asyncio.sleep(0.01)
         page = await (await bot.client.get("/", headers={"Authorization": f"Bearer {TOKEN}"})).text()
         row = re.search(r"<tr><td>webhook</td>.*?</tr>", page, re.S)
         assert row and "failing" in row.group(0) and "HTTP 503" in row.group(0) and base not in page
@@ -76,6 +78,8 @@ async def test_a_failing_channel_shows_in_health_and_metrics(receivers: tuple[Re
         text = await (await bot.client.get("/metrics")).text()
         assert _metric(text, "prowlet_notify_channels_failing") == 0
         assert _metric(text, "prowlet_notify_deliveries_total", channel="webhook", result="sent") == 1
+        while (await notifications.shared_health())["webhook"].failing:
+            await asyncio.sleep(0.01)
         page = await (await bot.client.get("/", headers={"Authorization": f"Bearer {TOKEN}"})).text()
         row = re.search(r"<tr><td>webhook</td>.*?</tr>", page, re.S)
         assert row and "failing" not in row.group(0) and ">ok<" in row.group(0)

@@ -85,6 +85,7 @@ class Notifications:
         self._env = env
         self._session: aiohttp.ClientSession | None = None
         self._health = HealthBook(list(settings.channels))
+        self._health_writes: set[asyncio.Task[None]] = set()  # copies to the state store, in flight
         # The change's files, for routes with ``paths`` (bot.notify.paths.ChangedPaths); None: unknown.
         self.paths_of: Callable[[object], Awaitable[list[str] | None]] | None = None
         self._needs_paths = any(route.paths for route in settings.routes)
@@ -203,18 +204,26 @@ class Notifications:
         except DeliveryFailed as err:
             self._health.failed(name, str(err))
             self.on_delivery(name, "failed")
-            await self._share_health(name)
+            self._share_health(name)
             raise
         self._health.succeeded(name)
         self.on_delivery(name, "sent")
-        await self._share_health(name)
+        self._share_health(name)
 
-    async def _share_health(self, name: str) -> None:
+    def _share_health(self, name: str) -> None:
+        """Copy the channel's health to the state store beside the delivery, not before its outbox
+        entry is settled: only the dashboard waits for it."""
         if self._state is None:
             return
+        task = asyncio.get_running_loop().create_task(self._put_health(name))
+        self._health_writes.add(task)
+        task.add_done_callback(self._health_writes.discard)
+
+    async def _put_health(self, name: str) -> None:
+        assert self._state is not None
         try:
             await self._state.put(HEALTH_NS, name, self._health.get(name).to_store())
-        except StoreUnavailable as err:  # only the dashboard's view is late; the post itself is settled
+        except StoreUnavailable as err:  # only the dashboard's view is late
             log.warning("cannot record a channel's health", channel=name, error=str(err))
 
     async def _send(self, entry: tuple[str, Message], attempt: int) -> None:
@@ -248,6 +257,7 @@ class Notifications:
     async def stop(self, grace: float) -> None:
         await cancel_and_wait([self._ticker])
         await self.worker.stop(grace)
+        await asyncio.gather(*self._health_writes, return_exceptions=True)  # before the store closes
         if self._session is not None:
             await self._session.close()
 
