@@ -24,7 +24,7 @@ from bot.ci.services import AsyncNativeCI, CIServices
 from bot.ci.store import JobLogs, JobRecords
 from bot.config import Config, ForgeTuning, GitHubTuning
 from bot.dispatch import Dispatcher
-from bot.events import Event, ItemAction, ItemEvent, ItemKind
+from bot.events import CIEvent, CommitCIEvent, Event, ItemAction, ItemEvent, ItemKind
 from bot.forge.base import ForgeClient
 from bot.forge.budget import LocalWriteBudget, SharedWriteBudget
 from bot.forge.layered import AsyncForge
@@ -35,7 +35,7 @@ from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
 from bot.metrics import Metrics
 from bot.notify.outbox import QUEUE_NAME as NOTIFY_QUEUE, Notifications, build_notifications
-from bot.outcomes import Bus
+from bot.outcomes import Bus, JobFinished
 from bot.readiness import Readiness
 from bot.repair import Repairer
 from bot.scope import announce_repos_in_scope
@@ -65,6 +65,11 @@ SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # st
 
 
 async def _observe_for_merge(merger: MergeController, event: Event) -> None:
+    if isinstance(event, CommitCIEvent):  # names a sha, no PR: mapped to one by the last pass
+        await merger.commit_reported(event.forge, event.repo, event.sha, event.context)
+        return
+    if isinstance(event, CIEvent) and event.item.head_sha:
+        await merger.statuses_changed(event.forge, event.repo, event.item.head_sha)
     if isinstance(event, ItemEvent) and event.action in (ItemAction.LABELED, ItemAction.UNLABELED):
         await merger.forget_refusals(event.forge, event.repo, event.ref.number)  # the label may be the fix
     if event.ref.kind is ItemKind.PULL or isinstance(event, ItemEvent):
@@ -210,6 +215,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     if merger is not None:
         merger.on_pass, merger.on_refused = metrics.merge_pass, metrics.merge_refused
         dispatcher.observers.append(partial(_observe_for_merge, merger))
+        bus.subscribe(JobFinished, merger.job_finished)  # after the status reporter: it has posted
     queue_settings = config.raw.queue
     worker = EventWorker(stores.events, metrics.timed(dispatcher.handle), consumer=consumer,
                          max_concurrent=queue_settings.max_concurrent_items, max_attempts=queue_settings.max_attempts,

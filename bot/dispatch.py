@@ -12,7 +12,7 @@ from bot.commands import Invocation, parse_commands
 from bot.config import Config
 from bot.context import Context, EventScope
 from bot.owners_reader import OwnersReader
-from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ItemKind, ReviewEvent
+from bot.events import CommentEvent, CommitCIEvent, Event, ItemAction, ItemEvent, ItemKind, ReviewEvent
 from bot.forge.base import (
     ForbiddenError,
     ForgeError,
@@ -55,6 +55,8 @@ class Dispatcher:
         self.publish: Callable[[object], Awaitable[None]] | None = None  # the outcome bus (CommandFailed ...)
 
     async def _ignored(self, event: Event, forge: AsyncForge) -> str | None:
+        if isinstance(event, CommitCIEvent):
+            return None  # a CI report, not a command: the bot's own jobs' (another replica's) count too
         if self.config.ignore.ignores(event.actor):
             return "ignored user"
         try:

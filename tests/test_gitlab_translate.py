@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.events import (
+    NO_NUMBER,
     CIEvent,
     CommentEvent,
+    CommitCIEvent,
     Item,
     ItemAction,
     ItemEvent,
@@ -396,14 +398,16 @@ def test_ignored_events_are_not_inspected() -> None:
 
 
 PIPELINES = [
-    ("running pipeline", {"object_attributes": {"status": "running"}}, False),
-    ("failed pipeline", {"object_attributes": {"status": "failed"}}, True),
-    ("branch pipeline", {"merge_request": None}, False),
+    ("running pipeline", {"object_attributes": {"status": "running"}}, None),
+    ("failed pipeline", {"object_attributes": {"status": "failed"}}, CIEvent),
+    ("branch pipeline", {"merge_request": None}, CommitCIEvent),  # mapped to its MR by sha later
+    ("running branch pipeline", {"merge_request": None, "object_attributes": {"status": "running"}}, None),
+    ("tag pipeline", {"merge_request": None, "object_attributes": {"tag": True}}, None),
 ]
 
 
 @pytest.mark.parametrize("change,translated", [c[1:] for c in PIPELINES], ids=[c[0] for c in PIPELINES])
-def test_pipeline_hook(change: dict, translated: bool) -> None:
+def test_pipeline_hook(change: dict, translated: type | None) -> None:
     payload = load("pipeline__success__1.json")
     for key, value in change.items():
         if isinstance(value, dict):
@@ -411,4 +415,7 @@ def test_pipeline_hook(change: dict, translated: bool) -> None:
         else:
             payload[key] = value
     event = translate("Pipeline Hook", "d1", payload)
-    assert (event is not None) is translated
+    assert (None if event is None else type(event)) is translated
+    if isinstance(event, CommitCIEvent):
+        assert (event.sha, event.ref.number) == (payload["object_attributes"]["sha"], NO_NUMBER)
+        assert event.state == payload["object_attributes"]["status"]

@@ -34,7 +34,8 @@ from bot.merge.readiness import MergeRules, Verdict, evaluate, precheck
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.events import Item, ItemRef
 from bot.merge.state import MergeState
-from bot.outcomes import MergeRefused, Merged
+from bot.merge.statuses import StatusMemo
+from bot.outcomes import JobFinished, MergeRefused, Merged
 from bot.replies import has_marker, render_note, with_marker
 from bot.store.base import StateStore, StoreUnavailable
 from bot.store.memory import MemoryStateStore
@@ -81,6 +82,8 @@ class MergeController:
         self._rules = MergeRules(settings.require_labels, settings.forbid_labels, settings.status_context)
         # Scope, statuses written, mergeability, refusals, merges and the pass lease: durable, shared.
         self.state = MergeState(state or MemoryStateStore())
+        self._statuses = StatusMemo(self.state)  # heads' statuses between passes, forgotten when CI reports
+        self._heads: dict[tuple[str, str], frozenset[str]] = {}  # open PRs' head shas at the last pass
         self._holder = holder  # this process, in the pass lease
         # A pass holds the lease for this long and renews it while it runs, so a replica that dies
         # mid-pass is replaced within one sync_interval (lease + the others' half-interval tick).
@@ -105,6 +108,27 @@ class MergeController:
             self._pending[key] = asyncio.get_running_loop().create_task(self._poked(forge, repo))
         else:
             self._again.add(key)  # the running pass may have read the state before this event
+
+    async def commit_reported(self, forge: str, repo: str, sha: str, context: str = "") -> None:
+        """CI reported on a commit without naming a PR (a commit status, a fork's check suite, a
+        GitLab branch pipeline): forget what was read for it and, if it is an open PR's head as of
+        the last pass, pass over the repository now.  Not yet passed over here (a new replica, a
+        restart): pass anyway.  prowlet's own merge status is news to no one."""
+        if context == self.settings.status_context or not sha:
+            return
+        await self._statuses.forget(forge, repo, sha)
+        heads = self._heads.get((forge, repo))
+        if heads is None or sha in heads:
+            self.poke(forge, repo)
+
+    async def statuses_changed(self, forge: str, repo: str, sha: str) -> None:
+        """CI finished on ``sha`` (an event that names its PR, which pokes on its own)."""
+        await self._statuses.forget(forge, repo, sha)
+
+    async def job_finished(self, outcome: JobFinished) -> None:
+        """A built-in job of this process ended (its status is posted by then): as a CI report."""
+        if not outcome.replaced:
+            await self.commit_reported(outcome.forge, outcome.repo, outcome.sha, outcome.job)
 
     async def _poked(self, forge: str, repo: str) -> None:
         try:
@@ -194,6 +218,7 @@ class MergeController:
     async def _sync(self, forge: AsyncForge, repo: str, token: int) -> PassResult:
         started = time.monotonic()
         pulls = await forge.list_open_pulls(repo)
+        self._heads[(forge.name, repo)] = frozenset(p.item.head_sha for p in pulls if p.item.head_sha)
         label = self.settings.blocker_label
         blockers = await forge.open_issues_with_label(repo, label) if label else []
         pulls = await self._with_mergeability(forge, repo, pulls)
@@ -257,8 +282,9 @@ class MergeController:
         refused = await self.state.refusal(forge.name, repo, item.ref.number, item.head_sha or "")
         if refused:
             return Verdict(False, f"Not mergeable. Merge refused: {refused}"[:140])
-        statuses = await forge.list_statuses(repo, item.head_sha or "")
         jobs = self._ci.jobs_for(repo)
+        exempt = {self.settings.status_context, *(job.status_context for job in jobs if job.optional)}
+        statuses = await self._statuses.read(forge, repo, item.head_sha or "", exempt)
         required: list[str] = []
         if jobs:
             paths = changed_paths(await self._files.changed_files(forge, item.ref, item.head_sha))

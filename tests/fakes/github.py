@@ -530,6 +530,24 @@ class FakeGitHub:
             state.check_runs.setdefault(sha, []).append(run)
             return run.id
 
+    def add_status(self, repo: str, sha: str, context: str, state: str, *, creator: str = "jenkins-bot",
+                   description: str | None = None, target_url: str | None = None) -> Delivery:
+        """A commit status another system posts (external CI, Jenkins, another replica of the bot),
+        and the ``status`` webhook GitHub sends for it: it names the sha and no PR."""
+        if state not in _STATUS_STATES:
+            raise ValueError(f"status state must be one of {_STATUS_STATES}")
+        with self._lock:
+            repo_state = self._repo(repo)
+            self._commit_of(repo_state, sha)
+            status = _Status(next(self._ids), context, state, description, target_url, self._user(creator), self._tick())
+            repo_state.statuses.setdefault(sha, []).append(status)
+            payload = self._payload("status__none__2", repo_state, creator)
+            payload.update(id=status.id, sha=sha, name=repo_state.full_name, context=context, state=state,
+                           description=description, target_url=target_url,
+                           created_at=status.created_at, updated_at=status.created_at)
+            payload["commit"] = {**payload["commit"], "sha": sha, "node_id": f"C_{sha[:12]}"}
+        return self.delivery("status", payload)
+
     def add_workflow_run(
         self,
         repo: str,

@@ -23,8 +23,10 @@ from functools import partial
 from typing import TypeVar
 
 from bot.events import (
+    NO_NUMBER,
     CIEvent,
     CommentEvent,
+    CommitCIEvent,
     Event,
     Item,
     ItemAction,
@@ -197,14 +199,23 @@ _FINISHED_PIPELINE = {"success", "failed", "canceled", "skipped"}
 
 
 def _pipeline_hook(delivery_id: str, payload: dict) -> Event | None:
-    """A finished MR pipeline (branch and tag pipelines carry no merge_request: ignored)."""
+    """A finished pipeline.  An MR pipeline names its MR: a CIEvent.  A branch pipeline names only
+    its sha (external CI's statuses run in one): a CommitCIEvent, which merge automation maps to the
+    MR whose head it is.  Tag pipelines and unfinished ones are ignored."""
     status = _req(payload, "object_attributes.status", str)
-    if status not in _FINISHED_PIPELINE or _lookup(payload, "merge_request") is None:
+    if status not in _FINISHED_PIPELINE:
         return None
-    ref = ItemRef(_req(payload, "project.path_with_namespace", str), _req(payload, "merge_request.iid", int),
-                  ItemKind.PULL)
+    repo = _req(payload, "project.path_with_namespace", str)
+    actor = _req(payload, "user.username", str)
+    if _lookup(payload, "merge_request") is None:
+        sha = _opt(payload, "object_attributes.sha", str, "")
+        if not sha or _opt(payload, "object_attributes.tag", bool, False):
+            return None
+        item = Item(ref=ItemRef(repo, NO_NUMBER, ItemKind.PULL), head_sha=sha)
+        return CommitCIEvent(delivery_id, FORGE, actor, item, state=status)
+    ref = ItemRef(repo, _req(payload, "merge_request.iid", int), ItemKind.PULL)
     item = Item(ref=ref, head_sha=_opt(payload, "object_attributes.sha", str, None))
-    return CIEvent(delivery_id, FORGE, _req(payload, "user.username", str), item, conclusion=status)
+    return CIEvent(delivery_id, FORGE, actor, item, conclusion=status)
 
 
 _HANDLERS: dict[str, Callable[[str, dict], Event | None]] = {

@@ -1,0 +1,111 @@
+"""CI that names no PR still merges at once: a GitHub commit status (external CI), a fork PR's check
+suite, a GitLab branch pipeline (external statuses run in one) are mapped to the PR by head sha.
+
+Passes an hour apart here: after the first pass, only the webhook can start the pass that merges.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import MERGE_KEY
+from tests.conftest import REPO, Bot
+from tests.fakes.base import Delivery
+from tests.test_merge_e2e import READY, merges, opened, pull_kind, sync
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def config_data() -> dict[str, Any]:
+    return {"merge": {"sync_interval": 3600}}
+
+
+def external_status(bot: Bot, sha: str, state: str, context: str = "jenkins") -> Delivery:
+    """External CI reports on ``sha``, and the webhook the forge sends for it: GitHub a ``status``
+    event; GitLab keeps the status in a pipeline of the branch and sends its Pipeline Hook."""
+    fake: Any = bot.fake
+    if fake.name == "github":
+        return fake.add_status(REPO, sha, context, state)
+    fake.add_status(REPO, sha, context, {"success": "success", "failure": "failed"}.get(state, state))
+    payload = json.loads((FIXTURES / "gitlab" / "pipeline__success__1.json").read_text())
+    payload["project"]["path_with_namespace"] = REPO
+    payload["object_attributes"].update(sha=sha, status={"pending": "running", "failure": "failed"}.get(state, state))
+    payload["merge_request"] = None
+    return fake.delivery("Pipeline Hook", payload)
+
+
+async def passes(bot: Bot) -> int:
+    merger = bot.client.app[MERGE_KEY]
+    await merger.idle()
+    return sum(1 for entry in await merger.state.history(bot.fake.name, REPO) if entry["kind"] == "pass")
+
+
+async def ready_but_waiting(bot: Bot, sha_of: Any) -> tuple[int, str]:
+    """A PR with the labels, whose one external status is still pending, after a pass saw it."""
+    number = await opened(bot, READY)
+    sha = sha_of(number)
+    await bot.deliver(external_status(bot, sha, "pending"))
+    await sync(bot)
+    assert merges(bot) == []
+    return number, sha
+
+
+async def test_external_status_turning_green_merges_at_once(bot: Bot) -> None:
+    number, sha = await ready_but_waiting(bot, lambda n: bot.fake.head_sha(REPO, n))
+    assert await bot.deliver(external_status(bot, sha, "success")) == 202
+    await bot.client.app[MERGE_KEY].idle()
+    assert merges(bot) == [(number, sha, "merge")]
+
+
+async def test_a_remembered_waiting_answer_is_used_until_ci_reports(bot: Bot) -> None:
+    """Statuses that hold a PR back are not read again each pass; the webhook makes them read."""
+    number, sha = await ready_but_waiting(bot, lambda n: bot.fake.head_sha(REPO, n))
+    external_status(bot, sha, "success")  # the forge has it, but its webhook was not delivered
+    before = len(bot.fake.requests)
+    await sync(bot)
+    assert merges(bot) == []
+    assert not [r for r in bot.fake.requests[before:] if "/statuses" in r.path or "/status" in r.path]
+    await bot.deliver(external_status(bot, sha, "success"))
+    await bot.client.app[MERGE_KEY].idle()
+    assert [n for n, _, _ in merges(bot)] == [number]
+
+
+async def test_ci_on_a_commit_no_pr_has_starts_no_pass(bot: Bot) -> None:
+    await ready_but_waiting(bot, lambda n: bot.fake.head_sha(REPO, n))
+    before = await passes(bot)
+    main = bot.fake.set_file(REPO, "NOTES.md", "a commit on main, which no PR has as its head")
+    assert await bot.deliver(external_status(bot, main, "success")) == 202
+    assert await passes(bot) == before
+
+
+@pytest.mark.parametrize("forge_name", ["github"])  # GitLab's pipeline hook names no status context
+async def test_the_bots_own_merge_status_starts_no_pass(bot: Bot) -> None:
+    number, sha = await ready_but_waiting(bot, lambda n: bot.fake.head_sha(REPO, n))
+    before = await passes(bot)
+    assert await bot.deliver(external_status(bot, sha, "success", context="merge")) == 202
+    assert await passes(bot) == before
+    assert number
+
+
+@pytest.mark.parametrize("forge_name", ["github"])
+async def test_fork_check_suite_merges_at_once(bot: Bot) -> None:
+    """GitHub lists no PR in a check suite run on a fork's head: mapped by its head sha."""
+    fake: Any = bot.fake
+    number = await opened(bot, READY)
+    sha = fake.head_sha(REPO, number)
+    fake.add_check_run(REPO, sha, "unit", "in_progress")
+    await sync(bot)
+    assert merges(bot) == []
+    fake.add_check_run(REPO, sha, "unit", "completed", "success")
+    payload = json.loads((FIXTURES / "github" / "check_suite__completed__1.json").read_text())
+    payload["repository"]["full_name"] = REPO
+    payload["check_suite"].update(head_sha=sha, conclusion="success", pull_requests=[])
+    assert await bot.deliver(fake.delivery("check_suite", payload)) == 202
+    await bot.client.app[MERGE_KEY].idle()
+    assert merges(bot) == [(number, sha, "merge")]
+    assert pull_kind(bot) == {}
