@@ -1,93 +1,146 @@
-"""Forge API calls one merge pass costs for N open PRs/MRs, on both forges.
+"""Forge API requests one merge pass costs for N open PRs/MRs, on both forges.
 
 Runs the real MergeController through the real PyGithub / python-gitlab clients against the fake
-forges from the test suite, and counts the requests they receive.  A pass over N PRs, a quarter of
-them labelled ready (each with a failing check, so none merges and the pool stays the same), is run
-cold (first pass: nothing cached, every merge status written) and warm (the next pass).
+forges from the test suite and counts the requests they receive: counted ones (what a rate limit
+counts: all but the 304s), 304s (a conditional read that found no change: free on GitHub; GitLab
+answers them without a body but still counts them), and writes.  A quarter of the N PRs carry the
+required labels, each with a failing check, so none merges and the pool stays the same.  Passes:
 
-    .venv/bin/python bench/merge_calls.py            # N = 10, 50, 200
-    .venv/bin/python bench/merge_calls.py --n 500
+- first:  nothing cached; it writes at most ``merge.status_writes_per_pass`` merge statuses, the
+          most relevant PRs first, and leaves the rest to the passes after it ("drain": how many
+          passes until every PR has its status, and how long that takes at ``sync_interval``);
+- warm:   the next pass, nothing changed;
+- 10 relabelled / 10 pushed: the pass after 10 PRs, spread over the list, got a label / a new
+          commit (no webhook: the pass finds them itself).
+
+    .venv/bin/python bench/merge_calls.py            # N = 10, 100, 1000
+    .venv/bin/python bench/merge_calls.py --n 200
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
-import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.ci.links import JobLinks  # noqa: E402
-from bot.ci.reporter import StatusReporter  # noqa: E402
-from bot.ci.runner import Runner  # noqa: E402
-from bot.ci.services import CIServices  # noqa: E402
-from bot.ci.store import JobStore  # noqa: E402
-from bot.outcomes import Bus  # noqa: E402
-from bot.config import MergeSettings  # noqa: E402
 from bot.app import compose_forge  # noqa: E402
+from bot.ci.services import CIServices  # noqa: E402
+from bot.config import MergeSettings  # noqa: E402
+from bot.events import ItemKind  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
 from bot.merge.controller import MergeController  # noqa: E402
 from tests.conftest import LABELS, REPO, make_client  # noqa: E402
+from tests.fakes.base import RecordedRequest  # noqa: E402
 from tests.fakes.github import FakeGitHub  # noqa: E402
 from tests.fakes.gitlab import FakeGitLab  # noqa: E402
 
 
-def seed(fake: Any, n: int) -> None:
+@dataclass
+class Cost:
+    counted: int
+    not_modified: int
+    writes: int
+    kinds: Counter[str]
+
+    @classmethod
+    def of(cls, requests: list[RecordedRequest]) -> Cost:
+        return cls(
+            counted=sum(1 for r in requests if r.counted),
+            not_modified=sum(1 for r in requests if r.status == 304),
+            writes=sum(1 for r in requests if r.method != "GET"),
+            kinds=Counter(f"{r.method} {_shape(r.path)}{' (304)' if r.status == 304 else ''}" for r in requests),
+        )
+
+    def cell(self) -> str:
+        return f"{self.counted:>4} / {self.not_modified:>4} / {self.writes:>4}"
+
+
+def _shape(path: str) -> str:
+    return "/".join("N" if p.isdigit() or len(p) == 40 else p for p in path.split("/"))
+
+
+def seed(fake: Any, n: int) -> list[int]:
     fake.add_repo(REPO, labels=LABELS)
+    numbers = []
     for i in range(n):
         number, _ = fake.open_pull(REPO, author=f"dev{i % 7}")
+        numbers.append(number)
         if i % 4 == 0:  # ready by labels; a failing check keeps it out of the pool
-            fake.set_labels(REPO, number, ["lgtm", "approved"])
+            fake.set_labels(REPO, number, ["lgtm", "approved"], **_pull(fake))
             sha = fake.head_sha(REPO, number)
             if fake.name == "github":
                 fake.add_check_run(REPO, sha, "unit", "completed", "failure")
             else:
                 fake.add_status(REPO, sha, "unit", "failed")
+    return numbers
 
 
-async def measure(fake: Any, n: int) -> tuple[int, int, Counter[str]]:
+def _pull(fake: Any) -> dict[str, Any]:
+    return {"kind": ItemKind.PULL} if fake.name == "gitlab" else {}
+
+
+def spread(numbers: list[int], count: int) -> list[int]:
+    step = max(1, len(numbers) // count)
+    return numbers[::step][:count]
+
+
+async def measure(fake: Any, numbers: list[int], settings: MergeSettings) -> dict[str, Any]:
     forge = compose_forge(make_client(fake))
-    with tempfile.TemporaryDirectory() as tmp:
-        store = JobStore(Path(tmp) / "jobs.sqlite3")
-        bus = Bus()
-        StatusReporter({forge.name: forge}).attach(bus)
-        ci = CIServices(runner=Runner(store, bus, JobLinks("http://x", b"k" * 32), Path(tmp) / "w"))
-        merger = MergeController(MergeSettings(), {forge.name: forge}, ci)
+    merger = MergeController(settings, {forge.name: forge}, CIServices())
+
+    async def one_pass() -> Cost:
         before = len(fake.requests)
         await merger.sync(forge.name, REPO)
-        cold = len(fake.requests) - before
-        before = len(fake.requests)
-        await merger.sync(forge.name, REPO)
-        warm_requests = fake.requests[before:]
-        store.close()
+        return Cost.of(fake.requests[before:])
+
+    result: dict[str, Any] = {"first": await one_pass()}
+    drain = 1
+    while (cost := await one_pass()).writes:
+        drain += 1
+    result["drain"] = drain
+    result["warm"] = await one_pass()
+    changed = spread(numbers, 10)
+    for number in changed:
+        fake.set_labels(REPO, number, fake.labels(REPO, number, **_pull(fake)) | {"kind/bug"}, **_pull(fake))
+    result["relabelled"] = await one_pass()
+    for number in changed:
+        fake.push(REPO, number, "dev1")
+    result["pushed"] = await one_pass()
     forge.close()
-    kinds = Counter(f"{r.method} {_shape(r.path)}" for r in warm_requests)
-    return cold, len(warm_requests), kinds
-
-
-def _shape(path: str) -> str:
-    parts = path.split("/")
-    return "/".join("N" if p.isdigit() or len(p) == 40 else p for p in parts)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, nargs="*", default=[10, 50, 200])
+    parser.add_argument("--n", type=int, nargs="*", default=[10, 100, 1000])
+    parser.add_argument("--detail", action="store_true", help="list the warm and changed passes' requests by kind")
     args = parser.parse_args()
     configure_logging(fmt="console", level="warning")  # the pass logs one line each; we count calls
-    print(f"{'forge':8} {'open PRs':>8} {'cold pass':>10} {'warm pass':>10}   warm pass by request")
+    settings = MergeSettings()
+    print("each cell: counted / 304 / writes")
+    print(f"{'forge':8} {'open':>5}  {'first pass':>18}  {'drain':>14}  {'warm pass':>18}  "
+          f"{'10 relabelled':>18}  {'10 pushed':>18}")
     for make in (FakeGitHub, FakeGitLab):
         for n in args.n:
             with make() as fake:
-                seed(fake, n)
-                cold, warm, kinds = asyncio.run(measure(fake, n))
-            detail = ", ".join(f"{count}x {kind}" for kind, count in kinds.most_common())
-            print(f"{fake.name:8} {n:>8} {cold:>10} {warm:>10}   {detail}")
+                numbers = seed(fake, n)
+                r = asyncio.run(measure(fake, numbers, settings))
+            minutes = math.ceil((r["drain"] - 1) * settings.sync_interval / 60)
+            drain = f"{r['drain']} passes ~{minutes}m"
+            print(f"{fake.name:8} {n:>5}  {r['first'].cell():>18}  {drain:>14}  {r['warm'].cell():>18}  "
+                  f"{r['relabelled'].cell():>18}  {r['pushed'].cell():>18}")
+            if args.detail:
+                for name in ("warm", "relabelled", "pushed"):
+                    detail = ", ".join(f"{count}x {kind}" for kind, count in r[name].kinds.most_common())
+                    print(f"    {name}: {detail}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.app import MERGE_KEY
-from tests.conftest import REPO, Bot
+from tests.conftest import AUTHOR, REPO, Bot
 from tests.fakes.base import Delivery
 from tests.test_merge_e2e import READY, merges, opened, pull_kind, sync
 
@@ -109,3 +109,24 @@ async def test_fork_check_suite_merges_at_once(bot: Bot) -> None:
     await bot.client.app[MERGE_KEY].idle()
     assert merges(bot) == [(number, sha, "merge")]
     assert pull_kind(bot) == {}
+
+
+@pytest.mark.parametrize("config_data", [{"merge": {"sync_interval": 3600, "status_writes_per_pass": 2}}])
+async def test_a_pass_writes_a_bounded_number_of_statuses_most_relevant_first(bot: Bot) -> None:
+    """A first pass over more PRs than it may write statuses for: the reviewed one and the newest
+    get theirs; the next pass writes the rest."""
+    fake: Any = bot.fake
+    oldest, lgtm_only, reviewed, newest = (fake.open_pull(REPO, author=AUTHOR)[0] for _ in range(4))
+    fake.set_labels(REPO, lgtm_only, ["lgtm"], **pull_kind(bot))
+    fake.set_labels(REPO, reviewed, READY, **pull_kind(bot))
+    fake.add_status(REPO, fake.head_sha(REPO, reviewed), "jenkins", "failure" if fake.name == "github" else "failed")
+
+    def written() -> set[int]:
+        return {n for n in (oldest, lgtm_only, reviewed, newest)
+                if any(c == "merge" for c, *_ in fake.statuses(REPO, fake.head_sha(REPO, n)))}
+
+    await sync(bot)
+    assert written() == {reviewed, newest}
+    await sync(bot)
+    assert written() == {oldest, lgtm_only, reviewed, newest}
+    assert merges(bot) == []

@@ -34,6 +34,7 @@ from bot.merge.readiness import MergeRules, Verdict, evaluate, precheck
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.events import Item, ItemRef
 from bot.merge.state import MergeState
+from bot.merge.status_writes import by_relevance
 from bot.merge.statuses import StatusMemo
 from bot.outcomes import JobFinished, MergeRefused, Merged
 from bot.replies import has_marker, render_note, with_marker
@@ -226,8 +227,7 @@ class MergeController:
         for pull in sorted(pulls, key=lambda p: p.item.ref.number):
             pull = await self._sync_rebase_label(forge, pull)
             verdicts[pull.item.ref.number] = (pull, await self._verdict(forge, repo, pull, blockers))
-        for pull, verdict in verdicts.values():
-            await self._write_status(forge, repo, pull, verdict)
+        await self._write_statuses(forge, repo, list(verdicts.values()))
         ready = [pull for pull, verdict in verdicts.values() if verdict.ready]
         merged = await self._merge_ready(forge, repo, ready, token)
         self.on_pass(forge.name, time.monotonic() - started, len(merged))
@@ -304,13 +304,27 @@ class MergeController:
         latest = await runner.latest(forge, repo, pull.item.head_sha or "")
         return next((name for name in required if name in latest and latest[name].started_at < since), None)
 
-    async def _write_status(self, forge: AsyncForge, repo: str, pull: PullState, verdict: Verdict) -> None:
+    async def _write_statuses(self, forge: AsyncForge, repo: str, entries: list[tuple[PullState, Verdict]]) -> None:
+        """The statuses that changed, most relevant first, at most ``status_writes_per_pass``; the
+        rest are written by the passes after this one (``bot.merge.status_writes``)."""
+        room = self.settings.status_writes_per_pass
+        ordered = by_relevance(entries, self.settings.require_labels)
+        for done, (pull, verdict) in enumerate(ordered):
+            if room <= 0:
+                log.info("merge statuses left for the next pass", forge=forge.name, repo=repo,
+                         unchecked=len(ordered) - done)
+                return
+            if await self._write_status(forge, repo, pull, verdict):
+                room -= 1
+
+    async def _write_status(self, forge: AsyncForge, repo: str, pull: PullState, verdict: Verdict) -> bool:
         sha = pull.item.head_sha or ""
         if await self.state.status_written(forge.name, repo, sha) == verdict.description:
-            return  # written only when it changes, also across restarts
+            return False  # written only when it changes, also across restarts
         state = StatusState.SUCCESS if verdict.ready else StatusState.PENDING
         await forge.set_status(repo, sha, CommitStatus(self.settings.status_context, state, verdict.description))
         await self.state.set_status_written(forge.name, repo, sha, verdict.description)
+        return True
 
     async def _merge_ready(self, forge: AsyncForge, repo: str, ready: list[PullState], token: int) -> list[int]:
         merged: list[int] = []
