@@ -62,17 +62,30 @@ async def test_external_status_turning_green_merges_at_once(bot: Bot) -> None:
     assert merges(bot) == [(number, sha, "merge")]
 
 
+@pytest.mark.parametrize("forge_name", ["gitlab"])  # GitHub's listing carries the statuses (below)
 async def test_a_remembered_waiting_answer_is_used_until_ci_reports(bot: Bot) -> None:
-    """Statuses that hold a PR back are not read again each pass; the webhook makes them read."""
+    """Statuses that hold an MR back are not read again each pass; the webhook makes them read."""
     number, sha = await ready_but_waiting(bot, lambda n: bot.fake.head_sha(REPO, n))
     external_status(bot, sha, "success")  # the forge has it, but its webhook was not delivered
     before = len(bot.fake.requests)
     await sync(bot)
     assert merges(bot) == []
-    assert not [r for r in bot.fake.requests[before:] if "/statuses" in r.path or "/status" in r.path]
+    assert not [r for r in bot.fake.requests[before:] if r.path.endswith("/statuses")]
     await bot.deliver(external_status(bot, sha, "success"))
     await bot.client.app[MERGE_KEY].idle()
     assert [n for n, _, _ in merges(bot)] == [number]
+
+
+@pytest.mark.parametrize("forge_name", ["github"])
+async def test_github_passes_see_statuses_in_the_listing(bot: Bot) -> None:
+    """GitHub's listing (GraphQL) brings every head's statuses: a lost webhook costs one interval
+    at most, and no pass reads statuses or check runs one PR at a time."""
+    number, sha = await ready_but_waiting(bot, lambda n: bot.fake.head_sha(REPO, n))
+    external_status(bot, sha, "success")  # its webhook was lost
+    before = len(bot.fake.requests)
+    await sync(bot)
+    assert merges(bot) == [(number, sha, "merge")]
+    assert not [r for r in bot.fake.requests[before:] if r.method == "GET" and ("/status" in r.path or "/check-runs" in r.path)]
 
 
 async def test_ci_on_a_commit_no_pr_has_starts_no_pass(bot: Bot) -> None:

@@ -284,7 +284,8 @@ class MergeController:
             return Verdict(False, f"Not mergeable. Merge refused: {refused}"[:140])
         jobs = self._ci.jobs_for(repo)
         exempt = {self.settings.status_context, *(job.status_context for job in jobs if job.optional)}
-        statuses = await self._statuses.read(forge, repo, item.head_sha or "", exempt)
+        statuses = (list(pull.statuses) if pull.statuses is not None  # the listing carried them (GitHub)
+                    else await self._statuses.read(forge, repo, item.head_sha or "", exempt))
         required: list[str] = []
         if jobs:
             paths = changed_paths(await self._files.changed_files(forge, item.ref, item.head_sha))
