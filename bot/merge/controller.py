@@ -1,10 +1,12 @@
 """Merge what is ready, one at a time per target branch, and tell every PR why it is waiting.
 
-A pass over a repository: list open PRs (one call), blocker issues (one call), work out
-mergeability (free on GitLab; on GitHub one call per PR whose head or base moved), keep
-``needs-rebase`` in step with conflicts, evaluate readiness (statuses are read only for PRs whose
-labels already qualify), write prowlet's merge status where its description changed, then merge
-the ready PRs serially per base branch with the sha that was evaluated.
+A pass over a repository: list open PRs (one request per 100; on GitHub with mergeability and
+statuses), blocker issues (one call), fill in mergeability the forge is still computing (for PRs
+whose labels qualify), keep ``needs-rebase`` in step with conflicts, evaluate readiness (statuses
+are read only for PRs whose labels already qualify, and reused while they hold a PR back:
+``bot.merge.statuses``), write prowlet's merge status where its description changed (a bounded
+number per pass: ``bot.merge.status_writes``), then merge the ready PRs serially per base branch
+with the sha that was evaluated.
 """
 
 from __future__ import annotations
@@ -238,11 +240,14 @@ class MergeController:
         return PassResult(merged=merged, ready=[p.item.ref.number for p in ready], waiting=waiting)
 
     async def _with_mergeability(self, forge: AsyncForge, repo: str, pulls: list[PullState]) -> list[PullState]:
-        """Fill in UNKNOWN mergeability (GitHub's list lacks it), cached per head and base sha."""
+        """Fill in UNKNOWN mergeability (the forge is still computing it: after a push, and for
+        every PR after a merge into its base), cached per head and base sha — for PRs whose labels
+        qualify only: a read each for the others would cost a request per open PR after every
+        merge, and the listing tells their conflicts once the forge has computed them."""
         bases: dict[str, str] = {}
         result = []
         for pull in pulls:
-            if pull.mergeable is not Mergeability.UNKNOWN or pull.item.draft:
+            if pull.mergeable is not Mergeability.UNKNOWN or precheck(pull, self._rules) is not None:
                 result.append(pull)
                 continue
             base = pull.item.base_ref or ""
