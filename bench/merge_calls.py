@@ -10,8 +10,9 @@ required labels, each with a failing check, so none merges and the pool stays th
           most relevant PRs first, and leaves the rest to the passes after it ("drain": how many
           passes until every PR has its status, and how long that takes at ``sync_interval``);
 - warm:   the next pass, nothing changed;
-- 10 relabelled / 10 pushed: the pass after 10 PRs, spread over the list, got a label / a new
-          commit (no webhook: the pass finds them itself).
+- 10 relabelled / 10 pushed: the pass after 10 PRs, spread over the list and a quarter of them
+          label-ready like the rest, got a label / a new commit (no webhook: the pass finds them);
+- 10 ready pushed: the same with 10 label-ready PRs (each new head's statuses must be read).
 
     .venv/bin/python bench/merge_calls.py            # N = 10, 100, 1000
     .venv/bin/python bench/merge_calls.py --n 200
@@ -91,9 +92,12 @@ def _pull(fake: Any) -> dict[str, Any]:
     return {"kind": ItemKind.PULL} if fake.name == "gitlab" else {}
 
 
-def spread(numbers: list[int], count: int) -> list[int]:
+def spread(numbers: list[int], count: int, offset: int = 0) -> list[int]:
+    """``count`` PRs spread over the list (so over every page); every 4th PR is label-ready, and
+    with an ``offset`` a step apart the picks are a mix."""
     step = max(1, len(numbers) // count)
-    return numbers[::step][:count]
+    offset = offset if step > 1 else 0
+    return [numbers[(i * step + i * offset) % len(numbers)] for i in range(min(count, len(numbers)))]
 
 
 async def measure(fake: Any, numbers: list[int], settings: MergeSettings) -> dict[str, Any]:
@@ -111,17 +115,24 @@ async def measure(fake: Any, numbers: list[int], settings: MergeSettings) -> dic
         drain += 1
     result["drain"] = drain
     result["warm"] = await one_pass()
-    changed = spread(numbers, 10)
-    for number in changed:
+    mixed = spread(numbers, 10, offset=1)  # like the rest: about a quarter of them label-ready
+    for number in mixed:
         fake.set_labels(REPO, number, fake.labels(REPO, number, **_pull(fake)) | {"kind/bug"}, **_pull(fake))
     result["relabelled"] = await one_pass()
-    for number in changed:
+    push(fake, mixed)
+    result["pushed"] = await one_pass()
+    push(fake, spread(numbers, 10))  # every one label-ready: the worst case for status reads
+    result["ready pushed"] = await one_pass()
+    forge.close()
+    return result
+
+
+def push(fake: Any, numbers: list[int]) -> None:
+    """New commits on each (no webhook: the pass finds them).  Sticky lgtm: the labels stay."""
+    for number in numbers:
         fake.push(REPO, number, "dev1")
         if {"lgtm", "approved"} <= fake.labels(REPO, number, **_pull(fake)):
             failing_check(fake, number)  # CI fails on the new head too: the pool stays the same
-    result["pushed"] = await one_pass()
-    forge.close()
-    return result
 
 
 def main() -> None:
@@ -134,7 +145,7 @@ def main() -> None:
     print("each cell: counted / 304 / writes (counted: all but the 304s, writes included; GitHub's GraphQL")
     print("queries are counted reads; GitLab counts its 304s too, so on GitLab add the two)")
     print(f"{'forge':8} {'open':>5}  {'first pass':>18}  {'drain':>14}  {'warm pass':>18}  "
-          f"{'10 relabelled':>18}  {'10 pushed':>18}")
+          f"{'10 relabelled':>18}  {'10 pushed':>18}  {'10 ready pushed':>18}")
     for make in (FakeGitHub, FakeGitLab):
         for n in args.n:
             with make() as fake:
@@ -143,9 +154,9 @@ def main() -> None:
             minutes = math.ceil((r["drain"] - 1) * settings.sync_interval / 60)
             drain = f"{r['drain']} passes ~{minutes}m"
             print(f"{fake.name:8} {n:>5}  {r['first'].cell():>18}  {drain:>14}  {r['warm'].cell():>18}  "
-                  f"{r['relabelled'].cell():>18}  {r['pushed'].cell():>18}")
+                  f"{r['relabelled'].cell():>18}  {r['pushed'].cell():>18}  {r['ready pushed'].cell():>18}")
             if args.detail:
-                for name in ("warm", "relabelled", "pushed"):
+                for name in ("warm", "relabelled", "pushed", "ready pushed"):
                     detail = ", ".join(f"{count}x {kind}" for kind, count in r[name].kinds.most_common())
                     print(f"    {name}: {detail}")
 
