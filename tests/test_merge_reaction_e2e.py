@@ -96,6 +96,16 @@ async def test_ci_on_a_commit_no_pr_has_starts_no_pass(bot: Bot) -> None:
     assert await passes(bot) == before
 
 
+async def test_ci_on_a_pr_whose_labels_do_not_qualify_starts_no_pass(bot: Bot) -> None:
+    """Its labels decide its verdict whatever CI says: no whole pass for its statuses."""
+    await ready_but_waiting(bot, lambda n: bot.fake.head_sha(REPO, n))
+    unreviewed = await opened(bot, ["lgtm"])
+    await sync(bot)
+    before = await passes(bot)
+    assert await bot.deliver(external_status(bot, bot.fake.head_sha(REPO, unreviewed), "success")) == 202
+    assert await passes(bot) == before
+
+
 @pytest.mark.parametrize("forge_name", ["github"])  # GitLab's pipeline hook names no status context
 async def test_the_bots_own_merge_status_starts_no_pass(bot: Bot) -> None:
     number, sha = await ready_but_waiting(bot, lambda n: bot.fake.head_sha(REPO, n))

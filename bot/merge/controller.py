@@ -86,7 +86,7 @@ class MergeController:
         # Scope, statuses written, mergeability, refusals, merges and the pass lease: durable, shared.
         self.state = MergeState(state or MemoryStateStore())
         self._statuses = StatusMemo(self.state)  # heads' statuses between passes, forgotten when CI reports
-        self._heads: dict[tuple[str, str], frozenset[str]] = {}  # open PRs' head shas at the last pass
+        self._heads: dict[tuple[str, str], frozenset[str]] = {}  # heads of candidates at the last pass
         self._holder = holder  # this process, in the pass lease
         # A pass holds the lease for this long and renews it while it runs, so a replica that dies
         # mid-pass is replaced within one sync_interval (lease + the others' half-interval tick).
@@ -114,9 +114,11 @@ class MergeController:
 
     async def commit_reported(self, forge: str, repo: str, sha: str, context: str = "") -> None:
         """CI reported on a commit without naming a PR (a commit status, a fork's check suite, a
-        GitLab branch pipeline): forget what was read for it and, if it is an open PR's head as of
-        the last pass, pass over the repository now.  Not yet passed over here (a new replica, a
-        restart): pass anyway.  prowlet's own merge status is news to no one."""
+        GitLab branch pipeline): forget what was read for it and, if it is the head of an open PR
+        whose labels qualified at the last pass, pass over the repository now.  CI cannot change
+        another PR's verdict (its labels, draft state, a conflict or a blocker decide it), so a
+        busy repository does not pay a whole pass per status.  Not yet passed over here (a new
+        replica, a restart): pass anyway.  prowlet's own merge status is news to no one."""
         if context == self.settings.status_context or not sha:
             return
         await self._statuses.forget(forge, repo, sha)
@@ -221,10 +223,11 @@ class MergeController:
     async def _sync(self, forge: AsyncForge, repo: str, token: int) -> PassResult:
         started = time.monotonic()
         pulls = await forge.list_open_pulls(repo)
-        self._heads[(forge.name, repo)] = frozenset(p.item.head_sha for p in pulls if p.item.head_sha)
         label = self.settings.blocker_label
         blockers = await forge.open_issues_with_label(repo, label) if label else []
         pulls = await self._with_mergeability(forge, repo, pulls)
+        self._heads[(forge.name, repo)] = frozenset(  # the heads whose CI can change a verdict
+            p.item.head_sha for p in pulls if p.item.head_sha and precheck(p, self._rules, blockers) is None)
         verdicts: dict[int, tuple[PullState, Verdict]] = {}
         for pull in sorted(pulls, key=lambda p: p.item.ref.number):
             pull = await self._sync_rebase_label(forge, pull)
