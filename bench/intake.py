@@ -220,17 +220,33 @@ def check_tools() -> None:
         )
 
 
+PADDING = ["repository"]  # where make_body puts the bytes that bring the webhook to its size (--padding)
+
+
 def make_body(size: int, number: int | None = None) -> bytes:
-    """The signed test webhook, padded to ``size`` bytes; ``number``: the PR it comments on."""
+    """The signed test webhook, padded to ``size`` bytes; ``number``: the PR it comments on.
+
+    ``--padding repository`` (the default) grows the repository object, as real webhooks are large:
+    GitHub's ``issue_comment`` payloads in tests/fixtures are 12-16 KB, nearly all of it repository,
+    issue and user objects that translation drops, around a comment of a few words.  ``--padding
+    comment`` puts the bytes in the comment itself (a 20 KB comment: the worst case for the store,
+    which keeps the comment)."""
     payload = json.loads(FIXTURE.read_text())
     if number is not None:
         payload["issue"]["number"] = number
     assert payload["action"] == "created" and "comment" in payload
-    base = payload["comment"]["body"] + "\n\n"
-    filler = "/lgtm looks good to me, thanks for the careful change. " * (size // 50 + 1)
-    payload["comment"]["body"] = base
+    if PADDING[0] == "comment":
+        base = payload["comment"]["body"] + "\n\n"
+        filler = "/lgtm looks good to me, thanks for the careful change. " * (size // 50 + 1)
+        target, key = payload["comment"], "body"
+    else:
+        payload["comment"]["body"] = "/lgtm"
+        base = payload["repository"].get("description") or ""
+        filler = " A repository description, topics and custom properties as real payloads carry." * (size // 80 + 1)
+        target, key = payload["repository"], "description"
+    target[key] = base
     overhead = len(json.dumps(payload, separators=(",", ":")).encode())
-    payload["comment"]["body"] = base + filler[: max(0, size - overhead)]
+    target[key] = base + filler[: max(0, size - overhead)]
     body = json.dumps(payload, separators=(",", ":")).encode()  # GitHub sends compact JSON
     assert abs(len(body) - size) < 64, len(body)
     return body
@@ -459,10 +475,14 @@ def main() -> None:
                         "on one PR, so each PR's events queue behind each other)")
     p.add_argument("--store", action="append", choices=STORES,
                    help="which prowlet store(s) to measure against bare aiohttp (repeatable; default: all three)")
+    p.add_argument("--padding", choices=("repository", "comment"), default="repository",
+                   help="where the 20 KB come from: the repository object, as in real webhooks (default), or "
+                        "the comment body (a 20 KB comment, which the store keeps: its worst case)")
     p.add_argument("--serve", choices=list(EXPECT), help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
 
+    PADDING[0] = args.padding
     if args.serve:
         serve(args.serve, args.port)
         return
@@ -511,7 +531,7 @@ def main() -> None:
         problems = sanity(servers, body, signature)
         if problems:
             fail("sanity check failed:\n  " + "\n  ".join(problems))
-        print(f"servers up on CPU {scpu}, load generators on CPU {lcpu}; body {len(body):,} B; "
+        print(f"servers up on CPU {scpu}, load generators on CPU {lcpu}; body {len(body):,} B padded in the {args.padding}; "
               f"{rounds} x {args.chunk} s per server per test, interleaved; warm-up {args.warmup} s",
               flush=True)
         for kind in SERVERS:  # warm-up: imports, allocator, caches, connection set-up

@@ -8,7 +8,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -22,13 +22,15 @@ from bot.ci.pages import job_routes
 from bot.ci.runner import Runner
 from bot.ci.services import AsyncNativeCI, CIServices
 from bot.ci.store import JobLogs, JobRecords
-from bot.config import Config, ForgeTuning, GitHubTuning
+from bot.config import Config, ForgeTuning
 from bot.dispatch import Dispatcher
 from bot.events import CIEvent, CommitCIEvent, Event, ItemAction, ItemEvent, ItemKind
 from bot.forge.base import ForgeClient
 from bot.forge.budget import LocalWriteBudget, SharedWriteBudget
+from bot.forge.driver import ForgeDriver
+from bot.forge.drivers import DRIVERS, driver_named
 from bot.forge.layered import AsyncForge
-from bot.forge.layers import Caching, Metering, Pacing, Retrying, WriteGate
+from bot.forge.layers import Caching, Handler, Metering, Pacing, Recording, RecordedWrite, Retrying, WriteGate
 from bot.forge.offloop import OffLoop
 from bot.http_guard import MAX_BODY, BodyReader, Limits
 from bot.intake import ForgeIntake, Intake, Translator
@@ -85,42 +87,18 @@ class EnabledForge:
     native_ci: NativeCI | None = None  # the forge's own CI, for /test and /retest
 
 
-def _github(settings: Settings, tuning: GitHubTuning) -> EnabledForge:
-    from bot.forge.github.client import GitHubClient
-    from bot.forge.github.translate import translate
-
-    gh = settings.github
-    client = GitHubClient(
-        gh.api_url,
-        token=gh.token,
-        app_id=gh.app_id,
-        app_private_key=gh.app_private_key,
-        timeout=tuning.timeout,
-    )
-    from bot.forge.github.actions import GitHubActions
-
-    return EnabledForge(client, gh.webhook_secret or "", translate, tuning.max_concurrent_requests, GitHubActions(client))
-
-
-def _gitlab(settings: Settings, tuning: ForgeTuning) -> EnabledForge:
-    from bot.forge.gitlab.client import GitLabClient
-    from bot.forge.gitlab.translate import translate
-
-    gl = settings.gitlab
-    client = GitLabClient(gl.url, token=gl.token or "", timeout=tuning.timeout)
-    from bot.forge.gitlab.pipelines import GitLabPipelines
-
-    return EnabledForge(client, gl.webhook_secret or "", translate, tuning.max_concurrent_requests, GitLabPipelines(client))
-
-
-def compose_forge(client: ForgeClient, max_concurrent_requests: int = 8, gate: WriteGate | None = None) -> AsyncForge:
+def compose_forge(client: ForgeClient, max_concurrent_requests: int = 8, gate: WriteGate | None = None,
+                  record_writes: list[RecordedWrite] | None = None) -> AsyncForge:
     """The one forge client everything acts through, its layers composed here once:
-    metering ∘ retrying ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (``bot.forge.layers``)."""
+    metering ∘ retrying ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (``bot.forge.layers``).
+    ``record_writes``: writes are recorded there instead of made (metering ∘ recording ∘ the rest,
+    which then only ever sees reads) — ``prowlet simulate``."""
     offloop = OffLoop(client, max_concurrent_requests)
     caching = Caching(offloop)
     pacing = Pacing(caching, gate)
     retrying = Retrying(pacing)
-    metering = Metering(retrying)
+    top: Handler = retrying if record_writes is None else Recording(retrying, record_writes)
+    metering = Metering(top)
     return AsyncForge(client, offloop, caching=caching, pacing=pacing, retrying=retrying, metering=metering)
 
 
@@ -131,19 +109,25 @@ def write_budget(forge: str, tuning: ForgeTuning, stores: Stores) -> WriteGate:
     return LocalWriteBudget(forge, tuning.windows())
 
 
-def enabled_forges(settings: Settings, config: Config) -> dict[str, EnabledForge]:
+def enabled_forges(settings: Settings, config: Config,
+                   drivers: Sequence[ForgeDriver] = DRIVERS) -> dict[str, EnabledForge]:
     """Forges with credentials; each one without gets one log line saying what is missing."""
     forges: dict[str, EnabledForge] = {}
-    for name, missing, make, tuning in (
-        ("github", settings.github.missing, _github, config.raw.github),
-        ("gitlab", settings.gitlab.missing, _gitlab, config.raw.gitlab),
-    ):
+    for driver in drivers:
+        forge_settings = settings.forges[driver.name]
+        missing = forge_settings.missing
         if missing:
-            log.info("forge disabled", forge=name, reason=missing)
+            log.info("forge disabled", forge=driver.name, reason=missing)
         else:
-            forges[name] = make(settings, tuning)
-            log.info("forge enabled", forge=name)
+            forges[driver.name] = driver.connect(forge_settings, config.raw.tuning(driver.name))
+            log.info("forge enabled", forge=driver.name)
     return forges
+
+
+def make_forge(name: str, settings: Settings, config: Config,
+               drivers: Sequence[ForgeDriver] = DRIVERS) -> EnabledForge:
+    """One forge's adapter and native CI from the settings (credentials checked by the caller)."""
+    return driver_named(name, drivers).connect(settings.forges[name], config.raw.tuning(name))
 
 
 def consumer_name() -> str:
@@ -182,10 +166,12 @@ async def _expire_job_logs_forever(records: JobRecords, logs: JobLogs, retention
 def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
               public_url: str = "http://localhost:8080", stores: Stores | None = None, *,
               dashboard_token: str | None = None, masked: Iterable[str] = (),
-              env: Mapping[str, str] | None = None, limits: Limits = Limits()) -> web.Application:
+              env: Mapping[str, str] | None = None, limits: Limits = Limits(),
+              drivers: Sequence[ForgeDriver] = DRIVERS) -> web.Application:
     """``stores``: opened by the caller (``prowlet serve`` reports a failure cleanly); None opens the
     embedded SQLite store under ``data_dir``.  ``masked``: prowlet's own secrets, masked in job logs
-    too; ``env``: where job secrets are read from (default: the process environment)."""
+    too; ``env``: where job secrets are read from (default: the process environment); ``drivers``:
+    the forges whose webhook routes exist (enabled or not)."""
     stores = stores or open_stores(data_dir)
     budgets = {name: write_budget(name, config.raw.tuning(name), stores) for name in forges}
     async_forges = {name: compose_forge(f.client, f.max_concurrent_requests, budgets[name])
@@ -216,6 +202,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         merger.on_pass, merger.on_refused = metrics.merge_pass, metrics.merge_refused
         dispatcher.observers.append(partial(_observe_for_merge, merger))
         bus.subscribe(JobFinished, merger.job_finished)  # after the status reporter: it has posted
+        dispatcher.explain_merge = merger.explain
     queue_settings = config.raw.queue
     worker = EventWorker(stores.events, metrics.timed(dispatcher.handle), consumer=consumer,
                          max_concurrent=queue_settings.max_concurrent_items, max_attempts=queue_settings.max_attempts,
@@ -226,6 +213,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
         worker.wake,
         BodyReader(limits),
         observe=metrics.webhook,
+        drivers=drivers,
     )
 
     async def already_handled(forge: str, delivery_id: str) -> bool:

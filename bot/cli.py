@@ -1,4 +1,4 @@
-"""``prowlet serve | worker | check-config | queue | commands | import-prow`` (also ``python -m bot``)."""
+"""``prowlet serve | worker | check-config | queue | commands | import-prow | simulate`` (also ``python -m bot``)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def _announce(settings, config, forges, args: argparse.Namespace, store: str) ->
 
     raw = config.raw
     enabled = raw.plugins.enabled if raw.plugins.enabled is not None else [p.name for p in config.registry if p.default]
-    urls = {"github": settings.github.api_url, "gitlab": settings.gitlab.url}
+    urls = {name: forge.endpoint for name, forge in settings.forges.items()}
     log.info("prowlet starting", version=__version__, listen=f"{args.host}:{args.port}",
              config=args.config or "built-in defaults", store=store,
              forges={name: redact_url(urls[name]) for name in forges},
@@ -264,6 +264,55 @@ def import_prow(args: argparse.Namespace) -> int:
     return 0
 
 
+def simulate(args: argparse.Namespace) -> int:
+    """Run a comment (or, with ``merge``, a merge pass) against the real forge, writing nothing,
+    and print what prowlet would do."""
+    import asyncio
+
+    from bot.events import ItemKind
+
+    is_merge = args.text == "merge" and args.number is None
+    if not is_merge and (args.number is None or not args.user):
+        print('prowlet simulate: a comment needs --number and --user (or simulate a merge pass: prowlet simulate '
+              'merge --repo ...)', file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings()
+    except SettingsError as err:
+        print(f"prowlet: {err}", file=sys.stderr)
+        return 2
+    from bot.logs import configure_logging
+
+    configure_logging(settings.secrets(), fmt=os.environ.get("PROWLET_LOG_FORMAT", "auto"),
+                      level=os.environ.get("PROWLET_LOG_LEVEL", "warning"))
+    try:
+        config = _load(args.config)
+    except ConfigError as err:
+        _print_problems(args.config or "built-in defaults", err)
+        return 1
+    from bot import simulate as sim
+
+    async def run() -> int:
+        simulation = sim.build(settings, config, args.forge)
+        try:
+            if is_merge:
+                heading = [f"merge pass over {args.forge} {args.repo}", *await sim.merge_pass(simulation, args.repo)]
+            else:
+                kind = ItemKind.ISSUE if args.issue else ItemKind.PULL
+                event = await sim.comment(simulation, args.repo, args.number, args.user, args.text, kind)
+                heading = [f"comment by {args.user} on {event.ref}: {args.text!r}"]
+        finally:
+            simulation.close()
+        sim.print_plan(simulation.plan, sys.stdout, heading)
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except sim.SimulationError as err:
+        print(f"prowlet simulate: {err}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="prowlet", description="A Prow-style review bot for GitHub and GitLab.")
     parser.add_argument("--version", action="version", version=f"prowlet {__version__}")
@@ -296,6 +345,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("core", nargs="?", help="Prow's config.yaml (presubmits → jobs, Tide → merge)")
     p.add_argument("-o", "--output", help="write the config to this file (default: standard output)")
     p.set_defaults(run=import_prow)
+
+    p = sub.add_parser("simulate", help="what prowlet would do for a comment (or a merge pass), read from the "
+                                        "forge and writing nothing")
+    p.add_argument("text", metavar="COMMENT|merge",
+                   help='the comment\'s text ("/lgtm"), or the word merge for one merge pass over --repo')
+    from bot.forge.drivers import DRIVERS
+
+    p.add_argument("--forge", choices=[driver.name for driver in DRIVERS], default=DRIVERS[0].name)
+    p.add_argument("--repo", required=True, help="owner/repo (GitLab: group/.../project)")
+    p.add_argument("--number", type=int, help="the PR/MR (or, with --issue, issue) number the comment is on")
+    p.add_argument("--user", help="who writes the comment")
+    p.add_argument("--issue", action="store_true", help="the number is an issue's")
+    p.add_argument("--config", help="YAML config file (default: built-in defaults)")
+    p.set_defaults(run=simulate)
 
     args = parser.parse_args(argv)
     return args.run(args)

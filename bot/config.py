@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -22,6 +22,9 @@ from bot.options import ConfigError, ConfigProblem, build
 from bot.permissions import RULES
 from bot.plugin import Plugin, Rule
 from bot.repo_globs import repo_matches
+
+if TYPE_CHECKING:
+    from bot.inrepo.layer import RepoLayer
 
 
 @dataclass(frozen=True)
@@ -234,12 +237,7 @@ class JobSettings:
             problems.append(("executor", f"must be one of {', '.join(EXECUTORS)} (or null), got {self.executor!r}"))
         if self.executor == "container" and not self.image.strip():
             problems.append(("image", "the container executor needs an image"))
-        for i, name in enumerate(self.secrets):
-            if not _ENV_NAME.fullmatch(name):
-                problems.append((f"secrets[{i}]", f"not an environment variable name: {name!r}"))
-            elif name in BOT_SECRETS or name.startswith("PROWLET_") or name in ("PATH", "HOME", "CI"):
-                problems.append((f"secrets[{i}]", f"{name} is prowlet's own (or a job variable); "
-                                 "give the job a credential of its own"))
+        problems += [(f"secrets[{i}]", why) for i, name in enumerate(self.secrets) if (why := _secret_problem(name))]
         problems += _limit_problems("memory", self.memory, parse_size, "a size such as 512M or 4G")
         problems += _limit_problems("cpu_time", self.cpu_time, parse_duration, "a duration such as 90s or 1h")
         problems += _limit_problems("workspace_size", self.workspace_size, parse_size, "a size such as 512M or 10G")
@@ -421,6 +419,64 @@ class NotifySettings:
         return problems
 
 
+IN_REPO_FILE = ".prowlet.yaml"  # read from a repository's default branch (README "In-repository configuration")
+# Plugins whose options a repository may set by default: what they change stays on its own PRs.
+_IN_REPO_PLUGINS = ["lgtm", "label", "size", "welcome", "blunderbuss", "milestone", "release-note",
+                    "require-matching-label"]
+
+
+def _secret_problem(name: str) -> str | None:
+    """Why ``name`` may not be handed to a job (None: it may)."""
+    if not _ENV_NAME.fullmatch(name):
+        return f"not an environment variable name: {name!r}"
+    if name in BOT_SECRETS or name.startswith("PROWLET_") or name in ("PATH", "HOME", "CI"):
+        return f"{name} is prowlet's own (or a job variable); give the job a credential of its own"
+    return None
+
+
+@dataclass(frozen=True)
+class InRepoAllow:
+    """What a repository's .prowlet.yaml may set; everything else is refused with a message."""
+
+    plugins: list[str] = field(default_factory=lambda: list(_IN_REPO_PLUGINS))  # options of these
+    enable_disable: bool = False  # it may also turn those plugins on (plugins.enabled) and off (plugins.disabled)
+    jobs: bool = False  # it may define jobs for the built-in runner, within the limits below
+    network: bool = False  # those jobs may have network (without it they get none)
+    secrets: dict[str, list[str]] = field(default_factory=dict)  # repository glob → secrets its jobs may name
+
+    def check(self) -> list[tuple[str, str]]:
+        return [(f"secrets.{glob}[{i}]", why) for glob, names in self.secrets.items()
+                for i, name in enumerate(names) if (why := _secret_problem(name))]
+
+    def secrets_for(self, repo: str) -> frozenset[str]:
+        return frozenset(n for glob, names in self.secrets.items() if repo_matches(repo, [glob]) for n in names)
+
+
+@dataclass(frozen=True)
+class InRepoSettings:
+    """Prow's in-repo config: off unless the operator turns it on, since the file lets anyone who
+    can merge into a repository change how prowlet treats it."""
+
+    enabled: bool = False
+    repos: list[str] = field(default_factory=lambda: ["*"])  # globs: where .prowlet.yaml is honoured
+    allow: InRepoAllow = field(default_factory=InRepoAllow)
+    max_jobs: int = 10  # jobs one file may define; the rest are refused
+    max_job_timeout: str = "1h"  # a job's timeout may not be longer
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = [] if self.max_jobs >= 0 else [("max_jobs", "must not be negative")]
+        if parse_duration(self.max_job_timeout) is None:
+            problems.append(("max_job_timeout", f"expected a duration such as 30m or 1h, got {self.max_job_timeout!r}"))
+        return problems
+
+    def applies_to(self, repo: str) -> bool:
+        return self.enabled and repo_matches(repo, self.repos)
+
+    @property
+    def max_timeout_seconds(self) -> float:
+        return parse_duration(self.max_job_timeout) or 3600.0
+
+
 @dataclass(frozen=True)
 class RepoRule:
     match: list[str] = field(default_factory=list)  # globs over owner/repo or group/.../project
@@ -459,9 +515,12 @@ class RawConfig:
     runner: RunnerSettings = field(default_factory=RunnerSettings)
     merge: MergeSettings | None = None
     notify: NotifySettings = field(default_factory=NotifySettings)
+    in_repo_config: InRepoSettings = field(default_factory=InRepoSettings)
 
     def tuning(self, forge: str) -> ForgeTuning:
-        return self.github if forge == "github" else self.gitlab
+        """A forge's tuning: the section named after its driver; the defaults for a forge without one."""
+        section = getattr(self, forge, None)
+        return section if isinstance(section, ForgeTuning) else ForgeTuning()
 
     def check(self) -> list[tuple[str, str]]:
         seen: dict[str, int] = {}
@@ -510,7 +569,29 @@ class Config:
             cached = self._repo_cache[repo] = self._resolve(repo)
         return cached
 
-    def _resolve(self, repo: str) -> RepoConfig:
+    def with_layer(self, repo: str, layer: RepoLayer) -> RepoConfig:
+        """``for_repo`` with a repository's own layer (its .prowlet.yaml, already checked against
+        ``in_repo_config``) over it; not cached here (bot.inrepo caches it per commit)."""
+        return self._resolve(repo, layer)
+
+    def operator_options(self, repo: str) -> dict[str, dict[str, Any]]:
+        """The plugin option sections the operator's config gives ``repo``, unbuilt."""
+        return self._operator(repo)[1]
+
+    def _resolve(self, repo: str, layer: RepoLayer | None = None) -> RepoConfig:
+        enabled, options, who = self._operator(repo)
+        if layer is not None:  # the repository's own: turns allowed plugins on/off, options merged over
+            enabled = [*enabled, *layer.enabled]
+            enabled = [p for p in enabled if p not in layer.disabled]
+            for name, opts in layer.options.items():
+                options[name] = {**options.get(name, {}), **opts}
+        plugins = tuple(p for p in self.registry if p.name in enabled)
+        built = {p.name: build(p.options, options.get(p.name, {})) if p.options else None for p in plugins}
+        rules = {name.lower(): RULES[rule] for name, rule in who.items()}
+        return RepoConfig(plugins=plugins, options=built, prefix=self.raw.commands.prefix, who=rules)
+
+    def _operator(self, repo: str) -> tuple[list[str], dict[str, dict[str, Any]], dict[str, str]]:
+        """Enabled plugin names, option sections and command rules from the operator's config."""
         enabled = list(self.raw.plugins.enabled if self.raw.plugins.enabled is not None
                        else [p.name for p in self.registry if p.default])
         options = {name: dict(opts) for name, opts in self.raw.plugins.options.items()}
@@ -524,10 +605,7 @@ class Config:
             enabled = [p for p in enabled if p not in rule.disabled]
             for name, opts in rule.options.items():
                 options[name] = {**options.get(name, {}), **opts}
-        plugins = tuple(p for p in self.registry if p.name in enabled)
-        built = {p.name: build(p.options, options.get(p.name, {})) if p.options else None for p in plugins}
-        rules = {name.lower(): RULES[rule] for name, rule in who.items()}
-        return RepoConfig(plugins=plugins, options=built, prefix=self.raw.commands.prefix, who=rules)
+        return enabled, options, who
 
 
 def _check_plugin_refs(raw: RawConfig, registry: list[Plugin]) -> list[ConfigProblem]:
@@ -559,6 +637,7 @@ def _check_plugin_refs(raw: RawConfig, registry: list[Plugin]) -> list[ConfigPro
                 problems.append(ConfigProblem(f"{key}.{name}", "unknown command (see `prowlet commands`)"))
 
     names("plugins.enabled", raw.plugins.enabled)
+    names("in_repo_config.allow.plugins", raw.in_repo_config.allow.plugins)
     options("plugins.options", raw.plugins.options)
     who("commands.who", raw.commands.who)
     for i, rule in enumerate(raw.repos):

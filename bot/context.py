@@ -22,6 +22,8 @@ from bot.replies import has_marker, render_note, render_reply, with_marker
 if TYPE_CHECKING:
     from bot.ci.services import CIServices
     from bot.config import RepoConfig
+    from bot.inrepo.resolver import InRepoScope
+    from bot.merge.controller import Explanation
     from bot.store.base import StateStore
 
 ONCE_TTL = 7 * 86400  # as long as a delivery id is remembered
@@ -42,12 +44,16 @@ class EventScope:
     state: StateStore | None = None
     invocations: Sequence[Invocation] = ()  # every command in the event's text, in order
     publish: Callable[[object], Awaitable[None]] | None = None  # the outcome bus (bot.outcomes)
+    in_repo: InRepoScope | None = None  # the repository's .prowlet.yaml, where it is honoured (bot.inrepo)
+    # The merge controller's read-only verdict (forge, repo, number); None: merge automation is off.
+    explain_merge: Callable[[str, str, int], Awaitable[Explanation]] | None = None
     _item: Item | None = None
     _posted: int = 0
     _existing: list[Comment] | None = None
     _permissions: dict[str, Permission] = field(default_factory=dict)
     _changed: ChangedFiles | None = None
     _owners: OwnersIndex | None = None
+    _branch_shas: dict[str, str] = field(default_factory=dict)
 
     async def item(self, refresh: bool = False) -> Item:
         if self._item is None or refresh:
@@ -59,6 +65,12 @@ class EventScope:
         if key not in self._permissions:
             self._permissions[key] = await self.forge.permission(self.event.repo, login)
         return self._permissions[key]
+
+    async def branch_sha(self, branch: str) -> str:
+        """A branch's head, read once per event (in-repo config and OWNERS both read the base's)."""
+        if branch not in self._branch_shas:
+            self._branch_shas[branch] = await self.forge.branch_sha(self.event.repo, branch)
+        return self._branch_shas[branch]
 
     async def changed_files(self) -> ChangedFiles:
         if self._changed is None:
@@ -112,7 +124,7 @@ class EventScope:
         if self._owners is None:
             item = await self.item()
             base = item.base_ref or ""
-            sha = await self.forge.branch_sha(self.event.repo, base)
+            sha = await self.branch_sha(base)
             paths = changed_paths(await self.changed_files())
             self._owners = await self.owners_reader.index(self.forge, self.event.repo, sha, paths)
         return self._owners
@@ -133,6 +145,11 @@ class Context:
     def invocations(self) -> Sequence[Invocation]:
         """Every command in the comment (or description) being handled, this plugin's or not."""
         return self._scope.invocations
+
+    @property
+    def in_repo(self) -> InRepoScope | None:
+        """The repository's own .prowlet.yaml, where the operator honours it; else None."""
+        return self._scope.in_repo
 
     @property
     def ref(self):  # noqa: ANN201 - ItemRef
@@ -170,6 +187,14 @@ class Context:
 
     async def owners(self) -> OwnersIndex:
         return await self._scope.owners()
+
+    async def merge_explanation(self) -> Explanation | None:
+        """Why this PR/MR is or is not merging, as merge automation sees it (reads only); None when
+        merge automation is off."""
+        explain = self._scope.explain_merge
+        if explain is None:
+            return None
+        return await explain(self.event.forge, self.event.repo, self.ref.number)
 
     async def repo_labels(self, wanted: Sequence[str] = ()) -> frozenset[str]:
         """The repository's labels (cached by the client); asked afresh once if any ``wanted`` label

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -22,10 +23,14 @@ from bot.forge.base import (
     RateLimitedError,
 )
 from bot.forge.layered import AsyncForge
+from bot.inrepo.resolver import InRepoConfigs
 from bot.outcomes import CommandFailed
 from bot.plugin import Command, Plugin
 from bot.replies import code
 from bot.store.base import StateStore
+
+if TYPE_CHECKING:
+    from bot.merge.controller import Explanation
 
 log = structlog.get_logger("prowlet.dispatch")
 
@@ -50,13 +55,14 @@ class Dispatcher:
         # Called after each handled event (merge automation schedules a pass for its repository).
         self.observers: list[Callable[[Event], Awaitable[None]]] = []
         self.owners_reader = OwnersReader()
+        self.in_repo = InRepoConfigs(config)  # each repository's .prowlet.yaml, by commit
         # Told (command name, "done" | "refused" | "failed") once per command run (metrics).
         self.on_command: Callable[[str, str], None] = lambda name, outcome: None
         self.publish: Callable[[object], Awaitable[None]] | None = None  # the outcome bus (CommandFailed ...)
+        # The merge controller's read-only verdict on a PR/MR, for /why; None: no merge automation.
+        self.explain_merge: Callable[[str, str, int], Awaitable[Explanation]] | None = None
 
     async def _ignored(self, event: Event, forge: AsyncForge) -> str | None:
-        if isinstance(event, CommitCIEvent):
-            return None  # a CI report, not a command: the bot's own jobs' (another replica's) count too
         if self.config.ignore.ignores(event.actor):
             return "ignored user"
         try:
@@ -79,6 +85,12 @@ class Dispatcher:
             if forge is None:
                 log.warning("event for a disabled forge dropped")
                 return
+            if isinstance(event, CommitCIEvent):
+                # CI reporting on a commit, naming no PR: nothing for plugins, news for merge
+                # automation — whoever sent it (other replicas' jobs report as the bot).
+                for observe in self.observers:
+                    await observe(event)
+                return
             reason = await self._ignored(event, forge)
             if reason:
                 log.debug("event ignored", reason=reason, actor=event.actor)
@@ -87,8 +99,10 @@ class Dispatcher:
             invocations = parse_commands(_command_text(event), repo_config.prefix)
             scope = EventScope(event=event, forge=forge, repo_config=repo_config,
                                owners_reader=self.owners_reader, ci=self.ci, invocations=invocations,
-                               attempt=attempt, state=self.state, publish=self.publish)
-            for plugin in repo_config.plugins:
+                               attempt=attempt, state=self.state, publish=self.publish,
+                               explain_merge=self.explain_merge)
+            await self.in_repo.apply(scope)  # may lay the repository's own config over scope.repo_config
+            for plugin in scope.repo_config.plugins:
                 await self._run_plugin(plugin, scope, invocations)
             for observe in self.observers:
                 await observe(event)

@@ -62,7 +62,7 @@ class Event:
     """Common to every event: where it came from and who caused it."""
 
     delivery_id: str
-    forge: str  # "github" | "gitlab"
+    forge: str  # its driver's name (bot.forge.drivers): "github", "gitlab"
     actor: str  # login/username of the account that caused the event
     item: Item
 

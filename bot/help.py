@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from bot.events import ItemKind
+from bot.forge.drivers import DRIVERS
 
 from bot.plugin import PULLS_ONLY, Plugin, Rule
 
-GITLAB_CLASHES = frozenset(
-    {"approve", "unapprove", "assign", "unassign", "label", "unlabel", "close", "reopen", "cc", "merge", "rebase", "title", "draft", "lock", "unlock", "milestone"}
-)  # GitLab executes these itself; prowlet's versions need the prefix there
+# Commands some forge runs itself as quick actions (GitLab's) before prowlet sees a comment;
+# prowlet's versions need the prefix there.
+QUICK_ACTION_CLASHES: frozenset[str] = frozenset().union(*(d.quick_action_clashes for d in DRIVERS))
+GITLAB_CLASHES = QUICK_ACTION_CLASHES  # its earlier name
+
+
+def _forges_running(name: str | None = None) -> str:
+    """The forges that run quick actions themselves (that clash with ``name``): "GitLab"."""
+    return " / ".join(d.display_name for d in DRIVERS
+                      if d.quick_action_clashes and (name is None or name in d.quick_action_clashes))
 
 
 def _cell(text: str) -> str:
@@ -18,14 +26,15 @@ def _cell(text: str) -> str:
 
 
 def _usage(usage: str, name: str, prefix: str, mode: str) -> str:
-    """``mode``: "readme" notes the GitLab form of clashing commands; "gitlab" shows only the form
-    that works there; "plain" shows the command as is."""
-    clash = bool(prefix) and name in GITLAB_CLASHES
+    """``mode``: "readme" notes the prefixed form of commands that clash with a forge's quick
+    actions; "quick-actions" shows only the form that works on such a forge; "plain" shows the
+    command as is."""
+    clash = bool(prefix) and name in QUICK_ACTION_CLASHES
     prefixed = f"`/{prefix}{usage[1:]}`"
-    if mode == "gitlab" and clash:
+    if mode == "quick-actions" and clash:
         return prefixed
     if mode == "readme" and clash:
-        return f"`{usage}` (GitLab: {prefixed})"
+        return f"`{usage}` ({_forges_running(name)}: {prefixed})"
     return f"`{usage}`"
 
 
@@ -67,10 +76,10 @@ def help_message(plugins: Iterable[Plugin], prefix: str, consumes_quick_actions:
         return "no prowlet commands are enabled in this repository."
     lines = ["these are the commands enabled in this repository:", "", *TABLE_HEADER]
     if consumes_quick_actions:
-        lines += command_rows(plugins, prefix, "gitlab", who)
+        lines += command_rows(plugins, prefix, "quick-actions", who)
         lines += [
             "",
-            f"GitLab runs its own quick actions (such as `/assign`, `/label`, `/close`, `/cc`) before I see a comment, "
+            f"{_forges_running()} runs its own quick actions (such as `/assign`, `/label`, `/close`, `/cc`) before I see a comment, "
             f"so use the `{prefix}` forms shown for those; every command also works as `/{prefix}<name>`.",
         ]
     else:

@@ -11,8 +11,9 @@ verified delivery gets an answer quickly and ignored events are answered 200 too
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,18 +21,17 @@ import orjson
 import structlog
 from aiohttp import web
 
-from bot.events import Event, PayloadError, order_key
+from bot.events import PayloadError, order_key
+from bot.forge.driver import ForgeDriver, Translator
+from bot.forge.drivers import DRIVERS
 from bot.store.base import EventQueue, StoreUnavailable
 from bot.store.codec import encode
 from bot.http_guard import BodyReader
-from bot.verify import github_signature_ok, gitlab_token_ok
 
 log = structlog.get_logger("prowlet.intake")
 
 # Unauthenticated senders choose the event header: until a delivery is verified it is no metric label.
 UNVERIFIED_EVENT = "unverified"
-
-Translator = Callable[[str, str, dict[str, Any]], Event | None]
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,10 @@ def _decode(body: bytes, content_type: str) -> dict[str, Any] | None:
 class Intake:
     def __init__(self, forges: list[ForgeIntake], events: EventQueue, on_accept: Callable[[], None],
                  bodies: BodyReader | None = None,
-                 observe: Callable[[str, str | None, str], None] | None = None) -> None:
+                 observe: Callable[[str, str | None, str], None] | None = None,
+                 drivers: Sequence[ForgeDriver] | None = None) -> None:
         self._forges = {f.name: f for f in forges}
+        self._drivers = DRIVERS if drivers is None else drivers  # a route for each, enabled or not
         self._bodies = bodies or BodyReader()  # size, time and concurrency limits (bot/http_guard.py)
         self._events = events
         self._on_accept = on_accept  # wakes the worker
@@ -77,37 +79,26 @@ class Intake:
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            web.post("/hook/github", self.github),
-            web.post("/hook/gitlab", self.gitlab),
+            *(web.post(driver.webhook.path, partial(self.receive, driver)) for driver in self._drivers),
             web.get("/healthz", self.healthz),
         ]
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "forges": sorted(self._forges)})
 
-    async def github(self, request: web.Request) -> web.Response:
-        forge = self._forges.get("github")
+    async def receive(self, driver: ForgeDriver, request: web.Request) -> web.Response:
+        forge = self._forges.get(driver.name)
         if forge is None:
-            return _not_configured("GitHub")
-        body = await self._bodies.read(request)
-        if not github_signature_ok(forge.secret, body, request.headers.get("X-Hub-Signature-256")):
-            self._observe("github", UNVERIFIED_EVENT, "bad_signature")
-            return _reply(401, "bad signature")
-        event_type = request.headers.get("X-GitHub-Event")
-        delivery = request.headers.get("X-GitHub-Delivery")
-        return await self._accept(forge, event_type, delivery, body, request.content_type)
-
-    async def gitlab(self, request: web.Request) -> web.Response:
-        forge = self._forges.get("gitlab")
-        if forge is None:
-            return _not_configured("GitLab")
-        if not gitlab_token_ok(forge.secret, request.headers.get("X-Gitlab-Token")):
-            self._observe("gitlab", UNVERIFIED_EVENT, "bad_signature")
-            return _reply(401, "bad token")
-        body = await self._bodies.read(request)
-        event_type = request.headers.get("X-Gitlab-Event")
-        # Idempotency-Key (GitLab 17.4+) is stable across retries; the event UUID is the fallback.
-        delivery = request.headers.get("Idempotency-Key") or request.headers.get("X-Gitlab-Event-UUID")
+            return _not_configured(driver.display_name)
+        hook = driver.webhook
+        body = await self._bodies.read(request) if hook.signs_body else b""
+        if not hook.verify(forge.secret, body, request.headers):
+            self._observe(driver.name, UNVERIFIED_EVENT, "bad_signature")
+            return _reply(401, hook.rejection)
+        if not hook.signs_body:
+            body = await self._bodies.read(request)
+        event_type = request.headers.get(hook.event_header)
+        delivery = hook.delivery_id(request.headers)
         return await self._accept(forge, event_type, delivery, body, request.content_type)
 
     async def _accept(

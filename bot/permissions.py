@@ -9,10 +9,18 @@ from __future__ import annotations
 from bot.commands import Invocation, parse_logins
 from bot.context import Context
 from bot.forge.base import Permission
+from bot.forge.drivers import DRIVERS
 from bot.plugin import Rule
 
 COLLABORATOR_LEVEL = Permission.WRITE
-COLLAB_NOTE = "(GitLab: Developer or higher)"
+
+
+def forge_words(rule: str) -> str:
+    """What ``rule`` means on each forge that has its own words for it: "GitHub: admin; GitLab: Owner"."""
+    return "; ".join(f"{d.display_name}: {d.roles[rule]}" for d in DRIVERS if rule in d.roles)
+
+
+COLLAB_NOTE = f"({forge_words('collaborators')})"  # "(GitLab: Developer or higher)"
 
 
 async def _anyone(ctx: Context, inv: Invocation) -> str | None:
@@ -88,8 +96,8 @@ ANYONE = Rule("anyone", _anyone)
 NOBODY = Rule("nobody (turned off here)", _nobody)
 AUTHOR = Rule("the author", _author)
 COLLABORATORS = Rule(f"collaborators {COLLAB_NOTE}", _collaborator)
-MAINTAINERS = Rule("maintainers (GitHub: maintain or admin; GitLab: Maintainer or Owner)", _maintainer)
-ADMINS = Rule("administrators (GitHub: admin; GitLab: Owner)", _admin)
+MAINTAINERS = Rule(f"maintainers ({forge_words('maintainers')})", _maintainer)
+ADMINS = Rule(f"administrators ({forge_words('admins')})", _admin)
 ORG_MEMBERS = Rule(f"organisation / top-level group members and collaborators {COLLAB_NOTE}", _org_member)
 AUTHOR_OR_COLLABORATORS = Rule(f"the author or collaborators {COLLAB_NOTE}", _author_or_collaborator)
 SELF_OR_COLLABORATORS = Rule(

@@ -20,8 +20,10 @@ from plugins import (
     size,
     skip,
     trigger,
+    verify_config,
     verify_owners,
     welcome,
+    why,
     wip,
 )
 
@@ -33,6 +35,7 @@ REGISTRY: list[Plugin] = [
     label.PLUGIN,
     lifecycle.PLUGIN,
     verify_owners.PLUGIN,
+    verify_config.PLUGIN,
     owners_label.PLUGIN,
     approve.PLUGIN,
     blunderbuss.PLUGIN,
@@ -41,6 +44,7 @@ REGISTRY: list[Plugin] = [
     milestone.PLUGIN,
     skip.PLUGIN,
     override.PLUGIN,
+    why.PLUGIN,
     # opt-in (name them in plugins.enabled)
     wip.PLUGIN,
     size.PLUGIN,

@@ -80,10 +80,20 @@ async def _start(ctx: Context, jobs: Sequence[JobSpec]) -> list[str]:
     return [job.name for job in jobs]
 
 
+async def _repo_jobs(ctx: Context) -> list[JobSpec]:
+    """The jobs of this repository (its .prowlet.yaml's included, where honoured).  A PR/MR that
+    changes .prowlet.yaml runs the jobs its own head defines only when its author is trusted, as
+    /ok-to-test would require; anyone else's runs the default branch's."""
+    head = await ctx.in_repo.head_jobs(lambda login: is_trusted(ctx, login)) if ctx.in_repo else None
+    if head is not None:
+        return [job for job in head if job.applies_to(ctx.event.repo)]
+    return ctx.ci.jobs_for(ctx.event.repo)
+
+
 async def _branch_jobs(ctx: Context) -> list[JobSpec]:
     """The jobs of this repository that apply to the change's base branch (branches / skip_branches)."""
     base = (await ctx.item()).base_ref or ""
-    return [job for job in ctx.ci.jobs_for(ctx.event.repo) if job.could_run(base)]
+    return [job for job in await _repo_jobs(ctx) if job.could_run(base)]
 
 
 async def _automatic_jobs(ctx: Context) -> list[JobSpec]:
@@ -107,7 +117,7 @@ async def _trusted_change(ctx: Context, item: Item) -> bool:
 
 async def on_change(ctx: Context) -> None:
     """Prow's handlePR: what a new, reopened, updated, re-targeted or labelled PR/MR runs."""
-    if not ctx.ci.jobs_for(ctx.event.repo):
+    if not await _repo_jobs(ctx):
         return  # no built-in jobs here: nothing to gate (the forge's own CI gates itself)
     event = ctx.event
     assert isinstance(event, ItemEvent)
@@ -269,7 +279,7 @@ async def on_trigger_phrase(ctx: Context) -> None:
     it, for whoever may /test; the comment's /test commands are separate (a job they also name
     starts once)."""
     body = getattr(ctx.event, "body", "")
-    triggered = [job for job in ctx.ci.jobs_for(ctx.event.repo) if job.trigger is not None and job.trigger.search(body)]
+    triggered = [job for job in await _repo_jobs(ctx) if job.trigger is not None and job.trigger.search(body)]
     if not triggered or (await ctx.item()).state != "open":
         return
     base = (await ctx.item()).base_ref or ""

@@ -57,6 +57,15 @@ BAD = [
     ("job secret not a variable name", {"jobs": [{"name": "u", "run": "true", "secrets": ["A-B"]}]},
      "jobs[0].secrets[0]: not an environment variable name"),
     ("bad memory size", {"runner": {"memory": "4 GB"}}, "runner.memory: expected a size such as 512M or 4G"),
+    ("in-repo: unknown allowed plugin", {"in_repo_config": {"allow": {"plugins": ["size", "nope"]}}},
+     "in_repo_config.allow.plugins[1]: unknown plugin 'nope'"),
+    ("in-repo: granting the bot's token", {"in_repo_config": {"allow": {"secrets": {"acme/*": ["GITHUB_TOKEN"]}}}},
+     "in_repo_config.allow.secrets.acme/*[0]: GITHUB_TOKEN is prowlet's own"),
+    ("in-repo: bad max timeout", {"in_repo_config": {"max_job_timeout": "an hour"}},
+     "in_repo_config.max_job_timeout: expected a duration such as 30m or 1h"),
+    ("in-repo: negative max jobs", {"in_repo_config": {"max_jobs": -1}}, "in_repo_config.max_jobs: must not be negative"),
+    ("in-repo: unknown allow key", {"in_repo_config": {"allow": {"labels": True}}},
+     "in_repo_config.allow.labels: unknown key"),
     ("bad job cpu time", {"jobs": [{"name": "u", "run": "true", "cpu_time": "lots"}]},
      "jobs[0].cpu_time: expected a duration such as 90s or 1h"),
     ("bad log retention", {"runner": {"log_retention": "a month"}}, "runner.log_retention: expected a duration"),
@@ -87,7 +96,7 @@ def test_documented_config_equals_builtin_defaults() -> None:
 
 def test_every_option_is_documented_in_config_yaml() -> None:
     data = yaml.safe_load((ROOT / "config.yaml").read_text())
-    for section in ("commands", "ignore", "queue", "intake", "github", "gitlab", "runner", "notify"):
+    for section in ("commands", "ignore", "queue", "intake", "github", "gitlab", "runner", "notify", "in_repo_config"):
         fields = set(getattr(RawConfig(), section).__dataclass_fields__)
         assert set(data[section]) == fields, section
     for plugin in REGISTRY:

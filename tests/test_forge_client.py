@@ -117,3 +117,35 @@ async def test_writes_pass_the_gate_reads_do_not(fake: FakeForge) -> None:
         forge.close()
     assert gate.admitted == 2
     assert forge.metering.calls == {"get_item": 1, "add_labels": 1, "remove_label": 1}
+
+
+# ---- the recording layer (prowlet simulate): writes are recorded, reads still reach the forge ----
+
+RECORDED = [
+    ("labels", lambda f, ref: f.add_labels(ref, ("lgtm",)), None, "add_labels(ref={ref}, labels=['lgtm'])"),
+    ("comment", lambda f, ref: f.comment(ref, "hello"), int, "comment(ref={ref}, body='hello')"),
+    ("assign", lambda f, ref: f.add_assignees(ref, ["carl"]), frozenset(), "add_assignees(ref={ref}, logins=['carl'])"),
+    ("review", lambda f, ref: f.request_review(ref, ["carl"]), frozenset(), "request_review(ref={ref}, logins=['carl'])"),
+    ("close", lambda f, ref: f.set_open(ref, False), None, "set_open(ref={ref}, is_open=False, not_planned=False)"),
+]
+
+
+@pytest.mark.parametrize("write,expected,described", [c[1:] for c in RECORDED], ids=[c[0] for c in RECORDED])
+async def test_recording_layer_records_writes_and_sends_none(fake: FakeForge, write: Any, expected: Any,
+                                                             described: str) -> None:
+    number, _ = fake.open_pull(REPO, author=AUTHOR)
+    ref = ItemRef(REPO, number, ItemKind.PULL)
+    writes: list[Any] = []
+    forge = compose_forge(make_client(fake), record_writes=writes)
+    try:
+        before = len(fake.requests)
+        result = await write(forge, ref)
+        item = await forge.get_item(ref)  # reads still go to the forge
+    finally:
+        forge.close()
+    assert isinstance(result, expected) if isinstance(expected, type) else result == expected
+    assert [str(w) for w in writes] == [described.format(ref=ref)]
+    assert item.labels == frozenset()
+    sent = fake.requests[before:]
+    assert sent and all(r.method == "GET" for r in sent)
+    assert forge.metering.calls[writes[0].method] == 1  # still counted as asked for

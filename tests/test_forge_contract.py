@@ -136,6 +136,12 @@ def test_branch_sha_follows_the_branch(client: ForgeClient, fake: FakeForge) -> 
         client.branch_sha(REPO, "no-such-branch")
 
 
+def test_default_branch(client: ForgeClient) -> None:
+    assert client.default_branch(REPO) == "main"
+    with pytest.raises(NotFoundError):
+        client.default_branch("acme/no-such-repo")
+
+
 def test_read_file_at_a_commit(client: ForgeClient, fake: FakeForge) -> None:
     old = fake.set_file(REPO, "pkg/api/OWNERS", "approvers: [carl]\n")
     new = fake.set_file(REPO, "pkg/api/OWNERS", "approvers: [bob]\n")

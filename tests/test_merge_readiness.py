@@ -6,7 +6,7 @@ import pytest
 
 from bot.events import Item, ItemKind, ItemRef
 from bot.forge.base import CommitStatus, Mergeability, PullState, StatusState
-from bot.merge.readiness import IN_POOL, MAX_DESCRIPTION, MergeRules, evaluate
+from bot.merge.readiness import IN_POOL, MAX_DESCRIPTION, Facts, MergeRules, evaluate, full_verdict, precheck, verdict
 
 RULES = MergeRules(
     require_labels=["lgtm", "approved"],
@@ -18,7 +18,8 @@ OK, FAIL, PENDING = StatusState.SUCCESS, StatusState.FAILURE, StatusState.PENDIN
 
 
 def pull(labels=READY_LABELS, draft=False, mergeable=Mergeability.CLEAN, reason="") -> PullState:  # noqa: ANN001
-    item = Item(ref=ItemRef("acme/w", 1, ItemKind.PULL), labels=frozenset(labels), draft=draft, head_sha="abc")
+    item = Item(ref=ItemRef("acme/w", 1, ItemKind.PULL), labels=frozenset(labels), draft=draft, head_sha="abc",
+                base_ref="main")
     return PullState(item, mergeable, reason)
 
 
@@ -64,3 +65,65 @@ def test_description_fits_a_commit_status() -> None:
     many = [st(f"a-very-long-job-name-{i}", FAIL) for i in range(20)]
     verdict = evaluate(pull(), many, RULES)
     assert len(verdict.description) == MAX_DESCRIPTION and verdict.description.endswith("…")
+
+
+# The full verdict: every blocking reason, each with what unblocks it (/why, prowlet simulate merge).
+ALL_WRONG = pull(labels={"lgtm", "do-not-merge/hold", "needs-rebase"}, draft=True, mergeable=Mergeability.CONFLICT)
+FULL_CASES = [
+    ("ready", Facts(pull(), statuses=[st("unit", OK)]), []),
+    ("needs approved", Facts(pull(labels={"lgtm"}), statuses=[]),
+     ["Needs approved label — an approver writes /approve"]),
+    ("needs a label without a command", Facts(pull(labels={"approved"}), statuses=[]),
+     ["Needs lgtm label — a reviewer writes /lgtm"]),
+    ("hold", Facts(pull(labels=READY_LABELS | {"do-not-merge/hold"}), statuses=[]),
+     ["Should not have do-not-merge/hold label — /hold cancel"]),
+    ("everything at once", Facts(ALL_WRONG, blockers=[12], statuses=[st("unit", FAIL)], required_jobs=["e2e"]), [
+        "Is a draft — mark it ready for review",
+        "Blocked by issue #12 — close it or remove the merge-blocker label from it",
+        "Needs approved label — an approver writes /approve",
+        "Should not have do-not-merge/hold label — /hold cancel",
+        "Should not have needs-rebase label — rebase it onto its target branch",
+        "Merge conflict — rebase onto main",
+        "Required job e2e has not run — /test e2e",
+        "Job unit has not succeeded (failure) — /retest",
+    ]),
+    ("pending job", Facts(pull(), statuses=[st("unit", PENDING)]),
+     ["Job unit has not succeeded (pending) — wait for it to finish"]),
+    ("optional and own statuses never block", Facts(pull(), statuses=[st("flaky", FAIL), st("merge", PENDING)],
+                                                    optional_jobs={"flaky"}), []),
+    ("forge refused the merge", Facts(pull(), statuses=[], refused="Required status check missing"),
+     ["The forge refused to merge this head: Required status check missing — "
+      "fix that; I try again after new commits or a label change"]),
+    ("tested before the last merge", Facts(pull(), statuses=[st("unit", OK)], required_jobs=["unit"], stale_job="unit"),
+     ["Job unit was tested before the last merge into main — nothing: it will be retested on the new base"]),
+    ("forge blocks", Facts(pull(mergeable=Mergeability.BLOCKED, reason="discussions_not_resolved"), statuses=[]),
+     ["The forge refuses to merge it (discussions_not_resolved) — "
+      "meet the forge's own merge rules (branch protection, discussions …)"]),
+]
+CONFIGURED = MergeRules(["lgtm", "approved", "qa-passed"], ["needs-docs"], "merge")  # merge.require/forbid_labels
+FULL_CASES = [(name, facts, reasons, RULES) for name, facts, reasons in FULL_CASES] + [
+    ("configured labels", Facts(pull(labels=READY_LABELS | {"needs-docs"}), statuses=[]),
+     ["Needs qa-passed label — /label qa-passed", "Should not have needs-docs label — /remove-label needs-docs"],
+     CONFIGURED),
+]
+
+
+@pytest.mark.parametrize("facts,reasons,rules", [c[1:] for c in FULL_CASES], ids=[c[0] for c in FULL_CASES])
+def test_full_verdict_lists_every_reason(facts: Facts, reasons: list[str], rules: MergeRules) -> None:
+    full = full_verdict(facts, rules)
+    assert [str(r) for r in full.reasons] == reasons
+    assert full.ready is (not reasons)
+    # The first reason is what the commit status says: both come from the same checks.
+    assert (full.ready, full.description) == (verdict(facts, rules).ready, verdict(facts, rules).description)
+
+
+def test_refusal_and_staleness_keep_their_status_wording() -> None:
+    refused = Facts(pull(), statuses=[], refused="Base branch was modified")
+    assert verdict(refused, RULES).description == "Not mergeable. Merge refused: Base branch was modified"
+    stale = Facts(pull(), statuses=[], required_jobs=["unit"], stale_job="unit")
+    assert verdict(stale, RULES).description == "Not mergeable. Job unit is re-running on the new base."
+
+
+def test_precheck_stops_before_statuses() -> None:
+    assert precheck(pull(), RULES) is None
+    assert precheck(pull(labels={"lgtm"}), RULES) == evaluate(pull(labels={"lgtm"}), [], RULES)

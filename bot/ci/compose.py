@@ -65,7 +65,9 @@ def job_secrets(config: Config, env: Mapping[str, str]) -> dict[str, str]:
     """The values of the variables jobs name in ``secrets:``, read once; each missing one is said
     once here (its jobs are refused with the same words)."""
     found = {}
-    for name in dict.fromkeys(n for job in config.raw.jobs for n in job.secrets):
+    in_repo = config.raw.in_repo_config
+    granted = [n for names in in_repo.allow.secrets.values() for n in names] if in_repo.enabled and in_repo.allow.jobs else []
+    for name in dict.fromkeys([*(n for job in config.raw.jobs for n in job.secrets), *granted]):
         if env.get(name):
             found[name] = env[name]
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.ci.limits import Limits
 from bot.events import Item
@@ -17,6 +18,12 @@ from bot.repo_globs import repo_matches
 
 # A job name is a commit-status context and a /test argument: one word, no spaces or slashes-only.
 JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+
+
+def _whole(pattern: Any, text: str) -> bool:
+    """``pattern`` matches all of ``text``: a regex string (the operator's), or a compiled pattern
+    (RE2, for a repository's own .prowlet.yaml, see bot.inrepo.layer)."""
+    return bool(re.fullmatch(pattern, text) if isinstance(pattern, str) else pattern.fullmatch(text))
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,8 @@ class JobSpec:
     def could_run(self, base_ref: str) -> bool:
         """Prow's CouldRun: the job applies to changes into ``base_ref`` at all."""
         if self.branches:
-            return any(re.fullmatch(b, base_ref) for b in self.branches)
-        return not any(re.fullmatch(b, base_ref) for b in self.skip_branches)
+            return any(_whole(b, base_ref) for b in self.branches)
+        return not any(_whole(b, base_ref) for b in self.skip_branches)
 
     def applies_to(self, repo: str) -> bool:
         """Whether this job is configured for ``repo`` ("owner/repo", GitLab: "group/sub/project")."""
@@ -91,7 +98,7 @@ class JobSpec:
 class Change:
     """What a job runs against."""
 
-    forge: str  # "github" | "gitlab": picks the status poster
+    forge: str  # a driver's name (bot.forge.drivers): picks the status poster
     repo: str
     number: int
     head_sha: str

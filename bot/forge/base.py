@@ -297,6 +297,9 @@ class ForgeClient(Protocol):
     def permission(self, repo: str, login: str) -> Permission:
         """The user's effective access to the repository; NONE when not a member/collaborator."""
 
+    def default_branch(self, repo: str) -> str:
+        """The repository's default branch ("main"), where in-repo configuration is read from."""
+
     def branch_sha(self, repo: str, branch: str) -> str:
         """The commit sha a branch points at now.  NotFoundError when there is no such branch."""
 

@@ -1,5 +1,6 @@
 """The layers every forge call passes through, outermost first: metering, pacing, caching, then
-off-loop execution of the blocking adapter (``bot.forge.offloop``).
+off-loop execution of the blocking adapter (``bot.forge.offloop``).  ``Recording`` stands in for
+the writing path when prowlet only says what it would do (``prowlet simulate``).
 
 A layer is an async callable taking a ``Call`` and wrapping the next one; ``bot.forge.layered``
 builds ``AsyncForge`` on top and ``bot.app`` composes the stack once per forge.  Layers decide by
@@ -9,6 +10,8 @@ the method's ``Policy`` (``bot.forge.policy``), never by its name.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import itertools
 import random
 import time
 from collections import Counter
@@ -18,7 +21,8 @@ from typing import Any, Protocol
 
 from cachetools import LRUCache, TTLCache
 
-from bot.forge.base import ForgeUnavailableError, RateLimitedError
+from bot.events import ItemRef
+from bot.forge.base import CommitStatus, ForgeClient, ForgeUnavailableError, RateLimitedError
 from bot.forge.policy import Kind, Policy
 
 
@@ -204,3 +208,57 @@ class Caching:
                      else TTLCache(maxsize=self._cached_size, ttl=ttl))
             self._cached[call.method] = store
         return store
+
+
+@dataclass(frozen=True)
+class RecordedWrite:
+    """A write prowlet would have made: the interface's method and its arguments by name."""
+
+    method: str
+    arguments: Mapping[str, Any]
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"{name}={_readable(value)}" for name, value in self.arguments.items())
+        return f"{self.method}({shown})"
+
+
+def _readable(value: Any) -> str:
+    if isinstance(value, ItemRef):
+        return str(value)
+    if isinstance(value, CommitStatus):
+        return f"{value.context}: {value.state.value} {value.description!r}"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "[" + ", ".join(_readable(v) for v in value) + "]"
+    if hasattr(value, "value") and hasattr(value, "name"):  # an enum: merge method, hook level
+        return str(value.value)
+    return repr(value)
+
+
+def _returns() -> dict[str, str]:
+    """Each interface method's declared return type, as written (annotations are strings here)."""
+    return {name: str(inspect.signature(member).return_annotation)
+            for name, member in vars(ForgeClient).items() if callable(member) and not name.startswith("_")}
+
+
+class Recording:
+    """Writes are recorded, not made: each is kept in ``writes`` (in order) and answered with what
+    the forge would plausibly answer — a new id where the interface returns one, "nobody was
+    refused" where it returns the refused logins.  Reads pass to the layers below."""
+
+    _RESULTS: dict[str, Callable[[itertools.count[int]], Any]] = {
+        "int": lambda ids: next(ids),  # a comment's id, a new PR/MR's number
+        "frozenset[str]": lambda ids: frozenset(),  # logins that could not be assigned / requested
+    }
+
+    def __init__(self, inner: Handler, writes: list[RecordedWrite]) -> None:
+        self._inner = inner
+        self.writes = writes
+        self._ids = itertools.count(1_000_000_001)  # far from the ids a test forge or a real one hands out first
+        self._returns = _returns()
+
+    async def __call__(self, call: Call) -> Any:
+        if call.policy.kind is not Kind.WRITE:
+            return await self._inner(call)
+        self.writes.append(RecordedWrite(call.method, dict(call.arguments)))
+        make = self._RESULTS.get(self._returns.get(call.method, "None"))
+        return make(self._ids) if make else None

@@ -77,6 +77,7 @@ POLICIES: dict[str, Policy] = {
     "list_milestones": READ,
     "set_milestone": WRITE,  # sets a value: a repeat changes nothing
     "permission": READ,  # never cached: a revoked collaborator loses their commands at once
+    "default_branch": Policy(Kind.CACHED, ttl=600),  # renaming it is rare; .prowlet.yaml follows within 10 minutes
     "branch_sha": READ,
     "read_file": PINNED,
     "changed_files": Policy(Kind.PINNED, key=_pinned_by_head),

@@ -32,7 +32,16 @@ from bot.forge.base import (
     StatusState,
 )
 from bot.forge.layered import AsyncForge
-from bot.merge.readiness import MergeRules, Verdict, evaluate, precheck
+from bot.merge.readiness import (
+    Facts,
+    FullVerdict,
+    MergeRules,
+    Verdict,
+    full_verdict,
+    precheck,
+    refusal_description,
+    verdict,
+)
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.events import Item, ItemRef
 from bot.merge.state import MergeState
@@ -56,6 +65,37 @@ class PassResult:
     ready: list[int]
     waiting: dict[int, str]
     ran: bool = True  # False: another replica held the repository's lease
+
+
+@dataclass(frozen=True)
+class RepoSnapshot:
+    """What a pass reads of a repository before it decides."""
+
+    pulls: list[PullState]  # open, by number, mergeability filled in
+    blockers: list[int]  # open issues with the blocker label
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """``/why``'s answer about one PR/MR."""
+
+    in_scope: bool  # False: merge automation is off for the repository
+    open: bool = True
+    verdict: FullVerdict | None = None
+    base: str = ""
+    position: int = 0  # in the merge pool on ``base``, when ready (1: merges next)
+
+
+def with_rebase_label(pull: PullState) -> PullState:
+    """The PR as a pass leaves its labels: ``needs-rebase`` on exactly while the forge reports a conflict."""
+    labels = pull.item.labels
+    if pull.mergeable is Mergeability.CONFLICT:
+        labels = labels | {NEEDS_REBASE}
+    elif pull.mergeable in (Mergeability.CLEAN, Mergeability.BLOCKED):
+        labels = labels - {NEEDS_REBASE}
+    if labels == pull.item.labels:
+        return pull
+    return replace(pull, item=replace(pull.item, labels=labels))
 
 
 def _method(pull: PullState, default: str) -> MergeMethod:
@@ -82,7 +122,8 @@ class MergeController:
         self._forges = forges
         self._ci = ci
         self._files = files or OwnersReader()  # changed files cached by head sha, shared with plugins
-        self._rules = MergeRules(settings.require_labels, settings.forbid_labels, settings.status_context)
+        self._rules = MergeRules(settings.require_labels, settings.forbid_labels, settings.status_context,
+                                 settings.blocker_label)
         # Scope, statuses written, mergeability, refusals, merges and the pass lease: durable, shared.
         self.state = MergeState(state or MemoryStateStore())
         self._statuses = StatusMemo(self.state)  # heads' statuses between passes, forgotten when CI reports
@@ -222,14 +263,12 @@ class MergeController:
 
     async def _sync(self, forge: AsyncForge, repo: str, token: int) -> PassResult:
         started = time.monotonic()
-        pulls = await forge.list_open_pulls(repo)
-        label = self.settings.blocker_label
-        blockers = await forge.open_issues_with_label(repo, label) if label else []
-        pulls = await self._with_mergeability(forge, repo, pulls)
+        seen = await self.gather(forge, repo)
+        pulls, blockers = seen.pulls, seen.blockers
         self._heads[(forge.name, repo)] = frozenset(  # the heads whose CI can change a verdict
             p.item.head_sha for p in pulls if p.item.head_sha and precheck(p, self._rules, blockers) is None)
         verdicts: dict[int, tuple[PullState, Verdict]] = {}
-        for pull in sorted(pulls, key=lambda p: p.item.ref.number):
+        for pull in pulls:
             pull = await self._sync_rebase_label(forge, pull)
             verdicts[pull.item.ref.number] = (pull, await self._verdict(forge, repo, pull, blockers))
         await self._write_statuses(forge, repo, list(verdicts.values()))
@@ -241,6 +280,75 @@ class MergeController:
         await self.state.record_pass(forge.name, repo, time.monotonic() - started, len(pulls),
                                      [p.item.ref.number for p in ready], merged, waiting)
         return PassResult(merged=merged, ready=[p.item.ref.number for p in ready], waiting=waiting)
+
+    # ---- what a pass reads (shared with /why and prowlet simulate) --------------------------
+
+    async def gather(self, forge: AsyncForge, repo: str) -> RepoSnapshot:
+        """The open PRs (by number, mergeability filled in) and the open blocker issues: what a
+        pass reads before it decides."""
+        pulls = await forge.list_open_pulls(repo)
+        label = self.settings.blocker_label
+        blockers = await forge.open_issues_with_label(repo, label) if label else []
+        pulls = await self._with_mergeability(forge, repo, pulls)
+        return RepoSnapshot(sorted(pulls, key=lambda p: p.item.ref.number), blockers)
+
+    async def facts(self, forge: AsyncForge, repo: str, pull: PullState, blockers: list[int],
+                    full: bool = False) -> Facts:
+        """What the verdict on ``pull`` rests on.  A pass (``full`` False) stops reading as soon as
+        the first reason is known — statuses cost a call and are read only when labels, drafts and
+        blockers pass; ``full`` reads everything, for every reason."""
+        facts = Facts(pull, blockers)
+        if not full and precheck(pull, self._rules, blockers) is not None:
+            return facts
+        item = pull.item
+        refused = await self.state.refusal(forge.name, repo, item.ref.number, item.head_sha or "")
+        if refused and not full:
+            return replace(facts, statuses=(), refused=refused)
+        jobs = self._ci.jobs_for(repo)
+        exempt = {self.settings.status_context, *(job.status_context for job in jobs if job.optional)}
+        statuses = (list(pull.statuses) if pull.statuses is not None  # the listing carried them (GitHub)
+                    else await self._statuses.read(forge, repo, item.head_sha or "", exempt))
+        required: list[str] = []
+        stale = None
+        if jobs:
+            paths = changed_paths(await self._files.changed_files(forge, item.ref, item.head_sha))
+            required = [job.name for job in jobs if not job.optional and job.should_run(paths, item.base_ref or "")]
+            stale = await self._tested_before_last_merge(forge.name, repo, pull, required)
+        optional = [job.status_context for job in jobs if job.optional]
+        return Facts(pull, blockers, statuses, required, optional, refused, stale)
+
+    async def explain(self, forge_name: str, repo: str, number: int) -> Explanation:
+        """Every reason ``number`` waits, or its place in the merge pool: read as a pass reads, and
+        writing nothing (``/why``)."""
+        forge = self._forges.get(forge_name)
+        if forge is None or not self.settings.applies_to(repo):
+            return Explanation(in_scope=False)
+        seen = await self.gather(forge, repo)
+        pull = next((p for p in seen.pulls if p.item.ref.number == number), None)
+        if pull is None:
+            return Explanation(in_scope=True, open=False)
+        pull = with_rebase_label(pull)
+        full = full_verdict(await self.facts(forge, repo, pull, seen.blockers, full=True), self._rules)
+        base = pull.item.base_ref or ""
+        if not full.ready:
+            return Explanation(in_scope=True, verdict=full, base=base)
+        # Ready PRs merge in order of their numbers, one base branch at a time.
+        ahead = 0
+        for other in seen.pulls:
+            if other.item.ref.number < number and other.item.base_ref == pull.item.base_ref:
+                ahead += (await self._verdict(forge, repo, with_rebase_label(other), seen.blockers)).ready
+        return Explanation(in_scope=True, verdict=full, base=base, position=ahead + 1)
+
+    async def explain_all(self, forge_name: str, repo: str) -> list[tuple[PullState, FullVerdict]]:
+        """The full verdict on every open PR of ``repo`` (``prowlet simulate merge``)."""
+        forge = self._forges[forge_name]
+        seen = await self.gather(forge, repo)
+        result = []
+        for pull in seen.pulls:
+            pull = with_rebase_label(pull)
+            result.append((pull, full_verdict(await self.facts(forge, repo, pull, seen.blockers, full=True),
+                                              self._rules)))
+        return result
 
     async def _with_mergeability(self, forge: AsyncForge, repo: str, pulls: list[PullState]) -> list[PullState]:
         """Fill in UNKNOWN mergeability (the forge is still computing it: after a push, and for
@@ -269,40 +377,17 @@ class MergeController:
 
     async def _sync_rebase_label(self, forge: AsyncForge, pull: PullState) -> PullState:
         """``needs-rebase`` is on exactly while the forge reports a conflict."""
-        labels = pull.item.labels
-        has = NEEDS_REBASE in labels
-        if pull.mergeable is Mergeability.CONFLICT and not has:
-            await forge.add_labels(pull.item.ref, [NEEDS_REBASE])
-            labels = labels | {NEEDS_REBASE}
-        elif pull.mergeable in (Mergeability.CLEAN, Mergeability.BLOCKED) and has:
-            await forge.remove_label(pull.item.ref, NEEDS_REBASE)
-            labels = labels - {NEEDS_REBASE}
-        if labels == pull.item.labels:
+        wanted = with_rebase_label(pull)
+        if wanted.item.labels == pull.item.labels:
             return pull
-        return replace(pull, item=replace(pull.item, labels=labels))
+        if NEEDS_REBASE in wanted.item.labels:
+            await forge.add_labels(pull.item.ref, [NEEDS_REBASE])
+        else:
+            await forge.remove_label(pull.item.ref, NEEDS_REBASE)
+        return wanted
 
     async def _verdict(self, forge: AsyncForge, repo: str, pull: PullState, blockers: list[int]) -> Verdict:
-        # Labels, drafts and blockers first: statuses cost a call and are only read when those pass.
-        early = precheck(pull, self._rules, blockers)
-        if early is not None:
-            return early
-        item = pull.item
-        refused = await self.state.refusal(forge.name, repo, item.ref.number, item.head_sha or "")
-        if refused:
-            return Verdict(False, f"Not mergeable. Merge refused: {refused}"[:140])
-        jobs = self._ci.jobs_for(repo)
-        exempt = {self.settings.status_context, *(job.status_context for job in jobs if job.optional)}
-        statuses = (list(pull.statuses) if pull.statuses is not None  # the listing carried them (GitHub)
-                    else await self._statuses.read(forge, repo, item.head_sha or "", exempt))
-        required: list[str] = []
-        if jobs:
-            paths = changed_paths(await self._files.changed_files(forge, item.ref, item.head_sha))
-            required = [job.name for job in jobs if not job.optional and job.should_run(paths, item.base_ref or "")]
-            stale = await self._tested_before_last_merge(forge.name, repo, pull, required)
-            if stale:
-                return Verdict(False, f"Not mergeable. Job {stale} is re-running on the new base.")
-        optional = [job.status_context for job in jobs if job.optional]
-        return evaluate(pull, statuses, self._rules, required_jobs=required, optional_jobs=optional, blockers=blockers)
+        return verdict(await self.facts(forge, repo, pull, blockers), self._rules)
 
     async def _tested_before_last_merge(self, forge: str, repo: str, pull: PullState, required: list[str]) -> str | None:
         """A required built-in job whose latest run started before the last merge into this base."""
@@ -375,7 +460,7 @@ class MergeController:
                 f"@{item.author}: I tried to merge this {forge.capabilities.pull_noun} at `{sha[:12]}` "
                 f"but the forge refused: {err}\n\nI will try again once it changes (new commits or a label change).")
             await self._comment_once(forge, item.ref, note, f"refused.{item.ref.number}.{sha[:12]}")
-            await self._write_status(forge, repo, pull, Verdict(False, f"Not mergeable. Merge refused: {err}"[:140]))
+            await self._write_status(forge, repo, pull, Verdict(False, refusal_description(str(err))))
             await self._announce(MergeRefused(forge.name, repo, item.ref.number, sha, str(err), **_about(item)))
             return False
         log.info("merged", forge=forge.name, repo=repo, number=item.ref.number, sha=item.head_sha)

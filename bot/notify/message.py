@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.forge.drivers import DRIVERS
 from bot.outcomes import (ApprovalComplete, CommandFailed, HoldPlaced, JobFinished, JobStarted, MergeRefused,
                           Merged)
 
@@ -38,8 +39,11 @@ class Request:
     headers: dict[str, str]
 
 
+_CHANGE_SIGNS = {driver.name: driver.change_sign for driver in DRIVERS}
+
+
 def _item(o: Any) -> str:
-    sep = "!" if o.forge == "gitlab" else "#"
+    sep = _CHANGE_SIGNS.get(o.forge, "#")
     return f"{o.repo}{sep}{o.number}"
 
 

@@ -1526,6 +1526,7 @@ class FakeGitHub:
             ("GET", "/app", self._get_app, _APP_ROUTE),
             ("GET", repo + "/installation", self._get_installation, _APP_ROUTE + ":installation"),
             ("POST", "/app/installations/{id:\\d+}/access_tokens", self._create_token, _APP_ROUTE + ":token"),
+            ("GET", repo, self._get_repo, None),
             ("GET", repo + "/labels", self._list_repo_labels, None),
             ("GET", repo + "/collaborators/{login}/permission", self._get_permission, None),
             ("GET", repo + "/issues", self._list_issues, None),
@@ -1931,6 +1932,9 @@ class FakeGitHub:
             },
             status=201,
         )
+
+    def _get_repo(self, request: web.Request, body: Any) -> web.Response:
+        return web.json_response(self._repo_json(self._repo_of(request)))
 
     def _list_repo_labels(self, request: web.Request, body: Any) -> web.Response:
         state = self._repo_of(request)

@@ -355,6 +355,7 @@ class FakeGitLab:
         self._routes: list[tuple[str, str, _Handler]] = [
             ("GET", r"/user", self._get_current_user),
             ("GET", r"/users", self._list_users),
+            ("GET", _PROJECT, self._get_project),
             ("GET", r"/projects/(?P<project>[^/]+)/labels", self._list_labels),
             ("GET", r"/projects/(?P<project>[^/]+)/members/all/(?P<user_id>\d+)", self._get_member),
             ("GET", _PROJECT + r"/(?P<kind>merge_requests|issues)", self._list_items),
@@ -1146,6 +1147,9 @@ class FakeGitLab:
         pipeline.status, pipeline.updated_at = "running", self._tick()
         project.pipeline_actions.append((pipeline.id, "retry"))
         return web.json_response(self._pipeline_json(project, pipeline, detailed=True), status=201)
+
+    def _get_project(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        return web.json_response(self._project_json(self._project(match)))
 
     def _get_branch(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         project = self._project(match)

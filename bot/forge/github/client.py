@@ -401,6 +401,11 @@ class GitHubClient:
         return _ROLES.get(role, Permission.NONE)
 
     @_neutral_errors
+    def default_branch(self, repo: str) -> str:
+        # GET /repos/{owner}/{repo}, one request: the lazy repository completes itself on first read.
+        return self._gh(repo).get_repo(repo).default_branch
+
+    @_neutral_errors
     def branch_sha(self, repo: str, branch: str) -> str:
         # GET /git/ref/heads/{branch}: one small exact-match answer (the branches endpoint returns the
         # whole head commit and protection too).  PyGithub quotes the ref but keeps "/", as GitHub

@@ -254,6 +254,11 @@ class GitLabClient:
             return Permission.NONE
         return next((perm for minimum, perm in _ACCESS_LEVELS if level >= minimum), Permission.NONE)
 
+    def default_branch(self, repo: str) -> str:
+        # GET /projects/:id, one request (python-gitlab encodes the path, "/" included).
+        with self._errors(f"read the project {repo}"):
+            return self._gl.projects.get(repo).default_branch
+
     def branch_sha(self, repo: str, branch: str) -> str:
         # python-gitlab URL-encodes the name, "/" included ("release/1.0" → "release%2F1.0").
         with self._errors(f"read the branch {branch} of {repo}"):
