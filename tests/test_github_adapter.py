@@ -866,9 +866,13 @@ def test_list_open_pulls_leaves_what_does_not_fit_to_rest(fake: FakeGitHub, clie
 def test_list_open_pulls_refuses_what_graphql_refuses(fake: FakeGitHub, client: GitHubClient) -> None:
     with pytest.raises(NotFoundError):
         client.list_open_pulls("acme/nothing")
-    fake.fail_next("POST", "^/api/graphql$", 502, times=4)
+    fake.fail_next("POST", "^/api/graphql$", 502)  # a POST: the adapter itself never repeats it
     with pytest.raises(ForgeUnavailableError):
         client.list_open_pulls(REPO)
+    fake.fail_next("POST", "^/api/graphql$", 403, message="API rate limit exceeded for user ID 1.", retry_after=7)
+    with pytest.raises(RateLimitedError) as limited:
+        client.list_open_pulls(REPO)
+    assert limited.value.retry_after == 7
 
 
 def test_the_fakes_pull_list_has_no_mergeability(fake: FakeGitHub, client: GitHubClient) -> None:

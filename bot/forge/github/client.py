@@ -627,6 +627,8 @@ class GitHubClient:
             data = data if isinstance(data, dict) else {}
             if data.get("errors") or not (data.get("data") or {}).get("repository"):
                 errors = data.get("errors") or []
+                if any(e.get("type") == "RATE_LIMITED" for e in errors):  # GraphQL's own budget, spent
+                    raise requester.createException(403, headers, {"message": "API rate limit exceeded (GraphQL)"})
                 status = 404 if not errors or any(e.get("type") == "NOT_FOUND" for e in errors) else 400
                 raise requester.createException(status, headers, data)
             page, cursor, more = open_pulls.read_page(repo, data)
