@@ -6,9 +6,11 @@ counts: all but the 304s), 304s (a conditional read that found no change: free o
 answers them without a body but still counts them), and writes.  A quarter of the N PRs carry the
 required labels, each with a failing check, so none merges and the pool stays the same.  Passes:
 
-- first:  nothing cached; it writes at most ``merge.status_writes_per_pass`` merge statuses, the
-          most relevant PRs first, and leaves the rest to the passes after it ("drain": how many
-          passes until every PR has its status, and how long that takes at ``sync_interval``);
+- first:  nothing cached; it writes at most ``merge.status_writes_per_pass`` merge statuses and no
+          more than the default write budget (80/1m, 500/1h, on a simulated clock) spares with half
+          of it kept for commands, the most relevant PRs first, and leaves the rest to the passes
+          after it ("drain": how many passes until every PR has its status, and how long that
+          takes at ``sync_interval``; a write that had to wait for the budget would be shown);
 - warm:   the next pass, nothing changed;
 - 10 relabelled / 10 pushed: the pass after 10 PRs, spread over the list and a quarter of them
           label-ready like the rest, got a label / a new commit (no webhook: the pass finds them);
@@ -34,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.app import compose_forge  # noqa: E402
 from bot.ci.services import CIServices  # noqa: E402
-from bot.config import MergeSettings  # noqa: E402
+from bot.config import ForgeTuning, MergeSettings  # noqa: E402
+from bot.forge.budget import LocalWriteBudget  # noqa: E402
 from bot.events import ItemKind  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
 from bot.merge.controller import MergeController  # noqa: E402
@@ -100,20 +103,37 @@ def spread(numbers: list[int], count: int, offset: int = 0) -> list[int]:
     return [numbers[(i * step + i * offset) % len(numbers)] for i in range(min(count, len(numbers)))]
 
 
+class Clock:
+    """The write budget's time: a pass every ``sync_interval`` without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 async def measure(fake: Any, numbers: list[int], settings: MergeSettings) -> dict[str, Any]:
-    forge = compose_forge(make_client(fake))
+    clock = Clock()  # the default write budget (80/1m, 500/1h), on bench time
+    budget = LocalWriteBudget(fake.name, ForgeTuning().windows(), clock=clock, sleep=clock.sleep)
+    forge = compose_forge(make_client(fake), gate=budget)
     merger = MergeController(settings, {forge.name: forge}, CIServices())
 
     async def one_pass() -> Cost:
         before = len(fake.requests)
         await merger.sync(forge.name, REPO)
+        clock.now += settings.sync_interval
         return Cost.of(fake.requests[before:])
 
     result: dict[str, Any] = {"first": await one_pass()}
     drain = 1
-    while (cost := await one_pass()).writes:
+    while (await one_pass()).writes:
         drain += 1
     result["drain"] = drain
+    result["waited"] = budget.delayed  # writes that queued behind the budget: none, by design
     result["warm"] = await one_pass()
     mixed = spread(numbers, 10, offset=1)  # like the rest: about a quarter of them label-ready
     for number in mixed:
@@ -152,7 +172,7 @@ def main() -> None:
                 numbers = seed(fake, n)
                 r = asyncio.run(measure(fake, numbers, settings))
             minutes = math.ceil((r["drain"] - 1) * settings.sync_interval / 60)
-            drain = f"{r['drain']} passes ~{minutes}m"
+            drain = f"{r['drain']} passes ~{minutes}m" + (f" ({r['waited']} waited)" if r["waited"] else "")
             print(f"{fake.name:8} {n:>5}  {r['first'].cell():>18}  {drain:>14}  {r['warm'].cell():>18}  "
                   f"{r['relabelled'].cell():>18}  {r['pushed'].cell():>18}  {r['ready pushed'].cell():>18}")
             if args.detail:

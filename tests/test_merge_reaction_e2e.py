@@ -153,3 +153,25 @@ async def test_a_pass_writes_a_bounded_number_of_statuses_most_relevant_first(bo
     await sync(bot)
     assert written() == {oldest, lgtm_only, reviewed, newest}
     assert merges(bot) == []
+
+
+LIMITED = {"write_limits": ["4/1m"]}
+
+
+@pytest.mark.parametrize("config_data", [{"merge": {"sync_interval": 3600}, "github": LIMITED, "gitlab": LIMITED}])
+async def test_a_pass_leaves_half_of_the_write_budget_to_commands(bot: Bot) -> None:
+    """With 4 writes a minute, a pass over 5 new PRs writes 2 merge statuses (the reviewed one and
+    the newest) and leaves the rest of the minute to commands: a /hold right after goes out at
+    once, not behind queued statuses."""
+    fake: Any = bot.fake
+    numbers = [fake.open_pull(REPO, author=AUTHOR)[0] for _ in range(5)]
+    fake.set_labels(REPO, numbers[1], READY, **pull_kind(bot))
+    fake.add_status(REPO, fake.head_sha(REPO, numbers[1]), "jenkins", "failure" if fake.name == "github" else "failed")
+    await sync(bot)
+    written = {n for n in numbers if any(c == "merge" for c, *_ in fake.statuses(REPO, fake.head_sha(REPO, n)))}
+    assert written == {numbers[1], numbers[-1]}
+    budget = bot.client.app[MERGE_KEY]._forges[fake.name].pacing.gate
+    delayed = budget.delayed
+    await bot.deliver(fake.comment(REPO, numbers[0], "carl", "/hold"))
+    assert "do-not-merge/hold" in fake.labels(REPO, numbers[0], **pull_kind(bot))
+    assert budget.delayed == delayed  # the command's write did not wait

@@ -45,7 +45,7 @@ from bot.merge.readiness import (
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.events import Item, ItemRef
 from bot.merge.state import MergeState
-from bot.merge.status_writes import by_relevance
+from bot.merge.status_writes import STATUS_BUDGET_KEEP, by_relevance
 from bot.merge.statuses import StatusMemo
 from bot.outcomes import JobFinished, MergeRefused, Merged
 from bot.replies import has_marker, render_note, with_marker
@@ -399,9 +399,13 @@ class MergeController:
         return next((name for name in required if name in latest and latest[name].started_at < since), None)
 
     async def _write_statuses(self, forge: AsyncForge, repo: str, entries: list[tuple[PullState, Verdict]]) -> None:
-        """The statuses that changed, most relevant first, at most ``status_writes_per_pass``; the
+        """The statuses that changed, most relevant first, at most ``status_writes_per_pass`` and
+        no more than the write budget spares now (half of every window stays for commands); the
         rest are written by the passes after this one (``bot.merge.status_writes``)."""
         room = self.settings.status_writes_per_pass
+        spare = await forge.pacing.gate.spare(STATUS_BUDGET_KEEP)
+        if spare is not None:
+            room = min(room, spare)
         ordered = by_relevance(entries, self.settings.require_labels)
         for done, (pull, verdict) in enumerate(ordered):
             if room <= 0:
