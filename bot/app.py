@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from bot.aliases.results import JobResults
 from bot.ci.compose import JobSystem, build_job_system
 from bot.ci.native import NativeCI
 from bot.ci.pages import job_routes
@@ -23,8 +24,9 @@ from bot.ci.runner import Runner
 from bot.ci.services import AsyncNativeCI, CIServices
 from bot.ci.store import JobLogs, JobRecords
 from bot.config import Config, ForgeTuning
+from bot.dashboard import Access, Dashboard
 from bot.dispatch import Dispatcher
-from bot.events import CIEvent, CommitCIEvent, Event, ItemAction, ItemEvent, ItemKind
+from bot.events import CIEvent, CommitCIEvent, Event, ItemAction, ItemEvent, ItemKind, RunFinished
 from bot.forge.base import ForgeClient
 from bot.forge.budget import LocalWriteBudget, SharedWriteBudget
 from bot.forge.driver import ForgeDriver
@@ -37,6 +39,7 @@ from bot.intake import ForgeIntake, Intake, Translator
 from bot.merge.controller import MergeController
 from bot.metrics import Metrics
 from bot.notify.outbox import QUEUE_NAME as NOTIFY_QUEUE, Notifications, build_notifications
+from bot.notify.paths import ChangedPaths
 from bot.outcomes import Bus, JobFinished
 from bot.readiness import Readiness
 from bot.repair import Repairer
@@ -67,8 +70,9 @@ SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # st
 
 
 async def _observe_for_merge(merger: MergeController, event: Event) -> None:
-    if isinstance(event, CommitCIEvent):  # names a sha, no PR: mapped to one by the last pass
-        await merger.commit_reported(event.forge, event.repo, event.sha, event.context)
+    if isinstance(event, (CommitCIEvent, RunFinished)):  # names a sha, no PR: mapped to one by the last pass
+        context = event.context if isinstance(event, CommitCIEvent) else ""
+        await merger.commit_reported(event.forge, event.repo, event.item.head_sha or "", context)
         return
     if isinstance(event, CIEvent) and event.item.head_sha:
         await merger.statuses_changed(event.forge, event.repo, event.item.head_sha)
@@ -165,7 +169,7 @@ async def _expire_job_logs_forever(records: JobRecords, logs: JobLogs, retention
 
 def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
               public_url: str = "http://localhost:8080", stores: Stores | None = None, *,
-              dashboard_token: str | None = None, masked: Iterable[str] = (),
+              dashboard_token: str | None = None, metrics_token: str | None = None, masked: Iterable[str] = (),
               env: Mapping[str, str] | None = None, limits: Limits = Limits(),
               drivers: Sequence[ForgeDriver] = DRIVERS) -> web.Application:
     """``stores``: opened by the caller (``prowlet serve`` reports a failure cleanly); None opens the
@@ -184,10 +188,15 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
                             run_jobs=runner_settings.run_jobs, masked=masked, env=env)
     runner, bus = jobs.runner, jobs.bus
     metrics.follow_jobs(bus)
+    bus.subscribe(JobFinished, JobResults(stores.state, async_forges).on_job_finished)  # aliases' job results
     notifications = build_notifications(config.raw.notify, stores.queue(NOTIFY_QUEUE) if stores.queue else None,
-                                        consumer=consumer, env=os.environ if env is None else env)
+                                        consumer=consumer, env=os.environ if env is None else env,
+                                        state=stores.state)
     if notifications is not None:
         notifications.attach(bus)
+        notifications.on_delivery = metrics.notification
+        notifications.paths_of = ChangedPaths(async_forges)
+        metrics.watch_notifications(notifications.health)
     ci = CIServices(
         runner=runner,
         jobs=[job.to_spec() for job in config.raw.jobs],
@@ -197,7 +206,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     dispatcher.on_command = metrics.command
     dispatcher.publish = bus.publish
     merger = MergeController(config.raw.merge, async_forges, ci, dispatcher.owners_reader, stores.state,
-                             holder=consumer, publish=bus.publish) if config.raw.merge else None
+                             holder=consumer, publish=bus.publish,
+                             blocked_after=config.raw.notify.blocked_seconds) if config.raw.merge else None
     if merger is not None:
         merger.on_pass, merger.on_refused = metrics.merge_pass, metrics.merge_refused
         dispatcher.observers.append(partial(_observe_for_merge, merger))
@@ -222,12 +232,15 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     repairer = Repairer(async_forges, public_url, already_handled, config.raw.intake.repair_seconds)
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(intake.routes())
-    app.router.add_get("/metrics", metrics.handler(stores.events))
+    app.router.add_get("/metrics", metrics.handler(stores.events, metrics_token))
     readiness = Readiness(async_forges, stores.events)
     app[READINESS_KEY] = readiness
     app.router.add_get("/readyz", readiness.readyz)
     app[METRICS_KEY] = metrics
-    app.add_routes(job_routes(jobs.records, jobs.logs, jobs.links, dashboard_token, runner_settings.log_retention))
+    app.add_routes(job_routes(jobs.records, jobs.logs, jobs.links, runner_settings.log_retention))
+    dashboard = Dashboard(config, stores.state, Access(dashboard_token, config.raw.dashboard), records=jobs.records,
+                          links=jobs.links, secure_cookies=public_url.startswith("https://"))
+    app.add_routes(dashboard.routes())  # /, /repos/..., /jobs, /commands, /audit, /login
     app[QUEUE_KEY] = worker
     app[STORES_KEY] = stores
     app[DISPATCH_KEY] = dispatcher

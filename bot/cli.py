@@ -13,16 +13,32 @@ from bot.options import ConfigError
 from bot.settings import Settings, SettingsError, load_settings
 
 
-def _registry():  # noqa: ANN202 - imported late so `--help` stays fast
+def _plugins():  # noqa: ANN202 - imported late so `--help` stays fast
+    """The built-in plugins and those installed through entry points (bot.plugin_loader), with
+    the installed ones that were refused and why."""
+    from bot.plugin_loader import load_plugins
     from plugins import REGISTRY
 
-    return REGISTRY
+    loaded = load_plugins(REGISTRY)
+    return [*REGISTRY, *loaded.plugins], loaded.problems
 
 
-def _load(path: str | None):  # noqa: ANN202
+def _registry():  # noqa: ANN202
+    return _plugins()[0]
+
+
+def _load(path: str | None, registry=None):  # noqa: ANN001, ANN202
     from bot.config import load_config
 
-    return load_config(Path(path) if path else None, _registry())
+    return load_config(Path(path) if path else None, registry if registry is not None else _registry())
+
+
+def _log_plugin_problems(problems) -> None:  # noqa: ANN001
+    """One line each; the bot runs on without those plugins."""
+    from bot.logs import log
+
+    for problem in problems:
+        log.error(f"plugin not loaded: {problem}")
 
 
 def _print_problems(source: str, err: ConfigError) -> None:
@@ -32,10 +48,16 @@ def _print_problems(source: str, err: ConfigError) -> None:
 
 
 def check_config(args: argparse.Namespace) -> int:
+    registry, plugin_problems = _plugins()
+    for problem in plugin_problems:
+        print(f"plugin not loaded: {problem}", file=sys.stderr)
     try:
-        config = _load(args.file)
+        config = _load(args.file, registry)
     except ConfigError as err:
         _print_problems(args.file, err)
+        return 1
+    if plugin_problems:
+        print(f"{args.file}: OK, but {len(plugin_problems)} installed plugin(s) could not be loaded", file=sys.stderr)
         return 1
     enabled = config.raw.plugins.enabled
     if enabled is None:
@@ -95,8 +117,10 @@ def serve(args: argparse.Namespace) -> int:
     settings = _settings_and_logging()
     if isinstance(settings, int):
         return settings
+    registry, plugin_problems = _plugins()
+    _log_plugin_problems(plugin_problems)
     try:
-        config = _load(args.config)
+        config = _load(args.config, registry)
     except ConfigError as err:
         _print_problems(args.config or "built-in defaults", err)
         return 1
@@ -120,7 +144,8 @@ def serve(args: argparse.Namespace) -> int:
     gc.freeze()
     limits = Limits.from_env()  # the constants, unless a test shortens them
     app = build_app(config, forges, settings.data_dir, settings.public_url, stores,
-                    dashboard_token=settings.dashboard_token, masked=settings.secrets(), limits=limits)
+                    dashboard_token=settings.dashboard_token, metrics_token=settings.metrics_token,
+                    masked=settings.secrets(), limits=limits)
     try:
         serve_http(app, args.host, args.port, limits, shutdown_timeout=35)
     except OSError as err:  # the address is taken, or not ours to bind: no traceback, a line and 2
@@ -213,8 +238,13 @@ def queue(args: argparse.Namespace) -> int:
 def commands(args: argparse.Namespace) -> int:
     from bot.help import readme_table
 
-    config = _load(None)
-    print(readme_table(config.registry, config.commands.prefix))
+    try:
+        config = _load(args.config)
+    except ConfigError as err:
+        _print_problems(args.config, err)
+        return 1
+    # The built-in commands, and with --config the aliases it defines too.
+    print(readme_table([*config.registry, *config.alias_plugins()], config.commands.prefix))
     return 0
 
 
@@ -338,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=queue)
 
     p = sub.add_parser("commands", help="print the command table (Markdown) generated from the plugins")
+    p.add_argument("--config", help="also list the aliases (config-defined commands) of this config file")
     p.set_defaults(run=commands)
     p = sub.add_parser("import-prow", help="write a prowlet config equivalent to a Prow plugins.yaml (and "
                                            "config.yaml), listing what could not be carried over")

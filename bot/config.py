@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from bot.aliases.settings import AliasSettings
 from bot.ci.executors import DEFAULT_SANDBOX_PATHS, EXECUTORS
 from bot.ci.jobs import JobSpec
 from bot.ci.limits import Limits
 from bot.commands import parse_commands
+from bot.notify.quiet import QuietWindow, parse_clock, zone
 from bot.outcomes import OUTCOME_TYPES
 from bot.options import ConfigError, ConfigProblem, build
 from bot.permissions import RULES
@@ -354,6 +356,45 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
+class QuietHours:
+    """Local wall-clock hours when a channel's messages wait and go out as one digest afterwards."""
+
+    from_: str = field(default="", metadata={"key": "from"})  # "22:00"
+    to: str = ""  # "07:00" (may be earlier than from: across midnight)
+    tz: str = "UTC"  # an IANA time zone, e.g. Europe/Berlin
+
+    def window(self) -> QuietWindow:
+        start, end, tz = parse_clock(self.from_), parse_clock(self.to), zone(self.tz)
+        assert start is not None and end is not None and tz is not None, "check() first"
+        return QuietWindow(start, end, tz)
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = [(key, f"expected a time of day such as 22:00, got {value!r}")
+                    for key, value in (("from", self.from_), ("to", self.to)) if parse_clock(value) is None]
+        if not problems and parse_clock(self.from_) == parse_clock(self.to):
+            problems.append(("to", "must differ from `from`"))
+        if zone(self.tz) is None:
+            problems.append(("tz", f"unknown time zone {self.tz!r} (an IANA name such as Europe/Berlin)"))
+        return problems
+
+
+@dataclass(frozen=True)
+class NotifyBatch:
+    """Messages of a channel gathered for ``window`` seconds and sent as one digest (at most ``max``)."""
+
+    window: int = 300  # seconds from the first message of a digest
+    max: int = 20  # a digest goes out at once when it holds this many
+
+    def check(self) -> list[tuple[str, str]]:
+        problems = []
+        if self.window < 1:
+            problems.append(("window", "must be at least 1 second"))
+        if self.max < 2:
+            problems.append(("max", "must be at least 2"))
+        return problems
+
+
+@dataclass(frozen=True)
 class NotifyChannel:
     """One chat channel (README "Notifications").  URLs and secrets are credentials: the config names
     the environment variables that hold them, never the values."""
@@ -363,6 +404,8 @@ class NotifyChannel:
     secret_env: str = ""  # the variable holding the signing secret (dingtalk, feishu: optional; webhook: required)
     keyword: str = ""  # dingtalk/feishu keyword rule: added to a message that lacks it
     template: str = ""  # e.g. "{summary} {url}"; "": "{summary}"
+    quiet_hours: QuietHours | None = None  # {from: "22:00", to: "07:00", tz: Europe/Berlin}: wait, then one digest
+    batch: NotifyBatch | None = None  # {window: 300, max: 20}: one digest instead of many messages
 
     def check(self) -> list[tuple[str, str]]:
         problems = []
@@ -385,6 +428,7 @@ class NotifyRoute:
     outcomes: list[str] = field(default_factory=list)  # outcome type names, e.g. Merged, JobFinished
     labels: list[str] = field(default_factory=list)  # the change carries at least one of them
     authors: list[str] = field(default_factory=list)  # the change's author is one of them
+    paths: list[str] = field(default_factory=list)  # the change touches a file matching one, e.g. "docs/**"
     channels: list[str] = field(default_factory=list)
 
     def check(self) -> list[tuple[str, str]]:
@@ -403,6 +447,11 @@ class NotifySettings:
     retry_after: float = 2.0  # seconds before the first retry; doubled at each one (at most 5 minutes)
     timeout: float = 10.0  # seconds per post
     max_concurrent: int = 8  # posts in flight at once (one per channel at a time: each keeps its order)
+    blocked_after: str = "0"  # MergeBlocked once a label-ready PR/MR has waited this long, e.g. "6h"; "0": never
+
+    @property
+    def blocked_seconds(self) -> float:
+        return 0.0 if _OFF.fullmatch(self.blocked_after.strip()) else parse_duration(self.blocked_after) or 0.0
 
     def check(self) -> list[tuple[str, str]]:
         problems = [(f"routes[{i}].channels[{j}]", f"unknown channel {name!r}")
@@ -416,6 +465,9 @@ class NotifySettings:
             problems.append(("timeout", "must be more than 0"))
         if self.retry_after <= 0:
             problems.append(("retry_after", "must be more than 0"))
+        if not _OFF.fullmatch(self.blocked_after.strip()) and parse_duration(self.blocked_after) is None:
+            problems.append(("blocked_after", f"expected a duration such as 6h or 90m, or \"0\" for never, "
+                                              f"got {self.blocked_after!r}"))
         return problems
 
 
@@ -478,6 +530,17 @@ class InRepoSettings:
 
 
 @dataclass(frozen=True)
+class DashboardSettings:
+    """The dashboard at ``/`` (README "Dashboard").  A repository not listed here is shown only
+    after a login with ``PROWLET_DASHBOARD_TOKEN``."""
+
+    public_repos: list[str] = field(default_factory=list)  # globs anyone may see, e.g. ["acme/*"]
+
+    def is_public(self, repo: str) -> bool:
+        return bool(self.public_repos) and repo_matches(repo, self.public_repos)
+
+
+@dataclass(frozen=True)
 class RepoRule:
     match: list[str] = field(default_factory=list)  # globs over owner/repo or group/.../project
     enabled: list[str] | None = None  # replaces the enabled set
@@ -516,6 +579,8 @@ class RawConfig:
     merge: MergeSettings | None = None
     notify: NotifySettings = field(default_factory=NotifySettings)
     in_repo_config: InRepoSettings = field(default_factory=InRepoSettings)
+    aliases: list[AliasSettings] = field(default_factory=list)  # config-defined commands (bot.aliases)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
 
     def tuning(self, forge: str) -> ForgeTuning:
         """A forge's tuning: the section named after its driver; the defaults for a forge without one."""
@@ -529,6 +594,9 @@ class RawConfig:
             first = seen.setdefault(job.name.lower(), i)
             if first != i:
                 problems.append((f"jobs[{i}].name", f"duplicate job name {job.name!r} (also jobs[{first}])"))
+        problems += [(f"aliases[{i}].action.job", f"no job named {alias.action.job!r} in jobs")
+                     for i, alias in enumerate(self.aliases) if alias.action.job and alias.action.job not in
+                     {job.name for job in self.jobs}]
         return problems
 
 
@@ -563,6 +631,14 @@ class Config:
     def ignore(self) -> IgnoreSettings:
         return self.raw.ignore
 
+    def alias_plugins(self, repo: str | None = None) -> tuple[Plugin, ...]:
+        """The config-defined commands (for ``repo``: those whose globs match it) as one plugin,
+        or none when there are none."""
+        from bot.aliases.plugin import build_plugin
+
+        aliases = [a for a in self.raw.aliases if repo is None or repo_matches(repo, a.repos)]
+        return (build_plugin(aliases),) if aliases else ()
+
     def for_repo(self, repo: str) -> RepoConfig:
         cached = self._repo_cache.get(repo)
         if cached is None:
@@ -585,7 +661,7 @@ class Config:
             enabled = [p for p in enabled if p not in layer.disabled]
             for name, opts in layer.options.items():
                 options[name] = {**options.get(name, {}), **opts}
-        plugins = tuple(p for p in self.registry if p.name in enabled)
+        plugins = tuple(p for p in self.registry if p.name in enabled) + self.alias_plugins(repo)
         built = {p.name: build(p.options, options.get(p.name, {})) if p.options else None for p in plugins}
         rules = {name.lower(): RULES[rule] for name, rule in who.items()}
         return RepoConfig(plugins=plugins, options=built, prefix=self.raw.commands.prefix, who=rules)
@@ -630,6 +706,8 @@ def _check_plugin_refs(raw: RawConfig, registry: list[Plugin]) -> list[ConfigPro
                 build(plugin.options, section, f"{key}.{name}", problems)
 
     commands = {cmd.name for plugin in registry for cmd in plugin.commands}
+    problems.extend(_alias_clashes(raw.aliases, commands))
+    commands |= {alias.command for alias in raw.aliases}
 
     def who(key: str, rules: dict[str, str]) -> None:
         for name in rules:
@@ -645,6 +723,19 @@ def _check_plugin_refs(raw: RawConfig, registry: list[Plugin]) -> list[ConfigPro
         names(f"repos[{i}].disabled", rule.disabled)
         options(f"repos[{i}].options", rule.options)
         who(f"repos[{i}].who", rule.who)
+    return problems
+
+
+def _alias_clashes(aliases: list[AliasSettings], builtin: set[str]) -> list[ConfigProblem]:
+    """An alias may not take a built-in command's name, nor another alias's."""
+    problems = []
+    seen: dict[str, int] = {}
+    for i, alias in enumerate(aliases):
+        if alias.command in builtin:
+            problems.append(ConfigProblem(f"aliases[{i}].command", f"/{alias.command} is a built-in command"))
+        first = seen.setdefault(alias.command, i)
+        if first != i:
+            problems.append(ConfigProblem(f"aliases[{i}].command", f"/{alias.command} is also aliases[{first}]"))
     return problems
 
 

@@ -142,6 +142,11 @@ class Context:
         self.ci = scope.ci
 
     @property
+    def state(self) -> StateStore | None:
+        """The durable state store, for work that outlives one event (an alias's pending result)."""
+        return self._scope.state
+
+    @property
     def invocations(self) -> Sequence[Invocation]:
         """Every command in the comment (or description) being handled, this plugin's or not."""
         return self._scope.invocations

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from bot.audit import AuditTrail
 from bot.ci.services import CIServices
 from bot.commands import Invocation, parse_commands
 from bot.config import Config
 from bot.context import Context, EventScope
 from bot.owners_reader import OwnersReader
-from bot.events import CommentEvent, CommitCIEvent, Event, ItemAction, ItemEvent, ItemKind, ReviewEvent
+from bot.events import CommentEvent, CommitCIEvent, Event, ItemAction, ItemEvent, ItemKind, ReviewEvent, RunFinished
 from bot.forge.base import (
     ForbiddenError,
     ForgeError,
@@ -58,6 +59,7 @@ class Dispatcher:
         self.in_repo = InRepoConfigs(config)  # each repository's .prowlet.yaml, by commit
         # Told (command name, "done" | "refused" | "failed") once per command run (metrics).
         self.on_command: Callable[[str, str], None] = lambda name, outcome: None
+        self.audit = AuditTrail(state) if state is not None else None  # every command, for the dashboard
         self.publish: Callable[[object], Awaitable[None]] | None = None  # the outcome bus (CommandFailed ...)
         # The merge controller's read-only verdict on a PR/MR, for /why; None: no merge automation.
         self.explain_merge: Callable[[str, str, int], Awaitable[Explanation]] | None = None
@@ -65,6 +67,8 @@ class Dispatcher:
     async def _ignored(self, event: Event, forge: AsyncForge) -> str | None:
         if self.config.ignore.ignores(event.actor):
             return "ignored user"
+        if isinstance(event, RunFinished):
+            return None  # the bot started the run itself (an alias's workflow or pipeline): its end matters
         try:
             if event.actor.lower() == (await forge.whoami()).lower():  # cached by the client
                 return "own event"
@@ -128,20 +132,28 @@ class Dispatcher:
         """Run ``work``; log a failure, and tell the commenter when their command could not be done."""
         try:
             outcome = await work
-            if inv is not None:
-                self.on_command(inv.name, outcome or "done")
         except ForgeError as err:
             if inv is not None:
-                self.on_command(inv.name, "failed")
+                await self._counted(ctx, inv, "failed")
             # An expected failure (refusal, outage, rate limit): one line, no traceback.
             ctx.log.warning("forge call failed", error=str(err), error_type=type(err).__name__,
                             command=inv.name if inv else None)
             await self._tell_failure(ctx, inv, _FORGE_FAILURE.get(type(err), "the forge refused a request."))
         except Exception:
             if inv is not None:
-                self.on_command(inv.name, "failed")
+                await self._counted(ctx, inv, "failed")
             ctx.log.exception("plugin crashed", command=inv.name if inv else None)
             await self._tell_failure(ctx, inv, "something went wrong on my side; the maintainers can find it in my logs.")
+        else:
+            if inv is not None:
+                await self._counted(ctx, inv, outcome or "done")
+
+    async def _counted(self, ctx: Context, inv: Invocation, outcome: str) -> None:
+        """Metrics and the audit trail, once per command run."""
+        self.on_command(inv.name, outcome)
+        if self.audit is not None:
+            await self.audit.record(user=ctx.event.actor, command=inv.name, args=inv.args, forge=ctx.event.forge,
+                                    repo=ctx.event.repo, number=ctx.event.ref.number, outcome=outcome)
 
     async def _tell_failure(self, ctx: Context, inv: Invocation | None, why: str) -> None:
         if inv is None:

@@ -50,6 +50,7 @@ class Item:
     assignees: frozenset[str] = frozenset()
     head_sha: str | None = None  # PRs/MRs only
     base_ref: str | None = None  # PRs/MRs only
+    head_ref: str | None = None  # PRs/MRs only, when the forge's answer names it: the source branch
     url: str | None = None
 
     @property
@@ -152,6 +153,21 @@ class CommitCIEvent(Event):
 
 
 NO_NUMBER = 0  # CommitCIEvent: the PR is not named by the payload
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    """A CI run not tied to a PR/MR finished: a GitHub Actions run started by ``workflow_dispatch``,
+    a GitLab pipeline with no merge request (such as one started through the API).  Config-defined
+    commands report their results from it.  It belongs to a branch, not an item: its item names
+    only the repository (number 0), so such events of one repository are handled in order."""
+
+    run_id: int = 0
+    conclusion: str = ""  # the forge's word: success, failure, failed, canceled ...
+    run_url: str = ""
+    workflow: str = ""  # GitHub: the workflow's file (.github/workflows/deploy.yml); GitLab: ""
+    branch: str = ""
+    created_at: str = ""  # ISO 8601 as the forge wrote it
 
 
 def order_key(event: Event) -> str:

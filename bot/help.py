@@ -61,6 +61,15 @@ def command_rows(plugins: Iterable[Plugin], prefix: str = "", mode: str = "plain
     return rows
 
 
+def help_entries(plugins: Iterable[Plugin], prefix: str = "") -> list[dict[str, str]]:
+    """The same declarations as ``command_rows``, as fields for an HTML table (the dashboard)."""
+    return [
+        {"usage": _usage(cmd.usage, cmd.name, prefix, "readme").replace("`", ""), "help": cmd.help,
+         "who": cmd.who.describe, "on": _where(cmd.on), "examples": ", ".join(cmd.examples), "plugin": plugin.name}
+        for plugin in plugins for cmd in plugin.commands
+    ]
+
+
 TABLE_HEADER = ["| command | what it does | who may use it | on | example | plugin |", "|---|---|---|---|---|---|"]
 
 

@@ -12,6 +12,7 @@ result.  Never PR numbers, repositories or user names.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,11 @@ class Metrics:
         self.queue_failed = Gauge("prowlet_queue_failed", "Events parked after their last attempt failed", registry=r)
         self.queue_oldest = Gauge("prowlet_queue_oldest_event_age_seconds",
                                   "Age of the oldest pending event (0 when none)", registry=r)
+        self.notify_deliveries = Counter("prowlet_notify_deliveries", "Notification posts by channel and result "
+                                         "(sent, failed)", ["channel", "result"], registry=r)
+        self.notify_failing = Gauge("prowlet_notify_channels_failing",
+                                    "Notification channels whose last post failed", registry=r)
+        self._channel_health: Callable[[], Mapping[str, Any]] | None = None
         self.scrape_store_errors = Counter("prowlet_metrics_store_errors", "Scrapes that could not read the store",
                                            registry=r)
         self._job_began: dict[str, float] = {}  # job id → monotonic start, until it finishes
@@ -103,12 +109,21 @@ class Metrics:
         if began is not None:  # started in another process (replica, restart): its duration is unknown here
             self.job_seconds.labels(outcome.forge, outcome.job).observe(time.monotonic() - began)
 
+    def notification(self, channel: str, result: str) -> None:
+        self.notify_deliveries.labels(channel, result).inc()
+
+    def watch_notifications(self, health: Callable[[], Mapping[str, Any]]) -> None:
+        """``health``: the notifier's per-channel health (``Notifications.health``), read on scrape."""
+        self._channel_health = health
+
     # ---- on scrape ------------------------------------------------------------------------
 
     def watch_forges(self, forges: Mapping[str, AsyncForge], budgets: Mapping[str, Any]) -> None:
         self.registry.register(_ForgeCollector(forges, budgets))
 
     async def refresh(self, events: EventQueue) -> None:
+        if self._channel_health is not None:
+            self.notify_failing.set(sum(1 for h in self._channel_health().values() if h.failing))
         try:
             stats = await events.stats(0)
         except StoreUnavailable:
@@ -120,14 +135,24 @@ class Metrics:
         oldest = stats.oldest_received_at
         self.queue_oldest.set(max(0.0, time.time() - oldest) if oldest is not None else 0.0)
 
-    def handler(self, events: EventQueue) -> Callable[[web.Request], Any]:
+    def handler(self, events: EventQueue, token: str | None = None) -> Callable[[web.Request], Any]:
+        """``token`` (``PROWLET_METRICS_TOKEN``): when set, a scrape must send ``Authorization: Bearer <token>``."""
+
         async def metrics(request: web.Request) -> web.Response:
+            if token and not _bearer_matches(request, token):
+                return web.Response(status=401, text="401: send Authorization: Bearer <PROWLET_METRICS_TOKEN>\n",
+                                    headers={"WWW-Authenticate": 'Bearer realm="prowlet metrics"'})
             await self.refresh(events)
             response = web.Response(body=generate_latest(self.registry))
             response.headers["Content-Type"] = CONTENT_TYPE_LATEST
             return response
 
         return metrics
+
+
+def _bearer_matches(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 class _ForgeCollector(Collector):

@@ -111,7 +111,8 @@ def build(cls: type[T], data: Any, key: str = "", problems: list[ConfigProblem] 
         problems.append(ConfigProblem(key, f"expected a mapping, got {_kind(data)}"))
         data = {}
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    # A field may be spelt differently in YAML (metadata "key"): ``from`` is no Python name.
+    fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     values: dict[str, Any] = {}
     for name, value in data.items():
         sub = f"{key}.{name}" if key else str(name)
@@ -119,9 +120,9 @@ def build(cls: type[T], data: Any, key: str = "", problems: list[ConfigProblem] 
             known = ", ".join(sorted(fields)) or "none"
             problems.append(ConfigProblem(sub, f"unknown key (known keys: {known})"))
             continue
-        converted = _convert(hints[name], value, sub, problems)
+        converted = _convert(hints[fields[name].name], value, sub, problems)
         if converted is not None:
-            values[name] = converted
+            values[fields[name].name] = converted
     result = cls(**values)
     # Cross-field rules live on the options class itself, next to the fields they constrain.
     check = getattr(result, "check", None)

@@ -5,7 +5,7 @@ Producers publish small frozen dataclasses; subscribers register an async handle
 ``publish`` awaits the handlers one after another, in subscription order, so a subscriber sees one
 producer's outcomes in the order they were published (a job's pending status is posted before its
 final one).  A failing handler is logged and skipped: a notifier's outage never stops a job or
-another subscriber.  Besides the job outcomes: ``Merged`` and ``MergeRefused`` (merge controller),
+another subscriber.  Besides the job outcomes: ``Merged`` and ``MergeRefused`` and ``MergeBlocked`` (merge controller),
 ``ApprovalComplete`` and ``HoldPlaced`` (plugins, through ``Context.announce``) and ``CommandFailed``
 (dispatcher); notifiers (bot.notify) subscribe to all of them.
 """
@@ -90,6 +90,23 @@ class MergeRefused:
 
 
 @dataclass(frozen=True)
+class MergeBlocked:
+    """A change that has the labels to merge has waited longer than ``notify.blocked_after`` for
+    something else (statuses, a conflict, a blocker issue): said once per head commit."""
+
+    forge: str
+    repo: str
+    number: int
+    sha: str
+    reason: str  # the merge status's description: what it waits for
+    waited: int  # seconds since prowlet first saw it label-ready at this head
+    title: str = ""
+    url: str = ""
+    author: str = ""
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ApprovalComplete:
     """Every OWNERS file a change touches now has an approver: the change became ``approved``."""
 
@@ -138,7 +155,7 @@ class CommandFailed:
 
 # Every outcome type by name: routes in the config name them (``notify.routes[].outcomes``).
 OUTCOME_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
-    JobStarted, JobFinished, Merged, MergeRefused, ApprovalComplete, HoldPlaced, CommandFailed)}
+    JobStarted, JobFinished, Merged, MergeRefused, MergeBlocked, ApprovalComplete, HoldPlaced, CommandFailed)}
 
 
 class Bus:
@@ -159,5 +176,5 @@ class Bus:
                               handler=getattr(handler, "__qualname__", repr(handler)))
 
 
-__all__ = ["ApprovalComplete", "Bus", "CommandFailed", "HoldPlaced", "JobFinished", "JobStarted", "MergeRefused",
-           "Merged", "OUTCOME_TYPES"]
+__all__ = ["ApprovalComplete", "Bus", "CommandFailed", "HoldPlaced", "JobFinished", "JobStarted", "MergeBlocked",
+           "MergeRefused", "Merged", "OUTCOME_TYPES"]

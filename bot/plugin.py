@@ -73,6 +73,8 @@ class Plugin:
     # Enabled when the config names no plugins (plugins.enabled: null).  Plugins that act on every
     # PR/MR unasked (size, wip, welcome ...) are opt-in: they are named in plugins.enabled.
     default: bool = True
+    # External plugins: the plugin API versions this works with (bot.api, e.g. ">=1,<2"); "": any.
+    requires_api: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def commands_named(self, name: str) -> list[Command]:

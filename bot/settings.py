@@ -26,7 +26,8 @@ class Settings:
     public_url: str = "http://localhost:8080"  # links to job pages in commit statuses
     redis_url: str | None = field(default=None, repr=False)  # may hold a password
     redis_prefix: str = "prowlet"  # keys' prefix, so deployments can share one Redis
-    dashboard_token: str | None = field(default=None, repr=False)  # opens GET /jobs; unset: no job list
+    dashboard_token: str | None = field(default=None, repr=False)  # the dashboard's login; unset: public repos only
+    metrics_token: str | None = field(default=None, repr=False)  # GET /metrics needs it as a Bearer token when set
 
     def __getattr__(self, name: str) -> Any:
         """One forge's settings by its driver's name: ``settings.github``."""
@@ -38,7 +39,7 @@ class Settings:
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log filter that redacts them."""
         values = [secret for forge in self.forges.values() for secret in forge.secrets()]
-        values.append(self.dashboard_token or "")
+        values += [self.dashboard_token or "", self.metrics_token or ""]
         urls = (self.redis_url, *(forge.endpoint for forge in self.forges.values()), self.public_url)  # user:password@ too
         return [v for v in values if v] + [secret for url in urls if url for secret in url_secrets(url)]
 
@@ -68,4 +69,5 @@ def load_settings(env: Mapping[str, str] | None = None, drivers: Sequence[ForgeD
         raise SettingsError(f"PROWLET_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {redact_url(redis_url)!r}")
     redis_prefix = env_value(env, "PROWLET_REDIS_PREFIX") or "prowlet"
     return Settings(forges=forges, data_dir=data_dir, public_url=public_url, redis_url=redis_url,
-                    redis_prefix=redis_prefix, dashboard_token=env_value(env, "PROWLET_DASHBOARD_TOKEN"))
+                    redis_prefix=redis_prefix, dashboard_token=env_value(env, "PROWLET_DASHBOARD_TOKEN"),
+                    metrics_token=env_value(env, "PROWLET_METRICS_TOKEN"))

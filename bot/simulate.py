@@ -11,10 +11,11 @@ write prowlet would make, with the text of every comment.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
+from bot.aliases.http import HttpOutcome
 from bot.app import EnabledForge, compose_forge, make_forge
 from bot.ci.jobs import Change, JobSpec
 from bot.ci.services import CIServices
@@ -46,6 +47,11 @@ class Plan:
     async def announce(self, outcome: object) -> None:
         self.other.append(f"announce {type(outcome).__name__}")
 
+    async def http_call(self, url: str, secret: str, payload: Mapping[str, Any], delivery: str) -> HttpOutcome:
+        """An alias's HTTP action: recorded, not sent (the URL is a credential: only its command is named)."""
+        self.other.append(f"call the HTTP endpoint of /{payload.get('command')} with {dict(payload.get('params', {}))}")
+        return HttpOutcome("success")
+
 
 class _Runner:
     """Stands in for the built-in job runner: records what it would start; knows no earlier runs
@@ -54,8 +60,13 @@ class _Runner:
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
 
-    async def start(self, job: JobSpec, change: Change) -> None:
-        self._plan.other.append(f"start job {job.name} on {change.repo} #{change.number} at {change.head_sha[:12]}")
+    async def start(self, job: JobSpec, change: Change, job_id: str | None = None) -> None:
+        params = "".join(f" {name}={value}" for name, value in change.params)  # an alias's values
+        self._plan.other.append(f"start job {job.name} on {change.repo} #{change.number} at {change.head_sha[:12]}"
+                                + (f" with{params}" if params else ""))
+
+    def job_url(self, job_id: str) -> str:
+        return ""
 
     async def latest(self, forge: str, repo: str, sha: str) -> dict:
         return {}
@@ -109,7 +120,7 @@ def build(settings: Settings, config: Config, forge_name: str) -> Simulation:
     forge = compose_forge(enabled.client, enabled.max_concurrent_requests, record_writes=plan.writes)
     native = {forge_name: _NativeCI(forge, enabled, plan)} if enabled.native_ci else {}
     ci = CIServices(runner=_Runner(plan), jobs=[job.to_spec() for job in config.raw.jobs],  # type: ignore[arg-type]
-                    native=native)  # type: ignore[arg-type]
+                    native=native, http_call=plan.http_call)  # type: ignore[arg-type]
     forges = {forge_name: forge}
     dispatcher = Dispatcher(config, forges, ci, MemoryStateStore())
     dispatcher.publish = plan.announce

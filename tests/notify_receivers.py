@@ -36,6 +36,7 @@ class Receivers:
     fail_next: Counter[str] = field(default_factory=Counter)
     attempts: Counter[str] = field(default_factory=Counter)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    hold: dict[str, asyncio.Event] = field(default_factory=dict)
 
     def keys(self, service: str) -> list[str]:
         return [r.key for r in self.accepted if r.service == service]
@@ -60,6 +61,9 @@ class Receivers:
             raw = await request.read()
             self.attempts[service] += 1
             try:
+                if service in self.hold:
+                    await self._note()  # the post arrived: a test may wait for that
+                    await self.hold[service].wait()
                 if self.fail_next[service] > 0:
                     self.fail_next[service] -= 1
                     return web.Response(status=503, text="try later")

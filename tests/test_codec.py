@@ -8,7 +8,17 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bot.events import CommentEvent, Item, ItemAction, ItemEvent, ItemKind, ItemRef, ReviewEvent, ReviewState
+from bot.events import (
+    CommentEvent,
+    Item,
+    ItemAction,
+    ItemEvent,
+    ItemKind,
+    ItemRef,
+    ReviewEvent,
+    ReviewState,
+    RunFinished,
+)
 from bot.forge.github.translate import translate as github
 from bot.forge.gitlab.translate import translate as gitlab
 from bot.store.codec import VERSION, CodecError, decode, encode
@@ -45,6 +55,8 @@ ROUND_TRIPS = {
                                    labels_changed=frozenset({"lgtm"})),
     "review-state-enum": ReviewEvent("d", "github", "bob", ITEM, state=ReviewState.CHANGES_REQUESTED, body="no"),
     "unicode-and-newlines": CommentEvent("d", "github", "zoë", ITEM, body="/hold\r\n→ ✓\u2028x", comment_id=3),
+    "run-finished-with-head-ref": RunFinished("d", "gitlab", "prowlet-bot", Item(REF, head_ref="topic-7"), run_id=31,
+                                              conclusion="failed", run_url="https://x/-/pipelines/31", branch="main"),
 }
 
 

@@ -269,3 +269,21 @@ def test_who_override_per_repository_refines_the_global_one() -> None:
     assert elsewhere.rule_for("assign", ANYONE) is COLLABORATORS
     assert here.rule_for("kind", ANYONE) is MAINTAINERS
     assert here.rule_for("lgtm", ANYONE) is ANYONE  # not configured: the command's own rule
+
+
+def test_documented_alias_example_is_valid_and_complete() -> None:
+    """config.yaml shows an alias with every key, commented out; uncommented, it is a valid config."""
+    lines = (ROOT / "config.yaml").read_text().splitlines()
+    start = lines.index("# aliases:")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:])
+    data = yaml.safe_load("\n".join(block))
+    config = parse_config(data, REGISTRY)
+    (alias,) = config.raw.aliases
+    documented = data["aliases"][0]
+    assert set(documented) == set(alias.__dataclass_fields__)
+    for section in ("who", "action"):
+        assert set(documented[section]) == set(getattr(alias, section).__dataclass_fields__), section

@@ -28,8 +28,8 @@ def test_async_forge_offers_every_interface_method(method: str) -> None:
     assert asyncio.iscoroutinefunction(member) == (POLICIES[method].kind is not Kind.LOCAL)
 
 
-# Writes that create something (a comment, a merge, a redelivery, a PR/MR) are never repeated blindly.
-NOT_REPEATABLE = {"comment", "merge", "redeliver", "create_pull"}
+# Writes that create something (a comment, a merge, a redelivery, a PR/MR, a CI run) are never repeated blindly.
+NOT_REPEATABLE = {"comment", "merge", "redeliver", "create_pull", "dispatch_workflow", "start_pipeline"}
 
 
 @pytest.mark.parametrize("method", sorted(POLICIES), ids=sorted(POLICIES))

@@ -12,6 +12,7 @@ import pytest
 from bot.events import (
     NO_NUMBER,
     CIEvent,
+    RunFinished,
     CommentEvent,
     CommitCIEvent,
     ItemAction,
@@ -113,7 +114,9 @@ def test_every_fixture_translates_as_expected(path: Path) -> None:
     event = translate(event_type, "delivery-1", payload)
 
     expected = EXPECTED[(event_type, action)]
-    if expected is CIEvent and not payload[event_type].get("pull_requests"):
+    if event_type == "workflow_run" and action == "completed" and payload["workflow_run"]["event"] == "workflow_dispatch":
+        expected = RunFinished  # a dispatched run belongs to its branch, whatever PRs are listed
+    elif expected is CIEvent and not payload[event_type].get("pull_requests"):
         # CI for no PR of this repository (a branch push, a fork's PR): mapped by its head sha later
         expected = CommitCIEvent if event_type == "check_suite" else None
     elif event_type == "check_run" and payload["check_run"].get("pull_requests"):
@@ -132,6 +135,11 @@ def test_every_fixture_translates_as_expected(path: Path) -> None:
         assert event.ref.number == NO_NUMBER
         assert event.sha == (body.get("head_sha") or body["sha"])
         assert event.state == (body.get("conclusion") or body.get("state"))
+        return
+    if isinstance(event, RunFinished):  # the run and its branch, for an alias's result
+        run = payload["workflow_run"]
+        assert (event.ref.number, event.run_id, event.branch, event.run_url) == (
+            0, run["id"], run["head_branch"], run["html_url"])
         return
     if isinstance(event, CIEvent):  # names the PR and the head CI ran on, nothing more
         assert event.ref.number == payload[event_type]["pull_requests"][0]["number"]
@@ -405,7 +413,8 @@ COMMIT_CI = [
     ("fork run", "check_run", "check_run__completed__1.json", {"check_run.pull_requests": []},
      ("Octocoders-linter", "failure")),
     ("run naming a PR", "check_run", "check_run__completed__1.json", {}, None),
-    ("fork workflow run", "workflow_run", "workflow_run__completed__1.json", {"workflow_run.pull_requests": []}, None),
+    ("fork workflow run", "workflow_run", "workflow_run__completed__1.json",
+     {"workflow_run.pull_requests": [], "workflow_run.event": "pull_request"}, None),  # its suite reports
 ]
 
 

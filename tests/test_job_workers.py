@@ -2,12 +2,16 @@
 `prowlet worker` processes on one real Redis.  Jobs spread across the workers, their statuses are
 posted once by serve, their log pages are served by serve, /retest sees what a worker ran, a new
 run supersedes one running on another worker, and a worker killed with SIGKILL mid-job has its job
-reported `error` (and queued again when the job says it may be)."""
+reported `error` (and queued again when the job says it may be).  Serve's notifier hears of each
+job a worker ran once (a webhook channel, received here)."""
 
 from __future__ import annotations
 
+import json
+import threading
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +40,10 @@ def config_file(tmp_path: Path, marks: Path) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(f"""
 queue: {{lease: {LEASE}}}
+notify:
+  channels: {{hook: {{kind: webhook, url_env: HOOK_URL, secret_env: HOOK_SECRET}}}}
+  routes: [{{outcomes: [JobFinished], channels: [hook]}}]
+  retry_after: 0.2
 runner: {{executor: process, run_jobs: false, lease: {LEASE}, max_concurrent: 1}}
 jobs:
   - {{name: unit, run: "echo unit ran as $PROWLET_JOB_ID; sleep 1", clone: false, always_run: false}}
@@ -53,13 +61,44 @@ jobs:
     return path
 
 
+class HookReceiver:
+    """The notification channel: records each post's delivery key and JSON body."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, dict[str, Any]]] = []
+        received = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received.append((self.headers.get("X-Prowlet-Delivery", ""), json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def finished_jobs(self) -> list[str]:
+        return [body["outcome"]["job_id"] for _, body in self.posts if body.get("type") == "JobFinished"]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Cluster:
     def __init__(self, fake: FakeForge, redis_url: str, prefix: str, tmp_path: Path) -> None:
         self.fake = fake
         self.tmp_path = tmp_path
         self.marks = tmp_path / "marks"
         self.config = config_file(tmp_path, self.marks)
-        self.env = {**forge_env(fake), "PROWLET_REDIS_URL": redis_url, "PROWLET_REDIS_PREFIX": prefix}
+        self.hook = HookReceiver()
+        self.env = {**forge_env(fake), "PROWLET_REDIS_URL": redis_url, "PROWLET_REDIS_PREFIX": prefix,
+                    "HOOK_URL": self.hook.url, "HOOK_SECRET": "hook-secret"}
         self.serve = Served(self.env, tmp_path, data_dir=self._dir("serve"), name="serve",
                             args=("--config", str(self.config)))
         self.workers = [self.start_worker(f"worker-{i}") for i in range(2)]
@@ -96,6 +135,7 @@ class Cluster:
         for process in [*self.workers, self.serve]:
             if process.proc.poll() is None:
                 process.stop()
+        self.hook.close()
 
 
 @pytest.fixture
@@ -134,6 +174,11 @@ def test_jobs_spread_across_workers_and_serve_reports_and_shows_them(cluster: Cl
     job_id = urlsplit(url).path.split("/")[2]
     assert f"unit ran as {job_id}" in read(page + "/log")
     assert "success" in read(page)
+    # Serve's notifier heard of each job a worker ran, once.
+    ran_ids = sorted(job for r in ran for job in r)
+    wait_for(lambda: len(cluster.hook.finished_jobs()) >= 4, "the job notifications")
+    cluster.serve.stop()  # stopped: every post serve was going to make is made
+    assert sorted(cluster.hook.finished_jobs()) == ran_ids
 
 
 def test_retest_on_serve_sees_the_failure_a_worker_recorded(cluster: Cluster) -> None:

@@ -34,7 +34,8 @@ def external_status(bot: Bot, sha: str, state: str, context: str = "jenkins") ->
     fake.add_status(REPO, sha, context, {"success": "success", "failure": "failed"}.get(state, state))
     payload = json.loads((FIXTURES / "gitlab" / "pipeline__success__1.json").read_text())
     payload["project"]["path_with_namespace"] = REPO
-    payload["object_attributes"].update(sha=sha, status={"pending": "running", "failure": "failed"}.get(state, state))
+    payload["object_attributes"].update(sha=sha, status={"pending": "running", "failure": "failed"}.get(state, state),
+                                        source="external")  # the pipeline GitLab keeps external statuses in
     payload["merge_request"] = None
     return fake.delivery("Pipeline Hook", payload)
 

@@ -1,5 +1,5 @@
-"""Job pages: /jobs (dashboard token), /jobs/{id}/{token} (HTML), /jobs/{id}/{token}/log (text/plain),
-from a store filled by hand."""
+"""Job pages: /jobs/{id}/{token} (HTML), /jobs/{id}/{token}/log (text/plain), from a store filled by
+hand.  The list at /jobs is the dashboard's (tests/test_dashboard_e2e.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from bot.ci.store import FileJobLogs, JobRecord, JobStore, SqliteJobRecords
 
 SHA = "c0ffee" + "0" * 34
 LINKS = JobLinks("https://prowlet.example.com", b"k" * 32)
-DASHBOARD = "dash-board-token-1234"
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def store(tmp_path: Path) -> JobStore:
 @pytest.fixture
 async def client(store: JobStore) -> AsyncIterator[TestClient]:
     app = web.Application()
-    app.add_routes(job_routes(SqliteJobRecords(store), FileJobLogs(store), LINKS, DASHBOARD, "30d"))
+    app.add_routes(job_routes(SqliteJobRecords(store), FileJobLogs(store), LINKS, "30d"))
     async with TestClient(TestServer(app)) as c:
         yield c
 
@@ -64,8 +63,6 @@ def page(record: JobRecord) -> str:
         pytest.param("/jobs/{known}/..%2F..%2Fjob-links.key", id="traversal-token"),
         pytest.param("/jobs/{known}/{token}x", id="token-with-extra"),
         pytest.param("/jobs/{known}/{token}/log/extra", id="log-with-extra"),
-        pytest.param("/jobs", id="dashboard-without-token"),
-        pytest.param("/jobs?token=wrong", id="dashboard-wrong-token"),
     ],
 )
 async def test_without_the_right_token_or_id_everything_is_404(client: TestClient, store: JobStore, path: str) -> None:
@@ -135,39 +132,6 @@ async def test_plain_log(client: TestClient, store: JobStore, log: str | None) -
         assert resp.content_type == "text/plain" and resp.charset == "utf-8"
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert await resp.text() == (log or "")
-
-
-@pytest.mark.parametrize("how", ["query", "bearer"])
-async def test_index_with_the_dashboard_token_lists_the_100_most_recent(
-    client: TestClient, store: JobStore, how: str
-) -> None:
-    records = [make(store, job=f"job-{i:03d}") for i in range(105)]
-    store.finish(records[-1].id, "failure", "Job failed (exit 1).", 1)
-    make(store, job="x<y>")  # escaped like everything else (not a valid JobSpec name, but the store takes it)
-
-    request = ("/jobs?token=" + DASHBOARD, {}) if how == "query" else ("/jobs", {"Authorization": f"Bearer {DASHBOARD}"})
-    async with client.get(request[0], headers=request[1]) as resp:
-        assert resp.status == 200 and resp.content_type == "text/html"
-        html = await resp.text()
-    links = re.findall(r'href="/jobs/([0-9a-f]{32})/([0-9a-f]{32})"', html)
-    assert len(links) == 100
-    newest_first = [r.id for r in reversed(records)][:99]
-    assert [job_id for job_id, _ in links[1:]] == newest_first
-    assert all(LINKS.valid(job_id, token) for job_id, token in links), "each link carries its job's token"
-    assert "x&lt;y&gt;" in html and "x<y>" not in html
-    for old in records[:6]:
-        assert old.id not in html
-    assert "Job failed (exit 1)." in html
-
-
-async def test_without_a_dashboard_token_configured_there_is_no_job_list(store: JobStore) -> None:
-    make(store)
-    app = web.Application()
-    app.add_routes(job_routes(store, LINKS, None))
-    async with TestClient(TestServer(app)) as c:
-        for url in ("/jobs", "/jobs?token=", "/jobs?token=None"):
-            async with c.get(url) as resp:
-                assert resp.status == 404
 
 
 async def test_a_log_past_its_retention_is_gone_and_the_page_says_so(client: TestClient, store: JobStore) -> None:

@@ -97,3 +97,10 @@ def test_a_malformed_key_is_not_quoted_in_the_error() -> None:
     with pytest.raises(SettingsError) as err:
         load_settings({"GITHUB_APP_ID": "1", "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nsecretbits"})
     assert "secretbits" not in str(err.value)
+
+
+def test_dashboard_and_metrics_tokens_are_secrets() -> None:
+    s = load_settings({"PROWLET_DASHBOARD_TOKEN": "dash-tok-1", "PROWLET_METRICS_TOKEN": "metrics-tok-2"})
+    assert (s.dashboard_token, s.metrics_token) == ("dash-tok-1", "metrics-tok-2")
+    assert "dash-tok-1" not in repr(s) and "metrics-tok-2" not in repr(s)
+    assert {"dash-tok-1", "metrics-tok-2"} <= set(s.secrets())

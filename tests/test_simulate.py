@@ -117,3 +117,30 @@ def test_errors_are_one_line_and_exit_2(fake: FakeForge, tmp_path: Path, args: l
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+ALIASES = """
+aliases:
+  - command: deploy
+    format: "{{env}}"
+    action: {workflow: deploy.yml, inputs: {environment: "{{env}}"}, pipeline: true, variables: {ENV: "{{env}}"}}
+    ack: "Deploying to {{env}}"
+  - command: notify-ops
+    format: "{{env}}"
+    action: {url_env: SIM_OPS_URL, secret_env: SIM_OPS_SECRET}
+"""
+
+
+def test_aliases_are_planned_not_started(fake: FakeForge, tmp_path: Path) -> None:
+    """An alias's workflow/pipeline is a recorded write; its HTTP call is recorded, never sent."""
+    number = open_pull(fake)
+    start = len(fake.requests)
+    env = {**forge_env(fake), "SIM_OPS_URL": "http://127.0.0.1:9/never", "SIM_OPS_SECRET": "s"}
+    done = simulate(fake, tmp_path, "--number", str(number), "--user", COLLAB, "/deploy staging\n/notify-ops prod",
+                    config=ALIASES, env=env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert ("dispatch_workflow(repo=" if fake.name == "github" else "start_pipeline(repo=") in out
+    assert "Deploying to staging" in out
+    assert "call the HTTP endpoint of /notify-ops with {'env': 'prod'}" in out
+    assert writes_since(fake, start) == []

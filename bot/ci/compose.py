@@ -3,7 +3,7 @@
 Embedded (SQLite stores): records and log files under ``PROWLET_DATA_DIR``, jobs run where they are
 started, the reporter listens on the bus.  Shared (Redis stores): records, logs and the job queue in
 Redis; ``queue_worker`` runs queued jobs here (serve with ``runner.run_jobs``, every worker);
-``relay`` (serve only) turns the outbox into commit statuses.
+``relay`` (serve only) turns the outbox into commit statuses, and then into outcomes on the bus.
 """
 
 from __future__ import annotations
@@ -93,9 +93,13 @@ def build_job_system(config: Config, stores: Stores, data_dir: Path, public_url:
         records, logs, queues = SqliteJobRecords(sqlite), FileJobLogs(sqlite), None
     links = JobLinks(public_url, load_key(data_dir))
     bus = Bus()
+    # Shared jobs in serve: job outcomes reach ``bus`` from the outbox relay, once per job step
+    # whichever process ran the job; the runner's own announcements stay on a bus of its own, or a
+    # job run here would be heard twice.
+    runner_bus = Bus() if queues is not None and posters is not None else bus
     specs = [job.to_spec() for job in config.raw.jobs]
     runner = Runner(
-        records, logs, bus, links, data_dir / "workspaces", settings.max_concurrent, queues=queues, jobs=specs,
+        records, logs, runner_bus, links, data_dir / "workspaces", settings.max_concurrent, queues=queues, jobs=specs,
         executors=default_executors(data_dir, settings.sandbox_paths, settings.container_cli),
         default_executor=settings.executor, limits=settings.limits,
         secrets=job_secrets(config, os.environ if env is None else env), masked=masked,
@@ -108,7 +112,8 @@ def build_job_system(config: Config, stores: Stores, data_dir: Path, public_url:
         return system
     assert shared is not None
     if reporter is not None:
-        system.relay = OutboxRelay(shared.outbox, reporter, links, consumer=consumer, lease=settings.lease)
+        system.relay = OutboxRelay(shared.outbox, reporter, links, consumer=consumer, lease=settings.lease,
+                                   publish=bus.publish)
     if run_jobs:
         # The claim's lease is the job's heartbeat: renewed every third of it while the job runs.
         system.queue_worker = EventWorker(shared.queue, runner.run_claimed, consumer=consumer,

@@ -108,6 +108,9 @@ class Change:
     # Test the head merged into the base branch as it is now (merge automation re-runs jobs this way
     # after another PR merged into the same base).  Needs base_ref.
     merge_base: bool = False
+    # A config-defined command's values (name, value): PROWLET_PARAM_<NAME> in the job's environment,
+    # never part of its shell command.
+    params: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, forge: str, item: Item, source: GitSource | None, merge_base: bool = False) -> Change:

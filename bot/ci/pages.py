@@ -2,17 +2,14 @@
 
 ``GET /jobs/{id}/{token}`` (HTML, refreshing while the job runs) and ``GET /jobs/{id}/{token}/log``
 (text/plain): without the job's own token (``bot.ci.links``) both answer 404, as for a job that does
-not exist.  ``GET /jobs`` (the 100 newest, linked with their tokens) needs the dashboard token
-(``PROWLET_DASHBOARD_TOKEN``, as ``?token=`` or ``Authorization: Bearer``); without one configured
-it is a 404 too.  Ids are checked against ``[0-9a-f]{32}`` before anything touches the disk, logs and
-every field are HTML-escaped, and every page forbids scripts (Content-Security-Policy), so a job
+not exist.  The list of recent jobs is the dashboard's ``/jobs`` (bot/dashboard).  Ids are checked
+against ``[0-9a-f]{32}`` before anything touches the disk, logs and every field are HTML-escaped, and every page forbids scripts (Content-Security-Policy), so a job
 printing ``<script>`` shows it and nothing more.  Records and logs come from ``JobRecords`` and
 ``JobLogs``: with the shared store, any replica serves any job, whichever process ran it.
 """
 
 from __future__ import annotations
 
-import hmac
 import html
 import time
 from aiohttp import web
@@ -21,7 +18,6 @@ from bot.ci.limits import human_size
 from bot.ci.links import JobLinks
 from bot.ci.store import JobLogs, JobRecord, JobRecords, valid_id
 
-RECENT = 100
 PAGE_LOG_BYTES = 256 * 1024  # the page shows the log's tail; /log has all of it
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
@@ -57,40 +53,12 @@ def _not_found() -> web.Response:
     return web.Response(status=404, text="no such job\n", content_type="text/plain", headers=_HEADERS)
 
 
-def _dashboard_allowed(request: web.Request, dashboard_token: str | None) -> bool:
-    if not dashboard_token:
-        return False
-    auth = request.headers.get("Authorization", "")
-    given = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else request.query.get("token", "")
-    return hmac.compare_digest(given.encode(), dashboard_token.encode())
-
-
-def job_routes(records: JobRecords, logs: JobLogs, links: JobLinks, dashboard_token: str | None = None,
-               log_retention: str = "") -> list[web.RouteDef]:
+def job_routes(records: JobRecords, logs: JobLogs, links: JobLinks, log_retention: str = "") -> list[web.RouteDef]:
     async def lookup(request: web.Request) -> JobRecord | None:
         job_id, token = request.match_info["id"], request.match_info["token"]
         if not valid_id(job_id) or not links.valid(job_id, token):
             return None
         return await records.get(job_id)
-
-    async def index(request: web.Request) -> web.Response:
-        if not _dashboard_allowed(request, dashboard_token):
-            return _not_found()
-        rows = []
-        for r in await records.recent(RECENT):
-            rows.append(
-                f'<tr><td><a href="{html.escape(links.path(r.id))}">{html.escape(r.job)}</a></td><td>{html.escape(r.forge)}</td>'
-                f"<td>{html.escape(r.repo)}</td><td>#{r.number}</td><td><code>{html.escape(r.sha[:12])}</code></td>"
-                f'<td class="{html.escape(r.state)}">{html.escape(r.state)}</td><td>{_when(r.started_at)}</td>'
-                f"<td>{_duration(r)}</td><td>{html.escape(r.description)}</td></tr>"
-            )
-        body = (
-            f"<h1>Jobs</h1><p>The {RECENT} most recent.</p><table><tr><th>job</th><th>forge</th><th>repository</th>"
-            "<th>number</th><th>commit</th><th>state</th><th>started</th><th>duration</th><th>description</th></tr>"
-            + "".join(rows)
-            + "</table>"
-        )
-        return _page("prowlet jobs", body)
 
     async def page(request: web.Request) -> web.Response:
         record = await lookup(request)
@@ -138,7 +106,6 @@ def job_routes(records: JobRecords, logs: JobLogs, links: JobLinks, dashboard_to
         return web.Response(body=tail.data, content_type="text/plain", charset="utf-8", headers=_HEADERS)
 
     return [
-        web.get("/jobs", index),
         web.get("/jobs/{id}/{token}", page),
         web.get("/jobs/{id}/{token}/log", plain_log),
     ]

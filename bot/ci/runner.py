@@ -195,15 +195,18 @@ class Runner:
                 log.info("job executor ready", executor=name)
         return found
 
-    async def start(self, job: JobSpec, change: Change) -> JobRecord:
+    async def start(self, job: JobSpec, change: Change, job_id: str | None = None) -> JobRecord:
         """Record the job and run it in the background (embedded) or queue it for whichever
-        process runs jobs (shared); JobStarted is published first."""
+        process runs jobs (shared); JobStarted is published first.  ``job_id``: chosen by the
+        caller, who needs it before the job can finish (an alias waiting for its result)."""
         if self._closed:
             raise RuntimeError("the runner is closed")
         if self._queues is not None:
-            return await self._enqueue(self._queues, job, change, retry_on_loss=job.retry_on_worker_loss)
+            return await self._enqueue(self._queues, job, change, retry_on_loss=job.retry_on_worker_loss,
+                                       job_id=job_id)
         record = await self._records.create(
-            job=job.name, forge=change.forge, repo=change.repo, number=change.number, sha=change.head_sha
+            job=job.name, forge=change.forge, repo=change.repo, number=change.number, sha=change.head_sha,
+            job_id=job_id,
         )
         run = _Run(record, job, change)
         old = self._active.get(run.key)
@@ -489,6 +492,7 @@ class Runner:
             "PROWLET_AUTHOR": change.author,
             "CI": "true",
         }
+        env.update({f"PROWLET_PARAM_{name.upper()}": value for name, value in change.params})  # an alias's
         env.update({name: self._secrets[name] for name in run.job.secrets})
         return env
 

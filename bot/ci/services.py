@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.ci.jobs import JobSpec
 from bot.ci.native import NativeCI
@@ -35,6 +36,8 @@ class CIServices:
     runner: Runner | None = None
     jobs: Sequence[JobSpec] = ()
     native: Mapping[str, AsyncNativeCI] = field(default_factory=dict)  # by forge name
+    # How an alias's HTTP action is sent; None: bot.aliases.http.call (prowlet simulate records it).
+    http_call: Callable[..., Awaitable[Any]] | None = None
 
     def jobs_for(self, repo: str) -> list[JobSpec]:
         return [job for job in self.jobs if job.applies_to(repo)]

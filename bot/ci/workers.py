@@ -24,6 +24,7 @@ acknowledged.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,8 @@ def encode_job(queued: QueuedJob) -> bytes:
     return orjson.dumps({
         "v": 1, "id": queued.job_id, "job": queued.job, "retry": queued.retry_on_loss,
         "change": {"forge": c.forge, "repo": c.repo, "number": c.number, "head_sha": c.head_sha,
-                   "base_ref": c.base_ref, "author": c.author, "merge_base": c.merge_base, "source": source},
+                   "base_ref": c.base_ref, "author": c.author, "merge_base": c.merge_base, "source": source,
+                   "params": [list(p) for p in c.params]},
     })
 
 
@@ -69,7 +71,8 @@ def decode_job(payload: bytes) -> QueuedJob:
         c = data["change"]
         source = None if c["source"] is None else GitSource(**c["source"])
         change = Change(forge=c["forge"], repo=c["repo"], number=int(c["number"]), head_sha=c["head_sha"],
-                        base_ref=c["base_ref"], author=c["author"], source=source, merge_base=bool(c["merge_base"]))
+                        base_ref=c["base_ref"], author=c["author"], source=source, merge_base=bool(c["merge_base"]),
+                        params=tuple((str(k), str(v)) for k, v in c.get("params", [])))  # none before aliases
         return QueuedJob(data["id"], data["job"], change, bool(data["retry"]))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise CodecError(f"not a queued job: {type(err).__name__}") from None
@@ -142,18 +145,28 @@ async def shared_link_key(state: StateStore, local: bytes) -> bytes:
 
 class OutboxRelay:
     """In ``prowlet serve``: outcomes from the outbox become commit statuses.  A post that fails is
-    retried with backoff (the outbox keeps each status context in order), then parked."""
+    retried with backoff (the outbox keeps each status context in order), then parked.
+
+    Once its status is posted, each outcome is published on serve's outcome bus (``publish``):
+    notifiers and metrics hear of every job, whichever process ran it, once — each outbox entry is
+    claimed by one replica and acknowledged after (a crash between the two publishes it again; the
+    notification outbox drops the duplicate by its key)."""
 
     def __init__(self, outbox: EventQueue, reporter: StatusReporter, links: JobLinks, *, consumer: str,
-                 lease: float = 30.0, max_attempts: int = 8) -> None:
+                 lease: float = 30.0, max_attempts: int = 8,
+                 publish: Callable[[object], Awaitable[None]] | None = None) -> None:
         self._reporter = reporter
         self._links = links
+        self._publish = publish
         self.worker = EventWorker(outbox, self._post, consumer=consumer, lease=lease, max_attempts=max_attempts,
                                   decode=decode_outcome)
 
     async def _post(self, outcome: Outcome, attempt: int) -> None:
         # The link is this process's: whoever wrote the outcome needs no public URL.
-        await self._reporter.deliver(dataclasses.replace(outcome, url=self._links.url(outcome.job_id)))
+        outcome = dataclasses.replace(outcome, url=self._links.url(outcome.job_id))
+        await self._reporter.deliver(outcome)
+        if self._publish is not None:
+            await self._publish(outcome)  # the bus logs its subscribers' failures: the status stands
 
     def start(self) -> None:
         self.worker.start()

@@ -15,7 +15,7 @@ Rules for adapters:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -98,6 +98,18 @@ class Capabilities:
     # Several labels leave in one request (GitLab's remove_labels); else one request per label, each
     # paced by the write budget on its own.
     removes_labels_at_once: bool = False
+    # Config-defined commands (aliases) can start the forge's own CI with inputs: a GitHub Actions
+    # workflow_dispatch, a GitLab pipeline with variables.  Each forge has one of them.
+    dispatches_workflows: bool = True
+    starts_pipelines: bool = False
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A CI run prowlet started: its id (None when the forge does not say) and its page."""
+
+    id: int | None
+    url: str = ""
 
 
 class StatusState(enum.Enum):
@@ -382,3 +394,15 @@ class ForgeClient(Protocol):
     def redeliver(self, hook: Hook, attempt_id: str) -> None:
         """Ask the forge to deliver that attempt's webhook again (same body and delivery id).
         Never retried automatically."""
+
+    # ---- the forge's own CI, started by config-defined commands (aliases) --------------------
+
+    def dispatch_workflow(self, repo: str, workflow: str, ref: str, inputs: Mapping[str, str]) -> RunStarted:
+        """GitHub: ``POST /repos/{repo}/actions/workflows/{workflow}/dispatches`` with ``ref`` and
+        ``inputs``, asking for the run's details (``return_run_details``).  NotFoundError for an
+        unknown workflow; InvalidRequestError when it has no workflow_dispatch trigger or refuses
+        the inputs, and on forges without workflows (``capabilities.dispatches_workflows``)."""
+
+    def start_pipeline(self, repo: str, ref: str, variables: Mapping[str, str]) -> RunStarted:
+        """GitLab: ``POST /projects/:id/pipeline`` with ``ref`` and ``variables``.  InvalidRequestError
+        for a ref GitLab refuses, and on forges without pipelines (``capabilities.starts_pipelines``)."""

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from cachetools import LRUCache, TTLCache
 
 from bot.events import ItemRef
-from bot.forge.base import CommitStatus, ForgeClient, ForgeUnavailableError, RateLimitedError
+from bot.forge.base import CommitStatus, ForgeClient, ForgeUnavailableError, RateLimitedError, RunStarted
 from bot.forge.policy import Kind, Policy
 
 
@@ -254,6 +254,7 @@ class Recording:
     _RESULTS: dict[str, Callable[[itertools.count[int]], Any]] = {
         "int": lambda ids: next(ids),  # a comment's id, a new PR/MR's number
         "frozenset[str]": lambda ids: frozenset(),  # logins that could not be assigned / requested
+        "RunStarted": lambda ids: RunStarted(next(ids)),  # a workflow run / pipeline an alias started
     }
 
     def __init__(self, inner: Handler, writes: list[RecordedWrite]) -> None:

@@ -99,4 +99,7 @@ POLICIES: dict[str, Policy] = {
     "find_hooks": READ,
     "hook_deliveries": READ,
     "redeliver": Policy(Kind.WRITE, retry_safe=False, item_arg=None),
+    # A repeat would start a second run (a second deploy): never retried; callers guard with once().
+    "dispatch_workflow": Policy(Kind.WRITE, retry_safe=False, item_arg=None),
+    "start_pipeline": Policy(Kind.WRITE, retry_safe=False, item_arg=None),
 }

@@ -32,6 +32,7 @@ from bot.forge.base import (
     StatusState,
 )
 from bot.forge.layered import AsyncForge
+from bot.merge.blocked import BlockedWatch
 from bot.merge.readiness import (
     Facts,
     FullVerdict,
@@ -42,6 +43,7 @@ from bot.merge.readiness import (
     refusal_description,
     verdict,
 )
+from bot.merge.snapshot import build_snapshot
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.events import Item, ItemRef
 from bot.merge.state import MergeState
@@ -116,7 +118,7 @@ def _about(item: Item) -> dict[str, Any]:
 class MergeController:
     def __init__(self, settings: MergeSettings, forges: Mapping[str, AsyncForge], ci: CIServices,
                  files: OwnersReader | None = None, state: StateStore | None = None, holder: str = "prowlet",
-                 publish: Callable[[object], Awaitable[None]] | None = None) -> None:
+                 publish: Callable[[object], Awaitable[None]] | None = None, blocked_after: float = 0.0) -> None:
         self.settings = settings
         self._publish = publish  # the outcome bus (Merged, MergeRefused); None: nobody listens
         self._forges = forges
@@ -125,9 +127,12 @@ class MergeController:
         self._rules = MergeRules(settings.require_labels, settings.forbid_labels, settings.status_context,
                                  settings.blocker_label)
         # Scope, statuses written, mergeability, refusals, merges and the pass lease: durable, shared.
-        self.state = MergeState(state or MemoryStateStore())
+        store = state or MemoryStateStore()
+        self.state = MergeState(store)
         self._statuses = StatusMemo(self.state)  # heads' statuses between passes, forgotten when CI reports
         self._heads: dict[tuple[str, str], frozenset[str]] = {}  # heads of candidates at the last pass
+        # MergeBlocked after ``blocked_after`` seconds label-ready but waiting (notify.blocked_after).
+        self.blocked = BlockedWatch(store, self._rules, blocked_after if publish else 0.0)
         self._holder = holder  # this process, in the pass lease
         # A pass holds the lease for this long and renews it while it runs, so a replica that dies
         # mid-pass is replaced within one sync_interval (lease + the others' half-interval tick).
@@ -268,10 +273,13 @@ class MergeController:
         self._heads[(forge.name, repo)] = frozenset(  # the heads whose CI can change a verdict
             p.item.head_sha for p in pulls if p.item.head_sha and precheck(p, self._rules, blockers) is None)
         verdicts: dict[int, tuple[PullState, Verdict]] = {}
+        statuses: dict[int, list[CommitStatus]] = {}  # the ones read this pass, for the dashboard
         for pull in pulls:
             pull = await self._sync_rebase_label(forge, pull)
-            verdicts[pull.item.ref.number] = (pull, await self._verdict(forge, repo, pull, blockers))
+            verdicts[pull.item.ref.number] = (pull, await self._verdict(forge, repo, pull, blockers, statuses))
         await self._write_statuses(forge, repo, list(verdicts.values()))
+        for pull, verdict in verdicts.values():
+            await self._announce(await self.blocked.check(forge.name, repo, pull, verdict, _about(pull.item)))
         ready = [pull for pull, verdict in verdicts.values() if verdict.ready]
         merged = await self._merge_ready(forge, repo, ready, token)
         self.on_pass(forge.name, time.monotonic() - started, len(merged))
@@ -279,6 +287,7 @@ class MergeController:
         log.info("merge pass", forge=forge.name, repo=repo, open=len(pulls), ready=len(ready), merged=merged)
         await self.state.record_pass(forge.name, repo, time.monotonic() - started, len(pulls),
                                      [p.item.ref.number for p in ready], merged, waiting)
+        await self.state.save_snapshot(forge.name, repo, build_snapshot(verdicts.values(), statuses, self._rules, merged))
         return PassResult(merged=merged, ready=[p.item.ref.number for p in ready], waiting=waiting)
 
     # ---- what a pass reads (shared with /why and prowlet simulate) --------------------------
@@ -386,8 +395,13 @@ class MergeController:
             await forge.remove_label(pull.item.ref, NEEDS_REBASE)
         return wanted
 
-    async def _verdict(self, forge: AsyncForge, repo: str, pull: PullState, blockers: list[int]) -> Verdict:
-        return verdict(await self.facts(forge, repo, pull, blockers), self._rules)
+    async def _verdict(self, forge: AsyncForge, repo: str, pull: PullState, blockers: list[int],
+                       seen: dict[int, list[CommitStatus]] | None = None) -> Verdict:
+        """``seen``: where a pass keeps the statuses it read, for the dashboard."""
+        facts = await self.facts(forge, repo, pull, blockers)
+        if seen is not None and facts.statuses is not None:
+            seen[pull.item.ref.number] = list(facts.statuses)
+        return verdict(facts, self._rules)
 
     async def _tested_before_last_merge(self, forge: str, repo: str, pull: PullState, required: list[str]) -> str | None:
         """A required built-in job whose latest run started before the last merge into this base."""
@@ -472,8 +486,8 @@ class MergeController:
                                     _method(pull, self.settings.method).value, **_about(item)))
         return True
 
-    async def _announce(self, outcome: object) -> None:
-        if self._publish is not None:
+    async def _announce(self, outcome: object | None) -> None:
+        if outcome is not None and self._publish is not None:
             await self._publish(outcome)  # the bus logs its subscribers' failures: a merge never fails on them
 
     async def _retest(self, forge: AsyncForge, repo: str, others: list[PullState]) -> bool:

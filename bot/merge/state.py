@@ -112,6 +112,25 @@ class MergeState:
     async def history(self, forge: str, repo: str, limit: int = 50) -> list[dict[str, Any]]:
         return await self._store.recent(_key("merge.history", forge, repo), limit)
 
+    # ---- what the dashboard shows (bot.merge.snapshot) -------------------------------------
+    async def save_snapshot(self, forge: str, repo: str, snapshot: dict[str, Any]) -> bool:
+        """One write per pass at most, and none when nothing changed; True when it wrote.  Compared
+        with the stored one, not a copy in memory: another replica may have written since."""
+        if await self._store.get("merge.snapshot", _key(forge, repo)) == snapshot:
+            return False
+        await self._store.put("merge.snapshot", _key(forge, repo), snapshot)
+        return True
+
+    async def snapshot(self, forge: str, repo: str) -> dict[str, Any] | None:
+        return await self._store.get("merge.snapshot", _key(forge, repo))
+
+    async def snapshots(self) -> dict[tuple[str, str], dict[str, Any]]:
+        found = {}
+        for key, value in (await self._store.items("merge.snapshot")).items():
+            forge, repo = key.split("|", 1)
+            found[(forge, repo)] = value
+        return found
+
     # ---- one pass at a time, across replicas -----------------------------------------------
     async def acquire(self, forge: str, repo: str, holder: str, ttl: float) -> int | None:
         return await self._store.acquire(_key("merge", forge, repo), holder, ttl)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.forge.drivers import DRIVERS
-from bot.outcomes import (ApprovalComplete, CommandFailed, HoldPlaced, JobFinished, JobStarted, MergeRefused,
-                          Merged)
+from bot.outcomes import (ApprovalComplete, CommandFailed, HoldPlaced, JobFinished, JobStarted, MergeBlocked,
+                          MergeRefused, Merged)
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Message:
     text: str
     link: str = ""
     outcome: str = ""  # its type name
-    data: dict[str, str] = dataclasses.field(default_factory=dict)  # its fields, for the generic webhook
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)  # its fields, for the generic webhook
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ def _item(o: Any) -> str:
     return f"{o.repo}{sep}{o.number}"
 
 
+def _waited(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m"
+
+
 def summary(outcome: object) -> str:
     """One line saying what happened; the default template."""
     o: Any = outcome
@@ -59,6 +64,8 @@ def summary(outcome: object) -> str:
             return f"Merged {_item(o)} ({o.method}){': ' + o.title if o.title else ''}"
         case MergeRefused():
             return f"Merge of {_item(o)} refused: {o.reason}"
+        case MergeBlocked():
+            return f"{_item(o)} has waited {_waited(o.waited)} to merge: {o.reason}"
         case ApprovalComplete():
             return f"{_item(o)} is approved by {', '.join(o.approvers) or 'its approvers'}"
         case HoldPlaced():
@@ -76,7 +83,7 @@ def outcome_key(outcome: object) -> str:
     match outcome:
         case JobStarted() | JobFinished():
             return f"{kind}:{o.job_id}"
-        case Merged() | MergeRefused():
+        case Merged() | MergeRefused() | MergeBlocked():
             return f"{kind}:{o.forge}:{o.repo.lower()}:{o.number}:{o.sha}"
         case HoldPlaced() | CommandFailed() | ApprovalComplete() if o.event:
             # One event (a comment) may hold several commands: one message each, however often it is handled.

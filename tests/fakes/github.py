@@ -81,7 +81,7 @@ query OpenPulls($owner: String!, $name: String!, $cursor: String) {
     pullRequests(states: [OPEN], first: 100, after: $cursor, orderBy: {field: CREATED_AT, direction: ASC}) {
       pageInfo { hasNextPage endCursor }
       nodes {
-        number title body url isDraft headRefOid baseRefName mergeable mergeStateStatus
+        number title body url isDraft headRefOid headRefName baseRefName mergeable mergeStateStatus
         author { login }
         labels(first: 100) { totalCount nodes { name } }
         assignees(first: 100) { nodes { login } }
@@ -263,6 +263,18 @@ class _WorkflowRun:
     updated_at: str
     rerunnable: bool = True
     run_attempt: int = 1
+    head_branch: str = "main"
+
+
+@dataclass
+class _Workflow:
+    """A workflow file that can be dispatched (``add_workflow``)."""
+
+    id: int
+    name: str
+    path: str  # .github/workflows/<file>
+    dispatchable: bool  # has an ``on: workflow_dispatch`` trigger
+    inputs: dict[str, dict[str, Any]]  # name → {"required": bool, "options": [...]} as declared
 
 
 @dataclass
@@ -279,6 +291,8 @@ class _Repo:
     check_runs: dict[str, list[_CheckRun]] = field(default_factory=dict)  # sha → in creation order
     workflows: dict[str, int] = field(default_factory=dict)  # lower-cased workflow name → workflow id
     runs: dict[int, _WorkflowRun] = field(default_factory=dict)  # by id, in creation order
+    workflow_files: dict[str, _Workflow] = field(default_factory=dict)  # file name → dispatchable workflow
+    dispatches: list[tuple[str, str, dict[str, Any], int]] = field(default_factory=list)  # (file, ref, inputs, run id)
     reruns: list[tuple[int, str]] = field(default_factory=list)  # (run id, "rerun" | "rerun-failed-jobs")
     merges: list[tuple[int, str, str]] = field(default_factory=list)  # API merges: (number, head sha, method)
     parents: dict[str, list[str]] = field(default_factory=dict)  # sha → its parents, where the fake records them
@@ -373,6 +387,9 @@ class FakeGitHub:
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self.write_limit: WriteLimit | None = None
+        # False: act like a GitHub Enterprise Server from before February 2026, whose workflow
+        # dispatch ignores return_run_details and always answers 204.
+        self.dispatch_run_details = True
         self._app: _App | None = None
         self._installations: dict[str, int] = {}  # lower-cased owner → installation id
         self._installation_tokens: dict[str, str] = {}  # token → lower-cased owner it is scoped to
@@ -624,6 +641,36 @@ class FakeGitHub:
             )
             state.runs[run.id] = run
             return run.id
+
+    def add_workflow(self, repo: str, file: str, *, dispatchable: bool = True,
+                     inputs: dict[str, dict[str, Any]] | None = None, name: str | None = None) -> int:
+        """A workflow file ``.github/workflows/<file>`` that ``POST .../dispatches`` can start (with an
+        ``on: workflow_dispatch`` trigger unless ``dispatchable`` is False); ``inputs`` as declared
+        there: ``{"environment": {"required": True, "options": ["staging", "prod"]}}``."""
+        with self._lock:
+            state = self._repo(repo)
+            name = name or file.rsplit(".", 1)[0]
+            workflow_id = state.workflows.setdefault(name.lower(), next(self._ids))
+            state.workflow_files[file] = _Workflow(workflow_id, name, f".github/workflows/{file}", dispatchable,
+                                                   dict(inputs or {}))
+            return workflow_id
+
+    def finish_run(self, repo: str, run_id: int, conclusion: str) -> Delivery:
+        """A workflow run ends: its ``workflow_run`` ``completed`` webhook (sent by the run's actor)."""
+        if conclusion not in _CONCLUSIONS:
+            raise ValueError(f"conclusion must be one of {_CONCLUSIONS}")
+        with self._lock:
+            state = self._repo(repo)
+            run = state.runs[run_id]
+            run.status, run.conclusion, run.updated_at = "completed", conclusion, self._tick()
+            payload = self._payload("workflow_run__completed__1", state, self.bot_login,
+                                    workflow_run=self._workflow_run_json(state, run))
+        return self.delivery("workflow_run", payload)
+
+    def dispatches(self, repo: str) -> list[tuple[str, str, dict[str, Any], int]]:
+        """(workflow file, ref, inputs, run id) of every accepted ``workflow_dispatch``, in order."""
+        with self._lock:
+            return list(self._repo(repo).dispatches)
 
     # ---- things people do ------------------------------------------------------------------
 
@@ -1439,7 +1486,7 @@ class FakeGitHub:
             "id": run.id,
             "name": run.name,
             "node_id": f"WFR_{run.id}",
-            "head_branch": "main",
+            "head_branch": run.head_branch,
             "head_sha": run.head_sha,
             "path": run.path,
             "display_title": run.name,
@@ -1560,6 +1607,7 @@ class FakeGitHub:
             ("GET", "/orgs/{owner}/members/{login}", self._get_org_member, None),
             ("GET", "/orgs/{owner}/public_members/{login}", self._get_public_org_member, None),
             ("GET", repo + "/actions/runs", self._list_workflow_runs, None),
+            ("POST", repo + "/actions/workflows/{workflow}/dispatches", self._dispatch_workflow, None),
             ("POST", repo + "/actions/runs/{id:\\d+}/rerun", self._rerun, None),
             ("POST", repo + "/actions/runs/{id:\\d+}/rerun-failed-jobs", self._rerun_failed_jobs, None),
             ("GET", "/app/installations", self._list_installations, _APP_ROUTE + ":installations"),
@@ -2364,6 +2412,7 @@ class FakeGitHub:
             "url": self._html_url(state, item),
             "isDraft": item.draft,
             "headRefOid": item.head_sha,
+            "headRefName": item.head_ref or _head_branch(item.number),
             "baseRefName": item.base_ref,
             "mergeable": {"unknown": "UNKNOWN", "dirty": "CONFLICTING"}.get(merge_state, "MERGEABLE"),
             "mergeStateStatus": merge_state.upper(),
@@ -2413,6 +2462,55 @@ class FakeGitHub:
                 runs = [run for run in runs if getattr(run, key) == request.query[key]]
         newest_first = sorted(runs, key=lambda run: (run.created_at, run.id), reverse=True)
         return self._page(request, [self._workflow_run_json(state, run) for run in newest_first], "workflow_runs")
+
+    def _dispatch_workflow(self, request: web.Request, body: Any) -> web.Response:
+        """``POST .../actions/workflows/{workflow_id}/dispatches``: the workflow by file name or id;
+        404 for an unknown one; 422 without a workflow_dispatch trigger, for an unknown ref, and for
+        inputs the workflow does not declare, misses or refuses.  A queued run is created on the
+        ref's head; with ``return_run_details`` the answer is 200 with the run's id and links, else
+        204 with no body."""
+        state = self._repo_of(request)
+        key = request.match_info["workflow"]
+        workflow = state.workflow_files.get(key) or next(
+            (w for w in state.workflow_files.values() if str(w.id) == key), None)
+        if workflow is None:
+            raise _Abort(404, "Not Found")
+        body = body if isinstance(body, dict) else {}
+        ref = body.get("ref")
+        if not isinstance(ref, str) or not ref:
+            raise _Abort(422, "Invalid request.\n\n\"ref\" wasn't supplied.")
+        if not workflow.dispatchable:
+            raise _Abort(422, "Workflow does not have 'workflow_dispatch' trigger")
+        branch = ref.removeprefix("refs/heads/")
+        if branch not in state.branches:
+            raise _Abort(422, f"No ref found for: {ref}")
+        inputs = body.get("inputs") or {}
+        if not isinstance(inputs, dict):
+            raise _Abort(422, "Invalid request.\n\nFor 'properties/inputs', is not an object.")
+        unexpected = sorted(set(inputs) - set(workflow.inputs))
+        if unexpected:
+            raise _Abort(422, f"Unexpected inputs provided: {json.dumps(unexpected)}")
+        for name, declared in workflow.inputs.items():
+            if declared.get("required") and name not in inputs:
+                raise _Abort(422, f"Required input '{name}' not provided")
+            options = declared.get("options")
+            if options and name in inputs and inputs[name] not in options:
+                raise _Abort(422, f"Provided value '{inputs[name]}' for input '{name}' not in the list of allowed values")
+        numbers = [r.run_number for r in state.runs.values() if r.workflow_id == workflow.id]
+        created_at = self._tick()
+        run = _WorkflowRun(id=next(self._ids), workflow_id=workflow.id, name=workflow.name, path=workflow.path,
+                           head_sha=state.branches[branch], run_number=max(numbers, default=0) + 1,
+                           event="workflow_dispatch", status="queued", conclusion=None, created_at=created_at,
+                           updated_at=created_at, head_branch=branch)
+        state.runs[run.id] = run
+        state.dispatches.append((workflow.path.rsplit("/", 1)[-1], ref, dict(inputs), run.id))
+        if body.get("return_run_details") is not True or not self.dispatch_run_details:
+            return web.Response(status=204)
+        return web.json_response({
+            "workflow_run_id": run.id,
+            "run_url": self._api_path(state, f"actions/runs/{run.id}"),
+            "html_url": f"{self._web_url}/{state.full_name}/actions/runs/{run.id}",
+        })
 
     def _rerun(self, request: web.Request, body: Any) -> web.Response:
         return self._rerun_as(request, "rerun")

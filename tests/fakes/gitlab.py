@@ -80,6 +80,7 @@ _MAX_NOTE = 1_000_000  # a longer note body is refused (400)
 _FIXTURES = Path(__file__).parent.parent / "fixtures" / "gitlab"
 _MR_HOOK = json.loads((_FIXTURES / "merge_request__open__1.json").read_text())
 _NOTE_HOOK = json.loads((_FIXTURES / "note__merge_request__1.json").read_text())
+_PIPELINE_HOOK = json.loads((_FIXTURES / "pipeline__success__1.json").read_text())
 
 _ACCESS_LEVELS = {
     Permission.READ: 10,  # Guest
@@ -241,6 +242,8 @@ class _Pipeline:
     status: str  # GitLab's: created | pending | running | success | failed | canceled | ...
     created_at: datetime
     updated_at: datetime
+    ref: str | None = None  # a branch pipeline's branch (POST /projects/:id/pipeline); None: an MR's
+    variables: list[dict[str, str]] = field(default_factory=list)  # as given when it was created
 
 
 @dataclass
@@ -379,6 +382,7 @@ class FakeGitLab:
             ("GET", _MR + "/pipelines", self._list_mr_pipelines),
             ("POST", _MR + "/pipelines", self._create_mr_pipeline),
             ("POST", _PROJECT + r"/pipelines/(?P<pipeline_id>\d+)/retry", self._retry_pipeline),
+            ("POST", _PROJECT + r"/pipeline", self._create_pipeline),
             ("GET", r"/projects", self._list_projects),
             ("GET", r"/groups/(?P<group>[^/]+)/projects", self._list_group_projects),
             ("GET", r"/users/(?P<user>[^/]+)/projects", self._list_user_projects),
@@ -827,6 +831,28 @@ class FakeGitLab:
         with self._lock:
             return list(self._projects[repo].pipeline_actions)
 
+    def branch_pipelines(self, repo: str) -> list[tuple[int, str, list[dict[str, str]]]]:
+        """(id, ref, variables) of every pipeline started with ``POST /projects/:id/pipeline``."""
+        with self._lock:
+            return [(p.id, p.ref, list(p.variables)) for p in self._projects[repo].pipelines if p.ref]
+
+    def finish_pipeline(self, repo: str, pipeline_id: int, status: str) -> Delivery:
+        """A branch pipeline ends: its ``Pipeline Hook`` (no merge request; the bot started it)."""
+        with self._lock:
+            project = self._projects[repo]
+            pipeline = next(p for p in project.pipelines if p.id == pipeline_id)
+            pipeline.status, pipeline.updated_at = status, self._tick()
+            payload = copy.deepcopy(_PIPELINE_HOOK)
+            payload["object_attributes"] |= {
+                "id": pipeline.id, "iid": pipeline.iid, "ref": pipeline.ref, "sha": pipeline.sha,
+                "status": status, "source": "api", "variables": list(pipeline.variables),
+                "created_at": _hook_time(pipeline.created_at), "finished_at": _hook_time(pipeline.updated_at),
+                "url": f"{self.api_url}/{project.path}/-/pipelines/{pipeline.id}",
+            }
+            payload |= {"user": self._hook_user(self._bot), "project": self._hook_project(project),
+                        "merge_request": None, "builds": []}
+            return self.delivery("Pipeline Hook", payload)
+
     def pipeline_status(self, repo: str, pipeline_id: int) -> str:
         with self._lock:
             return next(p.status for p in self._projects[repo].pipelines if p.id == pipeline_id)
@@ -1135,6 +1161,29 @@ class FakeGitLab:
     def _create_mr_pipeline(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
         project, item = self._item(match)
         pipeline = self._new_pipeline(project, item, item.sha, "created")
+        project.pipeline_actions.append((pipeline.id, "create"))
+        return web.json_response(self._pipeline_json(project, pipeline, detailed=True), status=201)
+
+    def _create_pipeline(self, match: re.Match[str], params: dict[str, Any], url: URL) -> web.Response:
+        """``POST /projects/:id/pipeline`` with ``ref`` and ``variables`` ([{key, value, variable_type}]):
+        201 with the new pipeline; 400 when the ref is missing or names no branch, or a variable is
+        malformed."""
+        project = self._project(match)
+        ref = params.get("ref")
+        if not isinstance(ref, str) or not ref:
+            raise _HttpError(400, "ref is missing")
+        if ref not in project.branches:
+            return web.json_response({"message": {"base": ["Reference not found"]}}, status=400)
+        variables = params.get("variables") or []
+        for variable in variables if isinstance(variables, list) else [None]:
+            if not isinstance(variable, dict) or not re.fullmatch(r"[A-Za-z0-9_]+", str(variable.get("key", ""))) \
+                    or not isinstance(variable.get("value"), str) \
+                    or variable.get("variable_type", "env_var") not in ("env_var", "file"):
+                raise _HttpError(400, "variables is invalid")
+        now = self._tick()
+        pipeline = _Pipeline(next(self._ids), len(project.pipelines) + 1, 0, project.branches[ref], "created", now,
+                             now, ref=ref, variables=[dict(v) for v in variables])
+        project.pipelines.append(pipeline)
         project.pipeline_actions.append((pipeline.id, "create"))
         return web.json_response(self._pipeline_json(project, pipeline, detailed=True), status=201)
 
@@ -1710,9 +1759,9 @@ class FakeGitLab:
             "iid": pipeline.iid,
             "project_id": project.id,
             "sha": pipeline.sha,
-            "ref": f"refs/merge-requests/{pipeline.mr_iid}/head",
+            "ref": pipeline.ref or f"refs/merge-requests/{pipeline.mr_iid}/head",
             "status": pipeline.status,
-            "source": "merge_request_event",
+            "source": "api" if pipeline.ref else "merge_request_event",
             "created_at": _iso(pipeline.created_at),
             "updated_at": _iso(pipeline.updated_at),
             "web_url": f"{self.api_url}/{project.path}/-/pipelines/{pipeline.id}",

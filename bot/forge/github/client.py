@@ -12,7 +12,7 @@ import contextlib
 import functools
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -33,6 +33,7 @@ from bot.forge.github import open_pulls
 from bot.forge.transport import Transport, retry_after
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
+    RunStarted,
     Milestone,
     Capabilities,
     ChangedFile,
@@ -773,6 +774,21 @@ class GitHubClient:
         requester, base = self._hook_route(hook)
         requester.requestJsonAndCheck("POST", f"{base}/deliveries/{quote(attempt_id, safe='')}/attempts")
 
+    @_neutral_errors
+    def dispatch_workflow(self, repo: str, workflow: str, ref: str, inputs: Mapping[str, str]) -> RunStarted:
+        """``POST .../actions/workflows/{file or id}/dispatches`` with ``return_run_details``: GitHub
+        answers 200 with ``workflow_run_id`` and ``html_url`` (since February 2026), or 204 with
+        nothing (older GitHub Enterprise Server): then the run id is None.  A POST: never retried."""
+        path = f"/repos/{repo}/actions/workflows/{quote(workflow, safe='')}/dispatches"
+        body = {"ref": ref, "inputs": dict(inputs), "return_run_details": True}
+        _, data = self._gh(repo).requester.requestJsonAndCheck("POST", path, input=body)
+        data = data if isinstance(data, dict) else {}
+        run_id = data.get("workflow_run_id")
+        return RunStarted(run_id if isinstance(run_id, int) else None, str(data.get("html_url") or ""))
+
+    def start_pipeline(self, repo: str, ref: str, variables: Mapping[str, str]) -> RunStarted:
+        raise InvalidRequestError("GitLab pipelines are not supported on GitHub (use an Actions workflow)")
+
     def _hook_route(self, hook: Hook) -> tuple[Requester, str]:
         scope = hook.scope
         if scope.level is HookLevel.APP:
@@ -953,6 +969,7 @@ def _pull_item(repo: str, pull: PullRequest) -> Item:
         assignees=frozenset(user.login for user in pull.assignees),
         head_sha=pull.head.sha,
         base_ref=pull.base.ref,
+        head_ref=pull.head.ref,
         url=pull.html_url,
     )
 

@@ -34,6 +34,7 @@ query OpenPulls($owner: String!, $name: String!, $cursor: String) {
         url
         isDraft
         headRefOid
+        headRefName
         baseRefName
         mergeable
         mergeStateStatus
@@ -123,6 +124,7 @@ def _pull(repo: str, node: dict[str, Any]) -> PullState:
         assignees=frozenset(user["login"] for user in node["assignees"]["nodes"]),  # 10 at most on GitHub
         head_sha=node["headRefOid"],
         base_ref=node["baseRefName"],
+        head_ref=node.get("headRefName"),
         url=node.get("url"),
     )
     mergeable, reason = _mergeability(node.get("mergeable"), node.get("mergeStateStatus"))

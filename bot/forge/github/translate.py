@@ -23,6 +23,7 @@ from bot.events import (
     ItemRef,
     PayloadError,
     ReviewEvent,
+    RunFinished,
     ReviewState,
 )
 
@@ -168,6 +169,8 @@ def _ci_finished(key: str) -> Callable[[_Fields, str], Event | None]:
         if root.req("action", str) != "completed":
             return None
         run = root.obj(key)
+        if key == "workflow_run" and run.opt("event", str, "") == "workflow_dispatch":
+            return _dispatched_run_finished(root, run, delivery_id)
         pulls = run.opt("pull_requests", list, [])
         repo = root.obj("repository").req("full_name", str)
         conclusion = run.opt("conclusion", str, "")
@@ -199,6 +202,17 @@ def _status(root: _Fields, delivery_id: str) -> Event | None:
     repo = root.obj("repository").req("full_name", str)
     item = Item(ref=ItemRef(repo, NO_NUMBER, ItemKind.PULL), head_sha=root.req("sha", str))
     return CommitCIEvent(delivery_id, FORGE, _actor(root), item, context=root.opt("context", str, ""), state=state)
+
+
+def _dispatched_run_finished(root: _Fields, run: _Fields, delivery_id: str) -> Event:
+    """A run started by workflow_dispatch (a config-defined command's, maybe): it belongs to a
+    branch, whatever PRs GitHub lists for it."""
+    repo = root.obj("repository").req("full_name", str)
+    item = Item(ref=ItemRef(repo, 0, ItemKind.PULL), head_sha=run.opt("head_sha", str, None))
+    return RunFinished(delivery_id, FORGE, _actor(root), item, run_id=run.req("id", int),
+                       conclusion=run.opt("conclusion", str, "") or "", run_url=run.opt("html_url", str, "") or "",
+                       workflow=run.opt("path", str, "") or "", branch=run.opt("head_branch", str, "") or "",
+                       created_at=run.opt("created_at", str, "") or "")
 
 
 _HANDLERS: dict[str, Callable[[_Fields, str], Event | None]] = {

@@ -12,7 +12,7 @@ import base64
 import re
 from urllib.parse import quote
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from bot.events import Item, ItemKind, ItemRef, ReviewState
 from bot.forge.transport import Transport, retry_after
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
+    RunStarted,
     Milestone,
     Capabilities,
     ChangedFile,
@@ -145,7 +146,7 @@ class GitLabClient:
     name = "gitlab"
     capabilities = Capabilities(consumes_quick_actions=True, pull_noun="merge request", closes_as_not_planned=False,
                                 team_reviews=False, max_comment_chars=1_000_000,
-                                removes_labels_at_once=True)
+                                removes_labels_at_once=True, dispatches_workflows=False, starts_pipelines=True)
 
     def __init__(self, url: str, *, token: str, timeout: float = 15.0, transport: Transport | None = None) -> None:
         # Reads and our updates (add_labels, full assignee lists, state_event, commit statuses) are
@@ -539,6 +540,18 @@ class GitLabClient:
         with self._errors(f"resend event {attempt_id} of hook {hook.id} of {hook.scope.name}"):
             self._gl.http_post(path, retry_transient_errors=False, obey_rate_limit=False)
 
+    def dispatch_workflow(self, repo: str, workflow: str, ref: str, inputs: Mapping[str, str]) -> RunStarted:
+        raise InvalidRequestError("GitHub Actions workflows are not supported on GitLab (use a pipeline)")
+
+    def start_pipeline(self, repo: str, ref: str, variables: Mapping[str, str]) -> RunStarted:
+        # POST /projects/:id/pipeline: a branch pipeline with these variables (env_var type, so a
+        # value reaches jobs as an environment variable, never as a file or a script).  Not retried:
+        # a POST that failed with a 502 may still have started a pipeline.
+        data = {"ref": ref, "variables": [{"key": k, "value": v, "variable_type": "env_var"} for k, v in variables.items()]}
+        with self._errors(f"start a pipeline on {ref} of {repo}"):
+            pipeline = self._project(repo).pipelines.create(data, retry_transient_errors=False)
+        return RunStarted(int(pipeline.id), str(getattr(pipeline, "web_url", "") or ""))
+
     def _project_listings(self, plan: Any) -> Iterator[dict[str, Any]]:
         pages = {"per_page": 100, "get_all": True}
         if plan.everything:
@@ -680,6 +693,7 @@ def _item(ref: ItemRef, data: dict[str, Any]) -> Item:
         assignees=frozenset(user["username"] for user in data["assignees"]),
         head_sha=data["sha"] if is_pull else None,
         base_ref=data["target_branch"] if is_pull else None,
+        head_ref=data.get("source_branch") if is_pull else None,
         url=data["web_url"],
     )
 

@@ -35,6 +35,7 @@ from bot.events import (
     ItemRef,
     PayloadError,
     ReviewEvent,
+    RunFinished,
     ReviewState,
 )
 
@@ -199,15 +200,19 @@ _FINISHED_PIPELINE = {"success", "failed", "canceled", "skipped"}
 
 
 def _pipeline_hook(delivery_id: str, payload: dict) -> Event | None:
-    """A finished pipeline.  An MR pipeline names its MR: a CIEvent.  A branch pipeline names only
-    its sha (external CI's statuses run in one): a CommitCIEvent, which merge automation maps to the
-    MR whose head it is.  Tag pipelines and unfinished ones are ignored."""
+    """A finished pipeline.  An MR pipeline names its MR: a CIEvent.  One started through the API
+    on a branch (a config-defined command's, maybe) is a RunFinished, for the alias's result.  Any
+    other branch pipeline names only its sha (external CI's statuses run in one): a CommitCIEvent,
+    which merge automation maps to the MR whose head it is.  Tag pipelines and unfinished ones are
+    ignored."""
     status = _req(payload, "object_attributes.status", str)
     if status not in _FINISHED_PIPELINE:
         return None
     repo = _req(payload, "project.path_with_namespace", str)
     actor = _req(payload, "user.username", str)
     if _lookup(payload, "merge_request") is None:
+        if _opt(payload, "object_attributes.source", str, "") == "api":
+            return _branch_pipeline_finished(delivery_id, payload, status)
         sha = _opt(payload, "object_attributes.sha", str, "")
         if not sha or _opt(payload, "object_attributes.tag", bool, False):
             return None
@@ -216,6 +221,17 @@ def _pipeline_hook(delivery_id: str, payload: dict) -> Event | None:
     ref = ItemRef(repo, _req(payload, "merge_request.iid", int), ItemKind.PULL)
     item = Item(ref=ref, head_sha=_opt(payload, "object_attributes.sha", str, None))
     return CIEvent(delivery_id, FORGE, actor, item, conclusion=status)
+
+
+def _branch_pipeline_finished(delivery_id: str, payload: dict, status: str) -> Event:
+    """A finished pipeline started through the API on a branch (by a config-defined command, maybe)."""
+    repo = _req(payload, "project.path_with_namespace", str)
+    item = Item(ref=ItemRef(repo, 0, ItemKind.PULL), head_sha=_opt(payload, "object_attributes.sha", str, None))
+    return RunFinished(delivery_id, FORGE, _req(payload, "user.username", str), item,
+                       run_id=_req(payload, "object_attributes.id", int), conclusion=status,
+                       run_url=_opt(payload, "object_attributes.url", str, "") or "",
+                       branch=_opt(payload, "object_attributes.ref", str, "") or "",
+                       created_at=_opt(payload, "object_attributes.created_at", str, "") or "")
 
 
 _HANDLERS: dict[str, Callable[[str, dict], Event | None]] = {
