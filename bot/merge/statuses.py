@@ -34,13 +34,11 @@ class StatusMemo:
     def __init__(self, state: MergeState, refresh: float = REFRESH) -> None:
         self._state = state
         self._refresh = refresh
-        self.reused = 0  # answers taken from memory (for the bench and tests)
 
     async def read(self, forge: AsyncForge, repo: str, sha: str, exempt: Collection[str]) -> list[CommitStatus]:
         """The statuses of ``sha``: remembered if they hold the PR back, else read from the forge."""
         remembered = await self._state.statuses(forge.name, repo, sha)
         if remembered is not None and keeps_waiting(remembered, exempt):
-            self.reused += 1
             return remembered
         statuses = await forge.list_statuses(repo, sha)
         ttl = self._refresh * (1 + random.uniform(0, REFRESH_JITTER))
