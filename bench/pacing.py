@@ -1,7 +1,9 @@
 """Command latency under write pacing, and how long a burst takes to drain, on both forges.
 
 Runs the real app (intake, queue, dispatcher, plugins, layered forge client with the default write
-budget) against the fake forges from the test suite, through the real SDKs.  Latency is open-loop:
+budget) against the fake forges from the test suite, through the real SDKs; the fakes enforce
+GitHub's secondary write limit (80 writes in any minute: a write over it gets 403 with Retry-After),
+and every refusal is counted and printed.  Latency is open-loop:
 each `/hold` comment (one write) is scheduled at a fixed rate and timed from its scheduled send
 until its event is handled (no coordinated omission).  Printed, never asserted.
 
@@ -40,6 +42,7 @@ def _percentile(values: list[float], p: float) -> float:
 async def _run(forge: str, count: int, rate: float, burst: int) -> None:
     with make_fake(forge) as fake, tempfile.TemporaryDirectory() as tmp:
         seed(fake)
+        limit = fake.limit_writes(80, 60.0)  # GitHub's secondary limit, enforced by the fake
         config = parse_config({"intake": {"repair_interval": "0"}}, REGISTRY)
         app = build_app(config, {fake.name: enabled(fake)}, Path(tmp) / "data")
         handled: dict[str, float] = {}
@@ -77,7 +80,8 @@ async def _run(forge: str, count: int, rate: float, burst: int) -> None:
             meter = app[DISPATCH_KEY].forges[forge].transport.meter
             print(f"{forge}: {len(latencies)}/{count} commands at {rate:g}/s: p50 {_percentile(latencies, 50):.1f} ms, "
                   f"p99 {_percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms; "
-                  f"requests {meter.counts['requests']} ({meter.counts['not_modified']} were 304)")
+                  f"requests {meter.counts['requests']} ({meter.counts['not_modified']} were 304); "
+                  f"limit errors {limit.refused}")
             if burst:
                 handled.clear()
                 begin = time.monotonic()
@@ -86,7 +90,7 @@ async def _run(forge: str, count: int, rate: float, burst: int) -> None:
                 done = max(handled.values()) - begin if handled else float("nan")
                 applied = sum("do-not-merge/hold" in fake.labels(REPO, n) for n in numbers[:burst])
                 print(f"{forge}: a burst of {burst} commands drained in {done:.1f} s under the default budget; "
-                      f"{applied} labelled")
+                      f"{applied} labelled; limit errors {limit.refused} (both runs)")
 
 
 def main() -> None:

@@ -171,11 +171,11 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
               public_url: str = "http://localhost:8080", stores: Stores | None = None, *,
               dashboard_token: str | None = None, metrics_token: str | None = None, masked: Iterable[str] = (),
               env: Mapping[str, str] | None = None, limits: Limits = Limits(),
-              drivers: Sequence[ForgeDriver] = DRIVERS) -> web.Application:
+              drivers: Sequence[ForgeDriver] = DRIVERS, job_signing_key: str | None = None) -> web.Application:
     """``stores``: opened by the caller (``prowlet serve`` reports a failure cleanly); None opens the
     embedded SQLite store under ``data_dir``.  ``masked``: prowlet's own secrets, masked in job logs
     too; ``env``: where job secrets are read from (default: the process environment); ``drivers``:
-    the forges whose webhook routes exist (enabled or not)."""
+    the forges whose webhook routes exist (enabled or not); ``job_signing_key``: see bot.ci.signing."""
     stores = stores or open_stores(data_dir)
     budgets = {name: write_budget(name, config.raw.tuning(name), stores) for name in forges}
     async_forges = {name: compose_forge(f.client, f.max_concurrent_requests, budgets[name])
@@ -185,7 +185,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     runner_settings = config.raw.runner
     consumer = consumer_name()
     jobs = build_job_system(config, stores, data_dir, public_url, posters=async_forges, consumer=consumer,
-                            run_jobs=runner_settings.run_jobs, masked=masked, env=env)
+                            run_jobs=runner_settings.run_jobs, masked=masked, env=env, signing_key=job_signing_key)
     runner, bus = jobs.runner, jobs.bus
     metrics.follow_jobs(bus)
     bus.subscribe(JobFinished, JobResults(stores.state, async_forges).on_job_finished)  # aliases' job results
@@ -239,7 +239,8 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     app[METRICS_KEY] = metrics
     app.add_routes(job_routes(jobs.records, jobs.logs, jobs.links, runner_settings.log_retention))
     dashboard = Dashboard(config, stores.state, Access(dashboard_token, config.raw.dashboard), records=jobs.records,
-                          links=jobs.links, secure_cookies=public_url.startswith("https://"))
+                          links=jobs.links, secure_cookies=public_url.startswith("https://"),
+                          channel_health=notifications.shared_health if notifications is not None else None)
     app.add_routes(dashboard.routes())  # /, /repos/..., /jobs, /commands, /audit, /login
     app[QUEUE_KEY] = worker
     app[STORES_KEY] = stores

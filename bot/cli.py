@@ -145,7 +145,7 @@ def serve(args: argparse.Namespace) -> int:
     limits = Limits.from_env()  # the constants, unless a test shortens them
     app = build_app(config, forges, settings.data_dir, settings.public_url, stores,
                     dashboard_token=settings.dashboard_token, metrics_token=settings.metrics_token,
-                    masked=settings.secrets(), limits=limits)
+                    masked=settings.secrets(), limits=limits, job_signing_key=settings.job_signing_key)
     try:
         serve_http(app, args.host, args.port, limits, shutdown_timeout=35)
     except OSError as err:  # the address is taken, or not ours to bind: no traceback, a line and 2
@@ -181,7 +181,7 @@ def worker(args: argparse.Namespace) -> int:
         stores = open_stores(settings.data_dir, settings.redis_url, redis_prefix=settings.redis_prefix)
         try:
             return await run_worker(config, stores, settings.data_dir, settings.public_url, consumer=consumer_name(),
-                                    masked=settings.secrets())
+                                    masked=settings.secrets(), signing_key=settings.job_signing_key)
         finally:
             await stores.close()
 

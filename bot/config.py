@@ -7,7 +7,7 @@ With no file at all, every core plugin is enabled for every repository.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,9 @@ from bot.plugin import Plugin, Rule
 from bot.repo_globs import repo_matches
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bot.forge.driver import ForgeDriver
     from bot.inrepo.layer import RepoLayer
 
 
@@ -93,17 +96,12 @@ class ForgeTuning:
         return [w for w in map(parse_limit, self.write_limits) if w is not None]
 
 
-@dataclass(frozen=True)
-class GitHubTuning(ForgeTuning):
-    pass
+def _retired() -> dict[tuple[str, str], str]:
+    """Keys that once existed, and what replaced them: check-config says so instead of "unknown key".
+    Each forge's section keeps its own list (its driver's ``retired_keys``)."""
+    from bot.forge.drivers import DRIVERS
 
-
-# Keys that once existed, and what replaced them: check-config says so instead of "unknown key".
-RETIRED = {
-    ("github", "seconds_between_requests"): "no longer used: reads are never delayed (PyGithub's throttle is off)",
-    ("github", "seconds_between_writes"): "no longer used: writes are paced by github.write_limits "
-                                          "(default 80/1m and 500/1h)",
-}
+    return {(driver.name, key): why for driver in DRIVERS for key, why in driver.retired_keys.items()}
 
 
 @dataclass(frozen=True)
@@ -565,15 +563,15 @@ class PluginSettings:
 
 
 @dataclass(frozen=True)
-class RawConfig:
+class _Sections:
+    """The config file's sections but the forges' (RawConfig adds one per forge driver)."""
+
     commands: CommandSettings = field(default_factory=CommandSettings)
     ignore: IgnoreSettings = field(default_factory=IgnoreSettings)
     plugins: PluginSettings = field(default_factory=PluginSettings)
     repos: list[RepoRule] = field(default_factory=list)
     queue: QueueSettings = field(default_factory=QueueSettings)
     intake: IntakeSettings = field(default_factory=IntakeSettings)
-    github: GitHubTuning = field(default_factory=GitHubTuning)
-    gitlab: ForgeTuning = field(default_factory=ForgeTuning)
     jobs: list[JobSettings] = field(default_factory=list)
     runner: RunnerSettings = field(default_factory=RunnerSettings)
     merge: MergeSettings | None = None
@@ -598,6 +596,21 @@ class RawConfig:
                      for i, alias in enumerate(self.aliases) if alias.action.job and alias.action.job not in
                      {job.name for job in self.jobs}]
         return problems
+
+
+def with_a_section_per_forge(sections: type, drivers: Sequence[ForgeDriver] | None = None) -> type:
+    """The whole config: ``sections`` plus one tuning section per forge driver, named after it
+    (``github:``, ``gitlab:`` …), so a new forge brings its section with its driver alone."""
+    from bot.forge.drivers import DRIVERS
+
+    raw = make_dataclass("RawConfig", [(d.name, ForgeTuning, field(default_factory=ForgeTuning))
+                                       for d in (DRIVERS if drivers is None else drivers)],
+                         bases=(sections,), frozen=True)
+    raw.__module__, raw.__doc__ = __name__, "A parsed config file (bot.options builds it from YAML)."
+    return raw
+
+
+RawConfig = with_a_section_per_forge(_Sections)
 
 
 @dataclass(frozen=True)
@@ -755,7 +768,7 @@ def _without_retired(data: Any, problems: list[ConfigProblem]) -> Any:
     if not isinstance(data, dict):
         return data
     data = dict(data)
-    for (section, key), why in RETIRED.items():
+    for (section, key), why in _retired().items():
         if isinstance(data.get(section), dict) and key in data[section]:
             data[section] = {k: v for k, v in data[section].items() if k != key}
             problems.append(ConfigProblem(f"{section}.{key}", why))

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from bot.forge.driver import ForgeDriver, ForgeSettings
 
 
+MIN_SIGNING_KEY = 32  # characters of PROWLET_JOB_SIGNING_KEY: 128+ bits from any sensible generator
+
+
 class SettingsError(ValueError):
     """An environment variable is set to something unusable; the message names the variable."""
 
@@ -28,6 +31,8 @@ class Settings:
     redis_prefix: str = "prowlet"  # keys' prefix, so deployments can share one Redis
     dashboard_token: str | None = field(default=None, repr=False)  # the dashboard's login; unset: public repos only
     metrics_token: str | None = field(default=None, repr=False)  # GET /metrics needs it as a Bearer token when set
+    # Signs the specs of jobs from a repository's .prowlet.yaml queued for shared workers (bot.ci.signing).
+    job_signing_key: str | None = field(default=None, repr=False)
 
     def __getattr__(self, name: str) -> Any:
         """One forge's settings by its driver's name: ``settings.github``."""
@@ -39,7 +44,7 @@ class Settings:
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log filter that redacts them."""
         values = [secret for forge in self.forges.values() for secret in forge.secrets()]
-        values += [self.dashboard_token or "", self.metrics_token or ""]
+        values += [self.dashboard_token or "", self.metrics_token or "", self.job_signing_key or ""]
         urls = (self.redis_url, *(forge.endpoint for forge in self.forges.values()), self.public_url)  # user:password@ too
         return [v for v in values if v] + [secret for url in urls if url for secret in url_secrets(url)]
 
@@ -68,6 +73,10 @@ def load_settings(env: Mapping[str, str] | None = None, drivers: Sequence[ForgeD
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"PROWLET_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {redact_url(redis_url)!r}")
     redis_prefix = env_value(env, "PROWLET_REDIS_PREFIX") or "prowlet"
+    signing_key = env_value(env, "PROWLET_JOB_SIGNING_KEY")
+    if signing_key is not None and len(signing_key) < MIN_SIGNING_KEY:
+        raise SettingsError(f"PROWLET_JOB_SIGNING_KEY must be at least {MIN_SIGNING_KEY} characters "
+                            f"(it has {len(signing_key)}), e.g. `openssl rand -hex 32`")
     return Settings(forges=forges, data_dir=data_dir, public_url=public_url, redis_url=redis_url,
                     redis_prefix=redis_prefix, dashboard_token=env_value(env, "PROWLET_DASHBOARD_TOKEN"),
-                    metrics_token=env_value(env, "PROWLET_METRICS_TOKEN"))
+                    metrics_token=env_value(env, "PROWLET_METRICS_TOKEN"), job_signing_key=signing_key)

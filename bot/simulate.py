@@ -92,7 +92,9 @@ class _NativeCI:
         return name
 
     async def names(self, ref: ItemRef, head_sha: str) -> list[str]:
-        return await self._forge.offload(self._native.names, ref, head_sha) if self._native else []
+        if self._native is None:
+            return []
+        return await self._forge.native_ci("native_ci_read", self._native.names, ref, head_sha)
 
 
 @dataclass

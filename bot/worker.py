@@ -154,8 +154,9 @@ class EventWorker:
             await asyncio.sleep(self._lease / 3)
             for task, claimed in list(self._tasks.items()):
                 try:
-                    # A task that finished meanwhile has acknowledged: its claim is gone, not lost.
-                    if not await self._events.extend(claimed, self._lease) and task in self._tasks:
+                    # A task that finished meanwhile has acknowledged: its claim is gone, not lost
+                    # (its done-callback may not have run yet, so ask the task itself).
+                    if not await self._events.extend(claimed, self._lease) and not task.done():
                         log.warning("lease lost while handling; another consumer may run this event too",
                                     delivery=claimed.delivery)
                 except StoreUnavailable as err:

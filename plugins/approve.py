@@ -179,8 +179,7 @@ async def recompute(ctx: Context) -> None:
             await ctx.set_label(LABEL, False)
             await ctx.status_comment(MARKER, text)
         return
-    comments = await ctx.forge.list_comments(ctx.ref)
-    reviews = await ctx.forge.list_reviews(ctx.ref)
+    comments, reviews = await ctx.forge.comments_and_reviews(ctx.ref)
     prefix = ctx.repo_config.prefix
     hint = f" (on GitLab also `/{prefix}approve`)" if prefix and ctx.forge.capabilities.consumes_quick_actions else ""
     approvals = approvals_from(comments, reviews, bot, prefix, ctx.options)

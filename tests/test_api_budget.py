@@ -57,6 +57,27 @@ async def test_requests_per_approve(bot: Bot) -> None:
     await bot.deliver(fake.comment(REPO, number, "ray", typed(fake.name, "/approve")))
     calls = fake.requests[before:]
     assert "approved" in fake.labels(REPO, number)
-    # read PR, comments, (GitLab) approvals; base head and (GitHub) reviews: 304; add label, edit
-    # the status comment
-    assert sum(c.counted for c in calls) <= (4 if fake.name == "github" else 5), _described(calls)
+    # read PR, comments; base head and (GitHub) reviews: 304; (GitLab) no approvals read, as its
+    # notes show nobody approved; add label, edit the status comment
+    assert sum(c.counted for c in calls) <= 4, _described(calls)
+    if fake.name == "gitlab":
+        assert not any(c.path.endswith("/approvals") for c in calls), _described(calls)
+
+
+async def test_requests_per_approve_on_gitlab_once_someone_approved_natively(bot: Bot) -> None:
+    """GitLab's approvals are read when the MR's notes show an approval: one more request."""
+    fake = bot.fake
+    if fake.name != "gitlab":
+        pytest.skip("GitLab's native approvals")
+    fake.set_permission(REPO, "ray", Permission.WRITE)
+    fake.set_file(REPO, "OWNERS", "approvers: [ray, carl]\n")
+    number, opened = fake.open_pull(REPO, author=AUTHOR, files=[ChangedFile("b.go")])
+    await bot.deliver(opened)
+    await bot.deliver(fake.review(REPO, number, COLLAB, "approved"))
+    await bot.deliver(fake.comment(REPO, number, "ray", typed(fake.name, "/approve")))  # warms the caches
+    before = len(fake.requests)
+    await bot.deliver(fake.comment(REPO, number, "ray", typed(fake.name, "/approve")))
+    calls = fake.requests[before:]
+    assert "approved" in fake.labels(REPO, number)
+    assert sum(c.path.endswith("/approvals") for c in calls) == 1, _described(calls)
+    assert sum(c.counted for c in calls) <= 5, _described(calls)

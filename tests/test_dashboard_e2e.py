@@ -25,7 +25,11 @@ SECRET = "acme/secret"  # not in dashboard.public_repos: private
 
 @pytest.fixture
 def config_data() -> dict[str, Any]:
-    return {"merge": {"sync_interval": 3600}, "dashboard": {"public_repos": [REPO]}}
+    return {"merge": {"sync_interval": 3600}, "dashboard": {"public_repos": [REPO]}, "aliases": [DEPLOY]}
+
+
+DEPLOY = {"command": "deploy", "format": "{{env}}", "help": "Deploys the change to a test environment.",
+          "params": {"env": {"allowed": ["staging"]}}, "action": {"workflow": "deploy.yml", "pipeline": True}}
 
 
 @pytest.fixture
@@ -232,3 +236,10 @@ async def test_with_redis_another_replica_serves_what_one_saw(fake: FakeForge, c
         assert status == 200 and "Waits for approval" in html and f"#{numbers['merged']}" in html.split("Last merges")[1]
         status, html = await get(other, "/audit", Authorization=f"Bearer {TOKEN}")
         assert "/hold until the release" in html and "/kind bug" in html
+
+
+async def test_command_help_lists_config_defined_commands_beside_the_plugins(dash: Bot) -> None:
+    status, html = await get(dash, "/commands")
+    assert status == 200
+    assert "/deploy" in html and "Deploys the change to a test environment." in html
+    assert "/lgtm" in html and "/why" in html

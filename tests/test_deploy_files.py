@@ -190,7 +190,9 @@ def test_systemd_unit_runs_serve_unprivileged_with_secrets_from_a_file() -> None
 
 def _env_reads() -> set[str]:
     """PROWLET_* variables the code reads (not those it sets for built-in jobs: bot/ci/runner.py)."""
-    job_env = set(re.findall(r'"(PROWLET_[A-Z_]+)"', (ROOT / "bot" / "ci" / "runner.py").read_text()))
+    runner = (ROOT / "bot" / "ci" / "runner.py").read_text()
+    job_env = set(re.findall(r'"(PROWLET_[A-Z_]+)"', runner))
+    job_env |= set(re.findall(r'f"(PROWLET_[A-Z_]*[A-Z])_\{', runner))  # prefixes: PROWLET_PARAM_<NAME>
     found = set()
     for path in (ROOT / "bot").rglob("*.py"):
         found |= set(re.findall(r"PROWLET_[A-Z][A-Z_]*[A-Z]", path.read_text()))

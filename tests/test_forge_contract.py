@@ -192,6 +192,21 @@ def test_reviews(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
     assert (review.author, review.state) == (COLLAB, ReviewState.APPROVED)
 
 
+def test_comments_and_reviews_are_the_two_lists_together(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
+    fake.comment(REPO, pull.number, COLLAB, "/approve")
+    before = len(fake.requests)
+    assert client.comments_and_reviews(pull) == (client.list_comments(pull), [])
+    # GitLab: never approved, so its notes alone tell; GitHub lists reviews apart
+    assert len(fake.requests[before:]) == (1 if fake.name == "gitlab" else 2) + 1
+    fake.review(REPO, pull.number, OTHER, "approved")
+    comments, reviews = client.comments_and_reviews(pull)
+    assert (comments, reviews) == (client.list_comments(pull), client.list_reviews(pull))
+    assert [(r.author, r.state) for r in reviews] == [(OTHER, ReviewState.APPROVED)]
+    if fake.name == "gitlab":  # withdrawn: the approvals are read (the notes say one happened) and are none
+        fake.review(REPO, pull.number, OTHER, "unapproved")
+        assert client.comments_and_reviews(pull) == (client.list_comments(pull), [])
+
+
 def test_comments_are_ordered_by_time(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
     fake.comment(REPO, pull.number, COLLAB, "one")
     fake.comment(REPO, pull.number, OTHER, "two")

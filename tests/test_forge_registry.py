@@ -16,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.app import EnabledForge, build_app, enabled_forges
-from bot.config import Config, ForgeTuning
+from bot.config import Config, ForgeTuning, _Sections, with_a_section_per_forge
 from bot.events import Event
 from bot.forge.driver import ForgeDriver
 from bot.forge.drivers import DRIVERS, driver_named
@@ -102,6 +102,16 @@ def at(path: str, delivery: Delivery) -> Delivery:
 def test_each_forge_keeps_its_route(driver: ForgeDriver) -> None:
     assert driver.webhook.path == f"/hook/{driver.name}"
     assert driver_named(driver.name) is driver
+
+
+def test_the_config_has_a_tuning_section_per_forge() -> None:
+    from bot.options import build
+
+    raw = build(with_a_section_per_forge(_Sections, WITH_FAKEFORGE),
+                {NAME: {"timeout": 3, "write_limits": ["10/1m"]}, "gitlab": {"max_concurrent_requests": 2}})
+    assert raw.tuning(NAME).timeout == 3 and raw.tuning(NAME).write_limits == ["10/1m"]
+    assert raw.tuning("gitlab").max_concurrent_requests == 2
+    assert raw.tuning("github") == ForgeTuning()
 
 
 def test_forges_are_listed_once() -> None:

@@ -16,7 +16,6 @@ from urllib.request import Request, urlopen
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from urllib3.exceptions import ConnectTimeoutError, ProtocolError
 
 from bot.events import CommentEvent, ItemAction, ItemEvent, ItemKind, ItemRef, ReviewEvent, ReviewState
 from bot.forge.base import (
@@ -284,7 +283,9 @@ def test_read_file_errors_are_not_taken_for_a_missing_file(fake: FakeGitHub, cli
     fake.fail_next("GET", r"/contents/", 403, message="Resource not accessible by integration")
     with pytest.raises(ForbiddenError):
         client.read_file(REPO, "OWNERS", sha)
-    fake.fail_next("GET", r"/contents/", 502)  # a GET is retried
+    fake.fail_next("GET", r"/contents/", 502)  # unavailable, not missing (the retry layer repeats it)
+    with pytest.raises(ForgeUnavailableError):
+        client.read_file(REPO, "OWNERS", sha)
     assert client.read_file(REPO, "OWNERS", sha) == "approvers: [alice]\n"
 
 
@@ -1016,19 +1017,6 @@ def test_merge_is_never_retried(fake: FakeGitHub, client: GitHubClient, status: 
     assert fake.state(REPO, ref.number) == "merged"
 
 
-def test_a_merge_whose_answer_is_lost_is_not_retried() -> None:
-    """urllib3's side of it: a merge sent and unanswered is not repeated; one that never connected is,
-    as is any other PUT."""
-    from bot.forge.github.client import _RETRY
-
-    merge, other = "/api/v3/repos/a/b/pulls/7/merge", "/api/v3/repos/a/b/issues/7/lock"
-    with pytest.raises(ProtocolError):
-        _RETRY.increment("PUT", merge, error=ProtocolError("Connection aborted."))
-    assert _RETRY.increment("PUT", other, error=ProtocolError("Connection aborted.")).total == 2
-    assert _RETRY.increment("PUT", merge, error=ConnectTimeoutError("timed out")).total == 2
-    assert _RETRY.increment("GET", "/api/v3/repos/a/b/pulls/7/merge", error=ProtocolError("x")).total == 2
-
-
 def test_merge_errors_map_as_usual(fake: FakeGitHub, client: GitHubClient) -> None:
     ref = pull(fake)
     sha = fake.head_sha(REPO, ref.number)
@@ -1153,47 +1141,29 @@ def test_connection_refused_is_unavailable() -> None:
     assert "secret-token" not in str(caught.value)
 
 
-def test_post_is_never_retried(fake: FakeGitHub, client: GitHubClient) -> None:
-    ref = pull(fake)
-    fake.fail_next("POST", r"/comments$", 502)
-    before = len(fake.requests)
-    with pytest.raises(ForgeUnavailableError):
-        client.comment(ref, "only once")
-    assert calls(fake, before) == [("POST", f"/repos/{REPO}/issues/{ref.number}/comments")]
-    assert client.comment(ref, "next") > 0  # the failure was consumed
-    assert fake.comments(REPO, ref.number) == [("prowlet-bot", "next")]
-
-
-def test_get_is_retried_on_502(fake: FakeGitHub, client: GitHubClient) -> None:
-    ref = pull(fake)
-    fake.fail_next("GET", r"/pulls/\d+$", 502, times=2)
-    before = len(fake.requests)
-    assert client.get_item(ref).ref == ref
-    assert len(calls(fake, before)) == 3
-
-
 @pytest.mark.parametrize(
-    ("method", "status", "act"),
+    ("method", "path", "status", "act"),
     [
-        ("DELETE", 503, lambda c, ref: c.remove_label(ref, "lgtm")),
-        ("PATCH", 504, lambda c, ref: c.set_open(ref, False)),
+        ("GET", r"/pulls/\d+$", 502, lambda c, ref: c.get_item(ref)),
+        ("GET", r"/user$", 503, lambda c, ref: c.whoami()),
+        ("DELETE", r"/labels/", 503, lambda c, ref: c.remove_label(ref, "lgtm")),
+        ("PATCH", r"/issues/\d+$", 504, lambda c, ref: c.set_open(ref, False)),
+        ("POST", r"/labels$", 502, lambda c, ref: c.add_labels(ref, ["kind/bug"])),
+        ("POST", r"/comments$", 502, lambda c, ref: c.comment(ref, "only once")),
     ],
-    ids=["DELETE", "PATCH"],
+    ids=["GET-502", "GET-503", "DELETE-503", "PATCH-504", "POST-label-502", "POST-comment-502"],
 )
-def test_idempotent_writes_are_retried(fake: FakeGitHub, client: GitHubClient, method: str, status: int, act) -> None:
+def test_a_5xx_is_one_request_and_goes_up(fake: FakeGitHub, client: GitHubClient, method: str, path: str,
+                                          status: int, act) -> None:
+    """The adapter never repeats a request that reached GitHub, whatever the method: the client's
+    retry layer (bot.forge.layers.Retrying) repeats what is safe, one request per attempt."""
     ref = pull(fake)
     fake.set_labels(REPO, ref.number, ["lgtm"])
-    fake.fail_next(method, r".", status)
+    fake.fail_next(method, path, status, times=5)
     before = len(fake.requests)
-    act(client, ref)
-    assert [m for m, _ in calls(fake, before)] == [method, method]
-
-
-def test_retries_give_up(fake: FakeGitHub, client: GitHubClient) -> None:
-    fake.fail_next("GET", r"/user$", 503, times=10)
-    with pytest.raises(ForgeUnavailableError, match="503"):
-        client.whoami()
-    assert len(fake.requests) == 4  # the request and three retries
+    with pytest.raises(ForgeUnavailableError, match=str(status)):
+        act(client, ref)
+    assert [m for m, _ in calls(fake, before)] == [method]
 
 
 # ---- GitHub App authentication ---------------------------------------------------------------

@@ -404,11 +404,11 @@ def test_a_merge_requests_head_is_a_commit_of_its_source_branch(
     assert pushed != moved and client.read_file(REPO, "OWNERS", pushed) == "approvers: [carol]\n"
 
 
-def test_file_reads_are_retried_on_transient_errors_but_forbidden_is_no_none(
-    fake: FakeGitLab, client: GitLabClient
-) -> None:
+def test_file_read_errors_are_no_none(fake: FakeGitLab, client: GitLabClient) -> None:
     sha = fake.set_file(REPO, "OWNERS", "x\n")
-    fake.fail_next("GET", "/raw$", 502)
+    fake.fail_next("GET", "/raw$", 502)  # unavailable, not missing (the retry layer repeats it)
+    with pytest.raises(ForgeUnavailableError):
+        client.read_file(REPO, "OWNERS", sha)
     assert client.read_file(REPO, "OWNERS", sha) == "x\n"
     fake.fail_next("GET", "/raw$", 403)
     with pytest.raises(ForbiddenError):
@@ -653,13 +653,15 @@ def test_statuses_of_an_unknown_commit_are_not_found(fake: FakeGitLab, client: G
         client.list_statuses("group/nope", fake.branch_head(REPO))
 
 
-def test_status_posts_are_retried_on_transient_errors(fake: FakeGitLab, client: GitLabClient) -> None:
-    # Unlike a comment, a repeated status is harmless (the same verdict once more, or a no-op)
+def test_a_failed_status_post_is_one_request(fake: FakeGitLab, client: GitLabClient) -> None:
+    # A repeated status is harmless, but repeating is the retry layer's to do (policy WRITE)
     sha = fake.branch_head(REPO)
     fake.fail_next("POST", "/statuses/", 502)
+    with pytest.raises(ForgeUnavailableError):
+        client.set_status(REPO, sha, CommitStatus("unit", StatusState.SUCCESS, "ok"))
+    assert calls(fake, "POST", f"/statuses/{sha}") == 1
     client.set_status(REPO, sha, CommitStatus("unit", StatusState.SUCCESS, "ok"))
     assert fake.statuses(REPO, sha) == [("unit", "success", "ok", None)]
-    assert calls(fake, "POST", f"/statuses/{sha}") == 2
 
 
 # ---- group membership ----------------------------------------------------------------------
@@ -1057,19 +1059,24 @@ def test_an_unreachable_gitlab_is_unavailable() -> None:
     assert TOKEN not in str(err.value)
 
 
-def test_reads_are_retried_on_transient_errors(fake: FakeGitLab, client: GitLabClient, mr: ItemRef) -> None:
-    fake.fail_next("GET", "/merge_requests/1$", 502)
-    assert client.get_item(mr).title == "Fix it"
-    assert calls(fake, "GET", "/merge_requests/1") == 2
-
-
-def test_comments_are_never_retried_on_transient_errors(
-    fake: FakeGitLab, client: GitLabClient, mr: ItemRef
-) -> None:
-    fake.fail_next("POST", "/notes$", 502)
+@pytest.mark.parametrize(
+    ("method", "path", "status", "act"),
+    [
+        ("GET", "/merge_requests/1$", 502, lambda c, mr: c.get_item(mr)),
+        ("GET", "/merge_requests/1$", 500, lambda c, mr: c.get_item(mr)),
+        ("PUT", "/merge_requests/1$", 503, lambda c, mr: c.add_labels(mr, ["lgtm"])),
+        ("POST", "/notes$", 502, lambda c, mr: c.comment(mr, "once")),
+    ],
+    ids=["GET-502", "GET-500", "PUT-label-503", "POST-note-502"],
+)
+def test_a_5xx_is_one_request_and_goes_up(fake: FakeGitLab, client: GitLabClient, mr: ItemRef, method: str,
+                                          path: str, status: int, act) -> None:
+    """python-gitlab never repeats a request here: the client's retry layer
+    (bot.forge.layers.Retrying) repeats what is safe, one request per attempt."""
+    fake.fail_next(method, path, status, times=5)
     with pytest.raises(ForgeUnavailableError):
-        client.comment(mr, "once")
-    assert calls(fake, "POST", "/notes") == 1
+        act(client, mr)
+    assert calls(fake, method, path.rstrip("$")) == 1
 
 
 def test_a_rate_limit_surfaces_at_once_with_the_wait_gitlab_asked_for(

@@ -261,3 +261,25 @@ async def test_ci_finishing_starts_a_pass(bot: Bot) -> None:
     assert await bot.deliver(ci_finished(bot, number)) == 202
     await merger.idle()
     assert [n for n, _, _ in merges(bot)] == [number]
+
+
+async def test_a_poke_while_a_pass_lets_go_of_its_lease_gets_its_own_pass(bot: Bot) -> None:
+    """An event that lands after a pass last looked for more work, while it releases its lease, finds
+    the pass's task still running: it must still get a pass of its own."""
+    merger = bot.client.app[MERGE_KEY]
+    number = await opened(bot, ["lgtm"])
+    await merger.idle()
+    release, calls = merger.state.release, []
+
+    async def release_as_an_event_lands(forge: str, repo: str, holder: str) -> None:
+        calls.append(repo)
+        if len(calls) == 1:  # the PR becomes ready, and its event pokes, just as the pass lets go
+            bot.fake.set_labels(REPO, number, READY, **pull_kind(bot))
+            merger.poke(forge, repo)
+        await release(forge, repo, holder)
+
+    merger.state.release = release_as_an_event_lands  # type: ignore[method-assign]
+    merger.poke(bot.fake.name, REPO)
+    await merger.idle()
+    assert len(calls) == 2
+    assert [n for n, _, _ in merges(bot)] == [number]

@@ -121,8 +121,8 @@ def notify_config(base: str, **options: Any) -> tuple[Any, dict[str, str]]:
 
 
 class Running:
-    def __init__(self, config: Any, env: dict[str, str], data_dir: Path) -> None:
-        self.client = TestClient(TestServer(build_app(config, {}, data_dir, env=env)))
+    def __init__(self, config: Any, env: dict[str, str], data_dir: Path, dashboard_token: str | None = None) -> None:
+        self.client = TestClient(TestServer(build_app(config, {}, data_dir, env=env, dashboard_token=dashboard_token)))
 
     async def __aenter__(self) -> Running:
         await self.client.start_server()

@@ -14,6 +14,7 @@ from tests.notify_receivers import Receivers
 from tests.test_notify import MERGED, SERVICES, Running, delivered_everywhere, notify_config, receivers  # noqa: F401
 
 OTHERS = tuple(s for s in SERVICES if s != "webhook")
+TOKEN = "dashboard-token-for-the-operator"
 
 HEALTH = [
     ("never posted", [], ChannelHealth()),
@@ -48,7 +49,7 @@ async def test_a_failing_channel_shows_in_health_and_metrics(receivers: tuple[Re
     found, base = receivers
     config, env = notify_config(base)
     found.fail_next["webhook"] = 10**6
-    async with Running(config, env, tmp_path / "data") as bot:
+    async with Running(config, env, tmp_path / "data", dashboard_token=TOKEN) as bot:
         notifications = bot.client.app[NOTIFY_KEY]
         await bot.publish(MERGED)
         await found.wait(lambda: delivered_everywhere(found, "Merged:", OTHERS) and found.attempts["webhook"] >= 2)
@@ -61,6 +62,12 @@ async def test_a_failing_channel_shows_in_health_and_metrics(receivers: tuple[Re
         assert _metric(text, "prowlet_notify_deliveries_total", channel="webhook", result="failed") >= 2
         assert _metric(text, "prowlet_notify_deliveries_total", channel="slack", result="sent") == 1
         assert "hook-secret" not in text and base not in str(health)
+        # The dashboard shows it (from the state store, as any replica would), to a logged-in operator only.
+        page = await (await bot.client.get("/", headers={"Authorization": f"Bearer {TOKEN}"})).text()
+        row = re.search(r"<tr><td>webhook</td>.*?</tr>", page, re.S)
+        assert row and "failing" in row.group(0) and "HTTP 503" in row.group(0) and base not in page
+        assert re.search(r"<tr><td>slack</td><td>slack</td>\s*<td class=\"success\">ok<", page)
+        assert "Notification channels" not in await (await bot.client.get("/")).text()
 
         found.fail_next["webhook"] = 0
         await found.wait(lambda: delivered_everywhere(found, "Merged:"))
@@ -69,6 +76,9 @@ async def test_a_failing_channel_shows_in_health_and_metrics(receivers: tuple[Re
         text = await (await bot.client.get("/metrics")).text()
         assert _metric(text, "prowlet_notify_channels_failing") == 0
         assert _metric(text, "prowlet_notify_deliveries_total", channel="webhook", result="sent") == 1
+        page = await (await bot.client.get("/", headers={"Authorization": f"Bearer {TOKEN}"})).text()
+        row = re.search(r"<tr><td>webhook</td>.*?</tr>", page, re.S)
+        assert row and "failing" not in row.group(0) and ">ok<" in row.group(0)
 
 
 async def test_a_channel_that_does_not_answer_holds_up_no_other(receivers: tuple[Receivers, str],

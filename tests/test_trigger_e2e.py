@@ -66,10 +66,13 @@ async def test_trusted_pr_runs_its_jobs_with_log_links(bot: Bot) -> None:
     assert page.status == 200 and "unit" in await page.text()
     # The link carries the job's token: without it (or with another's) there is no such page.
     job_id, token = path.split("/")[-2:]
-    for other in (f"/jobs/{job_id}", f"/jobs/{job_id}/log", f"/jobs/{job_id}/{token[::-1]}/log", "/jobs"):
+    for other in (f"/jobs/{job_id}", f"/jobs/{job_id}/log", f"/jobs/{job_id}/{token[::-1]}/log"):
         resp = await bot.client.get(other)
         assert resp.status == 404, other
         assert "unit-ok" not in await resp.text()
+    # The dashboard's job list shows a private repository's jobs only after a login.
+    listing = await (await bot.client.get("/jobs")).text()
+    assert job_id not in listing and token not in listing
 
 
 async def test_untrusted_pr_waits_for_ok_to_test(bot: Bot) -> None:

@@ -145,3 +145,27 @@ async def test_a_burst_of_commands_is_paced_under_the_limit_and_all_take_effect(
     assert limit.refused == 0
     assert all("do-not-merge/hold" in fake.labels(REPO, n) for n in numbers)
     assert all(bot.bot_comments(n) == [] for n in numbers)  # nobody was told to try again later
+
+
+async def test_a_burst_of_retest_paces_the_forges_own_ci_under_the_limit(bot: Bot) -> None:
+    """Re-running workflows (GitHub Actions) and retrying pipelines (GitLab) create content: they
+    wait for the write budget like every other write."""
+    fake: Any = bot.fake
+    numbers = [fake.open_pull(REPO, author=AUTHOR)[0] for _ in range(6)]
+    for number in numbers:
+        sha = fake.head_sha(REPO, number)
+        if fake.name == "github":  # two failed workflows: two re-runs for one /retest
+            fake.add_workflow_run(REPO, sha, "CI", "failure")
+            fake.add_workflow_run(REPO, sha, "E2E", "failure")
+        else:
+            fake.add_pipeline(REPO, number, sha, "failed")
+    limit = fake.limit_writes(5, 1.0)
+    for number in numbers:  # all at once: the queue handles them concurrently
+        await bot.post(fake.comment(REPO, number, COLLAB, "/retest"))
+    assert await bot.queue.join(60)
+    assert limit.refused == 0
+    if fake.name == "github":
+        assert len(fake.reruns(REPO)) == 2 * len(numbers)
+    else:
+        assert len(fake.pipeline_actions(REPO)) == len(numbers)
+    assert not any("try again" in body for n in numbers for body in bot.bot_comments(n))

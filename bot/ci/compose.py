@@ -17,9 +17,11 @@ from pathlib import Path
 from bot.ci.links import JobLinks, load_key
 from bot.ci.reporter import StatusPoster, StatusReporter
 from bot.ci.runner import Runner, default_executors
+from bot.ci.signing import JobSigner
 from bot.ci.store import FileJobLogs, JobLogs, JobRecords, JobStore, SharedJobs, SqliteJobRecords
 from bot.ci.workers import CancelFlags, JobQueues, OutboxRelay, decode_job, shared_link_key
 from bot.config import Config
+from bot.inrepo import recheck
 from bot.logs import log
 from bot.outcomes import Bus
 from bot.store.base import StateStore, Stores
@@ -75,16 +77,26 @@ def job_secrets(config: Config, env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def _in_repo_jobs(config: Config) -> bool:
+    """Whether repositories' files may define jobs at all."""
+    return config.raw.in_repo_config.enabled and config.raw.in_repo_config.allow.jobs
+
+
 def build_job_system(config: Config, stores: Stores, data_dir: Path, public_url: str, *,
                      posters: Mapping[str, StatusPoster] | None, consumer: str, run_jobs: bool,
-                     masked: Iterable[str] = (), env: Mapping[str, str] | None = None) -> JobSystem:
+                     masked: Iterable[str] = (), env: Mapping[str, str] | None = None,
+                     signing_key: str | None = None) -> JobSystem:
     """``posters``: the forges statuses are posted through (serve); None: this process reports
-    nothing itself (a worker: its outcomes go through the outbox)."""
+    nothing itself (a worker: its outcomes go through the outbox).  ``signing_key``
+    (``PROWLET_JOB_SIGNING_KEY``): jobs from repositories' files may be queued and run, signed."""
     settings = config.raw.runner
     data_dir.mkdir(parents=True, exist_ok=True)
     shared: SharedJobs | None = stores.jobs if stores.shared else None
     sqlite = None
     if shared is not None:
+        if _in_repo_jobs(config) and not signing_key:
+            log.warning("jobs from repositories' files will be refused on the shared job queue: "
+                        "set PROWLET_JOB_SIGNING_KEY (the same on prowlet serve and every worker)")
         records: JobRecords = shared.records
         logs: JobLogs = shared.logs(settings.shared_log_bytes, settings.log_retention_seconds)
         queues: JobQueues | None = JobQueues(shared.queue, shared.outbox, CancelFlags(stores.state))
@@ -103,6 +115,8 @@ def build_job_system(config: Config, stores: Stores, data_dir: Path, public_url:
         executors=default_executors(data_dir, settings.sandbox_paths, settings.container_cli),
         default_executor=settings.executor, limits=settings.limits,
         secrets=job_secrets(config, os.environ if env is None else env), masked=masked,
+        signer=JobSigner(signing_key) if signing_key else None,
+        recheck=lambda spec, repo: recheck.refusal(spec, repo, config),
     )
     system = JobSystem(records, logs, links, bus, runner, sqlite=sqlite, shared=shared, _data_dir=data_dir)
     reporter = StatusReporter(posters, specs) if posters is not None else None
@@ -123,17 +137,17 @@ def build_job_system(config: Config, stores: Stores, data_dir: Path, public_url:
 
 
 async def run_worker(config: Config, stores: Stores, data_dir: Path, public_url: str, *, consumer: str,
-                     masked: Iterable[str] = ()) -> int:
+                     masked: Iterable[str] = (), signing_key: str | None = None) -> int:
     """``prowlet worker``: run queued jobs until SIGTERM/SIGINT; no HTTP, no forge credentials."""
     import signal
 
     system = build_job_system(config, stores, data_dir, public_url, posters=None, consumer=consumer, run_jobs=True,
-                              masked=masked)
+                              masked=masked, signing_key=signing_key)
     settings = config.raw.runner
     used = {job.executor or settings.executor for job in config.raw.jobs}
     if used:
         await system.runner.prepare(sorted(used))
-    else:
+    elif not (signing_key and _in_repo_jobs(config)):
         log.warning("no jobs in the config: this worker will refuse every job it takes")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

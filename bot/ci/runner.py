@@ -22,8 +22,8 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 import uuid
 
@@ -35,8 +35,9 @@ from bot.ci.jobs import Change, JobSpec
 from bot.ci.limits import Limits, human_seconds, human_size, watch
 from bot.ci.links import JobLinks
 from bot.ci.masking import Masker, StreamMasker, header_secrets
+from bot.ci.signing import JobSigner, SpecError, decode_spec, encode_spec
 from bot.ci.store import JobLogs, JobRecord, JobRecords, LogWriter
-from bot.ci.workers import WORKER_LOST, WORKER_LOST_RETRIED, Cancel, JobQueues, QueuedJob, encode_job
+from bot.ci.workers import WORKER_LOST, WORKER_LOST_RETRIED, Cancel, JobQueues, QueuedJob, change_data, encode_job
 from bot.ci.workspace import CheckoutFailed, GitTimedOut, GitWorkspace
 from bot.logs import log
 from bot.outcomes import Bus, JobFinished, JobStarted
@@ -47,6 +48,10 @@ PIPE_DRAIN_SECONDS = 2.0  # after the job, how long its output may still take to
 CANCEL_POLL = 1.0  # how often a job run from the shared queue looks for its cancel flag
 WAIT_POLL = 0.1  # ``wait`` on a job running elsewhere
 format_duration = human_seconds
+# Jobs from a repository's .prowlet.yaml on shared workers (bot.ci.signing).
+NO_SIGNING_KEY = ("Refused: a job from .prowlet.yaml needs PROWLET_JOB_SIGNING_KEY set on prowlet serve "
+                  "and every worker.")
+BAD_SIGNATURE = "Refused: the queued job's signature does not verify."
 
 
 class _Outcome(Exception):
@@ -145,9 +150,13 @@ class Runner:
         masked: Iterable[str] = (),
         kill_grace: float = process.KILL_GRACE,
         max_log_bytes: int = MAX_LOG_BYTES,
+        signer: JobSigner | None = None,
+        recheck: Callable[[JobSpec, str], str | None] | None = None,
     ) -> None:
         """``queues``: start jobs through the shared store (see the module); ``jobs``: the
-        configured jobs, by which a queued job's name is looked up."""
+        configured jobs, by which a queued job's name is looked up.  Any other job (from a
+        repository's file) is queued with its spec signed by ``signer``, and run from the queue
+        only if it verifies and ``recheck(spec, repo)`` finds no reason to refuse it."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self._records = records
@@ -166,6 +175,8 @@ class Runner:
         self._masked = [*masked, *self._secrets.values()]
         self._kill_grace = kill_grace
         self._max_log_bytes = max_log_bytes
+        self._signer = signer
+        self._recheck = recheck
         self._active: dict[tuple[str, str, int, str], _Run] = {}  # newest run per PR and job
         self._runs: dict[str, _Run] = {}  # every run whose task has not ended, by id
         self._cleanups: set[asyncio.Task[object]] = set()  # safety-net finishes still running
@@ -313,8 +324,43 @@ class Runner:
                 # Whichever process runs it stops it within CANCEL_POLL; a queued one never starts.
                 await queues.cancels.request(other.id, Cancel("Superseded.", other.sha == record.sha))
         await queues.report(self._started(record))  # pending, in the outbox before the job can finish
-        await queues.queue.submit(record.id, record.id, encode_job(QueuedJob(record.id, job.name, change, retry_on_loss)))
+        queued = QueuedJob(record.id, job.name, change, retry_on_loss)
+        if job.name not in self._specs:  # from a repository's file: no process can look it up by name
+            if self._signer is None:
+                finished = await self._records.finish(record.id, "error", NO_SIGNING_KEY)
+                if finished is not None:
+                    log.error("a job from a repository's file cannot be queued without a signing key; refused",
+                              job=job.name, job_id=record.id)
+                    await self._report_finished(finished, replaced=False)
+                return finished or record
+            spec = encode_spec(job)
+            queued = replace(queued, retry_on_loss=False, spec=spec,
+                             signature=self._signer.sign(record.id, change_data(change), spec))
+        await queues.queue.submit(record.id, record.id, encode_job(queued))
         return record
+
+    def _claimed_spec(self, queued: QueuedJob, record: JobRecord) -> tuple[JobSpec | None, str]:
+        """The spec to run a claimed job with, or None and why it is refused."""
+        if queued.spec is None and queued.signature is None:  # an operator's job: by name, from our config
+            spec = self._specs.get(queued.job)
+            return spec, f"Refused: the process that took this job has no job named {queued.job}."
+        if self._signer is None:
+            return None, NO_SIGNING_KEY
+        change = queued.change
+        if not self._signer.verifies(queued.job_id, change_data(change), queued.spec, queued.signature):
+            return None, BAD_SIGNATURE
+        try:
+            spec = decode_spec(queued.spec, change.repo)
+        except SpecError:
+            return None, BAD_SIGNATURE
+        # The record says where its status goes: it must be the signed job's and change's.
+        recorded = (record.job, record.forge, record.repo.lower(), record.number, record.sha, queued.job)
+        if recorded != (spec.name, change.forge, change.repo.lower(), change.number, change.head_sha, spec.name):
+            return None, BAD_SIGNATURE
+        why = self._recheck(spec, change.repo) if self._recheck is not None else None
+        if why is not None:
+            return None, f"Refused: {why}."
+        return spec, ""
 
     async def _report_finished(self, record: JobRecord, replaced: bool) -> None:
         outcome = self._finished(record, replaced)
@@ -333,7 +379,7 @@ class Runner:
             bound.warning("a queued job has no record; dropped")
             return
         cancel = await queues.cancels.get(record.id)
-        spec = self._specs.get(queued.job)
+        spec, refused = self._claimed_spec(queued, record)
         if record.finished:
             # Finished, but the claim was not acknowledged: a crash may have come before the
             # outcome reached the outbox, or before a lost job's retry was queued.  Again (the
@@ -359,10 +405,9 @@ class Runner:
                 await self._report_finished(finished, replaced=cancel.replaced)
             return
         if spec is None:
-            finished = await self._records.finish(
-                record.id, "error", f"Refused: the process that took this job has no job named {queued.job}.")
+            finished = await self._records.finish(record.id, "error", refused)
             if finished is not None:
-                bound.error("a queued job is not in this process's config; refused")
+                bound.error("a queued job is refused by the process that took it", reason=refused)
                 await self._report_finished(finished, replaced=False)
             return
         run = _Run(record, spec, queued.change)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from bot.ci import native as native_ci
 from bot.ci.jobs import JobSpec
 from bot.ci.native import NativeCI
 from bot.ci.runner import Runner
 from bot.events import ItemRef
 from bot.forge.layered import AsyncForge
 
+T = TypeVar("T")
+
 
 class AsyncNativeCI:
-    """A forge's native CI, its blocking calls run on that forge's thread pool."""
+    """A forge's native CI through that forge's client: its reads and each of its writes go down
+    the client's layers (``AsyncForge.native_ci``), so a burst of /retest keeps to the write
+    budget, is metered, and a failed read is retried like any other."""
 
     def __init__(self, native: NativeCI, forge: AsyncForge) -> None:
         self._native = native
@@ -22,13 +27,19 @@ class AsyncNativeCI:
         self.name = native.name
 
     async def retest(self, ref: ItemRef, head_sha: str) -> list[str]:
-        return await self._forge.offload(self._native.retest, ref, head_sha)
+        return await native_ci.retest(self._native, ref, head_sha, read=self._read, write=self._write)
 
     async def run(self, ref: ItemRef, head_sha: str, name: str) -> str | None:
-        return await self._forge.offload(self._native.run, ref, head_sha, name)
+        return await native_ci.run(self._native, ref, head_sha, name, read=self._read, write=self._write)
 
     async def names(self, ref: ItemRef, head_sha: str) -> list[str]:
-        return await self._forge.offload(self._native.names, ref, head_sha)
+        return await self._read(self._native.names, ref, head_sha)
+
+    async def _read(self, fn: Callable[..., T], ref: ItemRef, *args: Any) -> T:
+        return await self._forge.native_ci("native_ci_read", fn, ref, *args)
+
+    async def _write(self, fn: Callable[..., T], ref: ItemRef, *args: Any) -> T:
+        return await self._forge.native_ci("native_ci_rerun", fn, ref, *args)
 
 
 @dataclass

@@ -15,10 +15,12 @@ process that starts a job, the process that runs it and the process that reports
   outcome is in the outbox before its queue entry is acknowledged, so a crash between "finished"
   and "reported" is repaired by the next claimer of the entry.
 
-A queued job names its job by name only (the worker takes the command, limits and secrets from its
-own config and environment: nothing written to the store decides what runs) and carries the change,
-including the clone credential header, which leaves the store with the entry's payload when it is
-acknowledged.
+A queued operator job names its job by name only (the worker takes the command, limits and secrets
+from its own config and environment: nothing written to the store decides what runs) and carries the
+change, including the clone credential header, which leaves the store with the entry's payload when
+it is acknowledged.  A job from a repository's ``.prowlet.yaml`` carries its spec as well, signed
+with ``PROWLET_JOB_SIGNING_KEY`` together with the job id and the change (bot.ci.signing): the
+claiming process runs it only if the signature verifies and its own config allows it.
 """
 
 from __future__ import annotations
@@ -52,17 +54,26 @@ class QueuedJob:
     job: str  # the job's name, looked up in the runner's own config
     change: Change
     retry_on_loss: bool = False  # queue it again once if its worker is lost
+    # A job from a repository's file: its spec (bot.ci.signing.encode_spec) and the signature over
+    # it, the job id and the change; None for an operator's job, which travels by name.
+    spec: Any = None
+    signature: str | None = None
+
+
+def change_data(c: Change) -> dict[str, Any]:
+    """The change as it travels (and as it is signed)."""
+    source = None if c.source is None else {"url": c.source.url, "ref": c.source.ref, "header": c.source.header}
+    return {"forge": c.forge, "repo": c.repo, "number": c.number, "head_sha": c.head_sha,
+            "base_ref": c.base_ref, "author": c.author, "merge_base": c.merge_base, "source": source,
+            "params": [list(p) for p in c.params]}
 
 
 def encode_job(queued: QueuedJob) -> bytes:
-    c = queued.change
-    source = None if c.source is None else {"url": c.source.url, "ref": c.source.ref, "header": c.source.header}
-    return orjson.dumps({
-        "v": 1, "id": queued.job_id, "job": queued.job, "retry": queued.retry_on_loss,
-        "change": {"forge": c.forge, "repo": c.repo, "number": c.number, "head_sha": c.head_sha,
-                   "base_ref": c.base_ref, "author": c.author, "merge_base": c.merge_base, "source": source,
-                   "params": [list(p) for p in c.params]},
-    })
+    data: dict[str, Any] = {"v": 1, "id": queued.job_id, "job": queued.job, "retry": queued.retry_on_loss,
+                            "change": change_data(queued.change)}
+    if queued.spec is not None:
+        data.update(spec=queued.spec, sig=queued.signature)
+    return orjson.dumps(data)
 
 
 def decode_job(payload: bytes) -> QueuedJob:
@@ -73,7 +84,9 @@ def decode_job(payload: bytes) -> QueuedJob:
         change = Change(forge=c["forge"], repo=c["repo"], number=int(c["number"]), head_sha=c["head_sha"],
                         base_ref=c["base_ref"], author=c["author"], source=source, merge_base=bool(c["merge_base"]),
                         params=tuple((str(k), str(v)) for k, v in c.get("params", [])))  # none before aliases
-        return QueuedJob(data["id"], data["job"], change, bool(data["retry"]))
+        spec, signature = data.get("spec"), data.get("sig")  # checked by the claimer, not here
+        return QueuedJob(data["id"], data["job"], change, bool(data["retry"]),
+                         spec=spec, signature=signature if isinstance(signature, str) else None)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise CodecError(f"not a queued job: {type(err).__name__}") from None
 
@@ -175,5 +188,5 @@ class OutboxRelay:
         await self.worker.stop(grace)
 
 
-__all__ = ["Cancel", "CancelFlags", "JobQueues", "OutboxRelay", "QueuedJob", "WORKER_LOST", "decode_job",
+__all__ = ["Cancel", "CancelFlags", "JobQueues", "OutboxRelay", "QueuedJob", "WORKER_LOST", "change_data", "decode_job",
            "decode_outcome", "encode_job", "encode_outcome", "shared_link_key"]

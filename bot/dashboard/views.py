@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -29,6 +29,7 @@ from bot.dashboard.access import Access, local_path
 from bot.help import help_entries
 from bot.merge.snapshot import merge_pool
 from bot.merge.state import MergeState
+from bot.notify.health import ChannelHealth
 from bot.store.base import StateStore, StoreUnavailable
 
 HERE = Path(__file__).parent
@@ -67,8 +68,10 @@ def _environment() -> Environment:
 
 class Dashboard:
     def __init__(self, config: Config, state: StateStore, access: Access, *, records: JobRecords | None = None,
-                 links: JobLinks | None = None, secure_cookies: bool = False, table_cache: int = 64) -> None:
+                 links: JobLinks | None = None, secure_cookies: bool = False, table_cache: int = 64,
+                 channel_health: Callable[[], Awaitable[Mapping[str, ChannelHealth]]] | None = None) -> None:
         self._config = config
+        self._channel_health = channel_health  # notification channels, when any (Notifications.shared_health)
         self._merge = MergeState(state)
         self._audit = AuditTrail(state)
         self._access = access
@@ -128,8 +131,14 @@ class Dashboard:
             repos.append({"forge": forge, "repo": repo, "open": len(snapshot["pulls"]),
                           "pool": sum(len(p) for p in pool.values()), "branches": len(pool),
                           "last_pass": await self._merge.last_pass(forge, repo)})
+        channels = []
+        if self._channel_health is not None and signed_in:  # errors may name private repositories' changes
+            kinds = {name: c.kind for name, c in self._config.raw.notify.channels.items()}
+            channels = [{"name": name, "kind": kinds.get(name, ""), "health": health}
+                        for name, health in sorted((await self._channel_health()).items())]
         return self._render(request, "overview.html", signed_in=signed_in, repos=repos, hidden=hidden,
-                            merge_on=self._config.raw.merge is not None, configured=self._access.configured)
+                            merge_on=self._config.raw.merge is not None, configured=self._access.configured,
+                            channels=channels)
 
     async def repository(self, request: web.Request) -> web.Response:
         forge, repo = request.match_info["forge"], request.match_info["repo"]
@@ -171,7 +180,8 @@ class Dashboard:
 
     async def commands(self, request: web.Request) -> web.Response:
         config = self._config
-        return self._render(request, "commands.html", entries=help_entries(config.registry, config.commands.prefix),
+        plugins = (*config.registry, *config.alias_plugins())  # built-in, third-party, config-defined
+        return self._render(request, "commands.html", entries=help_entries(plugins, config.commands.prefix),
                             prefix=config.commands.prefix)
 
     async def audit(self, request: web.Request) -> web.Response:

@@ -327,6 +327,11 @@ class ForgeClient(Protocol):
     def list_reviews(self, ref: ItemRef) -> list[Review]:
         """Review verdicts on a PR/MR; see ``Review`` for what each forge gives."""
 
+    def comments_and_reviews(self, ref: ItemRef) -> tuple[list[Comment], list[Review]]:
+        """A PR/MR's ``list_comments`` and ``list_reviews`` together, read as cheaply as the forge
+        allows (``/approve`` needs both).  GitLab notes every approval in the MR's notes ("approved
+        this merge request"), so an MR whose notes hold none has no approvals: one request."""
+
     def set_status(self, repo: str, sha: str, status: CommitStatus) -> None:
         """Create/replace the commit status with this context on ``sha`` (description cut to 140)."""
 

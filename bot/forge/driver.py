@@ -67,3 +67,5 @@ class ForgeDriver:
     roles: Mapping[str, str] = field(default_factory=dict)
     # How people write a change's number: "acme/api#12" (GitLab merge requests: "group/api!12").
     change_sign: str = "#"
+    # Keys of the forge's config section that no longer exist, and what replaced each (check-config).
+    retired_keys: Mapping[str, str] = field(default_factory=dict)

@@ -15,14 +15,13 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from bot.forge.base import Capabilities, ForgeClient
 from bot.forge.layers import Caching, Call, Handler, Metering, Pacing, Retrying
 from bot.forge.offloop import OffLoop
-from bot.forge.policy import POLICIES, Kind, Policy
+from bot.forge.policy import NATIVE_CI, POLICIES, Kind, Policy
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -64,9 +63,12 @@ class AsyncForge:
         """The adapter's HTTP transport (conditional requests, request meter), if it has one."""
         return getattr(self._client, "transport", None)
 
-    async def offload(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run another blocking call of this forge's SDK on its pool (the forge's native CI)."""
-        return await self._offloop.run(fn, *args, **kwargs)
+    async def native_ci(self, row: str, fn: Callable[..., T], ref: Any, *args: Any) -> T:
+        """A blocking call of the forge's native CI (``bot.ci.native``) down the same layers as the
+        interface's methods — metered, retried, and paced when a write — as its row ``row`` in
+        ``bot.forge.policy.NATIVE_CI`` says."""
+        arguments = {"ref": ref, "call": getattr(fn, "__name__", repr(fn)), "args": list(args)}
+        return await self._call(Call(row, arguments, NATIVE_CI[row], (ref, *args), target=fn))
 
     def forget(self, method: str, *args: Any, **kwargs: Any) -> None:
         """Drop the cached answer to ``method(*args)``: the next such call asks the forge."""

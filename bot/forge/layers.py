@@ -36,6 +36,9 @@ class Call:
     policy: Policy
     args: tuple[Any, ...] = ()  # as the adapter takes them
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    # What runs at the bottom instead of the adapter's ``method``: another blocking call on the
+    # same SDK client (the forge's native CI, ``AsyncForge.native_ci``).
+    target: Callable[..., Any] | None = None
 
     def cache_key(self) -> Hashable | None:
         if self.policy.key is not None:

@@ -31,10 +31,11 @@ class OffLoop:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{client.name}-api")
 
     async def __call__(self, call: Call) -> Any:
-        return await self.run(getattr(self._client, call.method), *call.args, **call.kwargs)
+        target = call.target or getattr(self._client, call.method)
+        return await self.run(target, *call.args, **call.kwargs)
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Any blocking call on this forge's pool (the forge's native CI client uses it too)."""
+        """Any blocking call on this forge's pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 

@@ -82,6 +82,7 @@ POLICIES: dict[str, Policy] = {
     "read_file": PINNED,
     "changed_files": Policy(Kind.PINNED, key=_pinned_by_head),
     "list_reviews": READ,
+    "comments_and_reviews": READ,
     "set_status": Policy(Kind.WRITE, item_arg=None),
     "list_statuses": READ,
     "is_org_member": READ,
@@ -102,4 +103,14 @@ POLICIES: dict[str, Policy] = {
     # A repeat would start a second run (a second deploy): never retried; callers guard with once().
     "dispatch_workflow": Policy(Kind.WRITE, retry_safe=False, item_arg=None),
     "start_pipeline": Policy(Kind.WRITE, retry_safe=False, item_arg=None),
+}
+
+# The forge's native CI (``bot.ci.native``: GitHub Actions re-runs, GitLab pipelines): not methods
+# of the interface, but forge calls all the same, sent down the same layers by
+# ``AsyncForge.native_ci``.  Re-running a workflow or starting a pipeline creates content, so each
+# is a write: paced by the write budget, metered, and never repeated blindly (a second POST could
+# re-run a workflow twice or start a second pipeline).
+NATIVE_CI: dict[str, Policy] = {
+    "native_ci_read": READ,  # what to re-run, what /test can name
+    "native_ci_rerun": NOT_REPEATABLE,
 }

@@ -8,6 +8,15 @@ has answered before, and turns a ``304 Not Modified`` back into the ``200`` it s
 SDKs parse it as ever and never know.  GitHub does not count an authenticated 304 against the
 rate limit; GitLab answers it without rendering the body (it still counts the request).
 
+Retries: the transport repeats a request only when it never left — the connection was refused or
+could not be opened (``connect_only_retries``).  Nothing reached the forge, so a repeat is harmless
+for every method (a comment, a merge) and costs the forge nothing, and it is immediate: no worker
+thread sleeps.  It matters most for what the client's retry layer must not repeat (a comment, a
+merge, a pipeline start), where only the transport knows for sure that nothing was sent.  Every
+other failure — a 5xx, a connection lost after sending, a timeout — goes up at once as it is, and
+the client's retry layer (``bot.forge.layers.Retrying``) decides by the method's policy: one
+request per attempt, waits awaited rather than slept on a thread.
+
 Validators and bodies are kept per (credential, URL) — the credential only as a hash, since two
 identities may see different answers — in an LRU bounded by bytes.  With a shared state store
 (Redis, ``PROWLET_REDIS_URL``) they are also kept there, so a replica revalidates what another read.
@@ -27,6 +36,8 @@ import requests
 import structlog
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import NewConnectionError
+from urllib3.util import Retry
 
 if TYPE_CHECKING:
     from bot.store.base import StateStore
@@ -192,6 +203,24 @@ class RequestMeter:
         self._warned = low
 
 
+class _ConnectOnly(Retry):
+    """Retries a connection that could not be opened (refused, unreachable, no such host), and
+    nothing else: a connect *timeout* is not one of them, as repeating it would hold a worker
+    thread for another timeout; the retry layer waits without one."""
+
+    def _is_connection_error(self, err: Exception) -> bool:
+        return isinstance(err, NewConnectionError)
+
+
+def connect_only_retries(attempts: int = 2) -> Retry:
+    """The transport's retry policy (module docstring): ``attempts`` more connections, at once."""
+    return _ConnectOnly(
+        total=None, connect=attempts, read=False, status=0, other=0,
+        status_forcelist=(), backoff_factor=0, respect_retry_after_header=False,
+        raise_on_status=False,  # a 5xx goes to the SDK as it is, which raises it with its status
+    )
+
+
 def retry_after(headers: Any, now: float | None = None) -> float | None:
     """Seconds a refused request asks to wait: ``Retry-After`` (seconds), else until the rate
     limit's reset (``X-RateLimit-Reset`` / ``RateLimit-Reset``, epoch seconds); None if neither."""
@@ -223,6 +252,9 @@ class Transport:
         return getattr(self._last, "headers", None)
 
     def mount(self, session: requests.Session, **adapter_options: Any) -> None:
+        """Send ``session``'s requests through this transport; the SDK's own retry policy, if it
+        passes one, is replaced by the transport's (``connect_only_retries``)."""
+        adapter_options["max_retries"] = connect_only_retries()
         adapter = ConditionalAdapter(self, **adapter_options)
         session.mount("https://", adapter)
         session.mount("http://", adapter)

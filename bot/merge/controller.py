@@ -186,7 +186,12 @@ class MergeController:
             await self.state.add_repo(forge, repo)
         except StoreUnavailable as err:
             log.warning("cannot record the repository in scope", forge=forge, repo=repo, error=str(err))
-        await self._guarded(forge, repo, poked=True)
+        while True:
+            await self._guarded(forge, repo, poked=True)
+            # A poke that came while the pass was letting go of its lease (after its last look at
+            # ``_again``) found this task still running: it asked for one more pass, run it here.
+            if (forge, repo) not in self._again:
+                return
 
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self._every_interval())

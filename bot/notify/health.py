@@ -1,7 +1,8 @@
 """How each notification channel is doing: its last success, last failure and the error it gave.
 
-Kept in memory by the process that posts (each replica knows its own posts); read by metrics on
-scrape and, later, by the dashboard.  A channel is failing when its last post failed."""
+Kept in memory by the process that posts (each replica knows its own posts: metrics on scrape), and
+copied to the state store after each post, so the dashboard of any replica shows the newest word on
+every channel whichever replica posted.  A channel is failing when its last post failed."""
 
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ class ChannelHealth:
     @property
     def failing(self) -> bool:
         return self.failures_in_a_row > 0
+
+    def to_store(self) -> dict[str, object]:
+        return {"ok": self.last_success, "failed": self.last_failure, "error": self.last_error,
+                "in_a_row": self.failures_in_a_row}
+
+    @classmethod
+    def from_store(cls, data: object) -> ChannelHealth:
+        if not isinstance(data, dict):
+            return cls()
+        return cls(last_success=data.get("ok"), last_failure=data.get("failed"), last_error=str(data.get("error") or ""),
+                   failures_in_a_row=int(data.get("in_a_row") or 0))
 
 
 class HealthBook:
@@ -41,3 +53,6 @@ class HealthBook:
 
     def snapshot(self) -> dict[str, ChannelHealth]:
         return dict(self._by_channel)
+
+    def get(self, channel: str) -> ChannelHealth:
+        return self._get(channel)

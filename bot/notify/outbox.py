@@ -40,6 +40,7 @@ from bot.worker import EventWorker
 log = structlog.get_logger("prowlet.notify")
 
 QUEUE_NAME = "notify"
+HEALTH_NS = "notify.health"  # channel → its health, for the dashboard (bot.notify.health)
 DELIVERY_HEADER = "X-Prowlet-Delivery"
 
 
@@ -118,6 +119,13 @@ class Notifications:
         """Per channel: last success, last failure and its error (this process's posts)."""
         return self._health.snapshot()
 
+    async def shared_health(self) -> dict[str, ChannelHealth]:
+        """Per configured channel, the newest word from any replica (this process's, without a store)."""
+        if self._state is None:
+            return self.health()
+        stored = await self._state.items(HEALTH_NS)
+        return {name: ChannelHealth.from_store(stored.get(name)) for name in self._settings.channels}
+
     async def _handle_entry(self, entry: tuple[str, Message | None], attempt: int) -> None:
         name, msg = entry
         if name in self._gathering:
@@ -195,9 +203,19 @@ class Notifications:
         except DeliveryFailed as err:
             self._health.failed(name, str(err))
             self.on_delivery(name, "failed")
+            await self._share_health(name)
             raise
         self._health.succeeded(name)
         self.on_delivery(name, "sent")
+        await self._share_health(name)
+
+    async def _share_health(self, name: str) -> None:
+        if self._state is None:
+            return
+        try:
+            await self._state.put(HEALTH_NS, name, self._health.get(name).to_store())
+        except StoreUnavailable as err:  # only the dashboard's view is late; the post itself is settled
+            log.warning("cannot record a channel's health", channel=name, error=str(err))
 
     async def _send(self, entry: tuple[str, Message], attempt: int) -> None:
         name, msg = entry

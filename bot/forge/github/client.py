@@ -25,12 +25,10 @@ from github.GithubObject import NotSet
 from github.Issue import Issue
 from github.PullRequest import PullRequest
 from github.Requester import Requester
-from urllib3.exceptions import MaxRetryError, ResponseError
-from urllib3.util import Retry
 
 from bot.events import Item, ItemKind, ItemRef, ReviewState
 from bot.forge.github import open_pulls
-from bot.forge.transport import Transport, retry_after
+from bot.forge.transport import Transport, connect_only_retries, retry_after
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
     RunStarted,
@@ -60,47 +58,11 @@ from bot.forge.base import (
     StatusState,
 )
 
-# A merge: ``PUT /repos/{owner}/{repo}/pulls/{number}/merge`` (the path as urllib3 sees it).
-_MERGE_PATH = re.compile(r"/repos/[^/?]+/[^/?]+/pulls/\d+/merge(?:\?|$)")
-
-
-class _Retry(Retry):
-    """``Retry`` that never repeats a merge once it was sent (see ``_RETRY``)."""
-
-    def increment(  # type: ignore[override]
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> Retry:
-        if method == "PUT" and url is not None and _MERGE_PATH.search(url):
-            if response is not None:  # a 5xx answer: hand it to PyGithub as it is
-                raise MaxRetryError(_pool, url, ResponseError("a merge is never retried"))
-            if error is not None and not self._is_connection_error(error):  # sent, answer lost
-                raise error.with_traceback(_stacktrace)
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-
-# Retries happen in urllib3, below PyGithub.  A request that reached GitHub is retried on 502/503/504
-# or a broken response only if repeating it is harmless: GET, HEAD, PUT, DELETE, and PATCH (every PATCH
-# sent here sets absolute values).  POST never is: GitHub may have acted before failing, and a second
-# POST doubles a comment.  Nor is the one PUT that is not idempotent in effect, the merge: GitHub may
-# have merged before a 502 or a lost answer, and a repeat is then refused ("not mergeable", 405), which
-# would report a merge that happened as refused; the caller reads the PR again instead.  Connection
-# failures are retried for every method, the merge too, as nothing was sent.
-# PyGithub's default (GithubRetry) retries POST and sleeps out rate limits on the worker thread;
-# here a rate limit surfaces at once as RateLimitedError and the caller decides what to do.
-_RETRY = _Retry(
-    total=3,
-    backoff_factor=0.2,  # sleeps 0, 0.4, 0.8 s
-    status_forcelist=(502, 503, 504),
-    allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"}),
-    respect_retry_after_header=False,
-    raise_on_status=False,  # give the last 5xx to PyGithub, which raises it with its status
-)
+# PyGithub's own retry is not used: its default (GithubRetry) repeats POSTs on 5xx (a second
+# comment) and sleeps out rate limits on the worker thread.  The transport repeats only what never
+# left (``bot.forge.transport.connect_only_retries``); a 5xx, a lost answer or a rate limit surface
+# at once as ForgeUnavailableError / RateLimitedError, and the client's retry layer
+# (``bot.forge.layers.Retrying``) repeats what its policy row says is safe, one request an attempt.
 
 _ROLES = {
     "admin": Permission.ADMIN,
@@ -207,7 +169,7 @@ class GitHubClient:
             base_url=api_url.rstrip("/"),
             timeout=math.ceil(timeout),  # PyGithub accepts whole seconds only
             per_page=100,
-            retry=_RETRY,
+            retry=connect_only_retries(),  # the transport's policy (mounted over PyGithub's adapter)
             # PyGithub's throttle is off: it sleeps on the worker thread before every request, per
             # thread.  Writes are paced by the client's write budget instead (bot.forge.budget).
             seconds_between_requests=0,
@@ -457,6 +419,10 @@ class GitHubClient:
         total = pull.changed_files
         return ChangedFiles(files, complete=total <= len(files), total=str(total))
 
+    def comments_and_reviews(self, ref: ItemRef) -> tuple[list[Comment], list[Review]]:
+        """Two requests: GitHub's comments and reviews are separate lists, neither a hint of the other."""
+        return self.list_comments(ref), self.list_reviews(ref)
+
     @_neutral_errors
     def list_reviews(self, ref: ItemRef) -> list[Review]:
         # GET /pulls/N/reviews, every page.  GitHub lists reviews by creation; one started as
@@ -670,7 +636,7 @@ class GitHubClient:
     def merge(self, ref: ItemRef, sha: str, method: MergeMethod) -> None:
         """``PUT /pulls/N/merge`` with ``sha`` and ``merge_method``: GitHub merges only if the head is
         still ``sha``.  Its refusals (405 not mergeable, 409 head moved, 422) are MergeRefusedError
-        with GitHub's message.  Never retried, not even on 502/503/504 (see ``_RETRY``): GitHub may
+        with GitHub's message.  Never retried, not even on 502/503/504 (policy NOT_REPEATABLE): GitHub may
         have merged before the answer was lost, so after ForgeUnavailableError read the PR again
         (``mergeability``: its state is "merged" if it was) rather than merge again."""
         if not sha:
@@ -827,8 +793,8 @@ class GitHubClient:
 
     def sdk(self, repo: str) -> Github:
         """The PyGithub client acting on ``repo`` (the token's or the App installation's), so that
-        ``GitHubActions`` shares this client's authentication, pacing and retry policy (POST never
-        retried).  Call it inside ``neutral_errors``: an App's first call for an owner looks its
+        ``GitHubActions`` shares this client's authentication and transport (a request is repeated
+        only when it never left).  Call it inside ``neutral_errors``: an App's first call for an owner looks its
         installation up."""
         return self._gh(repo)
 
@@ -910,7 +876,7 @@ class GitHubClient:
 def _use_transport(requester: Requester, transport: Transport) -> None:
     """Send this requester's HTTP through ``transport``.  PyGithub opens its connections from a
     class it keeps per requester (no public hook for a session); a subclass of that class mounts
-    the transport's adapter, with PyGithub's retry policy and pool size, on each new session."""
+    the transport's adapter, with its retry policy and PyGithub's pool size, on each new session."""
     attribute = "_Requester__connectionClass"
     base = getattr(requester, attribute, None)
     if base is None:  # a PyGithub without it: fail at start-up, not at the first request
@@ -919,8 +885,7 @@ def _use_transport(requester: Requester, transport: Transport) -> None:
     class Connection(base):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            transport.mount(self.session, max_retries=self.retry, pool_connections=self.pool_size,
-                            pool_maxsize=self.pool_size)
+            transport.mount(self.session, pool_connections=self.pool_size, pool_maxsize=self.pool_size)
 
     setattr(requester, attribute, Connection)
 

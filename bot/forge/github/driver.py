@@ -49,4 +49,8 @@ DRIVER = ForgeDriver(
     translate=translate,
     connect=connect,
     roles={"maintainers": "maintain or admin", "admins": "admin"},
+    retired_keys={
+        "seconds_between_requests": "no longer used: reads are never delayed (PyGithub's throttle is off)",
+        "seconds_between_writes": "no longer used: writes are paced by github.write_limits (default 80/1m and 500/1h)",
+    },
 )

@@ -53,9 +53,8 @@ from bot.forge.base import (
     StatusState,
 )
 
-# How often one call may wait out a 429 (python-gitlab sleeps for Retry-After) or retry a transient
-# error before failing: bounded, so a worker thread is never parked indefinitely.
-_MAX_RETRIES = 3
+# The system note GitLab adds to an MR for every approval (SystemNotes::MergeRequestsService#approve_mr).
+_APPROVAL_NOTE = "approved this merge request"
 
 # "locked" is the short-lived state of a merge request while it is being merged: still open.
 _STATES = {"opened": "open", "locked": "open", "closed": "closed", "merged": "merged"}
@@ -133,13 +132,18 @@ _MERGE_REFUSALS = frozenset({405, 406, 409, 422})
 
 
 class _Gitlab(gitlab.Gitlab):
-    """python-gitlab with every request's retries capped at ``_MAX_RETRIES`` (its default is 10),
-    and a 429 never slept out on the worker thread: it surfaces as RateLimitedError with the wait
-    GitLab asked for, and the client's retry layer waits it out without holding a thread."""
+    """python-gitlab that never repeats a request itself: a 429 is not slept out on the worker
+    thread and a 5xx or a broken connection is not retried (``retry_transient_errors`` off for
+    every call: an SDK-level retry under the client's retry layer would multiply the attempts and
+    sleep on the thread).  They surface as RateLimitedError (with the wait GitLab asked for) and
+    ForgeUnavailableError, and the client's retry layer (``bot.forge.layers.Retrying``) waits or
+    repeats as the method's policy says; the transport repeats only a connection that was never
+    opened (``bot.forge.transport``)."""
 
-    def http_request(self, *args: Any, max_retries: int = _MAX_RETRIES, **kwargs: Any) -> requests.Response:
+    def http_request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs["obey_rate_limit"] = False
-        return super().http_request(*args, max_retries=max_retries, **kwargs)
+        kwargs["retry_transient_errors"] = False
+        return super().http_request(*args, **kwargs)
 
 
 class GitLabClient:
@@ -149,18 +153,14 @@ class GitLabClient:
                                 removes_labels_at_once=True, dispatches_workflows=False, starts_pipelines=True)
 
     def __init__(self, url: str, *, token: str, timeout: float = 15.0, transport: Transport | None = None) -> None:
-        # Reads and our updates (add_labels, full assignee lists, state_event, commit statuses) are
-        # idempotent, so transient errors (5xx, timeouts) are retried.  comment() and the pipeline
-        # POSTs opt out: a POST that failed with a 502 may still have been saved, and retrying it
-        # would post the comment (start the pipeline) twice.
-        # A 429 is waited out and retried by the client's retry layer (bot.forge.layers), off
-        # the thread: the refused request did nothing.
-        # Every request goes through ``transport``: conditional reads and the request meter.
+        # No retries here (``_Gitlab``): the client's retry layer repeats what its policy row says
+        # is safe.  Every request goes through ``transport``: conditional reads, the request meter,
+        # and a repeat only of a connection that was never opened.
         self.transport = transport or Transport(self.name)
         session = requests.Session()
         self.transport.mount(session)
         self._gl = _Gitlab(
-            url, private_token=token, timeout=timeout, per_page=100, retry_transient_errors=True, session=session
+            url, private_token=token, timeout=timeout, per_page=100, session=session
         )
         self._token = token
         self._user_ids: TTLCache[str, int | None] = TTLCache(maxsize=4096, ttl=600)
@@ -196,7 +196,7 @@ class GitLabClient:
 
     def comment(self, ref: ItemRef, body: str) -> int:
         with self._errors(f"comment on {ref}"):
-            note = self._notes(ref).create({"body": body}, retry_transient_errors=False)
+            note = self._notes(ref).create({"body": body})
         return note.id
 
     def edit_comment(self, ref: ItemRef, comment_id: int, body: str) -> None:
@@ -204,14 +204,22 @@ class GitLabClient:
             self._notes(ref).update(comment_id, {"body": body})
 
     def list_comments(self, ref: ItemRef) -> list[Comment]:
+        return [_comment(note) for note in self._all_notes(ref) if not note.system]
+
+    def comments_and_reviews(self, ref: ItemRef) -> tuple[list[Comment], list[Review]]:
+        # GitLab's approval service adds the system note "approved this merge request" to every
+        # approval (and "unapproved ..." to a withdrawal); system notes cannot be deleted.  So
+        # notes without one mean an MR nobody ever approved: no need to ask for its approvals.
+        _require_pull(ref, "reviews")
+        notes = self._all_notes(ref)
+        comments = [_comment(note) for note in notes if not note.system]
+        approved_once = any(note.system and note.body.strip() == _APPROVAL_NOTE for note in notes)
+        return comments, self.list_reviews(ref) if approved_once else []
+
+    def _all_notes(self, ref: ItemRef) -> list[Any]:
         # GitLab lists notes newest first unless asked otherwise.
         with self._errors(f"list the comments on {ref}"):
-            notes = self._notes(ref).list(sort="asc", order_by="created_at", get_all=True)
-        return [
-            Comment(note.id, note.author["username"], note.body, _utc(note.created_at))
-            for note in notes
-            if not note.system
-        ]
+            return self._notes(ref).list(sort="asc", order_by="created_at", get_all=True)
 
     def add_assignees(self, ref: ItemRef, logins: Sequence[str]) -> frozenset[str]:
         return self._add_people(ref, "assignees", logins)
@@ -413,7 +421,7 @@ class GitLabClient:
             if existing:
                 return int(existing[0].iid)
             created = mrs.create({"source_branch": head_branch, "target_branch": base_branch, "title": title,
-                                  "description": body}, retry_transient_errors=False)
+                                  "description": body})
         return int(created.iid)
 
     def list_open_pulls(self, repo: str) -> list[PullState]:
@@ -455,7 +463,7 @@ class GitLabClient:
         data = {"sha": sha, "squash": method is MergeMethod.SQUASH}
         with self._errors(f"merge {ref}"):
             try:
-                self._gl.http_put(path, post_data=data, retry_transient_errors=False)
+                self._gl.http_put(path, post_data=data)
             except GitlabError as err:
                 if err.response_code in _MERGE_REFUSALS:
                     detail = self._redact(str(err.error_message))[:200]
@@ -538,7 +546,7 @@ class GitLabClient:
         # not waited out (RateLimitedError), and not retried (nor is any error: a POST).
         path = f"{_hooks_path(hook.scope)}/{hook.id}/events/{quote(attempt_id, safe='')}/resend"
         with self._errors(f"resend event {attempt_id} of hook {hook.id} of {hook.scope.name}"):
-            self._gl.http_post(path, retry_transient_errors=False, obey_rate_limit=False)
+            self._gl.http_post(path)
 
     def dispatch_workflow(self, repo: str, workflow: str, ref: str, inputs: Mapping[str, str]) -> RunStarted:
         raise InvalidRequestError("GitHub Actions workflows are not supported on GitLab (use a pipeline)")
@@ -671,6 +679,10 @@ def _parse_time(text: str | None) -> datetime:
         return datetime.fromtimestamp(0, UTC)
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _comment(note: Any) -> Comment:
+    return Comment(note.id, note.author["username"], note.body, _utc(note.created_at))
 
 
 def _require_pull(ref: ItemRef, what: str = "reviewers") -> None:
