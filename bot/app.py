@@ -26,7 +26,7 @@ from bot.ci.store import JobLogs, JobRecords
 from bot.config import Config, ForgeTuning
 from bot.dashboard import Access, Dashboard
 from bot.dispatch import Dispatcher
-from bot.events import Event, ItemAction, ItemEvent, ItemKind
+from bot.events import CIEvent, CommitCIEvent, Event, ItemAction, ItemEvent, ItemKind, RunFinished
 from bot.forge.base import ForgeClient
 from bot.forge.budget import LocalWriteBudget, SharedWriteBudget
 from bot.forge.driver import ForgeDriver
@@ -70,6 +70,12 @@ SCOPE_KEY: web.AppKey[list[asyncio.Task[int]]] = web.AppKey("scope", list)  # st
 
 
 async def _observe_for_merge(merger: MergeController, event: Event) -> None:
+    if isinstance(event, (CommitCIEvent, RunFinished)):  # names a sha, no PR: mapped to one by the last pass
+        context = event.context if isinstance(event, CommitCIEvent) else ""
+        await merger.commit_reported(event.forge, event.repo, event.item.head_sha or "", context)
+        return
+    if isinstance(event, CIEvent) and event.item.head_sha:
+        await merger.statuses_changed(event.forge, event.repo, event.item.head_sha)
     if isinstance(event, ItemEvent) and event.action in (ItemAction.LABELED, ItemAction.UNLABELED):
         await merger.forget_refusals(event.forge, event.repo, event.ref.number)  # the label may be the fix
     if event.ref.kind is ItemKind.PULL or isinstance(event, ItemEvent):
@@ -205,6 +211,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     if merger is not None:
         merger.on_pass, merger.on_refused = metrics.merge_pass, metrics.merge_refused
         dispatcher.observers.append(partial(_observe_for_merge, merger))
+        bus.subscribe(JobFinished, merger.job_finished)  # after the status reporter: it has posted
         dispatcher.explain_merge = merger.explain
     queue_settings = config.raw.queue
     worker = EventWorker(stores.events, metrics.timed(dispatcher.handle), consumer=consumer,

@@ -329,6 +329,9 @@ class MergeSettings:
     repos: list[str] = field(default_factory=lambda: ["*"])  # globs over owner/repo or group/.../project
     blocker_label: str = "merge-blocker"  # an open issue with it blocks merging in its repository ("": off)
     status_context: str = "merge"  # the commit status prowlet keeps on every open PR in scope
+    # Merge statuses one pass writes at most, the most relevant first (the rest: the next passes),
+    # so a first pass over 1,000 PRs neither overruns the write budget nor waits behind it.
+    status_writes_per_pass: int = 30
 
     def check(self) -> list[tuple[str, str]]:
         problems = []
@@ -338,6 +341,8 @@ class MergeSettings:
             problems.append(("sync_interval", "must be at least 5 seconds"))
         if not self.status_context.strip():
             problems.append(("status_context", "must not be empty"))
+        if self.status_writes_per_pass < 1:
+            problems.append(("status_writes_per_pass", "must be at least 1"))
         return problems
 
     def applies_to(self, repo: str) -> bool:

@@ -14,7 +14,7 @@ from bot.commands import Invocation, parse_commands
 from bot.config import Config
 from bot.context import Context, EventScope
 from bot.owners_reader import OwnersReader
-from bot.events import CommentEvent, Event, ItemAction, ItemEvent, ItemKind, ReviewEvent, RunFinished
+from bot.events import CommentEvent, CommitCIEvent, Event, ItemAction, ItemEvent, ItemKind, ReviewEvent, RunFinished
 from bot.forge.base import (
     ForbiddenError,
     ForgeError,
@@ -88,6 +88,12 @@ class Dispatcher:
             forge = self.forges.get(event.forge)
             if forge is None:
                 log.warning("event for a disabled forge dropped")
+                return
+            if isinstance(event, CommitCIEvent):
+                # CI reporting on a commit, naming no PR: nothing for plugins, news for merge
+                # automation — whoever sent it (other replicas' jobs report as the bot).
+                for observe in self.observers:
+                    await observe(event)
                 return
             reason = await self._ignored(event, forge)
             if reason:

@@ -137,6 +137,25 @@ class CIEvent(Event):
 
 
 @dataclass(frozen=True)
+class CommitCIEvent(Event):
+    """CI reported on a commit without naming a PR/MR: a GitHub commit status (external CI, other
+    replicas' jobs), a check suite or check run of a fork's PR (GitHub lists no PR for those), a
+    GitLab branch pipeline (external statuses run in one).  ``item`` carries the repository and the
+    sha only: its number is 0 (``NO_NUMBER``).  Merge automation maps the sha to the PR whose head
+    it is, from its last pass, and looks at that repository again at once."""
+
+    context: str = ""  # the status's context or the check's name ("" for a suite or pipeline)
+    state: str = ""  # the forge's word: pending, success, failure, completed ...
+
+    @property
+    def sha(self) -> str:
+        return self.item.head_sha or ""
+
+
+NO_NUMBER = 0  # CommitCIEvent: the PR is not named by the payload
+
+
+@dataclass(frozen=True)
 class RunFinished(Event):
     """A CI run not tied to a PR/MR finished: a GitHub Actions run started by ``workflow_dispatch``,
     a GitLab pipeline with no merge request (such as one started through the API).  Config-defined

@@ -51,6 +51,17 @@ def test_writes_are_never_conditional_and_always_counted(fake: FakeForge) -> Non
     assert writes and all(r.counted for r in writes)
 
 
+def test_a_graphql_query_is_metered_as_a_read(fake: FakeForge) -> None:
+    """GitHub's open-PR listing is a POST that writes nothing: counted, but not as a write."""
+    client = make_client(fake)
+    fake.open_pull(REPO, author=AUTHOR)
+    meter = client.transport.meter
+    writes, requests = meter.counts["writes"], meter.counts["requests"]
+    client.list_open_pulls(REPO)
+    assert meter.counts["requests"] > requests
+    assert meter.counts["writes"] == writes
+
+
 def _stored(size: int) -> Stored:
     return Stored('"x"', None, {}, b"x" * size)
 

@@ -149,7 +149,7 @@ def test_kubernetes_deployment_runs_two_probed_replicas_on_an_external_redis() -
 EVENT_NAMES = {
     "Issue comments": "issue_comment", "Issues": "issues", "Pull requests": "pull_request",
     "Pull request reviews": "pull_request_review", "Pull request review comments": "pull_request_review_comment",
-    "Check suites": "check_suite", "Workflow runs": "workflow_run",
+    "Check suites": "check_suite", "Check runs": "check_run", "Workflow runs": "workflow_run", "Statuses": "status",
 }
 # What the GitHub adapter calls need: labels, comments, assignees (issues); review requests, titles,
 # state (pull_requests); merging and OWNERS files (contents); commit statuses; check runs read;

@@ -787,14 +787,13 @@ def test_list_open_pulls_reads_every_page_in_two_requests(fake: FakeGitHub, clie
 
     pulls = client.list_open_pulls(REPO)
 
-    assert [(r.method, r.path, r.query.get("state"), r.query.get("per_page")) for r in fake.requests[before:]] == [
-        ("GET", f"/repos/{REPO}/pulls", "open", "100"),
-        ("GET", f"/repos/{REPO}/pulls", "open", "100"),
-    ]
+    # One GraphQL query per 100 open PRs (bot.forge.github.open_pulls), as Prow's Tide reads them.
+    assert calls(fake, before) == [("POST", "/api/graphql"), ("POST", "/api/graphql")]
     by_number = {p.item.ref.number: p for p in pulls}
     assert len(pulls) == len(by_number) == 151
     assert set(by_number) == {ref.number for ref in refs[2:]} | {drafted.number}
-    assert all(p.mergeable is Mergeability.UNKNOWN and p.reason == "" for p in pulls)
+    assert all(p.mergeable is Mergeability.CLEAN and p.statuses == () for p in pulls if p.item.ref != drafted)
+    assert (by_number[drafted.number].mergeable, by_number[drafted.number].reason) == (Mergeability.BLOCKED, "draft")
     assert all(p.item.state == "open" and p.item.base_ref == "main" for p in pulls)
     item = by_number[labelled.number].item
     assert item.ref == labelled
@@ -811,6 +810,70 @@ def test_list_open_pulls_of_none_and_of_no_repo(fake: FakeGitHub, client: GitHub
     assert client.list_open_pulls(REPO) == []
     with pytest.raises(NotFoundError):
         client.list_open_pulls("acme/nothing")
+
+
+@pytest.mark.parametrize(
+    ("state", "mergeable", "reason"),
+    [("clean", Mergeability.CLEAN, ""), ("unstable", Mergeability.CLEAN, ""), ("dirty", Mergeability.CONFLICT, "dirty"),
+     ("blocked", Mergeability.BLOCKED, "blocked"), ("behind", Mergeability.BLOCKED, "behind"),
+     ("unknown", Mergeability.UNKNOWN, "")],
+)
+def test_list_open_pulls_tells_mergeability_as_the_pr_does(
+    fake: FakeGitHub, client: GitHubClient, state: str, mergeable: Mergeability, reason: str
+) -> None:
+    ref = pull(fake)
+    fake.set_mergeable(REPO, ref.number, state)
+    (listed,) = client.list_open_pulls(REPO)
+    fresh = client.mergeability(ref)
+    assert (listed.mergeable, listed.reason) == (fresh.mergeable, fresh.reason) == (mergeable, reason)
+    assert listed.item == fresh.item
+
+
+def test_list_open_pulls_brings_each_heads_statuses_as_list_statuses_does(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref, quiet = pull(fake), pull(fake)
+    sha = fake.head_sha(REPO, ref.number)
+    fake.add_status(REPO, sha, "jenkins", "pending")
+    fake.add_status(REPO, sha, "jenkins", "success", description="Build 7 passed", target_url="https://ci/7")
+    fake.add_status(REPO, sha, "lint", "error")
+    fake.add_check_run(REPO, sha, "unit", "completed", "failure", title="2 failed")
+    fake.add_check_run(REPO, sha, "unit", "completed", "success")  # a re-run replaces the failed one
+    fake.add_check_run(REPO, sha, "e2e", "in_progress", app="other-ci")
+    fake.add_check_run(REPO, sha, "docs", "completed", "skipped")
+    before = len(fake.requests)
+
+    pulls = {p.item.ref: p for p in client.list_open_pulls(REPO)}
+
+    assert calls(fake, before) == [("POST", "/api/graphql")]
+    by_context = lambda status: status.context  # noqa: E731
+    assert sorted(pulls[ref].statuses or (), key=by_context) == sorted(client.list_statuses(REPO, sha), key=by_context)
+    assert {s.context: s.state for s in pulls[ref].statuses or ()} == {
+        "jenkins": StatusState.SUCCESS, "lint": StatusState.ERROR, "unit": StatusState.SUCCESS,
+        "e2e": StatusState.PENDING, "docs": StatusState.SUCCESS}
+    assert pulls[quiet].statuses == ()
+
+
+def test_list_open_pulls_leaves_what_does_not_fit_to_rest(fake: FakeGitHub, client: GitHubClient) -> None:
+    ref = pull(fake)
+    sha = fake.head_sha(REPO, ref.number)
+    fake.add_repo(REPO, labels=[f"area/{n}" for n in range(105)])
+    fake.set_labels(REPO, ref.number, [f"area/{n}" for n in range(105)])
+    for n in range(101):
+        fake.add_status(REPO, sha, f"ci-{n}", "success")
+    (listed,) = client.list_open_pulls(REPO)
+    assert listed.item.labels == {f"area/{n}" for n in range(105)}  # read from the issue
+    assert listed.statuses is None  # for list_statuses to read
+
+
+def test_list_open_pulls_refuses_what_graphql_refuses(fake: FakeGitHub, client: GitHubClient) -> None:
+    with pytest.raises(NotFoundError):
+        client.list_open_pulls("acme/nothing")
+    fake.fail_next("POST", "^/api/graphql$", 502)  # a POST: the adapter itself never repeats it
+    with pytest.raises(ForgeUnavailableError):
+        client.list_open_pulls(REPO)
+    fake.fail_next("POST", "^/api/graphql$", 403, message="API rate limit exceeded for user ID 1.", retry_after=7)
+    with pytest.raises(RateLimitedError) as limited:
+        client.list_open_pulls(REPO)
+    assert limited.value.retry_after == 7
 
 
 def test_the_fakes_pull_list_has_no_mergeability(fake: FakeGitHub, client: GitHubClient) -> None:

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from bot.events import (
+    NO_NUMBER,
     CIEvent,
     RunFinished,
     CommentEvent,
+    CommitCIEvent,
     ItemAction,
     ItemEvent,
     ItemKind,
@@ -78,9 +80,10 @@ EXPECTED: dict[tuple[str, str], type | None] = {
             "transferred",
         )
     },
-    **{("check_run", action): None for action in ("created", "completed", "rerequested", "requested_action")},
+    **{("check_run", action): None for action in ("created", "rerequested", "requested_action")},
+    ("check_run", "completed"): CommitCIEvent,  # those naming no PR (a fork's); the others are None
     **{("check_suite", action): None for action in ("requested", "rerequested")},
-    ("check_suite", "completed"): CIEvent,  # those naming a PR; the others are None (see below)
+    ("check_suite", "completed"): CIEvent,  # those naming a PR; the others CommitCIEvent (see below)
     ("workflow_run", "requested"): None,
     ("workflow_run", "completed"): CIEvent,
     **{
@@ -89,7 +92,7 @@ EXPECTED: dict[tuple[str, str], type | None] = {
     },
     ("ping", "none"): None,
     ("push", "none"): None,
-    ("status", "none"): None,
+    ("status", "none"): CommitCIEvent,  # success, failure, error; pending is None (see below)
 }
 
 
@@ -114,7 +117,12 @@ def test_every_fixture_translates_as_expected(path: Path) -> None:
     if event_type == "workflow_run" and action == "completed" and payload["workflow_run"]["event"] == "workflow_dispatch":
         expected = RunFinished  # a dispatched run belongs to its branch, whatever PRs are listed
     elif expected is CIEvent and not payload[event_type].get("pull_requests"):
-        expected = None  # CI for no PR of this repository (a branch push, a fork's PR)
+        # CI for no PR of this repository (a branch push, a fork's PR): mapped by its head sha later
+        expected = CommitCIEvent if event_type == "check_suite" else None
+    elif event_type == "check_run" and payload["check_run"].get("pull_requests"):
+        expected = None  # its suite's completion names the PR
+    elif event_type == "status" and payload["state"] == "pending":
+        expected = None
     if expected is None:
         assert event is None
         return
@@ -122,6 +130,12 @@ def test_every_fixture_translates_as_expected(path: Path) -> None:
     assert (event.delivery_id, event.forge) == ("delivery-1", "github")
     assert event.actor == payload["sender"]["login"]
     assert event.repo == payload["repository"]["full_name"]
+    if isinstance(event, CommitCIEvent):  # names the sha, and no PR
+        body = payload.get(event_type, payload)
+        assert event.ref.number == NO_NUMBER
+        assert event.sha == (body.get("head_sha") or body["sha"])
+        assert event.state == (body.get("conclusion") or body.get("state"))
+        return
     if isinstance(event, RunFinished):  # the run and its branch, for an alias's result
         run = payload["workflow_run"]
         assert (event.ref.number, event.run_id, event.branch, event.run_url) == (
@@ -387,3 +401,41 @@ def test_payload_that_is_not_an_object(payload: Any) -> None:
 def test_unsupported_event_is_ignored_whatever_its_body() -> None:
     assert translate("deployment", "d", {"action": "created"}) is None
     assert translate("ping", "d", None) is None
+
+
+# A commit status or a check for no PR of this repository: mapped to its PR by head sha later.
+COMMIT_CI = [
+    ("status success", "status", "status__none__2.json", {"state": "success"}, ("default", "success")),
+    ("status failure", "status", "status__none__2.json", {"state": "failure"}, ("default", "failure")),
+    ("status error", "status", "status__none__2.json", {"state": "error"}, ("default", "error")),
+    ("status pending", "status", "status__none__2.json", {"state": "pending"}, None),
+    ("fork suite", "check_suite", "check_suite__completed__1.json", {"check_suite.pull_requests": []}, ("", "success")),
+    ("fork run", "check_run", "check_run__completed__1.json", {"check_run.pull_requests": []},
+     ("Octocoders-linter", "failure")),
+    ("run naming a PR", "check_run", "check_run__completed__1.json", {}, None),
+    ("fork workflow run", "workflow_run", "workflow_run__completed__1.json",
+     {"workflow_run.pull_requests": [], "workflow_run.event": "pull_request"}, None),  # its suite reports
+]
+
+
+@pytest.mark.parametrize("event_type,fixture,edits,expected", [c[1:] for c in COMMIT_CI], ids=[c[0] for c in COMMIT_CI])
+def test_commit_ci(event_type: str, fixture: str, edits: dict[str, Any], expected: tuple[str, str] | None) -> None:
+    payload = load(fixture)
+    for path, value in edits.items():
+        _set(path, value)(payload)
+    event = translate(event_type, "d1", payload)
+    if expected is None:
+        assert event is None
+        return
+    assert isinstance(event, CommitCIEvent)
+    body = payload.get(event_type, payload)
+    assert (event.context, event.state) == expected
+    assert event.sha == (body.get("head_sha") or body["sha"])
+    assert (event.repo, event.ref.number) == (payload["repository"]["full_name"], NO_NUMBER)
+
+
+def test_commit_status_without_sha_is_refused() -> None:
+    payload = load("status__none__2.json")
+    del payload["sha"]
+    with pytest.raises(PayloadError, match="sha"):
+        translate("status", "d1", payload)

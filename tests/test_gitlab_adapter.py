@@ -749,6 +749,7 @@ def test_list_open_pulls_reads_every_page_of_open_merge_requests(fake: FakeGitLa
     assert len(listed) == 2  # 100 a page
     assert all(r.path == f"/projects/{ENCODED}/merge_requests" for r in listed)
     assert listed[0].query["state"] == "opened"
+    assert listed[0].query["with_merge_status_recheck"] == "true"  # stale merge statuses: rechecked
 
 
 def test_list_open_pulls_fills_in_each_item_from_the_list(

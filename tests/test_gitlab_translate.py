@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.events import (
+    NO_NUMBER,
     CIEvent,
     RunFinished,
     CommentEvent,
+    CommitCIEvent,
     Item,
     ItemAction,
     ItemEvent,
@@ -399,10 +401,15 @@ def test_ignored_events_are_not_inspected() -> None:
 PIPELINES = [
     ("running pipeline", {"object_attributes": {"status": "running"}}, None),
     ("failed pipeline", {"object_attributes": {"status": "failed"}}, CIEvent),
+    # other branch pipelines (a push's, external CI's statuses): mapped to the MR by sha later
+    ("branch pipeline", {"merge_request": None}, CommitCIEvent),
+    ("push pipeline", {"merge_request": None, "object_attributes": {"source": "push"}}, CommitCIEvent),
+    ("external statuses' pipeline", {"merge_request": None, "object_attributes": {"source": "external"}}, CommitCIEvent),
+    ("running branch pipeline", {"merge_request": None, "object_attributes": {"status": "running"}}, None),
+    ("tag pipeline", {"merge_request": None, "object_attributes": {"tag": True}}, None),
     # a branch pipeline started through the API (an alias's): its run, for the alias's result
     ("api pipeline", {"merge_request": None, "object_attributes": {"source": "api"}}, RunFinished),
     ("running api pipeline", {"merge_request": None, "object_attributes": {"source": "api", "status": "running"}}, None),
-    ("push pipeline", {"merge_request": None, "object_attributes": {"source": "push"}}, None),
 ]
 
 
@@ -416,5 +423,8 @@ def test_pipeline_hook(change: dict, translated: type | None) -> None:
             payload[key] = value
     event = translate("Pipeline Hook", "d1", payload)
     assert type(event) is (translated or type(None))
+    if isinstance(event, CommitCIEvent):
+        assert (event.sha, event.ref.number) == (payload["object_attributes"]["sha"], NO_NUMBER)
+        assert event.state == payload["object_attributes"]["status"]
     if isinstance(event, RunFinished):
         assert (event.ref.number, event.run_id, event.conclusion, event.branch) == (0, 31, "success", "master")

@@ -78,7 +78,7 @@ async def why(bot: Bot, number: int) -> str:
 def _writes(bot: Bot) -> list[tuple[str, str]]:
     writes = []
     for r in bot.fake.requests:
-        if r.method != "GET":
+        if r.method != "GET" and r.path != "/api/graphql":  # a GraphQL query (GitHub's PR listing) reads
             writes.append((r.method, "comment" if r.path.endswith(("/comments", "/notes")) else r.path))
     return writes
 

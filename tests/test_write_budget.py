@@ -52,6 +52,39 @@ async def test_local_budget_admits_within_every_window(windows: list[Window], wr
     assert budget.delayed == sum(t > 0 for t in admitted_at)
 
 
+SPARE = [
+    ("empty", [Window(80, 60), Window(500, 3600)], 0, 0.0, 40),
+    ("the minute half used", [Window(80, 60), Window(500, 3600)], 30, 0.0, 10),
+    ("the minute past half", [Window(80, 60), Window(500, 3600)], 50, 0.0, 0),
+    ("the minute over, the hour binds", [Window(80, 60), Window(500, 3600)], 240, 61.0, 10),
+    ("keep nothing", [Window(4, 60)], 1, 0.0, 3),
+    ("no limits", [], 5, 0.0, None),
+]
+
+
+@pytest.mark.parametrize("windows,written,later,expected", [c[1:] for c in SPARE], ids=[c[0] for c in SPARE])
+async def test_local_budget_spares_what_leaves_half_of_every_window(
+        windows: list[Window], written: int, later: float, expected: int | None) -> None:
+    clock = Clock()
+    budget = LocalWriteBudget("github", windows, clock=clock, sleep=clock.sleep)
+    for _ in range(written):
+        await (await budget.admit())()
+        clock.now += 0.2 if written > 80 else 0  # a burst over the minute is spread over it
+    clock.now += later
+    keep = 0.0 if windows == [Window(4, 60)] else 0.5
+    assert await budget.spare(keep) == expected
+
+
+async def test_replicas_see_one_spare_through_the_store() -> None:
+    state = MemoryStateStore()
+    one, two = (SharedWriteBudget("github", [Window(8, 60)], state) for _ in range(2))
+    assert await one.spare(0.5) == 4
+    for budget in (one, two, one):
+        await (await budget.admit())()
+    assert await two.spare(0.5) == await one.spare(0.5) == 1
+    assert await SharedWriteBudget("gitlab", [Window(8, 60)], state).spare(0.5) == 4  # another identity
+
+
 @pytest.mark.parametrize(
     "text,window",
     [("80/1m", Window(80, 60)), ("500/1h", Window(500, 3600)), (" 4 / 2s ", Window(4, 2)),

@@ -154,6 +154,9 @@ class PullState:
     item: Item
     mergeable: Mergeability = Mergeability.UNKNOWN
     reason: str = ""  # the forge's own word for BLOCKED / CONFLICT, e.g. "discussions_not_resolved"
+    # The head's statuses and checks when the listing carried them (GitHub's GraphQL listing, as
+    # ``list_statuses`` would answer); None: ask ``list_statuses``.
+    statuses: tuple[CommitStatus, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -360,7 +363,8 @@ class ForgeClient(Protocol):
 
     def list_open_pulls(self, repo: str) -> list[PullState]:
         """Every open PR/MR (all pages) with labels, head sha, base ref, draft and author filled in.
-        ``mergeable`` as far as the list tells (GitHub's list does not: UNKNOWN)."""
+        ``mergeable`` as far as the list tells (UNKNOWN while the forge computes it); ``statuses``
+        when the listing carries them (GitHub, one GraphQL query per 100 PRs), else None."""
 
     def mergeability(self, ref: ItemRef) -> PullState:
         """The PR/MR read afresh, with the forge's current verdict on merging it."""

@@ -111,6 +111,19 @@ class LocalWriteBudget(_Reporting):
                 waited = True
                 await self._sleep(wait if wait != IN_FLIGHT else 0.05)
 
+    async def spare(self, keep: float) -> int | None:
+        """Writes that may go out now while ``keep`` (a fraction) of every window stays free for
+        other writes; None without limits.  For work that can wait for a later round (merge
+        statuses), so that it never queues behind the budget nor spends what commands need."""
+        if not self._windows:
+            return None
+        now = self._clock()
+        room = []
+        for window, sent in self._windows:
+            self._room_in(window, sent, now)  # forgets the places that aged out
+            room.append(int(window.writes * (1 - keep)) - len(sent))
+        return max(0, min(room))
+
     def in_window(self) -> int:
         """Writes held in the fullest window now (sent recently, or in flight): the bucket's level."""
         now = self._clock()
@@ -159,6 +172,17 @@ class SharedWriteBudget(_Reporting):
                 waited = True
                 full = self._windows[len(taken)]
                 await self._sleep(full.seconds / full.writes)  # about when the next slot frees
+
+    async def spare(self, keep: float) -> int | None:
+        """As ``LocalWriteBudget.spare``, counting the slots every replica holds."""
+        if not self._windows:
+            return None
+        held = await self._state.items(NS)
+        room = []
+        for window in self._windows:
+            prefix = f"{self.forge}:{window.seconds:g}:"
+            room.append(int(window.writes * (1 - keep)) - sum(1 for slot in held if slot.startswith(prefix)))
+        return max(0, min(room))
 
     async def _take_slot(self, window: Window) -> str | None:
         start = random.randrange(window.writes)  # replicas rarely race for the same slot

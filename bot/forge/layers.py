@@ -126,6 +126,9 @@ class WriteGate(Protocol):
         """Return when one more write may go out now (never sleeps on a thread), with what to
         call once it was answered (or failed)."""
 
+    async def spare(self, keep: float) -> int | None:
+        """Writes that may go out now leaving ``keep`` of every window free; None: no limit."""
+
 
 async def _nothing() -> None:
     return None
@@ -134,6 +137,9 @@ async def _nothing() -> None:
 class Unlimited:
     async def admit(self) -> Callable[[], Awaitable[None]]:
         return _nothing
+
+    async def spare(self, keep: float) -> int | None:
+        return None
 
 
 class Pacing:

@@ -173,12 +173,13 @@ class RequestMeter:
         """Requests that count against the rate limit: all but the 304s."""
         return self.counts["requests"] - self.counts["not_modified"]
 
-    def record(self, method: str, status: int, headers: Any) -> None:
+    def record(self, method: str, status: int, headers: Any, query: bool = False) -> None:
+        """``query``: a POST that only reads (a GraphQL query), not a write."""
         with self._lock:
             self.counts["requests"] += 1
             self.counts[f"status:{status}"] += 1
             self.by_method_status[(method, status)] += 1
-            if method != "GET" and method != "HEAD":
+            if method != "GET" and method != "HEAD" and not query:
                 self.counts["writes"] += 1
             if status == 304:
                 self.counts["not_modified"] += 1
@@ -288,7 +289,8 @@ class ConditionalAdapter(HTTPAdapter):
             elif stored.last_modified:
                 request.headers["If-Modified-Since"] = stored.last_modified
         response = super().send(request, **kwargs)
-        meter.record(request.method or "", response.status_code, response.headers)
+        graphql = (request.path_url or "").split("?")[0].endswith("/graphql")
+        meter.record(request.method or "", response.status_code, response.headers, query=graphql)
         self._transport._last.headers = response.headers
         if stored is not None and response.status_code == 304:
             return _replay(stored, response)

@@ -1,10 +1,12 @@
 """Merge what is ready, one at a time per target branch, and tell every PR why it is waiting.
 
-A pass over a repository: list open PRs (one call), blocker issues (one call), work out
-mergeability (free on GitLab; on GitHub one call per PR whose head or base moved), keep
-``needs-rebase`` in step with conflicts, evaluate readiness (statuses are read only for PRs whose
-labels already qualify), write prowlet's merge status where its description changed, then merge
-the ready PRs serially per base branch with the sha that was evaluated.
+A pass over a repository: list open PRs (one request per 100; on GitHub with mergeability and
+statuses), blocker issues (one call), fill in mergeability the forge is still computing (for PRs
+whose labels qualify), keep ``needs-rebase`` in step with conflicts, evaluate readiness (statuses
+are read only for PRs whose labels already qualify, and reused while they hold a PR back:
+``bot.merge.statuses``), write prowlet's merge status where its description changed (a bounded
+number per pass: ``bot.merge.status_writes``), then merge the ready PRs serially per base branch
+with the sha that was evaluated.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ from bot.merge.snapshot import build_snapshot
 from bot.owners_reader import OwnersReader, changed_paths
 from bot.events import Item, ItemRef
 from bot.merge.state import MergeState
-from bot.outcomes import MergeRefused, Merged
+from bot.merge.status_writes import STATUS_BUDGET_KEEP, by_relevance
+from bot.merge.statuses import StatusMemo
+from bot.outcomes import JobFinished, MergeRefused, Merged
 from bot.replies import has_marker, render_note, with_marker
 from bot.store.base import StateStore, StoreUnavailable
 from bot.store.memory import MemoryStateStore
@@ -125,6 +129,8 @@ class MergeController:
         # Scope, statuses written, mergeability, refusals, merges and the pass lease: durable, shared.
         store = state or MemoryStateStore()
         self.state = MergeState(store)
+        self._statuses = StatusMemo(self.state)  # heads' statuses between passes, forgotten when CI reports
+        self._heads: dict[tuple[str, str], frozenset[str]] = {}  # heads of candidates at the last pass
         # MergeBlocked after ``blocked_after`` seconds label-ready but waiting (notify.blocked_after).
         self.blocked = BlockedWatch(store, self._rules, blocked_after if publish else 0.0)
         self._holder = holder  # this process, in the pass lease
@@ -151,6 +157,29 @@ class MergeController:
             self._pending[key] = asyncio.get_running_loop().create_task(self._poked(forge, repo))
         else:
             self._again.add(key)  # the running pass may have read the state before this event
+
+    async def commit_reported(self, forge: str, repo: str, sha: str, context: str = "") -> None:
+        """CI reported on a commit without naming a PR (a commit status, a fork's check suite, a
+        GitLab branch pipeline): forget what was read for it and, if it is the head of an open PR
+        whose labels qualified at the last pass, pass over the repository now.  CI cannot change
+        another PR's verdict (its labels, draft state, a conflict or a blocker decide it), so a
+        busy repository does not pay a whole pass per status.  Not yet passed over here (a new
+        replica, a restart): pass anyway.  prowlet's own merge status is news to no one."""
+        if context == self.settings.status_context or not sha:
+            return
+        await self._statuses.forget(forge, repo, sha)
+        heads = self._heads.get((forge, repo))
+        if heads is None or sha in heads:
+            self.poke(forge, repo)
+
+    async def statuses_changed(self, forge: str, repo: str, sha: str) -> None:
+        """CI finished on ``sha`` (an event that names its PR, which pokes on its own)."""
+        await self._statuses.forget(forge, repo, sha)
+
+    async def job_finished(self, outcome: JobFinished) -> None:
+        """A built-in job of this process ended (its status is posted by then): as a CI report."""
+        if not outcome.replaced:
+            await self.commit_reported(outcome.forge, outcome.repo, outcome.sha, outcome.job)
 
     async def _poked(self, forge: str, repo: str) -> None:
         try:
@@ -246,13 +275,15 @@ class MergeController:
         started = time.monotonic()
         seen = await self.gather(forge, repo)
         pulls, blockers = seen.pulls, seen.blockers
+        self._heads[(forge.name, repo)] = frozenset(  # the heads whose CI can change a verdict
+            p.item.head_sha for p in pulls if p.item.head_sha and precheck(p, self._rules, blockers) is None)
         verdicts: dict[int, tuple[PullState, Verdict]] = {}
         statuses: dict[int, list[CommitStatus]] = {}  # the ones read this pass, for the dashboard
         for pull in pulls:
             pull = await self._sync_rebase_label(forge, pull)
             verdicts[pull.item.ref.number] = (pull, await self._verdict(forge, repo, pull, blockers, statuses))
+        await self._write_statuses(forge, repo, list(verdicts.values()))
         for pull, verdict in verdicts.values():
-            await self._write_status(forge, repo, pull, verdict)
             await self._announce(await self.blocked.check(forge.name, repo, pull, verdict, _about(pull.item)))
         ready = [pull for pull, verdict in verdicts.values() if verdict.ready]
         merged = await self._merge_ready(forge, repo, ready, token)
@@ -287,8 +318,10 @@ class MergeController:
         refused = await self.state.refusal(forge.name, repo, item.ref.number, item.head_sha or "")
         if refused and not full:
             return replace(facts, statuses=(), refused=refused)
-        statuses = await forge.list_statuses(repo, item.head_sha or "")
         jobs = self._ci.jobs_for(repo)
+        exempt = {self.settings.status_context, *(job.status_context for job in jobs if job.optional)}
+        statuses = (list(pull.statuses) if pull.statuses is not None  # the listing carried them (GitHub)
+                    else await self._statuses.read(forge, repo, item.head_sha or "", exempt))
         required: list[str] = []
         stale = None
         if jobs:
@@ -332,11 +365,14 @@ class MergeController:
         return result
 
     async def _with_mergeability(self, forge: AsyncForge, repo: str, pulls: list[PullState]) -> list[PullState]:
-        """Fill in UNKNOWN mergeability (GitHub's list lacks it), cached per head and base sha."""
+        """Fill in UNKNOWN mergeability (the forge is still computing it: after a push, and for
+        every PR after a merge into its base), cached per head and base sha — for PRs whose labels
+        qualify only: a read each for the others would cost a request per open PR after every
+        merge, and the listing tells their conflicts once the forge has computed them."""
         bases: dict[str, str] = {}
         result = []
         for pull in pulls:
-            if pull.mergeable is not Mergeability.UNKNOWN or pull.item.draft:
+            if pull.mergeable is not Mergeability.UNKNOWN or precheck(pull, self._rules) is not None:
                 result.append(pull)
                 continue
             base = pull.item.base_ref or ""
@@ -381,13 +417,31 @@ class MergeController:
         latest = await runner.latest(forge, repo, pull.item.head_sha or "")
         return next((name for name in required if name in latest and latest[name].started_at < since), None)
 
-    async def _write_status(self, forge: AsyncForge, repo: str, pull: PullState, verdict: Verdict) -> None:
+    async def _write_statuses(self, forge: AsyncForge, repo: str, entries: list[tuple[PullState, Verdict]]) -> None:
+        """The statuses that changed, most relevant first, at most ``status_writes_per_pass`` and
+        no more than the write budget spares now (half of every window stays for commands); the
+        rest are written by the passes after this one (``bot.merge.status_writes``)."""
+        room = self.settings.status_writes_per_pass
+        spare = await forge.pacing.gate.spare(STATUS_BUDGET_KEEP)
+        if spare is not None:
+            room = min(room, spare)
+        ordered = by_relevance(entries, self.settings.require_labels)
+        for done, (pull, verdict) in enumerate(ordered):
+            if room <= 0:
+                log.info("merge statuses left for the next pass", forge=forge.name, repo=repo,
+                         unchecked=len(ordered) - done)
+                return
+            if await self._write_status(forge, repo, pull, verdict):
+                room -= 1
+
+    async def _write_status(self, forge: AsyncForge, repo: str, pull: PullState, verdict: Verdict) -> bool:
         sha = pull.item.head_sha or ""
         if await self.state.status_written(forge.name, repo, sha) == verdict.description:
-            return  # written only when it changes, also across restarts
+            return False  # written only when it changes, also across restarts
         state = StatusState.SUCCESS if verdict.ready else StatusState.PENDING
         await forge.set_status(repo, sha, CommitStatus(self.settings.status_context, state, verdict.description))
         await self.state.set_status_written(forge.name, repo, sha, verdict.description)
+        return True
 
     async def _merge_ready(self, forge: AsyncForge, repo: str, ready: list[PullState], token: int) -> list[int]:
         merged: list[int] = []

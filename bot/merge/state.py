@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bot.forge.base import Mergeability
+from bot.forge.base import CommitStatus, Mergeability, StatusState
 from bot.store.base import StateStore
 
 PER_COMMIT_TTL = 14 * 86400  # statuses written, mergeability and refusals of a head sha
@@ -50,6 +50,20 @@ class MergeState:
 
     async def set_status_written(self, forge: str, repo: str, sha: str, description: str) -> None:
         await self._store.put("merge.status", _key(forge, repo, sha), description, ttl=PER_COMMIT_TTL)
+
+    async def statuses(self, forge: str, repo: str, sha: str) -> list[CommitStatus] | None:
+        """The statuses last read for ``sha`` (``bot.merge.statuses``), None when unknown or forgotten."""
+        found = await self._store.get("merge.statuses", _key(forge, repo, sha))
+        if found is None:
+            return None
+        return [CommitStatus(c, StatusState(state), d, url) for c, state, d, url in found]
+
+    async def set_statuses(self, forge: str, repo: str, sha: str, statuses: list[CommitStatus], ttl: float) -> None:
+        value = [[s.context, s.state.value, s.description, s.target_url] for s in statuses]
+        await self._store.put("merge.statuses", _key(forge, repo, sha), value, ttl=ttl)
+
+    async def forget_statuses(self, forge: str, repo: str, sha: str) -> None:
+        await self._store.delete("merge.statuses", _key(forge, repo, sha))
 
     async def mergeable(self, forge: str, repo: str, number: int, head: str, base: str) -> tuple[Mergeability, str] | None:
         found = await self._store.get("merge.mergeable", _key(forge, repo, number, head, base))

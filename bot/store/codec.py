@@ -17,11 +17,11 @@ from typing import Any
 
 import orjson
 
-from bot.events import CIEvent, CommentEvent, Event, ItemEvent, ReviewEvent, RunFinished
+from bot.events import CIEvent, CommentEvent, CommitCIEvent, Event, ItemEvent, ReviewEvent, RunFinished
 
 VERSION = 1
 EVENT_TYPES: dict[str, type[Event]] = {cls.__name__: cls for cls in (CommentEvent, ReviewEvent, ItemEvent, CIEvent,
-                                                                             RunFinished)}
+                                                                     RunFinished, CommitCIEvent)}
 # version n → a function turning a version-n record into a version-n+1 record
 _UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 

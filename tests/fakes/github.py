@@ -31,6 +31,15 @@ authentication, ``merge`` merges a PR as a person would, ``start_review`` leaves
 ``user: null``).  CI: ``add_check_run``, ``add_org_member`` and ``add_workflow_run`` seed what other
 systems would create; ``statuses`` and ``reruns`` show what the bot posted and re-ran.
 ``requests`` records paths as sent (percent-encoded).
+
+GraphQL (``POST /api/graphql``, where GitHub Enterprise serves it): one query only, the open-PR
+listing merge automation sends (``_OPEN_PULLS_QUERY``, compared as text with whitespace folded;
+any other query gets GitHub's 200 with ``errors``).  It answers from the same state as REST: open
+PRs oldest first, 100 a page with an opaque cursor, labels (100 at most, with ``totalCount``),
+``mergeable`` / ``mergeStateStatus`` from the seeded merge state, and the head's status rollup —
+the latest status per context and the latest check run per App and name, 100 at most.  It is not
+a GraphQL engine: no other fields, fragments or arguments.  Queries are not content-creating
+requests, so ``limit_writes`` does not count them.
 """
 
 from __future__ import annotations
@@ -65,6 +74,27 @@ from tests.fakes.git import GitMirror
 from tests.fakes.base import Answer, Delivery, HookSender, RecordedRequest, WriteLimit, conditional
 
 _PREFIX = "/api/v3"
+_GRAPHQL = "/api/graphql"  # GitHub Enterprise's GraphQL endpoint, beside /api/v3
+_OPEN_PULLS_QUERY = """
+query OpenPulls($owner: String!, $name: String!, $cursor: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequests(states: [OPEN], first: 100, after: $cursor, orderBy: {field: CREATED_AT, direction: ASC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        number title body url isDraft headRefOid headRefName baseRefName mergeable mergeStateStatus
+        author { login }
+        labels(first: 100) { totalCount nodes { name } }
+        assignees(first: 100) { nodes { login } }
+        commits(last: 1) { nodes { commit { statusCheckRollup { contexts(first: 100) { totalCount nodes {
+          __typename
+          ... on StatusContext { context state description targetUrl createdAt }
+          ... on CheckRun { databaseId name status conclusion title detailsUrl startedAt completedAt }
+        } } } } } }
+      }
+    }
+  }
+}
+"""
 _FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "github"
 _TEMPLATE_REPO = "Codertocat/Hello-World"  # the repository every fixture used as a template names
 _ROLE_NAMES = {
@@ -404,6 +434,7 @@ class FakeGitHub:
         app = web.Application(middlewares=[self._middleware])
         for method, path, handler, name in self._routes():
             app.router.add_route(method, _PREFIX + path, self._endpoint(handler), name=name)
+        app.router.add_route("POST", _GRAPHQL, self._endpoint(self._graphql))
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -546,6 +577,24 @@ class FakeGitHub:
             run = _CheckRun(next(self._ids), name, sha, status, conclusion, app, started_at, completed_at, title)
             state.check_runs.setdefault(sha, []).append(run)
             return run.id
+
+    def add_status(self, repo: str, sha: str, context: str, state: str, *, creator: str = "jenkins-bot",
+                   description: str | None = None, target_url: str | None = None) -> Delivery:
+        """A commit status another system posts (external CI, Jenkins, another replica of the bot),
+        and the ``status`` webhook GitHub sends for it: it names the sha and no PR."""
+        if state not in _STATUS_STATES:
+            raise ValueError(f"status state must be one of {_STATUS_STATES}")
+        with self._lock:
+            repo_state = self._repo(repo)
+            self._commit_of(repo_state, sha)
+            status = _Status(next(self._ids), context, state, description, target_url, self._user(creator), self._tick())
+            repo_state.statuses.setdefault(sha, []).append(status)
+            payload = self._payload("status__none__2", repo_state, creator)
+            payload.update(id=status.id, sha=sha, name=repo_state.full_name, context=context, state=state,
+                           description=description, target_url=target_url,
+                           created_at=status.created_at, updated_at=status.created_at)
+            payload["commit"] = {**payload["commit"], "sha": sha, "node_id": f"C_{sha[:12]}"}
+        return self.delivery("status", payload)
 
     def add_workflow_run(
         self,
@@ -1614,7 +1663,8 @@ class FakeGitHub:
                 if failure.status in (403, 429) and failure.retry_after is not None:
                     response.headers["Retry-After"] = str(failure.retry_after)
                 return response
-            wait = self.write_limit.retry_after() if self.write_limit and request.method != "GET" else None
+            creates = request.method != "GET" and request.path != _GRAPHQL  # a query creates nothing
+            wait = self.write_limit.retry_after() if self.write_limit and creates else None
             if wait is not None:
                 response = _error(403, "You have exceeded a secondary rate limit. Please wait a few minutes "
                                        "before you try again.")
@@ -2314,6 +2364,64 @@ class FakeGitHub:
             url=f"{commit_url}/status",
         )
 
+    def _graphql(self, request: web.Request, body: Any) -> web.Response:
+        body = body if isinstance(body, dict) else {}
+        if _folded(str(body.get("query") or "")) != _folded(_OPEN_PULLS_QUERY):
+            return web.json_response({"errors": [{"message": "This fake answers one query only: the open-PR listing"}]})
+        variables = body.get("variables") or {}
+        state = self._repos.get(f"{variables.get('owner')}/{variables.get('name')}".lower())
+        if state is None:
+            name = f"{variables.get('owner')}/{variables.get('name')}"
+            return web.json_response({"data": {"repository": None}, "errors": [{
+                "type": "NOT_FOUND", "path": ["repository"],
+                "message": f"Could not resolve to a Repository with the name '{name}'."}]})
+        open_pulls = sorted((i for i in state.items.values() if i.is_pull and i.state == "open"), key=lambda i: i.number)
+        cursor = variables.get("cursor")
+        start = int(base64.b64decode(cursor).decode().rpartition(":")[2]) if cursor else 0
+        page = open_pulls[start:start + 100]
+        end = start + len(page)
+        return web.json_response({"data": {"repository": {"pullRequests": {
+            "pageInfo": {"hasNextPage": end < len(open_pulls),
+                         "endCursor": base64.b64encode(f"cursor:v2:{end}".encode()).decode() if page else None},
+            "nodes": [self._pull_node(state, item) for item in page],
+        }}}})
+
+    def _pull_node(self, state: _Repo, item: _Item) -> dict[str, Any]:
+        merge_state = self._mergeable_state(item)
+        contexts: list[dict[str, Any]] = []
+        latest: dict[str, _Status] = {}
+        for status in state.statuses.get(item.head_sha, []):
+            latest[status.context] = status
+        for status in latest.values():
+            contexts.append({"__typename": "StatusContext", "context": status.context, "state": status.state.upper(),
+                             "description": status.description, "targetUrl": status.target_url,
+                             "createdAt": status.created_at})
+        runs = state.check_runs.get(item.head_sha, [])
+        newest = {(run.app, run.name): run for run in runs}
+        for run in runs:
+            if newest[(run.app, run.name)] is run:
+                contexts.append({"__typename": "CheckRun", "databaseId": run.id, "name": run.name,
+                                 "status": run.status.upper(), "conclusion": (run.conclusion or "").upper() or None,
+                                 "title": run.title, "detailsUrl": f"{self._web_url}/{state.full_name}/runs/{run.id}",
+                                 "startedAt": run.started_at, "completedAt": run.completed_at})
+        rollup = {"contexts": {"totalCount": len(contexts), "nodes": contexts[:100]}} if contexts else None
+        return {
+            "number": item.number,
+            "title": item.title,
+            "body": item.body,
+            "url": self._html_url(state, item),
+            "isDraft": item.draft,
+            "headRefOid": item.head_sha,
+            "headRefName": item.head_ref or _head_branch(item.number),
+            "baseRefName": item.base_ref,
+            "mergeable": {"unknown": "UNKNOWN", "dirty": "CONFLICTING"}.get(merge_state, "MERGEABLE"),
+            "mergeStateStatus": merge_state.upper(),
+            "author": {"login": item.author},
+            "labels": {"totalCount": len(item.labels), "nodes": [{"name": name} for name in item.labels[:100]]},
+            "assignees": {"nodes": [{"login": self._user(login)} for login in item.assignees]},
+            "commits": {"nodes": [{"commit": {"statusCheckRollup": rollup}}]},
+        }
+
     def _list_check_runs(self, request: web.Request, body: Any) -> web.Response:
         state = self._repo_of(request)
         runs = state.check_runs.get(self._commit_ref(state, request.match_info["ref"]), [])
@@ -2513,3 +2621,8 @@ def _comment_body(body: Any) -> str:
 def _head_branch(number: int) -> str:
     """A PR's source branch: set_file on it (or push) moves the PR's head, as on GitHub."""
     return f"topic-{number}"
+
+
+def _folded(query: str) -> str:
+    """A GraphQL document with its whitespace folded: how the fake tells the one query it answers."""
+    return re.sub(r"\s+", " ", re.sub(r"\s*([{}():,])\s*", r"\1", query)).strip()

@@ -13,6 +13,7 @@ import functools
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -26,6 +27,7 @@ from github.PullRequest import PullRequest
 from github.Requester import Requester
 
 from bot.events import Item, ItemKind, ItemRef, ReviewState
+from bot.forge.github import open_pulls
 from bot.forge.transport import Transport, connect_only_retries, retry_after
 from bot.repo_globs import listing_plan, repo_matches
 from bot.forge.base import (
@@ -578,11 +580,35 @@ class GitHubClient:
 
     @_neutral_errors
     def list_open_pulls(self, repo: str) -> list[PullState]:
-        """``GET /pulls?state=open``, every page of 100: one request per 100 open PRs, as everything
-        read here is in the list's entries (PyGithub would fetch a PR for an attribute it lacks).
-        The list has no ``mergeable``: each is UNKNOWN, for ``mergeability`` to tell."""
-        pulls = self._gh(repo).get_repo(repo).get_pulls(state="open")
-        return [PullState(item=_pull_item(repo, pull)) for pull in pulls]
+        """One GraphQL query per 100 open PRs, oldest first, with labels, head sha, mergeability and
+        the head's statuses and check runs (``bot.forge.github.open_pulls``).  GraphQL answers
+        errors with a 200 and ``errors``: a missing repository is NotFoundError, others raise."""
+        requester = self._gh(repo).requester
+        pulls: dict[int, PullState] = {}  # by number: a PR opened during the walk may repeat one
+        overflowing: list[int] = []
+        cursor: str | None = None
+        while True:
+            headers, data = requester.requestJsonAndCheck(
+                "POST", requester.graphql_url, input={"query": open_pulls.QUERY, "variables": open_pulls.variables(repo, cursor)},
+                headers={"Accept": open_pulls.ACCEPT})
+            data = data if isinstance(data, dict) else {}
+            if data.get("errors") or not (data.get("data") or {}).get("repository"):
+                errors = data.get("errors") or []
+                if any(e.get("type") == "RATE_LIMITED" for e in errors):  # GraphQL's own budget, spent
+                    raise requester.createException(403, headers, {"message": "API rate limit exceeded (GraphQL)"})
+                status = 404 if not errors or any(e.get("type") == "NOT_FOUND" for e in errors) else 400
+                raise requester.createException(status, headers, data)
+            page, cursor, more = open_pulls.read_page(repo, data)
+            for pull in page:
+                pulls.setdefault(pull.item.ref.number, pull)
+            overflowing += more
+            if cursor is None:
+                break
+        for number in overflowing:  # more labels than a page holds: the issue has them all
+            pull = pulls[number]
+            labels = self.get_item(pull.item.ref).labels
+            pulls[number] = replace(pull, item=replace(pull.item, labels=labels))
+        return list(pulls.values())
 
     @_neutral_errors
     def mergeability(self, ref: ItemRef) -> PullState:

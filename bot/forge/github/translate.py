@@ -11,8 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.events import (
+    NO_NUMBER,
     CIEvent,
     CommentEvent,
+    CommitCIEvent,
     Event,
     Item,
     ItemAction,
@@ -158,8 +160,10 @@ def _issues(root: _Fields, delivery_id: str) -> Event | None:
 
 
 def _ci_finished(key: str) -> Callable[[_Fields, str], Event | None]:
-    """check_suite / workflow_run ``completed`` for a PR of this repository (forks' PRs are not
-    listed by GitHub; the periodic merge pass covers those)."""
+    """check_suite / check_run / workflow_run ``completed``: a CIEvent for the PR of this repository
+    it names.  One that names none (a fork's PR: GitHub lists only PRs of the repository itself) is
+    a CommitCIEvent for its head sha, which merge automation maps to the PR.  A check run naming a
+    PR is left to its suite's completion (the suite completes when its last run does)."""
 
     def handler(root: _Fields, delivery_id: str) -> Event | None:
         if root.req("action", str) != "completed":
@@ -168,14 +172,36 @@ def _ci_finished(key: str) -> Callable[[_Fields, str], Event | None]:
         if key == "workflow_run" and run.opt("event", str, "") == "workflow_dispatch":
             return _dispatched_run_finished(root, run, delivery_id)
         pulls = run.opt("pull_requests", list, [])
+        repo = root.obj("repository").req("full_name", str)
+        conclusion = run.opt("conclusion", str, "")
         if not pulls:
+            sha = run.opt("head_sha", str, "")
+            if not sha or key == "workflow_run":  # a workflow run also completes its check suite
+                return None
+            item = Item(ref=ItemRef(repo, NO_NUMBER, ItemKind.PULL), head_sha=sha)
+            return CommitCIEvent(delivery_id, FORGE, _actor(root), item,
+                                 context=run.opt("name", str, "") if key == "check_run" else "", state=conclusion)
+        if key == "check_run":
             return None
         first = _Fields(pulls[0], run, "pull_requests[0]")
-        ref = ItemRef(root.obj("repository").req("full_name", str), first.req("number", int), ItemKind.PULL)
+        ref = ItemRef(repo, first.req("number", int), ItemKind.PULL)
         item = Item(ref=ref, head_sha=run.opt("head_sha", str, None))
-        return CIEvent(delivery_id, FORGE, _actor(root), item, conclusion=run.opt("conclusion", str, ""))
+        return CIEvent(delivery_id, FORGE, _actor(root), item, conclusion=conclusion)
 
     return handler
+
+
+_REPORTED_STATES = {"success", "failure", "error"}  # a pending status cannot make a PR ready
+
+
+def _status(root: _Fields, delivery_id: str) -> Event | None:
+    """A commit status (external CI, Jenkins, prowlet's own jobs): it names a sha, never a PR."""
+    state = root.req("state", str)
+    if state not in _REPORTED_STATES:
+        return None
+    repo = root.obj("repository").req("full_name", str)
+    item = Item(ref=ItemRef(repo, NO_NUMBER, ItemKind.PULL), head_sha=root.req("sha", str))
+    return CommitCIEvent(delivery_id, FORGE, _actor(root), item, context=root.opt("context", str, ""), state=state)
 
 
 def _dispatched_run_finished(root: _Fields, run: _Fields, delivery_id: str) -> Event:
@@ -190,6 +216,7 @@ def _dispatched_run_finished(root: _Fields, run: _Fields, delivery_id: str) -> E
 
 
 _HANDLERS: dict[str, Callable[[_Fields, str], Event | None]] = {
+    "check_run": _ci_finished("check_run"),
     "check_suite": _ci_finished("check_suite"),
     "workflow_run": _ci_finished("workflow_run"),
     "issue_comment": _issue_comment,
@@ -197,6 +224,7 @@ _HANDLERS: dict[str, Callable[[_Fields, str], Event | None]] = {
     "pull_request": _pull_request,
     "pull_request_review": _review,
     "pull_request_review_comment": _review_comment,
+    "status": _status,
 }
 
 

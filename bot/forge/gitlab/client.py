@@ -429,10 +429,13 @@ class GitLabClient:
         # offset pagination, an MR opened during the walk lands on the last page instead of
         # shifting the others into a page already read.  One closed during the walk can still shift
         # one MR past us; the next sweep sees it.  The list's merge status is whatever GitLab last
-        # computed (the list does not recheck): possibly "unchecked", i.e. UNKNOWN.
+        # computed: possibly "unchecked", i.e. UNKNOWN (it asks GitLab to recheck those, below).
         with self._errors(f"list the open merge requests of {repo}"):
+            # with_merge_status_recheck: GitLab rechecks a stale ("unchecked") merge status in the
+            # background (for the Developer role and up), so the next listing tells it without a
+            # read per MR.
             mrs = self._project(repo).mergerequests.list(
-                state="opened", order_by="created_at", sort="asc", get_all=True
+                state="opened", order_by="created_at", sort="asc", with_merge_status_recheck="true", get_all=True
             )
         pulls: dict[int, PullState] = {}  # by iid: a page boundary that moved may repeat an MR
         for mr in mrs:

@@ -23,8 +23,10 @@ from functools import partial
 from typing import TypeVar
 
 from bot.events import (
+    NO_NUMBER,
     CIEvent,
     CommentEvent,
+    CommitCIEvent,
     Event,
     Item,
     ItemAction,
@@ -198,20 +200,27 @@ _FINISHED_PIPELINE = {"success", "failed", "canceled", "skipped"}
 
 
 def _pipeline_hook(delivery_id: str, payload: dict) -> Event | None:
-    """A finished MR pipeline; or one started through the API on a branch (RunFinished, for an
-    alias's result).  Other branch and tag pipelines carry no merge_request: ignored."""
+    """A finished pipeline.  An MR pipeline names its MR: a CIEvent.  One started through the API
+    on a branch (a config-defined command's, maybe) is a RunFinished, for the alias's result.  Any
+    other branch pipeline names only its sha (external CI's statuses run in one): a CommitCIEvent,
+    which merge automation maps to the MR whose head it is.  Tag pipelines and unfinished ones are
+    ignored."""
     status = _req(payload, "object_attributes.status", str)
     if status not in _FINISHED_PIPELINE:
         return None
+    repo = _req(payload, "project.path_with_namespace", str)
+    actor = _req(payload, "user.username", str)
     if _lookup(payload, "merge_request") is None:
-        # Only pipelines started through the API (an alias's) matter; push pipelines stay ignored.
-        if _opt(payload, "object_attributes.source", str, "") != "api":
+        if _opt(payload, "object_attributes.source", str, "") == "api":
+            return _branch_pipeline_finished(delivery_id, payload, status)
+        sha = _opt(payload, "object_attributes.sha", str, "")
+        if not sha or _opt(payload, "object_attributes.tag", bool, False):
             return None
-        return _branch_pipeline_finished(delivery_id, payload, status)
-    ref = ItemRef(_req(payload, "project.path_with_namespace", str), _req(payload, "merge_request.iid", int),
-                  ItemKind.PULL)
+        item = Item(ref=ItemRef(repo, NO_NUMBER, ItemKind.PULL), head_sha=sha)
+        return CommitCIEvent(delivery_id, FORGE, actor, item, state=status)
+    ref = ItemRef(repo, _req(payload, "merge_request.iid", int), ItemKind.PULL)
     item = Item(ref=ref, head_sha=_opt(payload, "object_attributes.sha", str, None))
-    return CIEvent(delivery_id, FORGE, _req(payload, "user.username", str), item, conclusion=status)
+    return CIEvent(delivery_id, FORGE, actor, item, conclusion=status)
 
 
 def _branch_pipeline_finished(delivery_id: str, payload: dict, status: str) -> Event:
