@@ -17,7 +17,7 @@ from bot.forge.base import NotFoundError
 from bot.forge.budget import LocalWriteBudget, Window
 from bot.forge.label_batch import LabelChange, label_writes, net_change
 from bot.forge.layered import AsyncForge
-from tests.conftest import AUTHOR, REPO, make_client
+from tests.conftest import AUTHOR, COLLAB, REPO, Bot, make_client
 from tests.fakes.base import FakeForge
 
 HOLD, BUG, LGTM, DOCS = "do-not-merge/hold", "kind/bug", "lgtm", "needs-docs"
@@ -180,3 +180,27 @@ async def test_writes_that_do_not_wait_go_out_alone(fake: FakeForge, pull: ItemR
         assert forge.pacing.coalesced == 0
     finally:
         forge.close()
+
+
+@pytest.fixture
+def config_data() -> dict[str, Any]:
+    limits = {"write_limits": ["4/1s"]}  # stricter than the fake's five a second
+    return {"github": limits, "gitlab": limits}
+
+
+async def test_a_burst_of_label_commands_on_two_pulls_ends_with_the_right_labels(bot: Bot) -> None:
+    """Through the app, against a fake that enforces its limit: every command takes effect in
+    order, with no limit error.  (Events of one PR are handled one after another, so a command's
+    label writes never wait beside another command's on the same PR: here nothing is coalesced.)"""
+    fake = bot.fake
+    one, two = (fake.open_pull(REPO, author=AUTHOR)[0] for _ in range(2))
+    limit = fake.limit_writes(5, 1.0)
+    burst = [(one, "/hold"), (two, "/kind bug"), (one, "/kind bug"), (two, "/hold"), (one, "/remove-kind bug"),
+             (two, "/hold cancel"), (one, "/lgtm"), (two, "/area api")]
+    for number, body in burst:  # all at once
+        await bot.post(fake.comment(REPO, number, COLLAB, body))
+    assert await bot.queue.join(60)
+    assert limit.refused == 0
+    assert fake.labels(REPO, one) == {HOLD, LGTM, "needs-kind"}  # no kind left: the label plugin says so
+    assert fake.labels(REPO, two) == {BUG, "area/api"}
+    assert not any(bot.bot_comments(n) for n in (one, two))
