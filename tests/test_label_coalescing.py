@@ -124,16 +124,35 @@ async def test_label_writes_queued_for_one_pull_leave_as_one(fake: FakeForge, fo
         forge, clock, pull,
         lambda: forge.add_labels(pull, [HOLD]),
         lambda: forge.add_labels(pull, [BUG]),
-        lambda: forge.remove_label(pull, BUG),
+        lambda: forge.remove_label(pull, DOCS),
         lambda: forge.add_labels(pull, [LGTM]),
-        lambda: forge.remove_labels(pull, [DOCS]),
+        lambda: forge.add_labels(pull, [HOLD]),
     )
     clock.release()
     assert await asyncio.gather(*tasks) == [None] * 5
-    assert fake.labels(REPO, pull.number) == {HOLD, LGTM}
+    assert fake.labels(REPO, pull.number) == {HOLD, BUG, LGTM}
     assert len(label_requests(fake, seen)) == 2  # the first write, then one for the five queued
     assert forge.pacing.coalesced == 4
     assert forge.metering.calls["change_labels"] == 0  # callers still asked for what they asked for
+
+
+async def test_a_label_write_contradicting_the_queued_batch_starts_the_next_one(
+        fake: FakeForge, forge: AsyncForge, clock: HeldClock, pull: ItemRef) -> None:
+    """Adding and removing one label never share a batch: a failed batch's callers retry their own
+    calls in any order, which is harmless only for writes that commute."""
+    seen = len(fake.requests)
+    tasks = await queue_behind_a_full_budget(
+        forge, clock, pull,
+        lambda: forge.add_labels(pull, [BUG]),
+        lambda: forge.add_labels(pull, [HOLD]),
+        lambda: forge.remove_label(pull, BUG),
+        lambda: forge.add_labels(pull, [LGTM]),
+    )
+    clock.release()
+    assert await asyncio.gather(*tasks) == [None] * 4
+    assert fake.labels(REPO, pull.number) == {DOCS, HOLD, LGTM}
+    assert len(label_requests(fake, seen)) == 3  # the first write, {+bug +hold}, then {-bug +lgtm}
+    assert forge.pacing.coalesced == 2
 
 
 async def test_a_comment_queued_between_label_changes_keeps_its_place(fake: FakeForge, forge: AsyncForge,

@@ -146,8 +146,10 @@ class Pacing:
     token joins it, and when that token comes the batch leaves as ONE ``change_labels`` call with
     the net effect (``bot.forge.label_batch``); every caller that joined gets its answer or its
     exception.  Joining only the item's *last* queued write keeps each item's writes in order (a
-    label change never jumps ahead of a comment queued before it).  A write admitted at once goes
-    out alone, unchanged: nothing can join a write that did not wait."""
+    label change never jumps ahead of a comment queued before it); a write that contradicts the
+    batch (removes a label it adds, or the reverse) starts the next batch instead, so a batch's
+    writes commute and its callers' own retries after a failure cannot reorder them.  A write
+    admitted at once goes out alone, unchanged: nothing can join a write that did not wait."""
 
     def __init__(self, inner: Handler, gate: WriteGate | None = None) -> None:
         self._inner = inner
@@ -161,7 +163,7 @@ class Pacing:
         item = call.arguments.get(call.policy.item_arg) if call.policy.item_arg else None
         steps = label_writes(call.method, call.arguments) if item is not None else None
         last = self._queued.get(item) if item is not None else None
-        if steps is not None and isinstance(last, _LabelBatch):
+        if steps is not None and isinstance(last, _LabelBatch) and last.agrees_with(steps):
             last.steps.extend(steps)
             last.members += 1
             self.coalesced += 1
@@ -202,6 +204,13 @@ class _LabelBatch:
         self.steps = steps
         self.members = 1
         self.answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def agrees_with(self, steps: list[tuple[str, bool]]) -> bool:
+        """Whether ``steps`` commute with the batch's: no label both added and removed.  A batch of
+        commuting writes means the same whatever order its callers retry it in after a failure (each
+        retries its own call); a contradicting write starts the next batch, after this one."""
+        wanted = dict(self.steps)
+        return all(wanted.get(label, adds) == adds for label, adds in steps)
 
     def fail(self, err: BaseException) -> None:
         if not self.answer.done():
