@@ -179,6 +179,9 @@ class _ForgeCollector(Collector):
                                        labels=["forge"])
         delayed = CounterMetricFamily("prowlet_write_budget_delayed", "Writes that waited for room in the budget",
                                       labels=["forge"])
+        coalesced = CounterMetricFamily("prowlet_write_budget_coalesced",
+                                        "Label writes that waited and left inside another's label change",
+                                        labels=["forge"])
         level = GaugeMetricFamily("prowlet_write_budget_in_window",
                                   "Writes counted in the budget's fullest window now (this process)", labels=["forge"])
         for name, forge in self._forges.items():
@@ -186,6 +189,7 @@ class _ForgeCollector(Collector):
                 calls.add_metric([name, method], count)
             for method, count in forge.metering.failures.items():
                 failures.add_metric([name, method], count)
+            coalesced.add_metric([name], forge.pacing.coalesced)
             transport = forge.transport
             meter = getattr(transport, "meter", None)
             if meter is not None:
@@ -202,4 +206,4 @@ class _ForgeCollector(Collector):
                 in_window = getattr(budget, "in_window", None)
                 if in_window is not None:
                     level.add_metric([name], in_window())
-        yield from (requests, calls, failures, remaining, limit, admitted, delayed, level)
+        yield from (requests, calls, failures, remaining, limit, admitted, delayed, coalesced, level)

@@ -77,6 +77,35 @@ def test_labels_are_idempotent(client: ForgeClient, fake: FakeForge, kind: str, 
     assert fake.labels(REPO, ref.number) == {"needs-docs"}
 
 
+@pytest.mark.parametrize(
+    "before,add,remove,after,writes",
+    [
+        ({"needs-docs"}, ["lgtm", "kind/bug"], [], {"needs-docs", "lgtm", "kind/bug"}, 1),  # GitHub: one POST
+        ({"lgtm", "needs-docs"}, [], ["lgtm"], {"needs-docs"}, 1),  # GitHub: one DELETE
+        ({"needs-docs"}, [], ["lgtm"], {"needs-docs"}, 1),
+        ({"lgtm", "needs-docs"}, ["kind/bug"], ["lgtm"], {"needs-docs", "kind/bug"}, 1),  # GitHub: read, one PUT
+        ({"lgtm", "needs-docs", "kind/bug"}, [], ["lgtm", "kind/bug"], {"needs-docs"}, 1),
+        ({"lgtm"}, ["lgtm"], ["needs-docs"], {"lgtm"}, 1),
+        ({"lgtm"}, [], ["lgtm", "kind/bug"], set(), 1),  # GitHub: PUT of no labels
+        ({"lgtm"}, [], [], {"lgtm"}, 0),
+    ],
+    ids=["adds-only", "one-removal", "one-absent-removal", "add-and-remove", "several-removals",
+         "add-present-remove-absent", "remove-the-last", "nothing"],
+)
+@pytest.mark.parametrize("kind", ["pull", "issue"])
+def test_change_labels_in_one_write(client: ForgeClient, fake: FakeForge, kind: str, request: pytest.FixtureRequest,
+                                    before: set[str], add: list[str], remove: list[str], after: set[str],
+                                    writes: int) -> None:
+    ref: ItemRef = request.getfixturevalue(kind)
+    fake.set_labels(REPO, ref.number, before, **({"kind": ref.kind} if fake.name == "gitlab" else {}))
+    seen = len(fake.requests)
+    client.change_labels(ref, add, remove)
+    client.change_labels(ref, add, remove)  # absolute: a repeat changes nothing
+    assert fake.labels(REPO, ref.number) == after
+    sent = [r for r in fake.requests[seen:] if r.method != "GET"]
+    assert len(sent) == 2 * writes
+
+
 def test_comments(client: ForgeClient, fake: FakeForge, pull: ItemRef) -> None:
     fake.comment(REPO, pull.number, COLLAB, "first")
     comment_id = client.comment(pull, "status: pending")

@@ -107,6 +107,8 @@ async def test_forge_requests_and_rate_budget_come_from_the_meters(bot: Bot) -> 
     assert s.value("prowlet_forge_calls_total", forge=forge) > 0
     assert s.value("prowlet_write_budget_admitted_total", forge=forge) >= 2  # the two label writes
     assert s.value("prowlet_write_budget_in_window", forge=forge) >= 2
+    assert {"forge": forge} in s.labels_of("prowlet_write_budget_coalesced_total")
+    assert s.value("prowlet_write_budget_coalesced_total", forge=forge) == 0  # nothing waited
 
 
 async def test_a_repeat_read_shows_as_a_304(bot: Bot) -> None:

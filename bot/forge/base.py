@@ -269,6 +269,13 @@ class ForgeClient(Protocol):
         """Several at once where the forge allows (GitLab: one update; GitHub has no batch removal
         short of replacing every label, which could undo a concurrent change: one call each)."""
 
+    def change_labels(self, ref: ItemRef, add: Sequence[str], remove: Sequence[str]) -> None:
+        """Add ``add`` and remove ``remove`` (disjoint) in as few requests as the forge allows: the
+        write pacing sends queued label writes to one item as one such change.  Absolute, so a
+        repeat changes nothing.  GitLab: one update.  GitHub: adds only, one ``POST``; one removal
+        only, one ``DELETE``; else the item's labels are read and replaced with one ``PUT`` (a
+        change someone else makes in between is overwritten)."""
+
     def comment(self, ref: ItemRef, body: str) -> int:
         """Post a comment; returns its id.  Never retried automatically (a retry can double it)."""
 

@@ -23,7 +23,8 @@ from cachetools import LRUCache, TTLCache
 
 from bot.events import ItemRef
 from bot.forge.base import CommitStatus, ForgeClient, ForgeUnavailableError, RateLimitedError, RunStarted
-from bot.forge.policy import Kind, Policy
+from bot.forge.label_batch import LabelChange, label_writes, net_change
+from bot.forge.policy import POLICIES, Kind, Policy
 
 
 @dataclass(frozen=True)
@@ -144,20 +145,89 @@ class Unlimited:
 
 class Pacing:
     """Every write waits for a token of its forge's write budget; reads pass at once (the off-loop
-    pool's size bounds them)."""
+    pool's size bounds them).
+
+    Label writes that wait are coalesced: a label write (``add_labels``, ``remove_label``,
+    ``remove_labels``) to an item whose last queued write is a label write still waiting for its
+    token joins it, and when that token comes the batch leaves as ONE ``change_labels`` call with
+    the net effect (``bot.forge.label_batch``); every caller that joined gets its answer or its
+    exception.  Joining only the item's *last* queued write keeps each item's writes in order (a
+    label change never jumps ahead of a comment queued before it); a write that contradicts the
+    batch (removes a label it adds, or the reverse) starts the next batch instead, so a batch's
+    writes commute and its callers' own retries after a failure cannot reorder them.  A write
+    admitted at once goes out alone, unchanged: nothing can join a write that did not wait."""
 
     def __init__(self, inner: Handler, gate: WriteGate | None = None) -> None:
         self._inner = inner
         self.gate: WriteGate = gate or Unlimited()
+        self._queued: dict[Hashable, object] = {}  # item → its last write waiting for a token
+        self.coalesced = 0  # label writes that left inside another's change_labels
 
     async def __call__(self, call: Call) -> Any:
         if call.policy.kind is not Kind.WRITE:
             return await self._inner(call)
-        answered = await self.gate.admit()
+        item = call.arguments.get(call.policy.item_arg) if call.policy.item_arg else None
+        steps = label_writes(call.method, call.arguments) if item is not None else None
+        last = self._queued.get(item) if item is not None else None
+        if steps is not None and isinstance(last, _LabelBatch) and last.agrees_with(steps):
+            last.steps.extend(steps)
+            last.members += 1
+            self.coalesced += 1
+            return await asyncio.shield(last.answer)
+        mine: object = _LabelBatch(list(steps)) if steps is not None else object()
+        if item is not None:
+            self._queued[item] = mine
         try:
-            return await self._inner(call)
+            answered = await self.gate.admit()
+        except BaseException:
+            if isinstance(mine, _LabelBatch):
+                mine.fail(ForgeUnavailableError("a queued label change was abandoned; try again"))
+            raise
+        finally:
+            if item is not None and self._queued.get(item) is mine:
+                del self._queued[item]  # admitted (or gone): nothing joins it any more
+        try:
+            if isinstance(mine, _LabelBatch) and mine.members > 1:
+                result = await self._inner(_change_labels(call, net_change(mine.steps)))
+            else:
+                result = await self._inner(call)
+        except BaseException as err:
+            if isinstance(mine, _LabelBatch):
+                mine.fail(err if isinstance(err, Exception) else ForgeUnavailableError("a label change was cancelled"))
+            raise
+        else:
+            if isinstance(mine, _LabelBatch):
+                mine.answer.set_result(result)
+            return result
         finally:
             await answered()
+
+
+class _LabelBatch:
+    """Label writes to one item waiting together for one write token."""
+
+    def __init__(self, steps: list[tuple[str, bool]]) -> None:
+        self.steps = steps
+        self.members = 1
+        self.answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def agrees_with(self, steps: list[tuple[str, bool]]) -> bool:
+        """Whether ``steps`` commute with the batch's: no label both added and removed.  A batch of
+        commuting writes means the same whatever order its callers retry it in after a failure (each
+        retries its own call); a contradicting write starts the next batch, after this one."""
+        wanted = dict(self.steps)
+        return all(wanted.get(label, adds) == adds for label, adds in steps)
+
+    def fail(self, err: BaseException) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(err)
+            self.answer.exception()  # retrieved: no warning when nobody joined
+
+
+def _change_labels(call: Call, change: LabelChange) -> Call:
+    ref, add, remove = call.arguments["ref"], list(change.add), list(change.remove)
+    return Call("change_labels", {"ref": ref, "add": add, "remove": remove}, POLICIES["change_labels"],
+                (ref, add, remove))
 
 
 class Caching:

@@ -64,6 +64,7 @@ POLICIES: dict[str, Policy] = {
     "add_labels": WRITE,
     "remove_label": WRITE,
     "remove_labels": WRITE,
+    "change_labels": WRITE,  # absolute (these labels in, those out): a repeat changes nothing
     "comment": NOT_REPEATABLE,  # retried only after checking that it was not saved (its marker)
     "edit_comment": WRITE,
     "list_comments": READ,

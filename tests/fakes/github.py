@@ -1581,6 +1581,7 @@ class FakeGitHub:
             ("PATCH", issue, self._edit_issue, None),
             ("GET", repo + "/milestones", self._list_milestones, None),
             ("POST", issue + "/labels", self._add_labels, None),
+            ("PUT", issue + "/labels", self._set_labels, None),
             ("DELETE", issue + "/labels/{label}", self._remove_label, None),
             ("GET", issue + "/comments", self._list_comments, None),
             ("GET", issue + "/events", self._list_issue_events, None),
@@ -2064,6 +2065,23 @@ class FakeGitHub:
             if name not in item.labels:
                 item.labels.append(name)
                 item.label_events.append(("labeled", request[_LOGIN], name, self._tick()))
+        return web.json_response([self._label_json(state, name) for name in item.labels])
+
+    def _set_labels(self, request: web.Request, body: Any) -> web.Response:
+        """PUT /issues/N/labels: replaces every label (``[]`` removes them all); same body forms
+        and label creation as POST."""
+        state, item = self._item_of(request)
+        names = body.get("labels") if isinstance(body, dict) else body
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise _Abort(422, "Validation Failed", errors=[{"resource": "Label", "code": "invalid"}])
+        wanted = list(dict.fromkeys(state.labels.setdefault(n.lower(), n) for n in names))
+        for name in item.labels:
+            if name not in wanted:
+                item.label_events.append(("unlabeled", request[_LOGIN], name, self._tick()))
+        for name in wanted:
+            if name not in item.labels:
+                item.label_events.append(("labeled", request[_LOGIN], name, self._tick()))
+        item.labels = wanted
         return web.json_response([self._label_json(state, name) for name in item.labels])
 
     def _remove_label(self, request: web.Request, body: Any) -> web.Response:

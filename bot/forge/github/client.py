@@ -245,6 +245,24 @@ class GitHubClient:
             self.remove_label(ref, label)
 
     @_neutral_errors
+    def change_labels(self, ref: ItemRef, add: Sequence[str], remove: Sequence[str]) -> None:
+        if not remove:
+            self.add_labels(ref, add)  # one POST .../labels
+        elif not add and len(remove) == 1:
+            self.remove_label(ref, remove[0])  # one DELETE .../labels/{name}
+        else:
+            # GitHub removes one label per request; several changes are one PUT .../labels that
+            # replaces them all, computed from the labels the item has now (a read: no write token).
+            requester = self._gh(ref.repo).requester
+            url = f"/repos/{ref.repo}/issues/{ref.number}"
+            _, issue = requester.requestJsonAndCheck("GET", url)
+            gone = {label.lower() for label in remove}
+            kept = [label["name"] for label in issue.get("labels") or [] if label["name"].lower() not in gone]
+            present = {label.lower() for label in kept}
+            wanted = kept + [label for label in dict.fromkeys(add) if label.lower() not in present]
+            requester.requestJsonAndCheck("PUT", f"{url}/labels", input={"labels": wanted})
+
+    @_neutral_errors
     def comment(self, ref: ItemRef, body: str) -> int:
         return self._issue(ref).create_comment(body).id
 

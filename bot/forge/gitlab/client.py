@@ -194,6 +194,12 @@ class GitLabClient:
         if labels:
             self._update(ref, "remove labels from", remove_labels=",".join(labels))
 
+    def change_labels(self, ref: ItemRef, add: Sequence[str], remove: Sequence[str]) -> None:
+        # One PUT .../merge_requests/:iid (or issues/:iid) with add_labels and remove_labels.
+        data = {name: ",".join(labels) for name, labels in (("add_labels", add), ("remove_labels", remove)) if labels}
+        if data:
+            self._update(ref, "change the labels of", **data)
+
     def comment(self, ref: ItemRef, body: str) -> int:
         with self._errors(f"comment on {ref}"):
             note = self._notes(ref).create({"body": body})

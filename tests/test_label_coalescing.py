@@ -1,0 +1,225 @@
+"""Label writes that wait for the write budget are coalesced per item: the net effect of the queued
+changes (table), and the layered client through the real SDKs against the fake forges — queued
+label writes to one PR leave as one request, a comment queued between them keeps its place, every
+caller hears the answer, and a write that does not wait goes out alone as before."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.app import compose_forge
+from bot.events import ItemKind, ItemRef
+from bot.forge.base import NotFoundError
+from bot.forge.budget import LocalWriteBudget, Window
+from bot.forge.label_batch import LabelChange, label_writes, net_change
+from bot.forge.layered import AsyncForge
+from tests.conftest import AUTHOR, COLLAB, REPO, Bot, make_client
+from tests.fakes.base import FakeForge
+
+HOLD, BUG, LGTM, DOCS = "do-not-merge/hold", "kind/bug", "lgtm", "needs-docs"
+
+
+@pytest.mark.parametrize(
+    "steps,change",
+    [
+        ([], LabelChange()),
+        ([(HOLD, True), (BUG, True)], LabelChange((HOLD, BUG), ())),
+        ([(BUG, True), (BUG, False)], LabelChange((), (BUG,))),
+        ([(BUG, False), (BUG, True)], LabelChange((BUG,), ())),
+        ([(HOLD, True), (BUG, True), (BUG, False), (LGTM, True)], LabelChange((HOLD, LGTM), (BUG,))),
+        ([(LGTM, True), (LGTM, True)], LabelChange((LGTM,), ())),
+        ([(LGTM, False), (DOCS, False), (LGTM, False)], LabelChange((), (DOCS, LGTM))),
+    ],
+    ids=["nothing", "adds", "add-then-remove-is-absent", "remove-then-add-is-present", "hold-kind-unkind-lgtm",
+         "added-twice", "removed-twice"],
+)
+def test_net_change_the_last_word_on_each_label_wins(steps: list[tuple[str, bool]], change: LabelChange) -> None:
+    assert net_change(steps) == change
+
+
+@pytest.mark.parametrize(
+    "method,arguments,steps",
+    [
+        ("add_labels", {"labels": [LGTM, BUG]}, [(LGTM, True), (BUG, True)]),
+        ("remove_label", {"label": LGTM}, [(LGTM, False)]),
+        ("remove_labels", {"labels": [LGTM, BUG]}, [(LGTM, False), (BUG, False)]),
+        ("comment", {"body": "/lgtm"}, None),
+    ],
+    ids=["add", "remove-one", "remove-several", "not-a-label-write"],
+)
+def test_label_writes(method: str, arguments: dict[str, Any], steps: list[tuple[str, bool]] | None) -> None:
+    assert label_writes(method, arguments) == steps
+
+
+class HeldClock:
+    """Fake time for the write budget: the first wait for room lasts until ``release()``; after
+    that, waiting moves time on at once.  So writes queue behind a full budget exactly as long as
+    the test wants, with no timing in the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waiting = asyncio.Event()
+        self._released = asyncio.Event()
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waiting.set()
+        await self._released.wait()
+        await asyncio.sleep(0.01)  # the budget polls while a write is in flight: let its answer in
+        self.now += seconds
+
+    def release(self) -> None:
+        self._released.set()
+
+
+@pytest.fixture
+async def clock() -> HeldClock:
+    return HeldClock()
+
+
+@pytest.fixture
+async def forge(fake: FakeForge, clock: HeldClock) -> AsyncIterator[AsyncForge]:
+    # One write a minute: after the first, every write waits for the clock.
+    budget = LocalWriteBudget(fake.name, [Window(1, 60)], clock=clock, sleep=clock.sleep)
+    layered = compose_forge(make_client(fake), gate=budget)
+    yield layered
+    layered.close()
+
+
+@pytest.fixture
+def pull(fake: FakeForge) -> ItemRef:
+    number, _ = fake.open_pull(REPO, author=AUTHOR)
+    return ItemRef(REPO, number, ItemKind.PULL)
+
+
+def label_requests(fake: FakeForge, since: int) -> list[str]:
+    """The writes that changed labels since request ``since``: "METHOD path"."""
+    return [f"{r.method} {r.path}" for r in fake.requests[since:]
+            if r.method != "GET" and ("/labels" in r.path or "merge_requests/" in r.path or "issues/" in r.path)
+            and "/notes" not in r.path and "/comments" not in r.path]
+
+
+async def queue_behind_a_full_budget(forge: AsyncForge, clock: HeldClock, pull: ItemRef,
+                                     *writes: Any) -> list[asyncio.Task[Any]]:
+    """Spend the budget on a first write, then start ``writes`` (coroutine functions of the
+    forge) in this order; returns once they are all queued."""
+    await forge.add_labels(pull, [DOCS])  # admitted at once: the minute's budget is spent
+    tasks = [asyncio.ensure_future(write()) for write in writes]
+    await clock.waiting.wait()
+    for _ in range(len(tasks) + 1):
+        await asyncio.sleep(0)  # each task reaches the pacing layer
+    return tasks
+
+
+async def test_label_writes_queued_for_one_pull_leave_as_one(fake: FakeForge, forge: AsyncForge, clock: HeldClock,
+                                                            pull: ItemRef) -> None:
+    seen = len(fake.requests)
+    tasks = await queue_behind_a_full_budget(
+        forge, clock, pull,
+        lambda: forge.add_labels(pull, [HOLD]),
+        lambda: forge.add_labels(pull, [BUG]),
+        lambda: forge.remove_label(pull, DOCS),
+        lambda: forge.add_labels(pull, [LGTM]),
+        lambda: forge.add_labels(pull, [HOLD]),
+    )
+    clock.release()
+    assert await asyncio.gather(*tasks) == [None] * 5
+    assert fake.labels(REPO, pull.number) == {HOLD, BUG, LGTM}
+    assert len(label_requests(fake, seen)) == 2  # the first write, then one for the five queued
+    assert forge.pacing.coalesced == 4
+    assert forge.metering.calls["change_labels"] == 0  # callers still asked for what they asked for
+
+
+async def test_a_label_write_contradicting_the_queued_batch_starts_the_next_one(
+        fake: FakeForge, forge: AsyncForge, clock: HeldClock, pull: ItemRef) -> None:
+    """Adding and removing one label never share a batch: a failed batch's callers retry their own
+    calls in any order, which is harmless only for writes that commute."""
+    seen = len(fake.requests)
+    tasks = await queue_behind_a_full_budget(
+        forge, clock, pull,
+        lambda: forge.add_labels(pull, [BUG]),
+        lambda: forge.add_labels(pull, [HOLD]),
+        lambda: forge.remove_label(pull, BUG),
+        lambda: forge.add_labels(pull, [LGTM]),
+    )
+    clock.release()
+    assert await asyncio.gather(*tasks) == [None] * 4
+    assert fake.labels(REPO, pull.number) == {DOCS, HOLD, LGTM}
+    assert len(label_requests(fake, seen)) == 3  # the first write, {+bug +hold}, then {-bug +lgtm}
+    assert forge.pacing.coalesced == 2
+
+
+async def test_a_comment_queued_between_label_changes_keeps_its_place(fake: FakeForge, forge: AsyncForge,
+                                                                      clock: HeldClock, pull: ItemRef) -> None:
+    seen = len(fake.requests)
+    tasks = await queue_behind_a_full_budget(
+        forge, clock, pull,
+        lambda: forge.add_labels(pull, [HOLD]),
+        lambda: forge.add_labels(pull, [BUG]),  # joins the hold
+        lambda: forge.comment(pull, "between"),
+        lambda: forge.remove_label(pull, HOLD),  # after the comment: does not join the first batch
+        lambda: forge.add_labels(pull, [LGTM]),  # joins the removal
+    )
+    clock.release()
+    await asyncio.gather(*tasks)
+    assert fake.labels(REPO, pull.number) == {DOCS, BUG, LGTM}
+    kinds = ["comment" if ("/notes" in r.path or "/comments" in r.path) else "label"
+             for r in fake.requests[seen:] if r.method != "GET"]
+    assert kinds == ["label", "label", "comment", "label"]
+    assert forge.pacing.coalesced == 2
+
+
+async def test_every_caller_in_a_batch_hears_its_failure(fake: FakeForge, forge: AsyncForge, clock: HeldClock,
+                                                         pull: ItemRef) -> None:
+    gone = ItemRef(REPO, 999, ItemKind.PULL)
+    tasks = await queue_behind_a_full_budget(
+        forge, clock, pull,
+        lambda: forge.add_labels(gone, [HOLD]),
+        lambda: forge.remove_label(gone, LGTM),
+    )
+    clock.release()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [type(r) for r in results] == [NotFoundError, NotFoundError]
+
+
+async def test_writes_that_do_not_wait_go_out_alone(fake: FakeForge, pull: ItemRef) -> None:
+    """Under budget nothing is coalesced: the same requests as without coalescing."""
+    forge = compose_forge(make_client(fake))  # no write limit
+    try:
+        seen = len(fake.requests)
+        await asyncio.gather(forge.add_labels(pull, [HOLD]), forge.add_labels(pull, [BUG]),
+                             forge.remove_label(pull, HOLD))
+        assert len(label_requests(fake, seen)) == 3
+        assert forge.pacing.coalesced == 0
+    finally:
+        forge.close()
+
+
+@pytest.fixture
+def config_data() -> dict[str, Any]:
+    limits = {"write_limits": ["4/1s"]}  # stricter than the fake's five a second
+    return {"github": limits, "gitlab": limits}
+
+
+async def test_a_burst_of_label_commands_on_two_pulls_ends_with_the_right_labels(bot: Bot) -> None:
+    """Through the app, against a fake that enforces its limit: every command takes effect in
+    order, with no limit error.  (Events of one PR are handled one after another, so a command's
+    label writes never wait beside another command's on the same PR: here nothing is coalesced.)"""
+    fake = bot.fake
+    one, two = (fake.open_pull(REPO, author=AUTHOR)[0] for _ in range(2))
+    limit = fake.limit_writes(5, 1.0)
+    burst = [(one, "/hold"), (two, "/kind bug"), (one, "/kind bug"), (two, "/hold"), (one, "/remove-kind bug"),
+             (two, "/hold cancel"), (one, "/lgtm"), (two, "/area api")]
+    for number, body in burst:  # all at once
+        await bot.post(fake.comment(REPO, number, COLLAB, body))
+    assert await bot.queue.join(60)
+    assert limit.refused == 0
+    assert fake.labels(REPO, one) == {HOLD, LGTM, "needs-kind"}  # no kind left: the label plugin says so
+    assert fake.labels(REPO, two) == {BUG, "area/api"}
+    assert not any(bot.bot_comments(n) for n in (one, two))
