@@ -93,9 +93,9 @@ def _announce(settings, config, forges, args: argparse.Namespace, store: str) ->
              public_url=redact_url(settings.public_url))
 
 
-def _settings_and_logging() -> Settings | int:
+def _settings_and_logging(level: str = "info") -> Settings | int:
     """The environment's settings, with logging set up to redact their secrets; or the exit code
-    after saying what is wrong with them."""
+    after saying what is wrong with them.  ``level``: unless PROWLET_LOG_LEVEL says otherwise."""
     from bot.logs import configure_logging
 
     try:
@@ -104,7 +104,7 @@ def _settings_and_logging() -> Settings | int:
         print(f"prowlet: {err}", file=sys.stderr)
         return 2
     configure_logging(settings.secrets(), fmt=os.environ.get("PROWLET_LOG_FORMAT", "auto"),
-                      level=os.environ.get("PROWLET_LOG_LEVEL", "info"))
+                      level=os.environ.get("PROWLET_LOG_LEVEL", level))
     return settings
 
 
@@ -306,15 +306,9 @@ def simulate(args: argparse.Namespace) -> int:
         print('prowlet simulate: a comment needs --number and --user (or simulate a merge pass: prowlet simulate '
               'merge --repo ...)', file=sys.stderr)
         return 2
-    try:
-        settings = load_settings()
-    except SettingsError as err:
-        print(f"prowlet: {err}", file=sys.stderr)
-        return 2
-    from bot.logs import configure_logging
-
-    configure_logging(settings.secrets(), fmt=os.environ.get("PROWLET_LOG_FORMAT", "auto"),
-                      level=os.environ.get("PROWLET_LOG_LEVEL", "warning"))
+    settings = _settings_and_logging(level="warning")  # the plan is the output, not the log
+    if isinstance(settings, int):
+        return settings
     try:
         config = _load(args.config)
     except ConfigError as err:
