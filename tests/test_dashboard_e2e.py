@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.app import JOBS_KEY, MERGE_KEY, build_app
+from bot.app import JOBS_KEY, MERGE_KEY, STORES_KEY, build_app
 from bot.config import Config
 from bot.events import ItemKind
 from bot.forge.base import Permission
+from bot.merge.state import HISTORY_KEEP, MergeState
 from tests.conftest import AUTHOR, COLLAB, LABELS, REPO, Bot, GuardedTestServer, enabled
 from tests.fakes.base import FakeForge
 
@@ -25,7 +26,8 @@ SECRET = "acme/secret"  # not in dashboard.public_repos: private
 
 @pytest.fixture
 def config_data() -> dict[str, Any]:
-    return {"merge": {"sync_interval": 3600}, "dashboard": {"public_repos": [REPO]}, "aliases": [DEPLOY]}
+    return {"merge": {"sync_interval": 3600, "repos": ["acme/*"]}, "dashboard": {"public_repos": [REPO, "other/*"]},
+            "aliases": [DEPLOY]}
 
 
 DEPLOY = {"command": "deploy", "format": "{{env}}", "help": "Deploys the change to a test environment.",
@@ -243,3 +245,21 @@ async def test_command_help_lists_config_defined_commands_beside_the_plugins(das
     assert status == 200
     assert "/deploy" in html and "Deploys the change to a test environment." in html
     assert "/lgtm" in html and "/why" in html
+
+
+async def test_last_merges_outlive_many_passes(dash: Bot) -> None:
+    numbers = await seeded(dash)
+    state = MergeState(dash.client.app[STORES_KEY].state)
+    for _ in range(HISTORY_KEEP + 10):  # a day of passes or more: the shared history forgets the merge
+        await state.record_pass(dash.fake.name, REPO, 0.1, 2, [], [], {})
+    _, html = await get(dash, f"/repos/{dash.fake.name}/{REPO}")
+    assert f"#{numbers['merged']}" in html.split("Last merges")[1]
+
+
+async def test_repositories_the_config_no_longer_merges_are_not_listed(dash: Bot) -> None:
+    await seeded(dash)
+    state = MergeState(dash.client.app[STORES_KEY].state)
+    await state.add_repo(dash.fake.name, "other/old")  # in scope once, under an earlier config
+    await state.save_snapshot(dash.fake.name, "other/old", {"pulls": [], "rev": "1"})
+    _, html = await get(dash, "/")
+    assert REPO in html and "other/old" not in html

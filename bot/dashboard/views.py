@@ -120,7 +120,9 @@ class Dashboard:
     async def overview(self, request: web.Request) -> web.Response:
         signed_in = self._access.signed_in(request)
         snapshots = await self._merge.snapshots()
-        in_scope = await self._merge.repos() | set(snapshots)
+        merge = self._config.raw.merge
+        # Repositories the config no longer merges keep their stored state, but are not listed.
+        in_scope = {(f, r) for f, r in await self._merge.repos() | set(snapshots) if merge and merge.applies_to(r)}
         repos, hidden = [], 0
         for forge, repo in sorted(in_scope):
             if not self._access.can_see(repo, signed_in):
@@ -149,8 +151,7 @@ class Dashboard:
         if snapshot is None:
             return self._render(request, "message.html", status=404, signed_in=signed_in, title="Not found",
                                 message=f"No merge pass has looked at {forge}: {repo} yet.")
-        history = await self._merge.history(forge, repo, 500)
-        merges = [entry for entry in history if entry.get("kind") == "merge"][:RECENT_MERGES]
+        merges = await self._merge.merges(forge, repo, RECENT_MERGES)
         return self._render(request, "repo.html", signed_in=signed_in, forge=forge, repo=repo,
                             table=self._pull_table(forge, repo, snapshot), pulls=snapshot["pulls"],
                             pool=merge_pool(snapshot), merges=merges,

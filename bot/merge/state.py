@@ -19,6 +19,7 @@ from bot.store.base import StateStore
 
 PER_COMMIT_TTL = 14 * 86400  # statuses written, mergeability and refusals of a head sha
 HISTORY_KEEP = 500  # passes and merges kept per repository, for the dashboard
+MERGES_KEEP = 200  # merges alone, for the dashboard's "last merges"
 
 
 def _key(*parts: object) -> str:
@@ -92,10 +93,15 @@ class MergeState:
 
     async def record_merge(self, forge: str, repo: str, number: int, sha: str, base: str, method: str) -> None:
         now = time.time()
+        entry = {"kind": "merge", "at": now, "number": number, "sha": sha, "base": base, "method": method}
         await self._store.put("merge.last_merge", _key(forge, repo, base), now)
-        await self._store.append(_key("merge.history", forge, repo), {
-            "kind": "merge", "at": now, "number": number, "sha": sha, "base": base, "method": method,
-        }, HISTORY_KEEP)
+        await self._store.append(_key("merge.history", forge, repo), entry, HISTORY_KEEP)
+        # Merges on their own too: passes (one a minute or more) would push them out of the history.
+        await self._store.append(_key("merge.merges", forge, repo), entry, MERGES_KEEP)
+
+    async def merges(self, forge: str, repo: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest merges first."""
+        return await self._store.recent(_key("merge.merges", forge, repo), limit)
 
     async def record_pass(self, forge: str, repo: str, seconds: float, open_count: int, ready: list[int],
                           merged: list[int], waiting: dict[int, str]) -> None:
