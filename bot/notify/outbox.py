@@ -24,7 +24,7 @@ import aiohttp
 import orjson
 import structlog
 
-from bot.config import NotifySettings
+from bot.notify.settings import NotifySettings
 from bot.notify.digest import DEFAULT_KEEP, KEEP_TTL, NS as DIGEST_NS, Pending, digest
 from bot.notify.health import ChannelHealth, HealthBook
 from bot.notify.message import Message, Target, message

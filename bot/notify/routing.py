@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.config import NotifyRoute
+from bot.notify.settings import NotifyRoute
 from bot.notify.paths import path_matches
 from bot.repo_globs import repo_matches
 
