@@ -283,3 +283,17 @@ async def test_a_poke_while_a_pass_lets_go_of_its_lease_gets_its_own_pass(bot: B
     await merger.idle()
     assert len(calls) == 2
     assert [n for n, _, _ in merges(bot)] == [number]
+
+
+async def test_pokes_while_another_replica_holds_the_lease_ask_it_for_a_pass_and_stop(bot: Bot) -> None:
+    """The lease holder is asked (the dirty mark) for one more pass; this replica does not spin
+    retrying the lease, which would keep the holder passing for ever."""
+    merger = bot.client.app[MERGE_KEY]
+    await opened(bot, ["lgtm"])
+    await merger.idle()
+    assert await merger.state.acquire(bot.fake.name, REPO, "another-replica", 60) is not None
+    merger.poke(bot.fake.name, REPO)
+    merger.poke(bot.fake.name, REPO)  # while the first is under way: "once more"
+    await asyncio.wait_for(merger.idle(), 30)  # a guard against spinning, not a speed check
+    assert await merger.state.is_dirty(bot.fake.name, REPO)
+    await merger.state.release(bot.fake.name, REPO, "another-replica")

@@ -187,6 +187,9 @@ class MergeController:
         except StoreUnavailable as err:
             log.warning("cannot record the repository in scope", forge=forge, repo=repo, error=str(err))
         while True:
+            # What this attempt covers: every poke so far (a pass here, or the lease holder's next
+            # pass, asked for through the dirty mark when another replica holds the lease).
+            self._again.discard((forge, repo))
             await self._guarded(forge, repo, poked=True)
             # A poke that came while the pass was letting go of its lease (after its last look at
             # ``_again``) found this task still running: it asked for one more pass, run it here.
