@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiohttp.test_utils import TestClient  # noqa: E402
 
+from bench.merge_calls import failing_check  # noqa: E402
 from bot.app import MERGE_KEY, build_app  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.events import ItemKind  # noqa: E402
@@ -61,14 +62,6 @@ def external_status(fake: Any, sha: str, state: str) -> Any:
     return fake.delivery("Pipeline Hook", payload)
 
 
-def failing(fake: Any, number: int) -> None:
-    sha = fake.head_sha(REPO, number)
-    if fake.name == "github":
-        fake.add_check_run(REPO, sha, "unit", "completed", "failure")
-    else:
-        fake.add_status(REPO, sha, "unit", "failed")
-
-
 async def rounds(fake: Any, count: int, others: int) -> list[float]:
     config = parse_config({"merge": {"sync_interval": 3600}, "intake": {"repair_interval": "0"}}, REGISTRY)
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,7 +73,7 @@ async def rounds(fake: Any, count: int, others: int) -> list[float]:
                 number, _ = fake.open_pull(REPO, author=AUTHOR)
                 if i % 4 == 0:
                     fake.set_labels(REPO, number, READY, **_kind(fake))
-                    failing(fake, number)
+                    failing_check(fake, number)
             samples = []
             for _ in range(count):
                 number, _ = fake.open_pull(REPO, author=AUTHOR)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +20,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from bot.forge.base import Permission  # noqa: E402
 from tests.conftest import AUTHOR, COLLAB, LABELS, OTHER, REPO, make_fake, seed  # noqa: E402
-from tests.served import Served, forge_env, post, wait_for  # noqa: E402
+from tests.served import Served, forge_env, get_text, post, wait_for  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 TOKEN = "screenshot-token"
@@ -36,12 +35,7 @@ PULLS = [
 
 
 def fetch(url: str) -> str:
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.read().decode()
-    except OSError:
-        return ""
+    return get_text(url, TOKEN)
 
 
 def main() -> None:

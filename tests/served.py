@@ -31,6 +31,16 @@ def get_json(url: str) -> dict:
         return json.loads(resp.read())
 
 
+def get_text(url: str, token: str | None = None) -> str:
+    """A page's text ("" when there is no answer yet), with ``Authorization: Bearer <token>``."""
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.read().decode()
+    except OSError:
+        return ""
+
+
 def post(base: str, delivery: Delivery, timeout: float = 5) -> int:
     """The HTTP status, or 0 when no answer came (refused, reset, timed out)."""
     req = urllib.request.Request(base + delivery.path, data=delivery.body, headers=delivery.headers, method="POST")

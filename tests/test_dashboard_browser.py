@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from bot.events import ItemKind
 from bot.forge.base import Permission
 from tests.conftest import AUTHOR, COLLAB, LABELS, REPO
 from tests.fakes.base import FakeForge
-from tests.served import Served, forge_env, post, wait_for
+from tests.served import Served, forge_env, get_text, post, wait_for
 
 TOKEN = "browser-dashboard-token"
 SECRET = "acme/secret"
@@ -46,12 +45,7 @@ def chromium() -> str:
 
 
 def _get(url: str) -> str:
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.read().decode()
-    except OSError:
-        return ""
+    return get_text(url, TOKEN)
 
 
 @pytest.fixture
