@@ -41,6 +41,15 @@ def _log_plugin_problems(problems) -> None:  # noqa: ANN001
         log.error(f"plugin not loaded: {problem}")
 
 
+def _config_or_exit_code(path: str | None, registry=None):  # noqa: ANN001, ANN202
+    """The config at ``path`` (None: the built-in defaults), or 1 after listing its problems."""
+    try:
+        return _load(path, registry)
+    except ConfigError as err:
+        _print_problems(path or "built-in defaults", err)
+        return 1
+
+
 def _print_problems(source: str, err: ConfigError) -> None:
     print(f"{source}: {len(err.problems)} problem(s)", file=sys.stderr)
     for problem in err.problems:
@@ -51,11 +60,9 @@ def check_config(args: argparse.Namespace) -> int:
     registry, plugin_problems = _plugins()
     for problem in plugin_problems:
         print(f"plugin not loaded: {problem}", file=sys.stderr)
-    try:
-        config = _load(args.file, registry)
-    except ConfigError as err:
-        _print_problems(args.file, err)
-        return 1
+    config = _config_or_exit_code(args.file, registry)
+    if isinstance(config, int):
+        return config
     if plugin_problems:
         print(f"{args.file}: OK, but {len(plugin_problems)} installed plugin(s) could not be loaded", file=sys.stderr)
         return 1
@@ -119,11 +126,9 @@ def serve(args: argparse.Namespace) -> int:
         return settings
     registry, plugin_problems = _plugins()
     _log_plugin_problems(plugin_problems)
-    try:
-        config = _load(args.config, registry)
-    except ConfigError as err:
-        _print_problems(args.config or "built-in defaults", err)
-        return 1
+    config = _config_or_exit_code(args.config, registry)
+    if isinstance(config, int):
+        return config
     from bot.store import StoreUnavailable, open_stores
 
     unwritable = _unwritable(settings.data_dir)
@@ -168,11 +173,9 @@ def worker(args: argparse.Namespace) -> int:
         print("prowlet worker: jobs are queued in Redis: set PROWLET_REDIS_URL (the same as prowlet serve's)",
               file=sys.stderr)
         return 2
-    try:
-        config = _load(args.config)
-    except ConfigError as err:
-        _print_problems(args.config or "built-in defaults", err)
-        return 1
+    config = _config_or_exit_code(args.config)
+    if isinstance(config, int):
+        return config
     from bot.app import consumer_name
     from bot.ci.compose import run_worker
     from bot.store import StoreUnavailable, open_stores
@@ -238,11 +241,9 @@ def queue(args: argparse.Namespace) -> int:
 def commands(args: argparse.Namespace) -> int:
     from bot.help import readme_table
 
-    try:
-        config = _load(args.config)
-    except ConfigError as err:
-        _print_problems(args.config, err)
-        return 1
+    config = _config_or_exit_code(args.config)
+    if isinstance(config, int):
+        return config
     # The built-in commands, and with --config the aliases it defines too.
     print(readme_table([*config.registry, *config.alias_plugins()], config.commands.prefix))
     return 0
@@ -309,11 +310,9 @@ def simulate(args: argparse.Namespace) -> int:
     settings = _settings_and_logging(level="warning")  # the plan is the output, not the log
     if isinstance(settings, int):
         return settings
-    try:
-        config = _load(args.config)
-    except ConfigError as err:
-        _print_problems(args.config or "built-in defaults", err)
-        return 1
+    config = _config_or_exit_code(args.config)
+    if isinstance(config, int):
+        return config
     from bot import simulate as sim
 
     async def run() -> int:
