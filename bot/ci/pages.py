@@ -31,11 +31,13 @@ _STYLE = (
 )
 
 
-def _when(ts: float | None) -> str:
+def when(ts: float | None) -> str:
+    """A timestamp as the job pages and the dashboard show it; "—" for none."""
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts is not None else "—"
 
 
-def _duration(record: JobRecord) -> str:
+def duration(record: JobRecord) -> str:
+    """How long the job ran, or has been running."""
     end = record.finished_at if record.finished_at is not None else time.time()
     return f"{max(end - record.started_at, 0):.1f}s"
 
@@ -74,9 +76,9 @@ def job_routes(records: JobRecords, logs: JobLogs, links: JobLinks, log_retentio
             ("commit", f"<code>{e(record.sha)}</code>"),
             ("state", f'<span class="{e(record.state)}">{e(record.state)}</span>'),
             ("description", e(record.description)),
-            ("started", _when(record.started_at)),
-            ("finished", _when(record.finished_at)),
-            ("duration", _duration(record)),
+            ("started", when(record.started_at)),
+            ("finished", when(record.finished_at)),
+            ("duration", duration(record)),
             ("exit code", "—" if record.exit_code is None else str(record.exit_code)),
         ]
         table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in fields)

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from bot.audit import AuditTrail
 from bot.ci.links import JobLinks
+from bot.ci.pages import duration, when
 from bot.ci.store import JobRecords
 from bot.config import Config
 from bot.dashboard.access import Access, local_path
@@ -48,10 +49,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _started: ContextVar[float] = ContextVar("dashboard_started")  # each request runs in its own task
 
 
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts else "—"
-
-
 def repo_path(forge: str, repo: str) -> str:
     return f"/repos/{quote(forge, safe='')}/{quote(repo, safe='/')}"
 
@@ -59,7 +56,7 @@ def repo_path(forge: str, repo: str) -> str:
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters["when"] = _when
+    env.filters["when"] = when
     env.globals["repo_path"] = repo_path
     env.globals["label_gap"] = Markup('</span> <span class="label">')  # between escaped label names
     env.globals["login_link"] = lambda here: "/login?" + urlencode({"next": local_path(here)})
@@ -174,9 +171,7 @@ class Dashboard:
                 if not self._access.can_see(record.repo, signed_in):
                     hidden += 1
                     continue
-                end = record.finished_at if record.finished_at is not None else time.time()
-                rows.append({"record": record, "path": self._links.path(record.id),
-                             "duration": f"{max(end - record.started_at, 0):.1f}s"})
+                rows.append({"record": record, "path": self._links.path(record.id), "duration": duration(record)})
         return self._render(request, "jobs.html", signed_in=signed_in, rows=rows, hidden=hidden, limit=RECENT_JOBS)
 
     async def commands(self, request: web.Request) -> web.Response:
