@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.store import Stores, open_stores
+from bot.store import Claimed, Stores, open_stores
 
 LEASE = 30.0
 SHORT = 0.2  # a lease or retry delay the tests wait out
@@ -166,6 +167,130 @@ async def test_many_concurrent_submits_all_land(stores: Stores) -> None:
     results = await asyncio.gather(*(stores.events.submit(f"d{i}", f"k{i % 7}", b"x") for i in range(300)))
     assert all(results)
     assert (await stores.events.stats()).pending == 300
+
+
+# ---- runs: the claim's holder takes the key's next events (take_next) --------------------------
+
+async def _claim_run(stores: Stores, *deliveries: str, take: int | None = None) -> list[Claimed]:
+    """Submit ``deliveries`` on one key, claim its head and take ``take`` (all) next ones: [head, taken...]."""
+    await _fill(stores, *((d, "pr-1") for d in deliveries))
+    (head,) = await stores.events.claim("c1", 10, LEASE)
+    run = [head]
+    for _ in range(len(deliveries) - 1 if take is None else take):
+        taken = await stores.events.take_next(run[-1])
+        assert taken is not None
+        run.append(taken)
+    return run
+
+
+async def test_take_next_returns_the_following_events_in_order_then_none(stores: Stores) -> None:
+    await _fill(stores, ("d1", "pr-1"), ("d2", "pr-1"), ("other", "pr-2"), ("d3", "pr-1"))
+    head = next(c for c in await stores.events.claim("c1", 10, LEASE) if c.order_key == "pr-1")
+    second = await stores.events.take_next(head)
+    third = await stores.events.take_next(head)  # any Claimed of the claim: the one after the last taken
+    assert second is not None and third is not None
+    assert [(c.delivery, c.payload, c.attempt, c.token) for c in (second, third)] == [
+        ("d2", b"payload of d2", 1, head.token), ("d3", b"payload of d3", 1, head.token)]
+    assert await stores.events.take_next(third) is None
+
+
+async def test_a_taken_event_is_not_claimable_even_after_the_head_is_acked(stores: Stores) -> None:
+    head, taken = await _claim_run(stores, "d1", "d2")
+    assert await stores.events.claim("c2", 10, LEASE) == []
+    assert await stores.events.ack(head)
+    assert await stores.events.claim("c2", 10, LEASE) == []  # the claim passed to d2
+    assert (await stores.events.stats()).running == 1
+    assert await stores.events.extend(taken, LEASE)
+    assert await stores.events.ack(taken)
+
+
+async def test_after_the_last_taken_event_is_acked_the_key_is_free(stores: Stores) -> None:
+    head, taken = await _claim_run(stores, "d1", "d2", "d3", take=1)
+    assert await stores.events.ack(head)
+    assert await stores.events.ack(taken)
+    (claimed,) = await stores.events.claim("c2", 10, LEASE)
+    assert (claimed.delivery, claimed.attempt) == ("d3", 1) and claimed.token != head.token
+    assert (await stores.events.stats()).pending == 1
+
+
+async def test_acking_a_taken_event_before_its_head_is_refused_and_changes_nothing(stores: Stores) -> None:
+    head, taken = await _claim_run(stores, "d1", "d2")
+    assert not await stores.events.ack(taken)
+    assert not await stores.events.fail(taken, "out of order", retry_in=None)
+    assert not await stores.events.fail(taken, "out of order", retry_in=SHORT)
+    assert (await stores.events.stats()).pending == 2
+    assert await stores.events.claim("c2", 10, LEASE) == []
+    assert await stores.events.ack(head)
+    assert await stores.events.ack(taken)
+    assert (await stores.events.stats()).pending == 0
+
+
+async def test_a_retry_of_the_head_puts_the_taken_events_back_in_order(stores: Stores) -> None:
+    head, *_ = await _claim_run(stores, "d1", "d2", "d3")
+    assert await stores.events.fail(head, "boom", retry_in=SHORT)
+    assert await stores.events.claim("c2", 10, LEASE) == []  # the key waits for d1's retry
+    await asyncio.sleep(SHORT * 2)
+    (again,) = await stores.events.claim("c2", 10, LEASE)
+    second = await stores.events.take_next(again)
+    third = await stores.events.take_next(again)
+    assert [(c.delivery, c.attempt) for c in (again, second, third) if c] == [("d1", 2), ("d2", 2), ("d3", 2)]
+
+
+async def test_parking_the_head_keeps_the_claim_on_the_taken_event(stores: Stores) -> None:
+    head, taken = await _claim_run(stores, "d1", "d2")
+    assert await stores.events.fail(head, "gave up", retry_in=None)
+    assert await stores.events.claim("c2", 10, LEASE) == []
+    stats = await stores.events.stats()
+    assert (stats.pending, stats.running, stats.failed) == (1, 1, 1)
+    assert await stores.events.ack(taken)
+    assert (await stores.events.stats()).pending == 0
+
+
+async def test_a_lost_claim_takes_nothing_and_its_stale_holder_cannot_finish_a_taken_event(stores: Stores) -> None:
+    old_head, old_taken = await _claim_run(stores, "d1", "d2", "d3", take=1)
+    assert await stores.events.extend(old_taken, SHORT)  # the lease now runs out soon
+    await asyncio.sleep(SHORT * 2)
+    assert await stores.events.take_next(old_head) is None  # lease ran out
+    (new_head,) = await stores.events.claim("c2", 10, LEASE)
+    assert (new_head.delivery, new_head.attempt) == ("d1", 2)
+    assert await stores.events.take_next(old_taken) is None  # taken over
+    assert not await stores.events.ack(old_head)
+    assert not await stores.events.ack(old_taken)
+    taken = await stores.events.take_next(new_head)
+    assert taken is not None and (taken.delivery, taken.attempt) == ("d2", 2)
+    assert await stores.events.ack(new_head) and await stores.events.ack(taken)
+
+
+async def test_release_all_gives_back_the_taken_events(stores: Stores) -> None:
+    await _claim_run(stores, "d1", "d2")
+    assert await stores.events.release_all() == 1
+    (head,) = await stores.events.claim("c2", 10, LEASE)
+    taken = await stores.events.take_next(head)
+    assert [(c.delivery, c.attempt) for c in (head, taken) if c] == [("d1", 2), ("d2", 2)]
+
+
+async def test_a_sqlite_file_of_the_old_schema_is_migrated_at_open(tmp_path: Path) -> None:
+    """Before runs, ``heads`` had no ``taken`` column: opening adds it, and the queued events work."""
+    with sqlite3.connect(tmp_path / "state.sqlite3") as conn:
+        conn.executescript("""
+            CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery TEXT NOT NULL UNIQUE,
+                order_key TEXT NOT NULL, payload BLOB, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                received_at REAL NOT NULL, finished_at REAL, error TEXT);
+            CREATE TABLE heads (order_key TEXT PRIMARY KEY, seq INTEGER NOT NULL, available_at REAL NOT NULL,
+                holder TEXT, token TEXT, lease_until REAL);
+            INSERT INTO events (delivery, order_key, payload, state, received_at) VALUES
+                ('d1', 'pr-1', x'6131', 'pending', 1.0), ('d2', 'pr-1', x'6132', 'pending', 2.0);
+            INSERT INTO heads (order_key, seq, available_at) VALUES ('pr-1', 1, 1.0);
+        """)
+    conn.close()
+    stores = open_stores(tmp_path, kind="sqlite")
+    try:
+        (head,) = await stores.events.claim("c1", 10, LEASE)
+        taken = await stores.events.take_next(head)
+        assert taken is not None and [(c.delivery, c.payload) for c in (head, taken)] == [("d1", b"a1"), ("d2", b"a2")]
+        assert await stores.events.ack(head) and await stores.events.ack(taken)
+    finally:
+        await stores.close()
 
 
 # ---- state -----------------------------------------------------------------------------------

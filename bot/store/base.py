@@ -6,7 +6,9 @@ EventQueue — every accepted webhook, keyed by its delivery id (so de-duplicati
 key), ordered per ``order_key`` (one PR/MR or issue): only the oldest unfinished event of a key can be
 claimed, and a claim is a lease that expires, so a consumer that dies has its event taken over.  Each
 claim carries a fresh token; ``ack``/``fail`` with a stale token are refused (fencing), so a consumer
-that lost its lease cannot finish somebody else's claim.
+that lost its lease cannot finish somebody else's claim.  A claim is of the whole key: its holder may
+take the key's next events too (``take_next``: a run of one PR's events handled together) and
+finishes them in order, the claim passing from each finished one to the next it took.
 
 StateStore — small JSON values by namespace and key (merge state, caches, once-only marks), a capped
 history per namespace, and leases with fencing tokens (one merge pass per repository at a time).
@@ -29,7 +31,7 @@ class Claimed:
     order_key: str
     payload: bytes
     attempt: int  # 1 on the first claim; more when an earlier claim failed or expired
-    token: str  # fencing: ack/fail/extend need the token of the current claim
+    token: str  # fencing: ack/fail/extend/take_next need the token of the current claim (key-level)
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,28 @@ class EventQueue(Protocol):
         come and which nobody holds (or whose holder's lease expired)."""
 
     async def extend(self, claimed: Claimed, lease: float) -> bool:
-        """Keep holding a claim; False when it was lost (expired and taken over)."""
+        """Keep holding a claim (the whole key: with any Claimed of it, the head's or a taken one's);
+        False when it was lost (expired and taken over)."""
+
+    async def take_next(self, claimed: Claimed) -> Claimed | None:
+        """The event right after the last one taken under ``claimed``'s claim, in its key's order,
+        taken under the same claim (same token, same lease): None when the claim was lost (or its
+        lease ran out) or the key has no further pending event.  Its attempts count grows as a
+        claim's does (Claimed.attempt).  Any Claimed carrying the claim's token may be passed; it
+        always takes the one after the *last* taken.  The holder finishes the events it took in
+        order (ack/fail the head first).  The taken ones go back, untaken, when the claim ends
+        otherwise (a retry of the head, ``release_all``, an expired lease)."""
 
     async def ack(self, claimed: Claimed) -> bool:
-        """Done: the payload goes, the delivery id stays for de-duplication.  False: claim lost."""
+        """Done: the payload goes, the delivery id stays for de-duplication.  False: claim lost, or
+        ``claimed`` is not the key's head (out of order: nothing changes).  When events were taken
+        after it, the next becomes the head still held under the same claim; else the key is free."""
 
     async def fail(self, claimed: Claimed, error: str, retry_in: float | None) -> bool:
-        """Handling failed: retry after ``retry_in`` seconds (the key waits, keeping order), or park
-        it as failed when ``retry_in`` is None (the key moves on).  False: claim lost."""
+        """Handling failed: retry after ``retry_in`` seconds (the key waits, keeping order; the
+        claim ends and the events taken after it go back untaken), or park it as failed when
+        ``retry_in`` is None (the key moves on, as with ``ack``: a taken next event stays held).
+        False: claim lost, or ``claimed`` is not the key's head."""
 
     async def seen(self, delivery: str) -> bool:
         """Whether the delivery is known and not failed (repair uses it to skip handled ones)."""
@@ -83,8 +99,8 @@ class EventQueue(Protocol):
         """Forget handled deliveries older than this (the dedup window); returns how many."""
 
     async def release_all(self, consumer: str | None = None) -> int:
-        """Drop claims (of one consumer, or every claim) so they can be taken at once: SQLite at
-        start-up, where no other process can hold one."""
+        """Drop claims (of one consumer, or every claim), with the events they took, so they can be
+        taken at once: SQLite at start-up, where no other process can hold one."""
 
     async def close(self) -> None: ...
 

@@ -32,6 +32,7 @@ class _Head:
     holder: str | None = None
     token: str | None = None
     lease_until: float = 0.0
+    taken: int = 0  # events after the head taken under this claim (``take_next``)
 
 
 class MemoryEventQueue:
@@ -63,12 +64,28 @@ class MemoryEventQueue:
             event = self._fifos[key][0]
             event.attempts += 1
             head.holder, head.token, head.lease_until = consumer, uuid.uuid4().hex, now + lease
+            head.taken = 0  # a lease taken over starts again at the head
             claimed.append(Claimed(event.delivery, key, event.payload, event.attempts, head.token))
         return claimed
 
     def _held(self, claimed: Claimed) -> _Head | None:
         head = self._heads.get(claimed.order_key)
         return head if head is not None and head.token == claimed.token else None
+
+    def _held_head(self, claimed: Claimed) -> _Head | None:
+        """The claim's head when ``claimed`` is it: events taken after it are finished after it."""
+        head = self._held(claimed)
+        if head is None or self._fifos[claimed.order_key][0].delivery != claimed.delivery:
+            return None
+        return head
+
+    def _finish_head(self, key: str, head: _Head, now: float) -> None:
+        """The head is done: the next taken event becomes the head, still held; else the key moves on."""
+        if head.taken:
+            self._fifos[key].popleft()
+            head.taken -= 1
+        else:
+            self._advance(key, now)
 
     def _advance(self, key: str, now: float) -> None:
         fifo = self._fifos[key]
@@ -85,17 +102,30 @@ class MemoryEventQueue:
             head.lease_until = time.time() + lease
         return head is not None
 
+    async def take_next(self, claimed: Claimed) -> Claimed | None:
+        head = self._held(claimed)
+        if head is None or head.lease_until < time.time():
+            return None
+        fifo = self._fifos[claimed.order_key]
+        if head.taken + 1 >= len(fifo):
+            return None
+        event = fifo[head.taken + 1]
+        event.attempts += 1
+        head.taken += 1
+        return Claimed(event.delivery, event.order_key, event.payload, event.attempts, claimed.token)
+
     async def ack(self, claimed: Claimed) -> bool:
-        if self._held(claimed) is None:
+        head = self._held_head(claimed)
+        if head is None:
             return False
         now = time.time()
         event = self._events[claimed.delivery]
         event.state, event.payload, event.finished_at = "done", b"", now
-        self._advance(claimed.order_key, now)
+        self._finish_head(claimed.order_key, head, now)
         return True
 
     async def fail(self, claimed: Claimed, error: str, retry_in: float | None) -> bool:
-        head = self._held(claimed)
+        head = self._held_head(claimed)
         if head is None:
             return False
         now = time.time()
@@ -103,9 +133,10 @@ class MemoryEventQueue:
         event.error = error
         if retry_in is not None:
             head.available_at, head.holder, head.token, head.lease_until = now + retry_in, None, None, 0.0
+            head.taken = 0  # the taken ones come again after the head
         else:
             event.state, event.finished_at = "failed", now
-            self._advance(claimed.order_key, now)
+            self._finish_head(claimed.order_key, head, now)
         return True
 
     async def seen(self, delivery: str) -> bool:
@@ -138,7 +169,7 @@ class MemoryEventQueue:
         released = 0
         for head in self._heads.values():
             if head.token is not None and consumer in (None, head.holder):
-                head.holder, head.token, head.lease_until = None, None, 0.0
+                head.holder, head.token, head.lease_until, head.taken = None, None, 0.0, 0
                 released += 1
         return released
 

@@ -17,7 +17,9 @@ Keys, under the prefix ``p`` (default "prowlet"; tests and deployments sharing a
     p:ready             zset  order_key → seq of its head: claimable now, oldest first
     p:delayed           zset  order_key → time its failed head may be retried
     p:leased            zset  order_key → lease_until of its claimed head
-    p:holder:<order_key> hash holder, token of the current claim (fencing)
+    p:holder:<order_key> hash holder, token of the current claim (fencing), taken: how many events
+                              after the head the claim took too (``take_next``); they are the next
+                              ones of the fifo, finished after the head, in order
     p:tokens            counter: claim tokens, so each claim's token is new
     p:pending           zset  delivery → received_at (counts and the oldest, for ``stats``)
     p:done / p:failed   zset  delivery → finished_at (for ``purge`` / parked failures)
@@ -93,6 +95,17 @@ local function advance(k)
   if redis.call('LLEN', fifo(k)) > 0 then make_ready(k) end
 end
 
+-- the held head is finished: the next taken event becomes the head, still held (same token and
+-- lease, the key stays leased); with none taken, the key moves on
+local function finish_head(k)
+  if tonumber(redis.call('HGET', holder(k), 'taken') or '0') > 0 then
+    redis.call('LPOP', fifo(k))
+    redis.call('HINCRBY', holder(k), 'taken', -1)
+  else
+    advance(k)
+  end
+end
+
 local function enqueue(d, k, payload)
   local seq = redis.call('INCR', p .. ':seq')
   redis.call('DEL', ev(d))
@@ -106,6 +119,13 @@ end
 local function held(k, token)
   if redis.call('HGET', holder(k), 'token') ~= token then return nil end
   return redis.call('LINDEX', fifo(k), 0)
+end
+
+-- d when it is the head of k held with this token, else nil (claim lost, or out of order: a taken
+-- event is finished only after its head)
+local function held_head(k, token, d)
+  if held(k, token) ~= d then return nil end
+  return d
 end
 """
 
@@ -139,7 +159,7 @@ for i = 1, #popped, 2 do
   local k = popped[i]
   local d = redis.call('LINDEX', fifo(k), 0)
   local token = tostring(redis.call('INCR', p .. ':tokens'))
-  redis.call('HSET', holder(k), 'holder', consumer, 'token', token)
+  redis.call('HSET', holder(k), 'holder', consumer, 'token', token, 'taken', 0)
   redis.call('ZADD', LEASED, num(now + lease), k)
   local attempts = redis.call('HINCRBY', ev(d), 'attempts', 1)
   local payload = redis.call('HGET', ev(d), 'payload')
@@ -156,35 +176,51 @@ redis.call('ZADD', LEASED, 'XX', num(now + tonumber(ARGV[4])), ARGV[2])
 return 1
 """
 
-# ARGV: prefix, order_key, token
+# ARGV: prefix, order_key, token → nil, or (delivery, payload, attempts) of the event after the last
+# one taken under the claim, now taken too.  A lease that ran out takes nothing (claim sees it lost).
+_TAKE_NEXT = _DRAINS + _QUEUE_PRELUDE + """
+local k = ARGV[2]
+if not held(k, ARGV[3]) then return nil end
+local until_ = redis.call('ZSCORE', LEASED, k)
+if not until_ or tonumber(until_) < now then return nil end
+local taken = tonumber(redis.call('HGET', holder(k), 'taken') or '0')
+local d = redis.call('LINDEX', fifo(k), taken + 1)
+if not d then return nil end
+redis.call('HINCRBY', holder(k), 'taken', 1)
+local attempts = redis.call('HINCRBY', ev(d), 'attempts', 1)
+return {d, redis.call('HGET', ev(d), 'payload'), attempts}
+"""
+
+# ARGV: prefix, order_key, token, delivery
 _ACK = _DRAINS + _QUEUE_PRELUDE + """
 local k = ARGV[2]
-local d = held(k, ARGV[3])
+local d = held_head(k, ARGV[3], ARGV[4])
 if not d then return 0 end
 redis.call('HSET', ev(d), 'state', 'done', 'finished_at', num(now))
 redis.call('HDEL', ev(d), 'payload', 'error')
 redis.call('ZREM', PENDING, d)
 redis.call('ZADD', DONE, num(now), d)
-advance(k)
+finish_head(k)
 return 1
 """
 
-# ARGV: prefix, order_key, token, error, retry_in seconds ('' = park as failed)
+# ARGV: prefix, order_key, token, delivery, error, retry_in seconds ('' = park as failed)
 _FAIL = _DRAINS + _QUEUE_PRELUDE + """
 local k = ARGV[2]
-local d = held(k, ARGV[3])
+local d = held_head(k, ARGV[3], ARGV[4])
 if not d then return 0 end
-if ARGV[5] == '' then
-  redis.call('HSET', ev(d), 'state', 'failed', 'error', ARGV[4], 'finished_at', num(now))
+if ARGV[6] == '' then
+  redis.call('HSET', ev(d), 'state', 'failed', 'error', ARGV[5], 'finished_at', num(now))
   redis.call('ZREM', PENDING, d)
   redis.call('ZADD', FAILED, num(now), d)
-  advance(k)
+  finish_head(k)
 else
-  -- the head stays first of its key, so nothing behind it overtakes it
-  redis.call('HSET', ev(d), 'error', ARGV[4])
+  -- the head stays first of its key, so nothing behind it overtakes it; the claim ends (its
+  -- holder hash goes, with ``taken``), so the events it took come again after the head
+  redis.call('HSET', ev(d), 'error', ARGV[5])
   redis.call('DEL', holder(k))
   redis.call('ZREM', LEASED, k)
-  redis.call('ZADD', DELAYED, num(now + tonumber(ARGV[5])), k)
+  redis.call('ZADD', DELAYED, num(now + tonumber(ARGV[6])), k)
 end
 return 1
 """
@@ -422,6 +458,7 @@ class RedisEventQueue:
         self._submit = _Coalesced(client, client.register_script(_SUBMIT))
         self._claim = client.register_script(_CLAIM)
         self._extend = client.register_script(_EXTEND)
+        self._take_next = client.register_script(_TAKE_NEXT)
         self._ack = _Coalesced(client, client.register_script(_ACK))
         self._fail = client.register_script(_FAIL)
         self._stats = client.register_script(_STATS)
@@ -443,14 +480,23 @@ class RedisEventQueue:
         with self._unavailable:
             return await self._extend(args=[self._p, claimed.order_key, claimed.token, _seconds(lease)]) == 1
 
+    async def take_next(self, claimed: Claimed) -> Claimed | None:
+        with self._unavailable:
+            taken = await self._take_next(args=[self._p, claimed.order_key, claimed.token])
+        if not taken:
+            return None
+        delivery, payload, attempts = taken
+        return Claimed(delivery.decode(), claimed.order_key, payload, int(attempts), claimed.token)
+
     async def ack(self, claimed: Claimed) -> bool:
         with self._unavailable:
-            return await self._ack([self._p, claimed.order_key, claimed.token]) == 1
+            return await self._ack([self._p, claimed.order_key, claimed.token, claimed.delivery]) == 1
 
     async def fail(self, claimed: Claimed, error: str, retry_in: float | None) -> bool:
         retry = "" if retry_in is None else _seconds(retry_in)
         with self._unavailable:
-            return await self._fail(args=[self._p, claimed.order_key, claimed.token, error, retry]) == 1
+            return await self._fail(args=[self._p, claimed.order_key, claimed.token, claimed.delivery, error,
+                                          retry]) == 1
 
     async def seen(self, delivery: str) -> bool:
         with self._unavailable:

@@ -41,14 +41,16 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_pending ON events (order_key, seq) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS events_finished ON events (state, finished_at) WHERE state != 'pending';
--- The oldest pending event of each key: the only one that may be claimed.
+-- The oldest pending event of each key: the only one that may be claimed.  ``taken``: how many
+-- events after it the claim's holder took too (take_next); they are finished after it, in order.
 CREATE TABLE IF NOT EXISTS heads (
     order_key TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
     available_at REAL NOT NULL,
     holder TEXT,
     token TEXT,
-    lease_until REAL
+    lease_until REAL,
+    taken INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS heads_by_seq ON heads (seq);
 CREATE TABLE IF NOT EXISTS kv (
@@ -90,6 +92,7 @@ class _Database:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")  # the WAL is fsynced at each commit
             self._conn.executescript(_SCHEMA)
+            _migrate(self._conn)
         except sqlite3.Error as err:
             raise StoreUnavailable(f"cannot open {path}: {err}") from None
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
@@ -166,6 +169,13 @@ class _Database:
         self._next_batch()
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database made by an older prowlet up to ``_SCHEMA`` (CREATE IF NOT EXISTS skips it)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(heads)")}
+    if "taken" not in columns:  # before runs (take_next)
+        conn.execute("ALTER TABLE heads ADD COLUMN taken INTEGER NOT NULL DEFAULT 0")
+
+
 class _DataDirLock:
     """One process per data directory: two would each believe they own every claim."""
 
@@ -190,8 +200,19 @@ def _advance(conn: sqlite3.Connection, order_key: str, after: int, now: float) -
     if row[0] is None:
         conn.execute("DELETE FROM heads WHERE order_key = ?", (order_key,))
     else:
-        conn.execute("UPDATE heads SET seq = ?, available_at = ?, holder = NULL, token = NULL, lease_until = NULL "
-                     "WHERE order_key = ?", (row[0], now, order_key))
+        conn.execute("UPDATE heads SET seq = ?, available_at = ?, holder = NULL, token = NULL, lease_until = NULL, "
+                     "taken = 0 WHERE order_key = ?", (row[0], now, order_key))
+
+
+def _finish_head(conn: sqlite3.Connection, order_key: str, seq: int, taken: int, now: float) -> None:
+    """The held head ``seq`` is finished: the next taken event becomes the head, still held by the
+    same claim; with none taken, the key moves on (``_advance``)."""
+    if not taken:
+        _advance(conn, order_key, seq, now)
+        return
+    row = conn.execute("SELECT MIN(seq) FROM events WHERE state = 'pending' AND order_key = ? AND seq > ?",
+                       (order_key, seq)).fetchone()
+    conn.execute("UPDATE heads SET seq = ?, taken = taken - 1 WHERE order_key = ?", (row[0], order_key))
 
 
 def _enqueue(conn: sqlite3.Connection, delivery: str, order_key: str, payload: bytes, now: float) -> None:
@@ -226,7 +247,7 @@ class SqliteEventQueue:
             claimed = []
             for order_key, seq in heads:
                 token = uuid.uuid4().hex
-                conn.execute("UPDATE heads SET holder = ?, token = ?, lease_until = ? WHERE order_key = ?",
+                conn.execute("UPDATE heads SET holder = ?, token = ?, lease_until = ?, taken = 0 WHERE order_key = ?",
                              (consumer, token, now + lease, order_key))
                 delivery, payload, attempts = conn.execute(
                     "UPDATE events SET attempts = attempts + 1 WHERE seq = ? RETURNING delivery, payload, attempts",
@@ -237,11 +258,12 @@ class SqliteEventQueue:
         return await self._db.run(op)
 
     @staticmethod
-    def _held(conn: sqlite3.Connection, claimed: Claimed) -> int | None:
-        """The head's seq when ``claimed`` still holds it, else None."""
-        row = conn.execute("SELECT seq FROM heads WHERE order_key = ? AND token = ?",
-                           (claimed.order_key, claimed.token)).fetchone()
-        return row[0] if row else None
+    def _held_head(conn: sqlite3.Connection, claimed: Claimed) -> tuple[int, int] | None:
+        """The head's seq and how many were taken after it, when ``claimed`` is the head and still
+        holds it; else None (claim lost, or a taken event finished before its head)."""
+        return conn.execute("SELECT h.seq, h.taken FROM heads h JOIN events e ON e.seq = h.seq "
+                            "WHERE h.order_key = ? AND h.token = ? AND e.delivery = ?",
+                            (claimed.order_key, claimed.token, claimed.delivery)).fetchone()
 
     async def extend(self, claimed: Claimed, lease: float) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
@@ -251,33 +273,53 @@ class SqliteEventQueue:
 
         return await self._db.run(op)
 
+    async def take_next(self, claimed: Claimed) -> Claimed | None:
+        def op(conn: sqlite3.Connection) -> Claimed | None:
+            head = conn.execute("SELECT seq, taken FROM heads WHERE order_key = ? AND token = ? AND lease_until >= ?",
+                                (claimed.order_key, claimed.token, time.time())).fetchone()
+            if head is None:
+                return None
+            row = conn.execute("SELECT seq FROM events WHERE state = 'pending' AND order_key = ? AND seq > ? "
+                               "ORDER BY seq LIMIT 1 OFFSET ?", (claimed.order_key, *head)).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE heads SET taken = taken + 1 WHERE order_key = ?", (claimed.order_key,))
+            delivery, payload, attempts = conn.execute(
+                "UPDATE events SET attempts = attempts + 1 WHERE seq = ? RETURNING delivery, payload, attempts",
+                row).fetchone()
+            return Claimed(delivery, claimed.order_key, payload, attempts, claimed.token)
+
+        return await self._db.run(op)
+
     async def ack(self, claimed: Claimed) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
-            seq = self._held(conn, claimed)
-            if seq is None:
+            head = self._held_head(conn, claimed)
+            if head is None:
                 return False
+            seq, taken = head
             now = time.time()
             conn.execute("UPDATE events SET state = 'done', payload = NULL, finished_at = ?, error = NULL WHERE seq = ?",
                          (now, seq))
-            _advance(conn, claimed.order_key, seq, now)
+            _finish_head(conn, claimed.order_key, seq, taken, now)
             return True
 
         return await self._db.run(op)
 
     async def fail(self, claimed: Claimed, error: str, retry_in: float | None) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
-            seq = self._held(conn, claimed)
-            if seq is None:
+            head = self._held_head(conn, claimed)
+            if head is None:
                 return False
+            seq, taken = head
             now = time.time()
-            if retry_in is not None:
+            if retry_in is not None:  # the claim ends; the taken events come again after the head
                 conn.execute("UPDATE events SET error = ? WHERE seq = ?", (error, seq))
-                conn.execute("UPDATE heads SET available_at = ?, holder = NULL, token = NULL, lease_until = NULL "
-                             "WHERE order_key = ?", (now + retry_in, claimed.order_key))
+                conn.execute("UPDATE heads SET available_at = ?, holder = NULL, token = NULL, lease_until = NULL, "
+                             "taken = 0 WHERE order_key = ?", (now + retry_in, claimed.order_key))
             else:
                 conn.execute("UPDATE events SET state = 'failed', error = ?, finished_at = ? WHERE seq = ?",
                              (error, now, seq))
-                _advance(conn, claimed.order_key, seq, now)
+                _finish_head(conn, claimed.order_key, seq, taken, now)
             return True
 
         return await self._db.run(op)
@@ -327,7 +369,7 @@ class SqliteEventQueue:
     async def release_all(self, consumer: str | None = None) -> int:
         def op(conn: sqlite3.Connection) -> int:
             where, args = ("AND holder = ?", (consumer,)) if consumer else ("", ())
-            return conn.execute(f"UPDATE heads SET holder = NULL, token = NULL, lease_until = NULL "
+            return conn.execute(f"UPDATE heads SET holder = NULL, token = NULL, lease_until = NULL, taken = 0 "
                                 f"WHERE token IS NOT NULL {where}", args).rowcount
 
         return await self._db.run(op)
