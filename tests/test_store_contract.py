@@ -236,6 +236,19 @@ async def test_a_retry_of_the_head_puts_the_taken_events_back_in_order(stores: S
     assert [(c.delivery, c.attempt) for c in (again, second, third) if c] == [("d1", 2), ("d2", 2), ("d3", 2)]
 
 
+async def test_a_retry_of_a_taken_event_after_its_head_was_acked_puts_the_rest_back(stores: Stores) -> None:
+    """The worker's path when a run's second handler raises: ack the first, fail the second."""
+    head, second, _ = await _claim_run(stores, "d1", "d2", "d3")
+    assert await stores.events.ack(head)
+    assert await stores.events.fail(second, "boom", retry_in=SHORT)
+    assert (await stores.events.stats()).running == 0
+    assert await stores.events.claim("c2", 10, LEASE) == []  # d3 may not overtake d2
+    await asyncio.sleep(SHORT * 2)
+    (again,) = await stores.events.claim("c2", 10, LEASE)
+    third = await stores.events.take_next(again)
+    assert [(c.delivery, c.attempt) for c in (again, third) if c] == [("d2", 2), ("d3", 2)]
+
+
 async def test_parking_the_head_keeps_the_claim_on_the_taken_event(stores: Stores) -> None:
     head, taken = await _claim_run(stores, "d1", "d2")
     assert await stores.events.fail(head, "gave up", retry_in=None)
