@@ -31,6 +31,7 @@ from bot.forge.base import ForgeClient
 from bot.forge.budget import LocalWriteBudget, SharedWriteBudget
 from bot.forge.driver import ForgeDriver
 from bot.forge.drivers import DRIVERS, driver_named
+from bot.forge.deferral import Deferring, LabelDeferral
 from bot.forge.layered import AsyncForge
 from bot.forge.layers import Caching, Handler, Metering, Pacing, Recording, RecordedWrite, Retrying, WriteGate
 from bot.forge.offloop import OffLoop
@@ -93,8 +94,9 @@ class EnabledForge:
 
 def compose_forge(client: ForgeClient, max_concurrent_requests: int = 8, gate: WriteGate | None = None,
                   record_writes: list[RecordedWrite] | None = None) -> AsyncForge:
-    """The one forge client everything acts through, its layers composed here once:
-    metering ∘ retrying ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (``bot.forge.layers``).
+    """The one forge client everything acts through, its layers composed here once: deferring ∘
+    metering ∘ retrying ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (``bot.forge.layers``,
+    ``bot.forge.deferral``).
     ``record_writes``: writes are recorded there instead of made (metering ∘ recording ∘ the rest,
     which then only ever sees reads) — ``prowlet simulate``."""
     offloop = OffLoop(client, max_concurrent_requests)
@@ -103,7 +105,9 @@ def compose_forge(client: ForgeClient, max_concurrent_requests: int = 8, gate: W
     retrying = Retrying(pacing)
     top: Handler = retrying if record_writes is None else Recording(retrying, record_writes)
     metering = Metering(top)
-    return AsyncForge(client, offloop, caching=caching, pacing=pacing, retrying=retrying, metering=metering)
+    deferring = Deferring(metering, pacing.gate)
+    return AsyncForge(client, offloop, caching=caching, pacing=pacing, retrying=retrying, metering=metering,
+                      deferring=deferring)
 
 
 def write_budget(forge: str, tuning: ForgeTuning, stores: Stores) -> WriteGate:
@@ -216,7 +220,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     queue_settings = config.raw.queue
     worker = EventWorker(stores.events, metrics.timed(dispatcher.handle), consumer=consumer,
                          max_concurrent=queue_settings.max_concurrent_items, max_attempts=queue_settings.max_attempts,
-                         lease=queue_settings.lease)
+                         lease=queue_settings.lease, run_scope=LabelDeferral)
     intake = Intake(
         [ForgeIntake(name, f.webhook_secret, f.translate) for name, f in forges.items()],
         stores.events,

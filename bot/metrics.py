@@ -189,7 +189,7 @@ class _ForgeCollector(Collector):
                 calls.add_metric([name, method], count)
             for method, count in forge.metering.failures.items():
                 failures.add_metric([name, method], count)
-            coalesced.add_metric([name], forge.pacing.coalesced)
+            coalesced.add_metric([name], forge.pacing.coalesced + forge.deferring.coalesced)
             transport = forge.transport
             meter = getattr(transport, "meter", None)
             if meter is not None:

@@ -8,6 +8,13 @@ after ``max_attempts``, parked as failed: visible in ``prowlet queue``, retried 
 
 Intake ``wake()``s the worker after each accepted delivery, so handling starts at once; the poll
 interval only matters for retries coming due and for events another replica stored.
+
+Runs: given a ``run_scope``, the worker that holds a key takes the key's next queued events under
+the same claim (``EventQueue.take_next``) and handles them one after another inside one scope (the
+webhook worker's scope holds back label writes: ``bot.forge.deferral``), up to ``run_limit``.  An
+event is acknowledged only once whatever the scope held for it has been sent; if sending fails, the
+run's unacknowledged events come again after a backoff, each on its own (a retry never runs in a
+run), where a failure reaches the user as usual.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import structlog
 
@@ -30,6 +38,20 @@ log = structlog.get_logger("prowlet.worker")
 Handler = Callable[[Event, int], Awaitable[None]]  # (event, attempt number: 1 on the first)
 
 
+class RunScope(Protocol):
+    """What the handling of a run of one key's events shares (``bot.forge.deferral.LabelDeferral``)."""
+
+    def active(self) -> AbstractContextManager[Any]:
+        """Entered around the handling of the run's events."""
+
+    @property
+    def holding(self) -> bool:
+        """Whether effects of the events handled so far are still held back."""
+
+    async def flush(self) -> None:
+        """Send what is held back; raises when that fails.  The run ends with it."""
+
+
 def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
     """Seconds before attempt ``attempt + 1``: 2, 4, 8 ... capped."""
     return min(cap, base * 2 ** (attempt - 1))
@@ -38,9 +60,11 @@ def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
 class EventWorker:
     def __init__(self, events: EventQueue, handle: Callable[[Any, int], Awaitable[None]], *, consumer: str,
                  max_concurrent: int = 32, lease: float = 60.0, poll: float = 1.0, max_attempts: int = 5,
-                 retry_base: float = 2.0, decode: Callable[[bytes], Any] = decode) -> None:
+                 retry_base: float = 2.0, decode: Callable[[bytes], Any] = decode,
+                 run_scope: Callable[[], RunScope] | None = None, run_limit: int = 16) -> None:
         """``decode``: how a payload becomes what ``handle`` takes (default: a webhook's Event; the
-        job queue and the job outbox reuse this worker with their own)."""
+        job queue and the job outbox reuse this worker with their own).  ``run_scope``: handle a
+        key's queued events in runs of up to ``run_limit``, each run in a new scope (see above)."""
         self._events = events
         self._decode = decode
         self._handle = handle
@@ -50,6 +74,8 @@ class EventWorker:
         self._poll = poll
         self._max_attempts = max_attempts
         self._retry_base = retry_base
+        self._run_scope = run_scope
+        self._run_limit = run_limit
         self._tasks: dict[asyncio.Task[None], Claimed] = {}
         self._wakeup = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -123,21 +149,88 @@ class EventWorker:
         self.wake()  # a slot is free, and the finished key's next event may be claimable
 
     async def _work(self, claimed: Claimed) -> None:
-        bound = log.bind(delivery=claimed.delivery, attempt=claimed.attempt)
+        if self._run_scope is not None and claimed.attempt == 1:
+            await self._work_run(claimed, self._run_scope())
+            return
+        failure = await self._handle_one(claimed)
+        await self._finish(self._outcome(claimed, failure), self._bound(claimed))
+
+    async def _handle_one(self, claimed: Claimed) -> BaseException | None:
+        """Decode and handle one event: None when handled, else what went wrong (logged)."""
+        bound = self._bound(claimed)
         try:
             event = self._decode(claimed.payload)
         except CodecError as err:
             bound.error("stored event cannot be read; parked", error=str(err))
-            await self._finish(self._events.fail(claimed, str(err), None), bound)
-            return
+            return err
         try:
             await self._handle(event, claimed.attempt)
         except Exception as err:
-            retry_in = backoff(claimed.attempt, self._retry_base) if claimed.attempt < self._max_attempts else None
-            bound.exception("event handling failed", retry_in=retry_in)
-            await self._finish(self._events.fail(claimed, f"{type(err).__name__}: {err}"[:500], retry_in), bound)
-        else:
-            await self._finish(self._events.ack(claimed), bound)
+            bound.exception("event handling failed", retry_in=self._retry_in(claimed))
+            return err
+        return None
+
+    async def _work_run(self, head: Claimed, scope: RunScope) -> None:
+        """Handle ``head`` and the key's next queued events in one scope; acknowledge each event once
+        nothing the scope holds is its (the next event is taken first: the claim stays ours)."""
+        done: list[Claimed] = []  # handled, not acknowledged yet
+        failed: tuple[Claimed, BaseException] | None = None
+        current: Claimed | None = head
+        handled = 0
+        with scope.active():
+            while current is not None:
+                failure = await self._handle_one(current)
+                if failure is not None:
+                    failed = (current, failure)
+                    break
+                done.append(current)
+                handled += 1
+                current = None if handled >= self._run_limit or self._stopping else await self._take_next(current)
+                if current is not None and not scope.holding:
+                    await self._ack_all(done)
+        try:
+            await scope.flush()
+        except Exception as err:
+            # What the run held back did not reach the forge: its events come again, one by one.
+            first = done[0] if done else failed[0] if failed else head
+            retry_in = backoff(first.attempt, self._retry_base)
+            self._bound(first).warning("a run's held-back writes failed; its events will run again",
+                                       error=str(err), events=len(done) + (failed is not None), retry_in=retry_in)
+            await self._finish(self._events.fail(first, f"{type(err).__name__}: {err}"[:500], retry_in),
+                               self._bound(first))
+            return
+        await self._ack_all(done)
+        if failed is not None:
+            await self._finish(self._outcome(*failed), self._bound(failed[0]))
+
+    async def _take_next(self, claimed: Claimed) -> Claimed | None:
+        try:
+            return await self._events.take_next(claimed)
+        except StoreUnavailable as err:
+            log.warning("cannot take the next event of a run; the run ends here", error=str(err))
+        except Exception:
+            log.exception("taking the next event of a run failed; the run ends here")
+        return None
+
+    async def _ack_all(self, done: list[Claimed]) -> None:
+        for claimed in done:
+            await self._finish(self._events.ack(claimed), self._bound(claimed))
+        done.clear()
+
+    def _retry_in(self, claimed: Claimed) -> float | None:
+        return backoff(claimed.attempt, self._retry_base) if claimed.attempt < self._max_attempts else None
+
+    def _outcome(self, claimed: Claimed, failure: BaseException | None) -> Awaitable[bool]:
+        """Acknowledge a handled event; park an unreadable one; retry (or park) a failed one."""
+        if failure is None:
+            return self._events.ack(claimed)
+        if isinstance(failure, CodecError):
+            return self._events.fail(claimed, str(failure), None)
+        return self._events.fail(claimed, f"{type(failure).__name__}: {failure}"[:500], self._retry_in(claimed))
+
+    @staticmethod
+    def _bound(claimed: Claimed) -> structlog.typing.FilteringBoundLogger:
+        return log.bind(delivery=claimed.delivery, attempt=claimed.attempt)
 
     async def _finish(self, outcome: Awaitable[bool], bound: structlog.typing.FilteringBoundLogger) -> None:
         try:

@@ -209,8 +209,7 @@ def config_data() -> dict[str, Any]:
 
 async def test_a_burst_of_label_commands_on_two_pulls_ends_with_the_right_labels(bot: Bot) -> None:
     """Through the app, against a fake that enforces its limit: every command takes effect in
-    order, with no limit error.  (Events of one PR are handled one after another, so a command's
-    label writes never wait beside another command's on the same PR: here nothing is coalesced.)"""
+    order, with no limit error."""
     fake = bot.fake
     one, two = (fake.open_pull(REPO, author=AUTHOR)[0] for _ in range(2))
     limit = fake.limit_writes(5, 1.0)
@@ -223,3 +222,27 @@ async def test_a_burst_of_label_commands_on_two_pulls_ends_with_the_right_labels
     assert fake.labels(REPO, one) == {HOLD, LGTM, "needs-kind"}  # no kind left: the label plugin says so
     assert fake.labels(REPO, two) == {BUG, "area/api"}
     assert not any(bot.bot_comments(n) for n in (one, two))
+
+
+SLOW_BUDGET = {"write_limits": ["2/3s"]}  # the burst has long arrived when the third write may go
+
+
+@pytest.mark.parametrize("config_data", [{"github": SLOW_BUDGET, "gitlab": SLOW_BUDGET}], ids=["two-writes-in-3s"])
+async def test_a_burst_of_label_commands_on_one_pull_costs_a_few_writes(bot: Bot) -> None:
+    """Twelve label commands on one PR: the commands that queue while a write waits for the budget
+    are handled as one run, whose label changes leave as one call.  (Without runs each command
+    costs its own write: fourteen here, with the label plugin's needs-kind.)"""
+    fake = bot.fake
+    number, _ = fake.open_pull(REPO, author=AUTHOR)
+    limit = fake.limit_writes(5, 1.0)
+    seen = len(fake.requests)
+    burst = ["/hold", "/kind bug", "/area api", "/hold cancel", "/priority critical-urgent", "/remove-kind bug",
+             "/kind feature", "/remove-area api", "/hold", "/sig node", "/remove-priority critical-urgent",
+             "/kind bug"]
+    for body in burst:  # all at once
+        await bot.post(fake.comment(REPO, number, COLLAB, body))
+    assert await bot.queue.join(60)
+    assert limit.refused == 0
+    assert fake.labels(REPO, number) == {HOLD, "kind/feature", BUG, "sig/node"}
+    assert not bot.bot_comments(number)
+    assert len(label_requests(fake, seen)) <= len(burst) // 2

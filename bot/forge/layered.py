@@ -6,8 +6,8 @@ interface becomes a coroutine that binds its arguments to the interface's signat
 forge method needs the interface, the adapters and one policy row, and nothing here.
 
 The layers are composed once, in the composition root (``bot.app.compose_forge``):
-metering ∘ retrying ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (each attempt of a write
-takes its own token: each is a request).
+deferring ∘ metering ∘ retrying ∘ pacing ∘ caching ∘ off-loop execution ∘ adapter (each attempt of
+a write takes its own token: each is a request).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bot.forge.base import Capabilities, ForgeClient
+from bot.forge.deferral import Deferring
 from bot.forge.layers import Caching, Call, Handler, Metering, Pacing, Retrying
 from bot.forge.offloop import OffLoop
 from bot.forge.policy import NATIVE_CI, POLICIES, Kind, Policy
@@ -39,8 +40,8 @@ class AsyncForge:
     below from ``ForgeClient``; LOCAL ones stay synchronous."""
 
     def __init__(self, client: ForgeClient, offloop: OffLoop, *, caching: Caching, pacing: Pacing,
-                 retrying: Retrying, metering: Metering) -> None:
-        """``metering`` is the top of the stack every call enters; the others are named so that
+                 retrying: Retrying, metering: Metering, deferring: Deferring) -> None:
+        """``deferring`` is the top of the stack every call enters; the others are named so that
         their owners can reach them (cache invalidation, the write budget, the meters)."""
         self._client = client
         self._offloop = offloop
@@ -48,7 +49,8 @@ class AsyncForge:
         self.pacing = pacing
         self.retrying = retrying
         self.metering = metering
-        self._call: Handler = metering
+        self.deferring = deferring
+        self._call: Handler = deferring
 
     @property
     def name(self) -> str:

@@ -188,7 +188,7 @@ class Pacing:
                 del self._queued[item]  # admitted (or gone): nothing joins it any more
         try:
             if isinstance(mine, _LabelBatch) and mine.members > 1:
-                result = await self._inner(_change_labels(call, net_change(mine.steps)))
+                result = await self._inner(change_labels_call(call, net_change(mine.steps)))
             else:
                 result = await self._inner(call)
         except BaseException as err:
@@ -224,7 +224,8 @@ class _LabelBatch:
             self.answer.exception()  # retrieved: no warning when nobody joined
 
 
-def _change_labels(call: Call, change: LabelChange) -> Call:
+def change_labels_call(call: Call, change: LabelChange) -> Call:
+    """One ``change_labels`` call to ``call``'s item, making ``change``."""
     ref, add, remove = call.arguments["ref"], list(change.add), list(change.remove)
     return Call("change_labels", {"ref": ref, "add": add, "remove": remove}, POLICIES["change_labels"],
                 (ref, add, remove))

@@ -12,6 +12,12 @@ no row.  The kinds:
 - WRITE: changes the forge.  Paced (one write token each), and retried after a failure only when
   ``retry_safe`` (repeating it cannot double its effect).
 - LOCAL: no request at all; runs at once, synchronously.
+
+``labels`` says how a read depends on an item's labels, for the label writes a worker's run of one
+PR's events holds back (``bot.forge.deferral``): SHOWN answers show the item's labels (held changes
+are laid over them), DEPENDS answers depend on them in a way that cannot be laid over (the item's
+held changes are sent first), LISTS answers list items by their labels (every held change is sent
+first).
 """
 
 from __future__ import annotations
@@ -20,6 +26,13 @@ import enum
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+
+class Labels(enum.Enum):
+    NONE = "none"
+    SHOWN = "shown"
+    DEPENDS = "depends"
+    LISTS = "lists"
 
 
 class Kind(enum.Enum):
@@ -44,6 +57,7 @@ class Policy:
     # WRITE: the item this write changes, so that writes to one item keep their order (the
     # argument named "ref"), or None for writes to no item (statuses, redeliveries).
     item_arg: str | None = "ref"
+    labels: Labels = Labels.NONE  # READ: how the answer depends on an item's labels (see above)
 
 
 def _pinned_by_head(args: Mapping[str, Any]) -> Hashable | None:
@@ -53,13 +67,14 @@ def _pinned_by_head(args: Mapping[str, Any]) -> Hashable | None:
 
 PINNED = Policy(Kind.PINNED)
 READ = Policy(Kind.READ)
+SHOWS_LABELS = Policy(Kind.READ, labels=Labels.SHOWN)
 WRITE = Policy(Kind.WRITE)
 NOT_REPEATABLE = Policy(Kind.WRITE, retry_safe=False)  # a repeat may double it: POSTs that create
 LOCAL = Policy(Kind.LOCAL)
 
 POLICIES: dict[str, Policy] = {
     "whoami": Policy(Kind.CACHED, ttl=None),  # the bot's login never changes under a running bot
-    "get_item": READ,
+    "get_item": SHOWS_LABELS,
     "repo_labels": Policy(Kind.CACHED, ttl=600),  # refreshed at once when a wanted label is missing
     "add_labels": WRITE,
     "remove_label": WRITE,
@@ -72,7 +87,7 @@ POLICIES: dict[str, Policy] = {
     "remove_assignees": WRITE,
     "request_review": WRITE,
     "remove_review_request": WRITE,
-    "label_added_by": READ,
+    "label_added_by": Policy(Kind.READ, labels=Labels.DEPENDS),
     "set_open": WRITE,
     "set_title": WRITE,
     "list_milestones": READ,
@@ -91,11 +106,11 @@ POLICIES: dict[str, Policy] = {
     "same_tree": PINNED,  # two commit shas fix the answer
     "git_source": READ,  # at most one request (an App's installation token)
     "create_pull": Policy(Kind.WRITE, retry_safe=False, item_arg=None),  # the adapter looks for one first
-    "list_open_pulls": READ,
-    "mergeability": READ,
+    "list_open_pulls": Policy(Kind.READ, labels=Labels.LISTS),
+    "mergeability": Policy(Kind.READ, labels=Labels.DEPENDS),  # its answer carries the labels
     "merge": NOT_REPEATABLE,  # the caller reads the PR again instead
     "pulls_by": READ,
-    "open_issues_with_label": READ,
+    "open_issues_with_label": Policy(Kind.READ, labels=Labels.LISTS),
     "list_repos": READ,
     "hook_scopes": LOCAL,
     "find_hooks": READ,
