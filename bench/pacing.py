@@ -11,11 +11,7 @@ until its event is handled (no coordinated omission).  Printed, never asserted.
                                                      # then a burst of 120 (over it: drains in ~1 min)
     .venv/bin/python bench/pacing.py --burst 0       # latency only
 
-Last, ``--one-pull`` label commands (default 120) on ONE PR, sent one after another once the burst
-has drained: more writes than the minute allows, so once the budget is spent the PR's queued
-commands are handled in runs whose label changes leave as one call each (``bot.forge.deferral``);
-printed: the label writes the commands cost (one each, and a few more for ``needs-kind``, without
-runs), and the time until every change was made.
+A burst of commands on ONE PR: bench/busy_pull.py.
 """
 
 from __future__ import annotations
@@ -45,10 +41,7 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
 
 
-ONE_PULL_COMMANDS = ["/hold", "/kind bug", "/area api", "/hold cancel", "/remove-kind bug", "/remove-area api"]
-
-
-async def _run(forge: str, count: int, rate: float, burst: int, one_pull: int) -> None:
+async def _run(forge: str, count: int, rate: float, burst: int) -> None:
     with make_fake(forge) as fake, tempfile.TemporaryDirectory() as tmp:
         seed(fake)
         limit = fake.limit_writes(80, 60.0)  # GitHub's secondary limit, enforced by the fake
@@ -63,8 +56,8 @@ async def _run(forge: str, count: int, rate: float, burst: int, one_pull: int) -
         async with TestClient(TestServer(app)) as client:
             numbers = [fake.open_pull(REPO, author="ann")[0] for _ in range(max(count, burst))]
 
-            async def send(number: int, body: str = "/hold") -> str:
-                delivery = fake.comment(REPO, number, COLLAB, body)
+            async def send(number: int) -> str:
+                delivery = fake.comment(REPO, number, COLLAB, "/hold")
                 resp = await client.post(delivery.path, data=delivery.body, headers=delivery.headers)
                 await resp.read()
                 return delivery.headers.get("X-GitHub-Delivery") or delivery.headers.get("Idempotency-Key") or ""
@@ -91,27 +84,14 @@ async def _run(forge: str, count: int, rate: float, burst: int, one_pull: int) -
                   f"p99 {_percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms; "
                   f"requests {meter.counts['requests']} ({meter.counts['not_modified']} were 304); "
                   f"limit errors {limit.refused}")
-            queue = app[QUEUE_KEY]
             if burst:
                 begin = time.monotonic()
                 await asyncio.gather(*(send(n) for n in numbers[:burst]))
-                await queue.join(600)  # handled and acknowledged: every held label change was sent
+                await app[QUEUE_KEY].join(600)  # handled and acknowledged: every held label change was made
                 done = time.monotonic() - begin
                 applied = sum("do-not-merge/hold" in fake.labels(REPO, n) for n in numbers[:burst])
                 print(f"{forge}: a burst of {burst} commands drained in {done:.1f} s under the default budget; "
                       f"{applied} labelled; limit errors {limit.refused} (both runs)")
-            if one_pull:
-                number = fake.open_pull(REPO, author="ann")[0]
-                first = len(fake.requests)
-                begin = time.monotonic()
-                for i in range(one_pull):  # in order: one PR's comments arrive one after another
-                    await send(number, ONE_PULL_COMMANDS[i % len(ONE_PULL_COMMANDS)])
-                await queue.join(600)
-                done = time.monotonic() - begin
-                writes = sum(1 for r in fake.requests[first:] if r.method != "GET" and "/notes" not in r.path
-                             and "/comments" not in r.path)
-                print(f"{forge}: {one_pull} label commands on one PR: {writes} label writes, drained in {done:.1f} s; "
-                      f"labels {sorted(fake.labels(REPO, number))}; limit errors {limit.refused} (all runs)")
 
 
 def main() -> None:
@@ -119,12 +99,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=60, help="commands in the latency run")
     parser.add_argument("--rate", type=float, default=100.0, help="commands a second")
     parser.add_argument("--burst", type=int, default=120, help="commands in the drain run (0: none)")
-    parser.add_argument("--one-pull", type=int, default=120, help="label commands on one PR (0: none)")
     parser.add_argument("--forge", choices=["github", "gitlab", "both"], default="both")
     args = parser.parse_args()
     configure_logging(fmt="console", level="warning")
     for forge in ("github", "gitlab") if args.forge == "both" else (args.forge,):
-        asyncio.run(_run(forge, args.count, args.rate, args.burst, args.one_pull))
+        asyncio.run(_run(forge, args.count, args.rate, args.burst))
 
 
 if __name__ == "__main__":

@@ -220,7 +220,7 @@ def build_app(config: Config, forges: dict[str, EnabledForge], data_dir: Path,
     queue_settings = config.raw.queue
     worker = EventWorker(stores.events, metrics.timed(dispatcher.handle), consumer=consumer,
                          max_concurrent=queue_settings.max_concurrent_items, max_attempts=queue_settings.max_attempts,
-                         lease=queue_settings.lease, run_scope=LabelDeferral)
+                         lease=queue_settings.lease, run_scope=LabelDeferral, run_limit=queue_settings.run_limit)
     intake = Intake(
         [ForgeIntake(name, f.webhook_secret, f.translate) for name, f in forges.items()],
         stores.events,

@@ -11,7 +11,9 @@ interval only matters for retries coming due and for events another replica stor
 
 Runs: given a ``run_scope``, the worker that holds a key takes the key's next queued events under
 the same claim (``EventQueue.take_next``) and handles them one after another inside one scope (the
-webhook worker's scope holds back label writes: ``bot.forge.deferral``), up to ``run_limit``.  An
+webhook worker's scope holds back label writes: ``bot.forge.deferral``), up to ``run_limit``; while
+what the scope holds could not be sent anyway (the write budget is spent), the key's events that
+arrive meanwhile join the run too.  An
 event is acknowledged only once whatever the scope held for it has been sent; if sending fails, the
 run's unacknowledged events come again after a backoff, each on its own (a retry never runs in a
 run), where a failure reaches the user as usual.
@@ -36,6 +38,7 @@ from bot.tasks import cancel_and_wait
 log = structlog.get_logger("prowlet.worker")
 
 Handler = Callable[[Event, int], Awaitable[None]]  # (event, attempt number: 1 on the first)
+RUN_POLL = 0.25  # seconds between looks for room and for the key's next event while a run waits
 
 
 class RunScope(Protocol):
@@ -47,6 +50,9 @@ class RunScope(Protocol):
     @property
     def holding(self) -> bool:
         """Whether effects of the events handled so far are still held back."""
+
+    async def ready(self) -> bool:
+        """Whether what is held back could be sent now without waiting."""
 
     async def flush(self) -> None:
         """Send what is held back; raises when that fails.  The run ends with it."""
@@ -185,7 +191,12 @@ class EventWorker:
                     break
                 done.append(current)
                 handled += 1
-                current = None if handled >= self._run_limit or self._stopping else await self._take_next(current)
+                if handled >= self._run_limit or self._stopping:
+                    break
+                last = current
+                current = await self._take_next(last)
+                if current is None and scope.holding:
+                    current = await self._next_while_held(last, scope)
                 if current is not None and not scope.holding:
                     await self._ack_all(done)
         try:
@@ -202,6 +213,16 @@ class EventWorker:
         await self._ack_all(done)
         if failed is not None:
             await self._finish(self._outcome(*failed), self._bound(failed[0]))
+
+    async def _next_while_held(self, last: Claimed, scope: RunScope) -> Claimed | None:
+        """While what the run holds could not be sent now anyway (the write budget is spent), the
+        key's next events join the run as they arrive; None once it could be sent."""
+        while not self._stopping and not await scope.ready():
+            await asyncio.sleep(RUN_POLL)
+            taken = await self._take_next(last)
+            if taken is not None:
+                return taken
+        return None
 
     async def _take_next(self, claimed: Claimed) -> Claimed | None:
         try:

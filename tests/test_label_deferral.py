@@ -5,7 +5,7 @@ sent as one call, laid over what the run reads, sent first before anything that 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -13,34 +13,13 @@ import pytest
 from bot.app import compose_forge
 from bot.events import ItemKind, ItemRef
 from bot.forge.base import NotFoundError
-from bot.forge.budget import LocalWriteBudget, Window
 from bot.forge.deferral import LabelDeferral
 from bot.forge.layered import AsyncForge
-from tests.conftest import AUTHOR, REPO, make_client
+from tests.conftest import REPO, make_client
 from tests.fakes.base import FakeForge
-from tests.test_label_coalescing import HeldClock, label_requests
+from tests.held_budget import HeldClock, clock, forge, label_requests, pull  # noqa: F401 (fixtures)
 
 HOLD, BUG, LGTM, DOCS = "do-not-merge/hold", "kind/bug", "lgtm", "needs-docs"
-
-
-@pytest.fixture
-async def clock() -> HeldClock:
-    return HeldClock()
-
-
-@pytest.fixture
-async def forge(fake: FakeForge, clock: HeldClock) -> AsyncIterator[AsyncForge]:
-    # One write a minute that never passes until the test releases the clock.
-    budget = LocalWriteBudget(fake.name, [Window(1, 60)], clock=clock, sleep=clock.sleep)
-    layered = compose_forge(make_client(fake), gate=budget)
-    yield layered
-    layered.close()
-
-
-@pytest.fixture
-def pull(fake: FakeForge) -> ItemRef:
-    number, _ = fake.open_pull(REPO, author=AUTHOR)
-    return ItemRef(REPO, number, ItemKind.PULL)
 
 
 def write_kinds(fake: FakeForge, since: int) -> list[str]:
@@ -174,20 +153,22 @@ async def test_a_write_after_the_run_ended_is_not_held(fake: FakeForge, forge: A
     assert not run.holding
 
 
-async def test_held_changes_leave_once_the_budget_has_room_again(fake: FakeForge, forge: AsyncForge,
-                                                                 clock: HeldClock, pull: ItemRef) -> None:
-    """Held no longer than a queued write would wait: the run's next forge call sends them."""
+async def test_held_changes_wait_for_the_end_of_the_run(fake: FakeForge, forge: AsyncForge, clock: HeldClock,
+                                                         pull: ItemRef) -> None:
+    """Room in the budget does not send them early: the run's later label changes join them."""
     await forge.add_labels(pull, [DOCS])
+    seen = len(fake.requests)
     run = LabelDeferral()
     with run.active():
         await forge.add_labels(pull, [HOLD])
+        clock.now += 61  # the minute is over: room again
+        assert await run.ready()
         await forge.list_comments(pull)
-        assert run.holding  # still no room
-        clock.now += 61  # the minute is over
-        await forge.list_comments(pull)
-        assert not run.holding
-        assert fake.labels(REPO, pull.number) == {DOCS, HOLD}
+        await forge.add_labels(pull, [BUG])
+        assert run.holding
     await run.flush()
+    assert fake.labels(REPO, pull.number) == {DOCS, HOLD, BUG}
+    assert len(label_requests(fake, seen)) == 1
 
 
 async def test_a_held_change_that_fails_on_the_way_fails_the_run_not_the_caller(

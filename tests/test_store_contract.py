@@ -5,27 +5,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.store import Claimed, Stores, open_stores
+from tests.store_kinds import stores  # noqa: F401 (fixture)
 
 LEASE = 30.0
 SHORT = 0.2  # a lease or retry delay the tests wait out
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stores]:
-    if request.param == "redis":
-        server = request.getfixturevalue("redis_server")
-        opened = open_stores(tmp_path, server.url, redis_prefix=request.getfixturevalue("redis_prefix"))
-    else:
-        opened = open_stores(tmp_path, kind=request.param)
-    yield opened
-    await opened.close()
 
 
 async def _fill(stores: Stores, *items: tuple[str, str]) -> None:

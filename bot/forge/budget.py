@@ -69,6 +69,11 @@ class _Reporting:
         self.admitted = 0
         self.delayed = 0  # writes that had to wait for room
         self._queueing = False
+        self._turn = asyncio.Lock()  # FIFO: waiters are admitted in arrival order
+
+    def queued(self) -> bool:
+        """Whether a write of this process is waiting for room (or being admitted) now."""
+        return self._turn.locked()
 
     def _admitted(self, waited: bool) -> None:
         self.admitted += 1
@@ -86,7 +91,6 @@ class LocalWriteBudget(_Reporting):
         super().__init__(forge)
         self._windows = [(w, deque[list[float]]()) for w in windows]
         self._clock, self._sleep = clock, sleep
-        self._turn = asyncio.Lock()  # FIFO: waiters are admitted in arrival order
 
     async def admit(self) -> Callable[[], Awaitable[None]]:
         """Wait for room; returns what to call once the write is answered."""
@@ -147,7 +151,6 @@ class SharedWriteBudget(_Reporting):
         self._windows = list(windows)
         self._state = state
         self._sleep = sleep
-        self._turn = asyncio.Lock()
 
     async def admit(self) -> Callable[[], Awaitable[None]]:
         waited = False

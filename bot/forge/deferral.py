@@ -15,8 +15,8 @@ true to what the run sees and does:
 - anything whose order or answer depends on them first sends the item's held change: any other
   write to that item (a reply after ``/hold`` keeps its place), a read that depends on its labels
   (who added a label, mergeability), a listing of items by label (every held change);
-- held changes leave as soon as the budget has room again (checked at the run's next forge call),
-  so a held ``/hold`` waits about as long as a queued one would;
+- while the run holds changes the budget could not send now (``ready``), the PR's events that
+  arrive meanwhile join the run (``bot.worker``), up to ``queue.run_limit`` events;
 - at the end of the run the worker sends what is left (``flush``) before it acknowledges the run's
   events, so a crash or a failed send (then or earlier in the run) loses nothing: the events come
   again.
@@ -63,6 +63,15 @@ class LabelDeferral:
         """Whether some label change of the run has not reached the forge (held, or failed)."""
         return bool(self._held) or self._failure is not None
 
+    async def ready(self) -> bool:
+        """Whether every held change could be sent now without waiting for the write budget."""
+        if self._failure is not None:
+            return True  # nothing to wait for: the run has failed
+        for layer in {layer for layer, _ in self._held}:
+            if await layer.budget_spent():
+                return False
+        return True
+
     async def flush(self) -> None:
         """Close the run and send every held change (each item's as one call).  Every item is tried;
         then the first failure of the run's sends (here or earlier) is raised."""
@@ -75,9 +84,6 @@ class LabelDeferral:
     # ---- for the Deferring layer ----
     def holds(self, layer: Deferring, item: Hashable) -> bool:
         return (layer, item) in self._held
-
-    def holds_any(self, layer: Deferring) -> bool:
-        return any(held is layer for held, _ in self._held)
 
     def hold(self, layer: Deferring, item: Hashable, call: Call) -> None:
         self._held.setdefault((layer, item), []).append(call)
@@ -128,14 +134,12 @@ class Deferring:
         run = _open_run()
         if run is None:
             return await self._inner(call)
-        if run.holds_any(self) and not await self._budget_spent():
-            await run.send_all(self)  # room again: held changes go now, as queued ones would
         policy = call.policy
         item = call.arguments.get(policy.item_arg) if policy.item_arg else None
         if policy.kind is Kind.WRITE:
             if item is not None:
                 if label_writes(call.method, call.arguments) is not None and (
-                        run.holds(self, item) or await self._budget_spent()):
+                        run.holds(self, item) or await self.budget_spent()):
                     run.hold(self, item, call)
                     return None  # what a label write answers
                 await run.send(self, item)  # this item's held labels go first
@@ -152,9 +156,10 @@ class Deferring:
                 answer = dataclasses.replace(answer, labels=frozenset(labels))
         return answer
 
-    async def _budget_spent(self) -> bool:
-        """Whether a write now would wait for the budget (then holding it back costs nothing)."""
-        return await self._gate.spare(0.0) == 0
+    async def budget_spent(self) -> bool:
+        """Whether a write now would wait for the budget — it has no room, or other writes are
+        already waiting for it (then holding a change back costs it nothing)."""
+        return self._gate.queued() or await self._gate.spare(0.0) == 0
 
     async def send(self, calls: list[Call]) -> None:
         """Send held label writes to one item: a single one as it was made, several as one call."""

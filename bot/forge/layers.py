@@ -130,6 +130,9 @@ class WriteGate(Protocol):
     async def spare(self, keep: float) -> int | None:
         """Writes that may go out now leaving ``keep`` of every window free; None: no limit."""
 
+    def queued(self) -> bool:
+        """Whether writes of this process are waiting for room now."""
+
 
 async def _nothing() -> None:
     return None
@@ -141,6 +144,9 @@ class Unlimited:
 
     async def spare(self, keep: float) -> int | None:
         return None
+
+    def queued(self) -> bool:
+        return False
 
 
 class Pacing:
