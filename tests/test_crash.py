@@ -83,3 +83,33 @@ def test_sigkill_mid_burst_loses_no_acknowledged_delivery(fake: FakeForge, store
     store_open = next(line for line in log if line.get("event") == "event store open")
     # Something really was left for the second process (else this test would prove nothing).
     assert store_open["pending"] > 0 or len(handled_before) < len(acked)
+
+
+# Label commands on one PR, each adding a label (so the end state names every one of them).
+RUN_COMMANDS = ["/hold", "/kind bug", "/area api", "/sig node", "/triage accepted", "/kind feature"]
+RUN_LABELS = {HOLD, "kind/bug", "area/api", "sig/node", "triage/accepted", "kind/feature"}
+
+
+def test_sigkill_while_a_run_holds_label_changes_loses_none(fake: FakeForge, store_env: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    """A burst on one PR under a spent budget is handled as a run that holds its label changes in
+    memory; killed then, the run's events were never acknowledged, so the next process makes them."""
+    env = {**forge_env(fake), **store_env}
+    config = tmp_path / "config.yaml"
+    # Two writes in any 4 s: the burst's other label changes are held by the run when it is killed.
+    config.write_text("queue:\n  lease: 3\n"
+                      f"{fake.name}:\n  write_limits: [\"2/4s\"]\n")
+    number, _ = fake.open_pull(REPO, author=AUTHOR)
+    first = Served(env, tmp_path, name="first", args=("--config", str(config)))
+    for body in RUN_COMMANDS:
+        assert 200 <= post(first.base, fake.comment(REPO, number, COLLAB, body), timeout=10) < 300
+    wait_for(lambda: len(fake.labels(REPO, number) & RUN_LABELS) >= 1, "the first label change")
+    first.kill()
+    made_before = fake.labels(REPO, number) & RUN_LABELS
+    assert made_before != RUN_LABELS  # the budget let two writes out at most: the rest was held or queued
+
+    second = Served(env, tmp_path, name="second", args=("--config", str(config)))
+    try:
+        wait_for(lambda: RUN_LABELS <= fake.labels(REPO, number), "every label of the burst", seconds=60)
+    finally:
+        assert second.stop() == 0
