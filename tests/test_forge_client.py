@@ -13,7 +13,7 @@ from bot.app import compose_forge
 from bot.events import ItemKind, ItemRef
 from bot.forge.base import ChangedFile
 from bot.forge.layered import AsyncForge, interface_methods
-from bot.forge.policy import POLICIES, Kind
+from bot.forge.policy import POLICIES, Kind, Labels
 from tests.conftest import AUTHOR, REPO, make_client
 from tests.fakes.base import FakeForge
 
@@ -36,6 +36,22 @@ NOT_REPEATABLE = {"comment", "merge", "redeliver", "create_pull", "dispatch_work
 def test_only_creating_writes_are_not_retry_safe(method: str) -> None:
     policy = POLICIES[method]
     assert (policy.kind is Kind.WRITE and not policy.retry_safe) == (method in NOT_REPEATABLE)
+
+
+def _sees_labels(method: str) -> bool:
+    """Whether a read's answer can depend on an item's labels: it returns items (``Item``,
+    ``PullState``) or it names a label."""
+    signature = interface_methods()[method]
+    answer = str(signature.return_annotation)
+    return "Item" in answer or "PullState" in answer or "label" in signature.parameters
+
+
+@pytest.mark.parametrize("method", sorted(POLICIES), ids=sorted(POLICIES))
+def test_every_read_that_sees_labels_says_how(method: str) -> None:
+    """Else a run that holds label changes back (bot.forge.deferral) would answer it without them."""
+    policy = POLICIES[method]
+    if policy.kind is Kind.READ:
+        assert (policy.labels is not Labels.NONE) == _sees_labels(method)
 
 
 @pytest.fixture
