@@ -110,7 +110,7 @@ class QueueSettings:
     dedup_window: int = 604800  # seconds a handled delivery id is remembered (7 days, GitHub's redelivery window)
     max_attempts: int = 5  # an event whose handling keeps failing is parked after this many tries
     lease: int = 30  # seconds a process holds an event without renewing: a dead one's events move on after it
-    run_limit: int = 16  # a PR's queued events handled together (their label changes as one call); 1: one by one
+    run_limit: int = 16  # under a spent write budget, a PR's queued events handled together; 1: one by one
 
     def check(self) -> list[tuple[str, str]]:
         keys = ("max_concurrent_items", "dedup_window", "max_attempts", "run_limit")

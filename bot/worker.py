@@ -9,11 +9,11 @@ after ``max_attempts``, parked as failed: visible in ``prowlet queue``, retried 
 Intake ``wake()``s the worker after each accepted delivery, so handling starts at once; the poll
 interval only matters for retries coming due and for events another replica stored.
 
-Runs: given a ``run_scope``, the worker that holds a key takes the key's next queued events under
-the same claim (``EventQueue.take_next``) and handles them one after another inside one scope (the
-webhook worker's scope holds back label writes: ``bot.forge.deferral``), up to ``run_limit``; while
-what the scope holds could not be sent anyway (the write budget is spent), the key's events that
-arrive meanwhile join the run too.  An
+Runs: given a ``run_scope``, each event is handled inside a scope (the webhook worker's holds back
+label writes while the write budget is spent: ``bot.forge.deferral``).  While the scope holds
+something, the worker takes the key's next queued events under the same claim
+(``EventQueue.take_next``) and handles them in the same scope, up to ``run_limit``; while what it
+holds could not be sent anyway, the key's events that arrive meanwhile join the run too.  An
 event is acknowledged only once whatever the scope held for it has been sent; if sending fails, the
 run's unacknowledged events come again after a backoff, each on its own (a retry never runs in a
 run), where a failure reaches the user as usual.
@@ -177,12 +177,12 @@ class EventWorker:
         return None
 
     async def _work_run(self, head: Claimed, scope: RunScope) -> None:
-        """Handle ``head`` and the key's next queued events in one scope; acknowledge each event once
-        nothing the scope holds is its (the next event is taken first: the claim stays ours)."""
+        """Handle ``head`` in a new scope and, while the scope holds something back, the key's next
+        events too; acknowledge them once what was held has been sent.  A scope that holds nothing
+        ends the run at once: the event is acknowledged as without runs, at no extra cost."""
         done: list[Claimed] = []  # handled, not acknowledged yet
         failed: tuple[Claimed, BaseException] | None = None
         current: Claimed | None = head
-        handled = 0
         with scope.active():
             while current is not None:
                 failure = await self._handle_one(current)
@@ -190,15 +190,9 @@ class EventWorker:
                     failed = (current, failure)
                     break
                 done.append(current)
-                handled += 1
-                if handled >= self._run_limit or self._stopping:
+                if not scope.holding or len(done) >= self._run_limit or self._stopping:
                     break
-                last = current
-                current = await self._take_next(last)
-                if current is None and scope.holding:
-                    current = await self._next_while_held(last, scope)
-                if current is not None and not scope.holding:
-                    await self._ack_all(done)
+                current = await self._take_next(current) or await self._next_while_held(current, scope)
         try:
             await scope.flush()
         except Exception as err:
@@ -215,8 +209,8 @@ class EventWorker:
             await self._finish(self._outcome(*failed), self._bound(failed[0]))
 
     async def _next_while_held(self, last: Claimed, scope: RunScope) -> Claimed | None:
-        """While what the run holds could not be sent now anyway (the write budget is spent), the
-        key's next events join the run as they arrive; None once it could be sent."""
+        """No next event queued: while what the run holds could not be sent now anyway (the write
+        budget is spent), the key's next events join the run as they arrive; None once it could."""
         while not self._stopping and not await scope.ready():
             await asyncio.sleep(RUN_POLL)
             taken = await self._take_next(last)

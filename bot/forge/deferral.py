@@ -3,12 +3,13 @@ so that what a burst of commands does to one PR's labels leaves as one forge cal
 
 Events of one PR are handled one after another (their order is the queue's promise), so a command's
 label write that waits for the write budget would hold up the PR's next command, and each would
-spend its own write.  The worker handles a PR's queued events as a run inside one
-``LabelDeferral``.  While it is open, the ``Deferring`` layer (the top of each forge's stack) holds
-back a label write (add / remove) instead of queueing it for the budget, answering at once — but
-only when the write would wait anyway (no room now, or other writes already waiting), or when the
-run already holds a change for that item (which the write then joins): under budget nothing is
-held, so nothing changes.  Held changes stay true to what the run sees and does:
+spend its own write.  The worker handles each event inside a ``LabelDeferral``, and while that
+holds something, the PR's next queued events in the same one (a run).  While it is open, the
+``Deferring`` layer (the top of each forge's stack) holds back a label write (add / remove) instead
+of queueing it for the budget, answering at once — but only when the write would wait anyway (no
+room now, or other writes already waiting), or when the run already holds a change for that item
+(which the write then joins): under budget nothing is held, so nothing changes.  Held changes stay
+true to what the run sees and does:
 
 - a read that shows the item's labels (``get_item``) gets the held changes laid over its answer, so
   the run's next command sees the labels the previous ones set;
