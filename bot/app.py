@@ -29,9 +29,9 @@ from bot.dispatch import Dispatcher
 from bot.events import CIEvent, CommitCIEvent, Event, ItemAction, ItemEvent, ItemKind, RunFinished
 from bot.forge.base import ForgeClient
 from bot.forge.budget import LocalWriteBudget, SharedWriteBudget
+from bot.forge.deferral import Deferring, LabelDeferral
 from bot.forge.driver import ForgeDriver
 from bot.forge.drivers import DRIVERS, driver_named
-from bot.forge.deferral import Deferring, LabelDeferral
 from bot.forge.layered import AsyncForge
 from bot.forge.layers import Caching, Handler, Metering, Pacing, Recording, RecordedWrite, Retrying, WriteGate
 from bot.forge.offloop import OffLoop

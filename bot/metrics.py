@@ -179,9 +179,10 @@ class _ForgeCollector(Collector):
                                        labels=["forge"])
         delayed = CounterMetricFamily("prowlet_write_budget_delayed", "Writes that waited for room in the budget",
                                       labels=["forge"])
-        coalesced = CounterMetricFamily("prowlet_write_budget_coalesced",
-                                        "Label writes that waited and left inside another's label change",
-                                        labels=["forge"])
+        coalesced = CounterMetricFamily(
+            "prowlet_write_budget_coalesced",
+            "Label writes that waited (or were held back in a run) and left inside another's label change",
+            labels=["forge"])
         level = GaugeMetricFamily("prowlet_write_budget_in_window",
                                   "Writes counted in the budget's fullest window now (this process)", labels=["forge"])
         for name, forge in self._forges.items():
