@@ -41,6 +41,7 @@ from bot.forge.budget import LocalWriteBudget  # noqa: E402
 from bot.events import ItemKind  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
 from bot.merge.controller import MergeController  # noqa: E402
+from tests.clock import Clock  # noqa: E402
 from tests.conftest import LABELS, REPO, make_client  # noqa: E402
 from tests.fakes.base import RecordedRequest  # noqa: E402
 from tests.fakes.github import FakeGitHub  # noqa: E402
@@ -107,21 +108,9 @@ def spread(numbers: list[int], count: int, offset: int = 0) -> list[int]:
     return [numbers[(i * step + i * offset) % len(numbers)] for i in range(min(count, len(numbers)))]
 
 
-class Clock:
-    """The write budget's time: a pass every ``sync_interval`` without waiting for it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 async def measure(fake: Any, numbers: list[int], settings: MergeSettings) -> dict[str, Any]:
-    clock = Clock()  # the default write budget (80/1m, 500/1h), on bench time
+    # The default write budget (80/1m, 500/1h) on bench time: a pass every sync_interval without waiting.
+    clock = Clock()
     budget = LocalWriteBudget(fake.name, ForgeTuning().windows(), clock=clock, sleep=clock.sleep)
     forge = compose_forge(make_client(fake), gate=budget)
     merger = MergeController(settings, {forge.name: forge}, CIServices())

@@ -17,7 +17,7 @@ from bot.forge.label_batch import LabelChange, label_writes, net_change
 from bot.forge.layered import AsyncForge
 from tests.conftest import AUTHOR, COLLAB, REPO, Bot, make_client
 from tests.fakes.base import FakeForge
-from tests.held_budget import HeldClock, clock, forge, label_requests, pull  # noqa: F401 (fixtures)
+from tests.held_budget import HeldClock, clock, forge, label_requests, pull, write_kinds  # noqa: F401 (fixtures)
 
 HOLD, BUG, LGTM, DOCS = "do-not-merge/hold", "kind/bug", "lgtm", "needs-docs"
 
@@ -118,9 +118,7 @@ async def test_a_comment_queued_between_label_changes_keeps_its_place(fake: Fake
     clock.release()
     await asyncio.gather(*tasks)
     assert fake.labels(REPO, pull.number) == {DOCS, BUG, LGTM}
-    kinds = ["comment" if ("/notes" in r.path or "/comments" in r.path) else "label"
-             for r in fake.requests[seen:] if r.method != "GET"]
-    assert kinds == ["label", "label", "comment", "label"]
+    assert write_kinds(fake, seen) == ["label", "label", "comment", "label"]
     assert forge.pacing.coalesced == 2
 
 

@@ -17,14 +17,9 @@ from bot.forge.deferral import LabelDeferral
 from bot.forge.layered import AsyncForge
 from tests.conftest import REPO, make_client
 from tests.fakes.base import FakeForge
-from tests.held_budget import HeldClock, clock, forge, label_requests, pull  # noqa: F401 (fixtures)
+from tests.held_budget import HeldClock, clock, forge, label_requests, pull, write_kinds  # noqa: F401 (fixtures)
 
 HOLD, BUG, LGTM, DOCS = "do-not-merge/hold", "kind/bug", "lgtm", "needs-docs"
-
-
-def write_kinds(fake: FakeForge, since: int) -> list[str]:
-    return ["comment" if ("/notes" in r.path or "/comments" in r.path) else "label"
-            for r in fake.requests[since:] if r.method != "GET"]
 
 
 async def test_a_runs_label_writes_wait_for_nothing_and_leave_as_one_call(

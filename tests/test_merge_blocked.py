@@ -14,6 +14,7 @@ from bot.merge.blocked import due, label_ready
 from bot.merge.readiness import MergeRules
 from bot.notify.message import summary
 from bot.outcomes import MergeBlocked
+from tests.clock import Clock
 from tests.conftest import REPO, Bot
 from tests.test_merge_e2e import READY, add_failing_check, opened, pull_kind, sync
 
@@ -80,14 +81,6 @@ def config_data() -> dict[str, Any]:
     return {"merge": {"sync_interval": 3600}, "notify": {"blocked_after": "6h"}}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def announced(bot: Bot) -> list[MergeBlocked]:
     found: list[MergeBlocked] = []
@@ -101,7 +94,7 @@ def announced(bot: Bot) -> list[MergeBlocked]:
 
 @pytest.fixture
 def clock(bot: Bot) -> Clock:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     bot.client.app[MERGE_KEY].blocked.clock = clock
     return clock
 

@@ -21,6 +21,7 @@ from bot.notify.quiet import QuietWindow, digest_due
 from bot.options import ConfigError
 from bot.outcomes import Merged
 from plugins import REGISTRY
+from tests.clock import Clock
 from tests.notify_receivers import Receivers
 from tests.test_notify import SERVICES, Running, notify_config, receivers  # noqa: F401
 
@@ -123,14 +124,6 @@ def test_bad_quiet_hours_and_batch_settings(extra: dict[str, Any], problem: str)
 
 def merged(n: int) -> Merged:
     return Merged("github", "acme/widgets", n, f"{n:040d}", "merge", title=f"Change {n}")
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _config(base: str, notify: dict[str, Any] | None = None, **channel: Any) -> tuple[Any, dict[str, str]]:

@@ -12,21 +12,9 @@ from bot.events import ItemKind, ItemRef
 from bot.forge.base import RateLimitedError
 from bot.forge.budget import LocalWriteBudget, SharedWriteBudget, Window, parse_limit
 from bot.store.memory import MemoryStateStore
+from tests.clock import Clock
 from tests.conftest import AUTHOR, COLLAB, REPO, Bot, make_client
 from tests.fakes.base import FakeForge
-
-
-class Clock:
-    """Fake time: sleeping moves it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.mark.parametrize(
