@@ -43,7 +43,7 @@ from bot.logs import configure_logging  # noqa: E402
 from bot.merge.controller import MergeController  # noqa: E402
 from tests.clock import Clock  # noqa: E402
 from tests.conftest import LABELS, REPO, make_client  # noqa: E402
-from tests.fakes.base import RecordedRequest  # noqa: E402
+from tests.fakes.base import RecordedRequest, failing_check  # noqa: E402
 from tests.fakes.github import FakeGitHub  # noqa: E402
 from tests.fakes.gitlab import FakeGitLab  # noqa: E402
 
@@ -80,16 +80,10 @@ def seed(fake: Any, n: int) -> list[int]:
         numbers.append(number)
         if i % 4 == 0:  # ready by labels; a failing check keeps it out of the pool
             fake.set_labels(REPO, number, ["lgtm", "approved"], **_pull(fake))
-            failing_check(fake, number)
+            failing_check(fake, REPO, number)
     return numbers
 
 
-def failing_check(fake: Any, number: int) -> None:
-    sha = fake.head_sha(REPO, number)
-    if fake.name == "github":
-        fake.add_check_run(REPO, sha, "unit", "completed", "failure")
-    else:
-        fake.add_status(REPO, sha, "unit", "failed")
 
 
 def _has_merge_status(fake: Any, number: int) -> bool:
@@ -148,7 +142,7 @@ def push(fake: Any, numbers: list[int]) -> None:
     for number in numbers:
         fake.push(REPO, number, "dev1")
         if {"lgtm", "approved"} <= fake.labels(REPO, number, **_pull(fake)):
-            failing_check(fake, number)  # CI fails on the new head too: the pool stays the same
+            failing_check(fake, REPO, number)  # CI fails on the new head too: the pool stays the same
 
 
 def main() -> None:

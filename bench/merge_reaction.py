@@ -31,13 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 from aiohttp.test_utils import TestClient  # noqa: E402
 
-from bench.merge_calls import failing_check  # noqa: E402
 from bot.app import MERGE_KEY, build_app  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.events import ItemKind  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
 from plugins import REGISTRY  # noqa: E402
 from tests.conftest import AUTHOR, REPO, Bot, GuardedTestServer, enabled, seed  # noqa: E402
+from tests.fakes.base import failing_check  # noqa: E402
 from tests.fakes.github import FakeGitHub  # noqa: E402
 from tests.fakes.gitlab import FakeGitLab  # noqa: E402
 
@@ -73,7 +73,7 @@ async def rounds(fake: Any, count: int, others: int) -> list[float]:
                 number, _ = fake.open_pull(REPO, author=AUTHOR)
                 if i % 4 == 0:
                     fake.set_labels(REPO, number, READY, **_kind(fake))
-                    failing_check(fake, number)
+                    failing_check(fake, REPO, number)
             samples = []
             for _ in range(count):
                 number, _ = fake.open_pull(REPO, author=AUTHOR)

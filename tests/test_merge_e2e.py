@@ -12,7 +12,7 @@ import pytest
 from bot.app import MERGE_KEY
 from bot.events import ItemKind
 from tests.conftest import AUTHOR, REPO, Bot
-from tests.fakes.base import Delivery
+from tests.fakes.base import Delivery, failing_check
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -62,12 +62,7 @@ def merge_status(bot: Bot, number: int) -> tuple[str, str]:
 
 
 def add_failing_check(bot: Bot, number: int) -> None:
-    fake: Any = bot.fake
-    sha = fake.head_sha(REPO, number)
-    if fake.name == "github":
-        fake.add_check_run(REPO, sha, "unit", "completed", "failure")
-    else:
-        fake.add_status(REPO, sha, "unit", "failed")
+    failing_check(bot.fake, REPO, number)
 
 
 def set_conflict(bot: Bot, number: int, conflict: bool) -> None:

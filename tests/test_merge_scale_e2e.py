@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import AUTHOR, REPO, Bot
-from tests.test_merge_e2e import READY, pull_kind, sync
+from tests.test_merge_e2e import READY, add_failing_check, pull_kind, sync
 
 ONE_PR = re.compile(r"/(pulls|merge_requests)/\d+$|/statuses|/status$|/check-runs")
 
@@ -19,21 +19,12 @@ def config_data() -> dict[str, Any]:
     return {"merge": {"sync_interval": 3600, "status_writes_per_pass": 1000}}
 
 
-def failing(bot: Bot, number: int) -> None:
-    fake: Any = bot.fake
-    sha = fake.head_sha(REPO, number)
-    if fake.name == "github":
-        fake.add_check_run(REPO, sha, "unit", "completed", "failure")
-    else:
-        fake.add_status(REPO, sha, "unit", "failed")
-
-
 async def test_a_warm_pass_over_many_prs_reads_none_of_them_one_by_one(bot: Bot) -> None:
     fake: Any = bot.fake
     numbers = [fake.open_pull(REPO, author=AUTHOR)[0] for _ in range(120)]  # two pages
     for number in numbers[::4]:  # labelled, held back by a failing check
         fake.set_labels(REPO, number, READY, **pull_kind(bot))
-        failing(bot, number)
+        add_failing_check(bot, number)
     await sync(bot)  # writes every merge status
     await sync(bot)  # lists those writes (GitLab's list pages change with them)
     before = len(fake.requests)
@@ -51,7 +42,7 @@ async def test_mergeability_still_computing_is_read_only_for_prs_whose_labels_qu
     fake: Any = bot.fake
     labelled, other = (fake.open_pull(REPO, author=AUTHOR)[0] for _ in range(2))
     fake.set_labels(REPO, labelled, READY, **pull_kind(bot))
-    failing(bot, labelled)
+    add_failing_check(bot, labelled)
     for number in (labelled, other):
         fake.set_mergeable(REPO, number, "unknown" if fake.name == "github" else "unchecked")
     before = len(fake.requests)

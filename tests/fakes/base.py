@@ -136,6 +136,16 @@ class WriteLimit:
         return max(1, int(self._sent[0] + self.seconds - now + 0.999))
 
 
+def failing_check(fake: Any, repo: str, number: int) -> None:
+    """The head of PR/MR ``number`` fails CI as each forge reports it: a failed check run named
+    "unit" on GitHub, a failed commit status on GitLab."""
+    sha = fake.head_sha(repo, number)
+    if fake.name == "github":
+        fake.add_check_run(repo, sha, "unit", "completed", "failure")
+    else:
+        fake.add_status(repo, sha, "unit", "failed")
+
+
 def etag_of(body: bytes, weak: bool = False) -> str:
     """An entity tag for a response body, as the forges make them (GitHub strong, GitLab weak)."""
     tag = '"' + hashlib.sha1(body).hexdigest() + '"'
