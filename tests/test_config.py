@@ -227,16 +227,20 @@ def test_durations(text: str, seconds: float | None) -> None:
     assert parse_duration(text) == seconds
 
 
-def test_documented_merge_block_is_the_default() -> None:
-    """config.yaml shows the merge settings commented out; uncommented, they are the defaults."""
+def commented_out_block(key: str) -> dict:
+    """config.yaml's commented-out ``key:`` section, uncommented and parsed."""
     lines = (ROOT / "config.yaml").read_text().splitlines()
-    start = lines.index("# merge:")
     block = []
-    for line in lines[start:]:
+    for line in lines[lines.index(f"# {key}:"):]:
         if not line.startswith("#"):
             break
         block.append(line[2:])
-    data = yaml.safe_load("\n".join(block))
+    return yaml.safe_load("\n".join(block))
+
+
+def test_documented_merge_block_is_the_default() -> None:
+    """config.yaml shows the merge settings commented out; uncommented, they are the defaults."""
+    data = commented_out_block("merge")
     from bot.config import MergeSettings
 
     assert parse_config(data, REGISTRY).raw.merge == MergeSettings()
@@ -273,14 +277,7 @@ def test_who_override_per_repository_refines_the_global_one() -> None:
 
 def test_documented_alias_example_is_valid_and_complete() -> None:
     """config.yaml shows an alias with every key, commented out; uncommented, it is a valid config."""
-    lines = (ROOT / "config.yaml").read_text().splitlines()
-    start = lines.index("# aliases:")
-    block = []
-    for line in lines[start:]:
-        if not line.startswith("#"):
-            break
-        block.append(line[2:])
-    data = yaml.safe_load("\n".join(block))
+    data = commented_out_block("aliases")
     config = parse_config(data, REGISTRY)
     (alias,) = config.raw.aliases
     documented = data["aliases"][0]
