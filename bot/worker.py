@@ -180,7 +180,7 @@ class EventWorker:
         """Handle ``head`` in a new scope and, while the scope holds something back, the key's next
         events too; acknowledge them once what was held has been sent.  A scope that holds nothing
         ends the run at once: the event is acknowledged as without runs, at no extra cost."""
-        done: list[Claimed] = []  # handled, not acknowledged yet
+        done: list[Claimed] = []  # handled, acknowledged once what the run held has been sent
         failed: tuple[Claimed, BaseException] | None = None
         current: Claimed | None = head
         with scope.active():
@@ -196,15 +196,16 @@ class EventWorker:
         try:
             await scope.flush()
         except Exception as err:
-            # What the run held back did not reach the forge: its events come again, one by one.
-            first = done[0] if done else failed[0] if failed else head
-            retry_in = backoff(first.attempt, self._retry_base)
-            self._bound(first).warning("a run's held-back writes failed; its events will run again",
-                                       error=str(err), events=len(done) + (failed is not None), retry_in=retry_in)
-            await self._finish(self._events.fail(first, f"{type(err).__name__}: {err}"[:500], retry_in),
-                               self._bound(first))
+            # What the run held back did not reach the forge: failing its head gives every event of
+            # the run back (none was acknowledged), to come again one by one.
+            retry_in = backoff(head.attempt, self._retry_base)
+            bound = self._bound(head)
+            bound.warning("a run's held-back writes failed; its events will run again",
+                          error=str(err), events=len(done) + (failed is not None), retry_in=retry_in)
+            await self._finish(self._events.fail(head, f"{type(err).__name__}: {err}"[:500], retry_in), bound)
             return
-        await self._ack_all(done)
+        for claimed in done:
+            await self._finish(self._events.ack(claimed), self._bound(claimed))
         if failed is not None:
             await self._finish(self._outcome(*failed), self._bound(failed[0]))
 
@@ -226,11 +227,6 @@ class EventWorker:
         except Exception:
             log.exception("taking the next event of a run failed; the run ends here")
         return None
-
-    async def _ack_all(self, done: list[Claimed]) -> None:
-        for claimed in done:
-            await self._finish(self._events.ack(claimed), self._bound(claimed))
-        done.clear()
 
     def _retry_in(self, claimed: Claimed) -> float | None:
         return backoff(claimed.attempt, self._retry_base) if claimed.attempt < self._max_attempts else None
